@@ -1,0 +1,58 @@
+// Package outbox writes the messages coursehook would have sent to files, so a
+// developer without Slack or SendGrid credentials can open and inspect them.
+package outbox
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+)
+
+// FileName turns an untrusted event id into a file name that stays inside its
+// folder: anything but letters, digits, '.', '-' and '_' becomes '_', and a
+// name made only of dots cannot climb out of the folder.
+func FileName(eventID, ext string) string {
+	var b strings.Builder
+	for _, r := range eventID {
+		switch {
+		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9', r == '-', r == '_':
+			b.WriteRune(r)
+		case r == '.' && b.Len() > 0:
+			b.WriteRune(r)
+		default:
+			b.WriteRune('_')
+		}
+	}
+	if b.Len() == 0 {
+		b.WriteString("_")
+	}
+	return b.String() + ext
+}
+
+// Write stores data as dir/kind/FileName(eventID, ext). It writes to a
+// temporary file and renames it, so a reader never sees half a message and a
+// retried activity replaces its own file instead of adding a second one.
+func Write(dir, kind, eventID, ext string, data []byte) (string, error) {
+	folder := filepath.Join(dir, kind)
+	if err := os.MkdirAll(folder, 0o750); err != nil {
+		return "", fmt.Errorf("create outbox folder %s: %w", folder, err)
+	}
+	path := filepath.Join(folder, FileName(eventID, ext))
+	tmp, err := os.CreateTemp(folder, ".tmp-*")
+	if err != nil {
+		return "", fmt.Errorf("create outbox file in %s: %w", folder, err)
+	}
+	defer os.Remove(tmp.Name()) // a no-op once the rename succeeded
+	if _, err := tmp.Write(data); err != nil {
+		tmp.Close()
+		return "", fmt.Errorf("write outbox file %s: %w", path, err)
+	}
+	if err := tmp.Close(); err != nil {
+		return "", fmt.Errorf("close outbox file %s: %w", path, err)
+	}
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		return "", fmt.Errorf("move outbox file into place %s: %w", path, err)
+	}
+	return path, nil
+}
