@@ -10,15 +10,13 @@ import (
 )
 
 // FileName turns an untrusted event id into a file name that stays inside its
-// folder: anything but letters, digits, '.', '-' and '_' becomes '_', and a
-// name made only of dots cannot climb out of the folder.
+// folder: anything but ASCII letters, digits, '-' and '_' becomes '_', so no
+// separator or dot can make it climb out or hide.
 func FileName(eventID, ext string) string {
 	var b strings.Builder
 	for _, r := range eventID {
 		switch {
 		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9', r == '-', r == '_':
-			b.WriteRune(r)
-		case r == '.' && b.Len() > 0:
 			b.WriteRune(r)
 		default:
 			b.WriteRune('_')

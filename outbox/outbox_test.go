@@ -15,7 +15,7 @@ func TestFileName(t *testing.T) {
 		{"..", "__.json"},
 		{"", "_.json"},
 		{"a/b\\c d", "a_b_c_d.json"},
-		{"v1.2", "v1.2.json"},
+		{"v1.2", "v1_2.json"},
 	}
 	for _, c := range cases {
 		require.Equal(t, c.want, FileName(c.id, ".json"), "id %q", c.id)
