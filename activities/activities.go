@@ -1,0 +1,254 @@
+// Package activities holds the side effects of a course completion: the
+// database record, the Slack notice and the certificate email. Each method is
+// a Temporal activity; the workflow decides when and how often to run them.
+package activities
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"time"
+
+	"go.temporal.io/sdk/activity"
+	"go.temporal.io/sdk/temporal"
+
+	"github.com/coursehook/coursehook/certificate"
+	"github.com/coursehook/coursehook/event"
+	"github.com/coursehook/coursehook/mail"
+	"github.com/coursehook/coursehook/slacknotify"
+	"github.com/coursehook/coursehook/store"
+)
+
+// Application error types. The workflow and operators match failures on these
+// rather than on Go type names, which do not survive serialisation.
+const (
+	// ErrSlackPermanent: Slack refused the message for a reason a retry cannot
+	// fix (a revoked token, a missing channel); the error message carries
+	// Slack's own code.
+	ErrSlackPermanent = "SlackPermanent"
+	// ErrSlackRetryable: Slack was down, slow or rate limited us.
+	ErrSlackRetryable = "SlackRetryable"
+	// ErrEmailPermanent: SendGrid refused the email (bad key, invalid
+	// address); the message carries SendGrid's errors[] text.
+	ErrEmailPermanent = "EmailPermanent"
+	// ErrEmailRetryable: SendGrid was down, slow or rate limited us.
+	ErrEmailRetryable = "EmailRetryable"
+	// ErrCertificate: the certificate cannot be rendered from this input, so
+	// retrying would only fail the same way.
+	ErrCertificate = "CertificateInvalid"
+)
+
+// Store is the part of the database the activities use.
+type Store interface {
+	Insert(ctx context.Context, c store.Completion, status store.Status) (store.Record, bool, error)
+	RecordOutcome(ctx context.Context, o store.Outcome) error
+}
+
+// Activities carries the clients the activities need. The worker registers
+// one value of it; tests build their own with stand-in servers behind it.
+type Activities struct {
+	Store             Store
+	Slack             slacknotify.Poster
+	Mail              mail.Sender
+	RenderCertificate func(certificate.Data) ([]byte, error)
+}
+
+// RecordInput is one event as the webhook server accepted it.
+type RecordInput struct {
+	Event      event.Event `json:"event"`
+	Payload    []byte      `json:"payload"`
+	ReceivedAt time.Time   `json:"receivedAt"`
+}
+
+// RecordResult is the stored row's state. Receipts are set when an earlier
+// run already delivered a notice, so the workflow can skip it.
+type RecordResult struct {
+	Created           bool   `json:"created"`
+	AlreadyCompleted  bool   `json:"alreadyCompleted"`
+	SlackChannel      string `json:"slackChannel,omitempty"`
+	SlackTS           string `json:"slackTs,omitempty"`
+	EmailMessageID    string `json:"emailMessageId,omitempty"`
+	CertificateSHA256 string `json:"certificateSha256,omitempty"`
+}
+
+// RecordCompletion stores the completion once per event id. A second call
+// for the same id, from a retry or a new run, returns the stored row instead.
+func (a *Activities) RecordCompletion(ctx context.Context, in RecordInput) (RecordResult, error) {
+	return a.insert(ctx, in, store.StatusRecorded)
+}
+
+// RecordIgnored keeps the raw payload of an event type coursehook does not act
+// on, so nothing the platform sent is lost.
+func (a *Activities) RecordIgnored(ctx context.Context, in RecordInput) (RecordResult, error) {
+	return a.insert(ctx, in, store.StatusIgnored)
+}
+
+func (a *Activities) insert(ctx context.Context, in RecordInput, status store.Status) (RecordResult, error) {
+	e := in.Event
+	c := store.Completion{
+		EventID:      e.ID,
+		EventType:    e.Event,
+		LearnerEmail: e.User,
+		CompanyID:    e.CompanyID,
+		CourseID:     e.NotifiableID,
+		CourseTitle:  e.Title,
+		CompletedAt:  e.CompletedAt(),
+		ReceivedAt:   in.ReceivedAt,
+		Payload:      in.Payload,
+	}
+	if d := e.UserDetail; d != nil {
+		c.FirstName, c.LastName, c.LearnerID, c.ExternalCustomerID = d.FirstName, d.LastName, d.ID, d.ExternalCustomerID
+	}
+	rec, created, err := a.Store.Insert(ctx, c, status)
+	if err != nil {
+		return RecordResult{}, fmt.Errorf("record event %s: %w", e.ID, err)
+	}
+	activity.GetLogger(ctx).Info("event recorded", "eventId", e.ID, "created", created, "status", string(rec.Status))
+	return RecordResult{
+		Created:           created,
+		AlreadyCompleted:  rec.Status == store.StatusCompleted,
+		SlackChannel:      rec.SlackChannel,
+		SlackTS:           rec.SlackTS,
+		EmailMessageID:    rec.EmailMessageID,
+		CertificateSHA256: rec.CertificateSHA256,
+	}, nil
+}
+
+// NoticeInput is the completion to announce.
+type NoticeInput struct {
+	Event event.Event `json:"event"`
+}
+
+// SlackResult says where the notice landed.
+type SlackResult struct {
+	Channel string `json:"channel"`
+	TS      string `json:"ts"`
+}
+
+// PostSlackNotice tells the business team's channel about the completion.
+func (a *Activities) PostSlackNotice(ctx context.Context, in NoticeInput) (SlackResult, error) {
+	e := in.Event
+	r, err := a.Slack.Post(ctx, slacknotify.Notice{
+		EventID:      e.ID,
+		LearnerName:  e.LearnerName(),
+		LearnerEmail: e.User,
+		CourseTitle:  e.Title,
+		CourseID:     e.NotifiableID,
+		CompanyID:    e.CompanyID,
+		CompletedAt:  e.CompletedAt(),
+	})
+	if err != nil {
+		return SlackResult{}, slackFailure(e.ID, err)
+	}
+	activity.GetLogger(ctx).Info("slack notice posted", "eventId", e.ID, "channel", r.Channel, "ts", r.TS)
+	return SlackResult{Channel: r.Channel, TS: r.TS}, nil
+}
+
+// EmailResult identifies the email and the certificate it carried.
+type EmailResult struct {
+	MessageID         string `json:"messageId"`
+	CertificateSHA256 string `json:"certificateSha256"`
+}
+
+// EmailCertificate renders the learner's certificate and emails it to them.
+// The PDF is rendered inside the activity, not passed in, so its bytes never
+// enter the workflow history; rendering is deterministic, so a retry attaches
+// the very same file.
+func (a *Activities) EmailCertificate(ctx context.Context, in NoticeInput) (EmailResult, error) {
+	e := in.Event
+	pdf, err := a.RenderCertificate(certificate.Data{
+		LearnerName:   e.LearnerName(),
+		CourseTitle:   e.Title,
+		CompletedAt:   e.CompletedAt(),
+		CertificateID: e.ID,
+	})
+	if errors.Is(err, certificate.ErrInvalidData) {
+		return EmailResult{}, temporal.NewApplicationErrorWithOptions(
+			fmt.Sprintf("render certificate for %s: %v", e.ID, err), ErrCertificate,
+			temporal.ApplicationErrorOptions{NonRetryable: true, Cause: err})
+	}
+	if err != nil {
+		return EmailResult{}, fmt.Errorf("render certificate for %s: %w", e.ID, err)
+	}
+	sum := sha256.Sum256(pdf)
+	r, err := a.Mail.Send(ctx, mail.Message{
+		EventID:         e.ID,
+		To:              e.User,
+		LearnerName:     e.LearnerName(),
+		CourseTitle:     e.Title,
+		CompletedAt:     e.CompletedAt(),
+		Certificate:     pdf,
+		CertificateName: "certificate-" + e.ID + ".pdf",
+	})
+	if err != nil {
+		return EmailResult{}, emailFailure(e.ID, err)
+	}
+	activity.GetLogger(ctx).Info("certificate emailed", "eventId", e.ID, "messageId", r.MessageID)
+	return EmailResult{MessageID: r.MessageID, CertificateSHA256: hex.EncodeToString(sum[:])}, nil
+}
+
+// OutcomeInput is the final state of one event.
+type OutcomeInput struct {
+	EventID           string `json:"eventId"`
+	Status            string `json:"status"`
+	SlackChannel      string `json:"slackChannel,omitempty"`
+	SlackTS           string `json:"slackTs,omitempty"`
+	EmailMessageID    string `json:"emailMessageId,omitempty"`
+	CertificateSHA256 string `json:"certificateSha256,omitempty"`
+	FailedStep        string `json:"failedStep,omitempty"`
+	Error             string `json:"error,omitempty"`
+}
+
+// RecordOutcome stores the receipts and the final status.
+func (a *Activities) RecordOutcome(ctx context.Context, in OutcomeInput) error {
+	err := a.Store.RecordOutcome(ctx, store.Outcome{
+		EventID:           in.EventID,
+		Status:            store.Status(in.Status),
+		SlackChannel:      in.SlackChannel,
+		SlackTS:           in.SlackTS,
+		EmailMessageID:    in.EmailMessageID,
+		CertificateSHA256: in.CertificateSHA256,
+		FailedStep:        in.FailedStep,
+		Error:             in.Error,
+	})
+	if err != nil {
+		return fmt.Errorf("record outcome of %s: %w", in.EventID, err)
+	}
+	activity.GetLogger(ctx).Info("outcome recorded", "eventId", in.EventID, "status", in.Status)
+	return nil
+}
+
+// slackFailure turns the notifier's classification into a Temporal failure:
+// permanent ones stop retrying, and a rate limit waits as long as Slack asked.
+func slackFailure(eventID string, err error) error {
+	var se *slacknotify.Error
+	if !errors.As(err, &se) {
+		return fmt.Errorf("post slack notice for %s: %w", eventID, err)
+	}
+	return providerFailure(fmt.Sprintf("slack: %s", se.Code), se.Permanent, se.RetryAfter,
+		ErrSlackPermanent, ErrSlackRetryable, err)
+}
+
+// emailFailure does the same for SendGrid, keeping SendGrid's own words.
+func emailFailure(eventID string, err error) error {
+	var me *mail.Error
+	if !errors.As(err, &me) {
+		return fmt.Errorf("email certificate for %s: %w", eventID, err)
+	}
+	msg := "sendgrid: " + me.Message
+	if me.StatusCode != 0 {
+		msg = fmt.Sprintf("sendgrid %d: %s", me.StatusCode, me.Message)
+	}
+	return providerFailure(msg, me.Permanent, me.RetryAfter, ErrEmailPermanent, ErrEmailRetryable, err)
+}
+
+func providerFailure(msg string, permanent bool, retryAfter time.Duration, permanentType, retryableType string, cause error) error {
+	if permanent {
+		return temporal.NewApplicationErrorWithOptions(msg, permanentType,
+			temporal.ApplicationErrorOptions{NonRetryable: true, Cause: cause})
+	}
+	return temporal.NewApplicationErrorWithOptions(msg, retryableType,
+		temporal.ApplicationErrorOptions{NextRetryDelay: retryAfter, Cause: cause})
+}

@@ -1,0 +1,234 @@
+// Package event is the learning platform's "Live Event" webhook payload: its
+// shape, how to read it from a request body, and what makes it acceptable.
+package event
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/mail"
+	"strings"
+	"time"
+	"unicode"
+	"unicode/utf8"
+)
+
+// The platform's documentation names the event courseComplete, while the
+// payload it sends says courseCompletion; both mean a learner finished a course.
+const (
+	TypeCourseCompletion = "courseCompletion"
+	TypeCourseComplete   = "courseComplete"
+)
+
+// Field limits. The platform documents none, so these are generous bounds that
+// no real learner or course reaches but that keep one event from filling
+// Slack, the PDF or the database with megabytes of text.
+const (
+	MaxIDLength    = 128
+	MaxEmailLength = 254
+	MaxNameLength  = 200
+	MaxTitleLength = 500
+)
+
+// Event is one webhook delivery. Fields the platform may send as null decode
+// as empty strings.
+type Event struct {
+	ID           string      `json:"id"`
+	Source       string      `json:"source,omitempty"`
+	Timestamp    string      `json:"timestamp,omitempty"`
+	Type         string      `json:"type,omitempty"`
+	User         string      `json:"user,omitempty"`
+	CompanyID    string      `json:"companyId,omitempty"`
+	Event        string      `json:"event,omitempty"`
+	NotifiableID string      `json:"notifiableId,omitempty"`
+	Title        string      `json:"title,omitempty"`
+	UserDetail   *UserDetail `json:"userDetail,omitempty"`
+}
+
+// UserDetail is the learner as the platform's SSO knows them.
+type UserDetail struct {
+	ID                 string `json:"id,omitempty"`
+	FirstName          string `json:"firstName,omitempty"`
+	LastName           string `json:"lastName,omitempty"`
+	ExternalCustomerID string `json:"externalCustomerId,omitempty"`
+	SFContactID        string `json:"sfContactId,omitempty"`
+	SFAccountID        string `json:"sfAccountId,omitempty"`
+	Client             string `json:"client,omitempty"`
+	Ref1               string `json:"ref1,omitempty"`
+	Ref2               string `json:"ref2,omitempty"`
+	Ref3               string `json:"ref3,omitempty"`
+}
+
+// IsCourseCompletion reports whether coursehook acts on this event. Any other
+// event type is acknowledged and recorded but notifies nobody.
+func (e Event) IsCourseCompletion() bool {
+	return e.Event == TypeCourseCompletion || e.Event == TypeCourseComplete
+}
+
+// LearnerName is the learner's full name, or their email address when the
+// platform sent no name, so a certificate is never addressed to nobody.
+func (e Event) LearnerName() string {
+	var first, last string
+	if e.UserDetail != nil {
+		first, last = e.UserDetail.FirstName, e.UserDetail.LastName
+	}
+	name := strings.TrimSpace(strings.TrimSpace(first) + " " + strings.TrimSpace(last))
+	if name == "" {
+		return e.User
+	}
+	return name
+}
+
+// CompletedAt is the event's timestamp. Parse has already checked it, so a
+// zero time means the platform sent none.
+func (e Event) CompletedAt() time.Time {
+	t, err := time.Parse(time.RFC3339Nano, e.Timestamp)
+	if err != nil {
+		return time.Time{}
+	}
+	return t.UTC()
+}
+
+// Problem is one thing wrong with a payload, named by its JSON path.
+type Problem struct {
+	Field   string `json:"field"`
+	Message string `json:"message"`
+}
+
+// ValidationError lists every problem found, so the sender can fix them all
+// at once instead of one per attempt.
+type ValidationError struct {
+	Problems []Problem
+}
+
+func (e *ValidationError) Error() string {
+	parts := make([]string, len(e.Problems))
+	for i, p := range e.Problems {
+		parts[i] = p.Field + ": " + p.Message
+	}
+	return "invalid event: " + strings.Join(parts, "; ")
+}
+
+func (e *ValidationError) add(field, format string, args ...any) {
+	e.Problems = append(e.Problems, Problem{Field: field, Message: fmt.Sprintf(format, args...)})
+}
+
+// Parse decodes and validates one webhook body. A *ValidationError describes
+// everything wrong with it. Course completions must carry what the
+// certificate and the notices need; any other event only needs its id, since
+// it is merely recorded.
+func Parse(body []byte) (Event, error) {
+	var e Event
+	if err := decode(body, &e); err != nil {
+		return Event{}, err
+	}
+	v := &ValidationError{}
+	checkText(v, "id", e.ID, MaxIDLength, true)
+	if e.IsCourseCompletion() {
+		validateCompletion(v, e)
+	}
+	if len(v.Problems) > 0 {
+		return Event{}, v
+	}
+	return e, nil
+}
+
+func decode(body []byte, e *Event) error {
+	if !utf8.Valid(body) {
+		return &ValidationError{Problems: []Problem{{Field: "body", Message: "is not valid UTF-8"}}}
+	}
+	trimmed := bytes.TrimSpace(body)
+	if len(trimmed) == 0 {
+		return &ValidationError{Problems: []Problem{{Field: "body", Message: "is empty; send one JSON object"}}}
+	}
+	if trimmed[0] != '{' {
+		return &ValidationError{Problems: []Problem{{Field: "body", Message: "must be a JSON object"}}}
+	}
+	dec := json.NewDecoder(bytes.NewReader(trimmed))
+	if err := dec.Decode(e); err != nil {
+		return &ValidationError{Problems: []Problem{decodeProblem(err)}}
+	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		return &ValidationError{Problems: []Problem{{Field: "body", Message: "has data after the JSON object; send exactly one object"}}}
+	}
+	return nil
+}
+
+func decodeProblem(err error) Problem {
+	var typeErr *json.UnmarshalTypeError
+	var syntaxErr *json.SyntaxError
+	switch {
+	case errors.As(err, &typeErr):
+		field := typeErr.Field
+		if field == "" {
+			field = "body"
+		}
+		return Problem{Field: field, Message: fmt.Sprintf("must be a %s, not a JSON %s", jsonKind(typeErr.Type.Kind().String()), typeErr.Value)}
+	case errors.As(err, &syntaxErr):
+		return Problem{Field: "body", Message: fmt.Sprintf("is not valid JSON at byte %d: %s", syntaxErr.Offset, syntaxErr.Error())}
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		return Problem{Field: "body", Message: "is not valid JSON: it ends too early"}
+	default:
+		return Problem{Field: "body", Message: "is not valid JSON: " + err.Error()}
+	}
+}
+
+func jsonKind(goKind string) string {
+	switch goKind {
+	case "string":
+		return "string"
+	case "ptr", "struct":
+		return "object"
+	default:
+		return goKind
+	}
+}
+
+func validateCompletion(v *ValidationError, e Event) {
+	if checkText(v, "user", e.User, MaxEmailLength, true) {
+		if addr, err := mail.ParseAddress(e.User); err != nil || addr.Address != e.User {
+			v.add("user", "must be the learner's email address, like name@example.org")
+		}
+	}
+	checkText(v, "notifiableId", e.NotifiableID, MaxIDLength, true)
+	// A line break in a course title is odd but harmless once each sink folds
+	// it, so only the title tolerates one; names and ids may not carry any.
+	checkText(v, "title", lineBreaks.Replace(e.Title), MaxTitleLength, true)
+	checkText(v, "companyId", e.CompanyID, MaxIDLength, false)
+	if e.Timestamp != "" {
+		if _, err := time.Parse(time.RFC3339Nano, e.Timestamp); err != nil {
+			v.add("timestamp", "must be an RFC 3339 time such as 2019-10-17T20:50:53.103Z")
+		}
+	}
+	if d := e.UserDetail; d != nil {
+		checkText(v, "userDetail.firstName", d.FirstName, MaxNameLength, false)
+		checkText(v, "userDetail.lastName", d.LastName, MaxNameLength, false)
+		checkText(v, "userDetail.id", d.ID, MaxIDLength, false)
+		checkText(v, "userDetail.externalCustomerId", d.ExternalCustomerID, MaxIDLength, false)
+	}
+}
+
+// checkText reports a missing, over-long or control-character-bearing value.
+// It returns whether the value is present and sound, so callers can run
+// further checks only on text worth checking.
+func checkText(v *ValidationError, field, value string, maxLen int, required bool) bool {
+	if strings.TrimSpace(value) == "" {
+		if required {
+			v.add(field, "is required")
+		}
+		return false
+	}
+	if n := utf8.RuneCountInString(value); n > maxLen {
+		v.add(field, "is %d characters long; the limit is %d", n, maxLen)
+		return false
+	}
+	if strings.ContainsFunc(value, unicode.IsControl) {
+		v.add(field, "must not contain control characters")
+		return false
+	}
+	return true
+}
+
+var lineBreaks = strings.NewReplacer("\r", " ", "\n", " ", "\t", " ")

@@ -1,0 +1,147 @@
+package event
+
+import (
+	"encoding/json"
+	"errors"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+)
+
+func sample(t *testing.T, name string) []byte {
+	t.Helper()
+	b, err := os.ReadFile("../testdata/" + name)
+	require.NoError(t, err)
+	return b
+}
+
+// edit returns the documented sample with one change applied to its decoded
+// form, so each case states only what differs.
+func edit(t *testing.T, change func(m map[string]any)) []byte {
+	t.Helper()
+	var m map[string]any
+	require.NoError(t, json.Unmarshal(sample(t, "course-completion.json"), &m))
+	change(m)
+	b, err := json.Marshal(m)
+	require.NoError(t, err)
+	return b
+}
+
+func TestParseSamples(t *testing.T) {
+	for _, name := range []string{"course-completion.json", "course-completion-minimal.json", "course-completion-unicode.json"} {
+		t.Run(name, func(t *testing.T) {
+			e, err := Parse(sample(t, name))
+			require.NoError(t, err)
+			require.True(t, e.IsCourseCompletion())
+			require.NotEmpty(t, e.ID)
+			require.False(t, e.CompletedAt().IsZero())
+		})
+	}
+	e, err := Parse(sample(t, "course-completion.json"))
+	require.NoError(t, err)
+	require.Equal(t, "Bob Johnson", e.LearnerName())
+	require.Equal(t, "New Student Orientation", e.Title)
+	require.Equal(t, time.Date(2019, 10, 17, 20, 50, 53, 103e6, time.UTC), e.CompletedAt())
+	require.Equal(t, "111222333444", e.UserDetail.ExternalCustomerID)
+	require.Empty(t, e.UserDetail.SFContactID, "null decodes as empty")
+
+	u, err := Parse(sample(t, "course-completion-unicode.json"))
+	require.NoError(t, err)
+	require.Equal(t, "Zoë Müller-Łukasiewicz", u.LearnerName())
+}
+
+func TestParseRefuses(t *testing.T) {
+	cases := []struct {
+		name   string
+		body   []byte
+		fields []string
+	}{
+		{"malformed JSON", []byte(`{"id":`), []string{"body"}},
+		{"empty body", []byte("  "), []string{"body"}},
+		{"array body", []byte(`[{"id":"x"}]`), []string{"body"}},
+		{"trailing data", []byte(`{"id":"x","event":"other"} {}`), []string{"body"}},
+		{"invalid UTF-8", []byte("{\"id\":\"x\xff\"}"), []string{"body"}},
+		{"comments as in the documentation", []byte("{\n  // the event id\n  \"id\": \"x\"\n}"), []string{"body"}},
+		{"number where a string belongs", edit(t, func(m map[string]any) { m["id"] = 42 }), []string{"id"}},
+		{"string where an object belongs", edit(t, func(m map[string]any) { m["userDetail"] = "Bob" }), []string{"userDetail"}},
+		{"missing id", edit(t, func(m map[string]any) { delete(m, "id") }), []string{"id"}},
+		{"blank id", edit(t, func(m map[string]any) { m["id"] = "   " }), []string{"id"}},
+		{"id too long", edit(t, func(m map[string]any) { m["id"] = strings.Repeat("a", 129) }), []string{"id"}},
+		{"missing email", edit(t, func(m map[string]any) { delete(m, "user") }), []string{"user"}},
+		{"invalid email", edit(t, func(m map[string]any) { m["user"] = "bob at example" }), []string{"user"}},
+		{"email with a display name", edit(t, func(m map[string]any) { m["user"] = "Bob <bob@example.com>" }), []string{"user"}},
+		{"email too long", edit(t, func(m map[string]any) { m["user"] = strings.Repeat("b", 250) + "@example.com" }), []string{"user"}},
+		{"missing course id", edit(t, func(m map[string]any) { delete(m, "notifiableId") }), []string{"notifiableId"}},
+		{"missing title", edit(t, func(m map[string]any) { m["title"] = "" }), []string{"title"}},
+		{"title too long", edit(t, func(m map[string]any) { m["title"] = strings.Repeat("t", 501) }), []string{"title"}},
+		{"control character in a name", edit(t, func(m map[string]any) {
+			m["userDetail"].(map[string]any)["firstName"] = "Bob\x00"
+		}), []string{"userDetail.firstName"}},
+		{"line break in a name", edit(t, func(m map[string]any) {
+			m["userDetail"].(map[string]any)["lastName"] = "John\nson"
+		}), []string{"userDetail.lastName"}},
+		{"name too long", edit(t, func(m map[string]any) {
+			m["userDetail"].(map[string]any)["firstName"] = strings.Repeat("n", 201)
+		}), []string{"userDetail.firstName"}},
+		{"bad timestamp", edit(t, func(m map[string]any) { m["timestamp"] = "17/10/2019" }), []string{"timestamp"}},
+		{"every problem at once", edit(t, func(m map[string]any) {
+			delete(m, "user")
+			delete(m, "notifiableId")
+			delete(m, "title")
+		}), []string{"user", "notifiableId", "title"}},
+		{"ignored event without id", []byte(`{"event":"courseStarted"}`), []string{"id"}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			_, err := Parse(c.body)
+			var v *ValidationError
+			require.True(t, errors.As(err, &v), "want a ValidationError, got %v", err)
+			var fields []string
+			for _, p := range v.Problems {
+				fields = append(fields, p.Field)
+				require.NotEmpty(t, p.Message)
+			}
+			require.Equal(t, c.fields, fields)
+		})
+	}
+}
+
+func TestParseAccepts(t *testing.T) {
+	cases := []struct {
+		name string
+		body []byte
+	}{
+		{"other event types need only an id", []byte(`{"id":"e1","event":"courseStarted"}`)},
+		{"documentation's event name", edit(t, func(m map[string]any) { m["event"] = TypeCourseComplete })},
+		{"line break in a title", edit(t, func(m map[string]any) { m["title"] = "Safety\r\nBasics" })},
+		{"mentions in a name", edit(t, func(m map[string]any) {
+			m["userDetail"].(map[string]any)["firstName"] = "<!channel>"
+		})},
+		{"SQL metacharacters", edit(t, func(m map[string]any) { m["title"] = "'; DROP TABLE completions; --" })},
+		{"no userDetail", edit(t, func(m map[string]any) { delete(m, "userDetail") })},
+		{"no timestamp", edit(t, func(m map[string]any) { delete(m, "timestamp") })},
+		{"unknown fields", edit(t, func(m map[string]any) { m["newField"] = map[string]any{"x": 1} })},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			_, err := Parse(c.body)
+			require.NoError(t, err)
+		})
+	}
+}
+
+func TestIsCourseCompletion(t *testing.T) {
+	for event, want := range map[string]bool{
+		"courseCompletion": true, "courseComplete": true, "courseStarted": false, "": false, "CourseCompletion": false,
+	} {
+		require.Equal(t, want, Event{Event: event}.IsCourseCompletion(), event)
+	}
+}
+
+func TestLearnerNameFallsBackToEmail(t *testing.T) {
+	require.Equal(t, "a@example.org", Event{User: "a@example.org"}.LearnerName())
+	require.Equal(t, "Ana", Event{User: "a@example.org", UserDetail: &UserDetail{FirstName: " Ana "}}.LearnerName())
+}

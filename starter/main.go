@@ -1,0 +1,93 @@
+// Command starter is coursehook's webhook server: it takes the learning
+// platform's events over HTTP and starts one CourseCompletion workflow per
+// event id.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"go.temporal.io/sdk/client"
+
+	"github.com/coursehook/coursehook/app"
+	"github.com/coursehook/coursehook/config"
+	"github.com/coursehook/coursehook/webhook"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Getenv, os.Stderr, nil); err != nil {
+		fmt.Fprintln(os.Stderr, "starter:", err)
+		os.Exit(1)
+	}
+}
+
+// run serves until ctx ends. When ready is not nil it receives the bound
+// address, which lets tests listen on port 0.
+func run(ctx context.Context, getenv func(string) string, stderr io.Writer, ready chan<- string) error {
+	cfg, err := config.Load(getenv)
+	if err != nil {
+		return fmt.Errorf("configuration: %w", err)
+	}
+	log := app.NewLogger(stderr, cfg.LogLevel)
+	slog.SetDefault(log)
+	gin.SetMode(gin.ReleaseMode)
+
+	// A lazy client connects on first use, so the server comes up and answers
+	// 503 while Temporal is down instead of refusing to start.
+	c, err := client.NewLazyClient(app.ClientOptions(cfg, log))
+	if err != nil {
+		return fmt.Errorf("temporal client: %w", err)
+	}
+	defer c.Close()
+
+	srv := &http.Server{
+		Handler: webhook.New(c, log, webhook.Options{
+			MaxBodyBytes:   cfg.MaxBodyBytes,
+			StartTimeout:   cfg.StartTimeout,
+			NoticeDeadline: cfg.NoticeDeadline,
+			TaskQueue:      cfg.TaskQueue,
+		}).Router(),
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       10 * time.Second,
+		WriteTimeout:      15 * time.Second,
+		IdleTimeout:       60 * time.Second,
+	}
+	ln, err := net.Listen("tcp", cfg.HTTPAddr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", cfg.HTTPAddr, err)
+	}
+	log.Info("webhook server listening", "addr", ln.Addr().String(), "path", webhook.Path, "temporal", cfg.TemporalAddress)
+	if ready != nil {
+		ready <- ln.Addr().String()
+	}
+
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return fmt.Errorf("serve: %w", err)
+	case <-ctx.Done():
+	}
+	log.Info("webhook server shutting down")
+	// Requests in flight finish (each is bounded by the start timeout);
+	// new connections are refused.
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
+	defer cancel()
+	if err := srv.Shutdown(shutdownCtx); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	log.Info("webhook server stopped")
+	return nil
+}

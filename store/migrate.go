@@ -1,0 +1,111 @@
+package store
+
+import (
+	"context"
+	"fmt"
+)
+
+// migration is one schema change. Versions only grow: to change the schema,
+// append a migration; never edit one that has shipped, because databases
+// that already applied it will not run it again.
+type migration struct {
+	version int
+	// stmts run in order in one transaction; {timestamp} and {bytes} are
+	// filled per dialect by dialect.ddl.
+	stmts []string
+}
+
+// migrations returns the schema history in order.
+func migrations() []migration {
+	return []migration{
+		{version: 1, stmts: []string{
+			`CREATE TABLE completions (
+				event_id TEXT PRIMARY KEY,
+				event_type TEXT NOT NULL DEFAULT '',
+				status TEXT NOT NULL,
+				learner_email TEXT NOT NULL DEFAULT '',
+				first_name TEXT NOT NULL DEFAULT '',
+				last_name TEXT NOT NULL DEFAULT '',
+				learner_id TEXT NOT NULL DEFAULT '',
+				external_customer_id TEXT NOT NULL DEFAULT '',
+				company_id TEXT NOT NULL DEFAULT '',
+				course_id TEXT NOT NULL DEFAULT '',
+				course_title TEXT NOT NULL DEFAULT '',
+				completed_at {timestamp} NOT NULL,
+				received_at {timestamp} NOT NULL,
+				payload {bytes} NOT NULL,
+				recorded_at {timestamp} NOT NULL,
+				updated_at {timestamp} NOT NULL,
+				slack_channel TEXT NOT NULL DEFAULT '',
+				slack_ts TEXT NOT NULL DEFAULT '',
+				email_message_id TEXT NOT NULL DEFAULT '',
+				certificate_sha256 TEXT NOT NULL DEFAULT '',
+				failed_step TEXT NOT NULL DEFAULT '',
+				error TEXT NOT NULL DEFAULT ''
+			)`,
+			// Operators look for what is stuck or failed, and for one course.
+			`CREATE INDEX completions_status_idx ON completions (status)`,
+			`CREATE INDEX completions_course_id_idx ON completions (course_id)`,
+		}},
+	}
+}
+
+// migrateLockKey is the PostgreSQL advisory lock that serialises migrations
+// across processes sharing a database; any constant unique to this app works.
+const migrateLockKey int64 = 0x636f757273656b // "coursek"
+
+// migrate applies, in order, every migration not yet recorded in
+// schema_migrations, each in its own transaction, so a failure leaves the
+// schema at the last good version and a second Open does nothing.
+func (s *Store) migrate(ctx context.Context) error {
+	for _, m := range migrations() {
+		if err := s.apply(ctx, m); err != nil {
+			return fmt.Errorf("migrate schema to version %d: %w", m.version, err)
+		}
+	}
+	return nil
+}
+
+func (s *Store) apply(ctx context.Context, m migration) error {
+	// On SQLite the DSN's _txlock=immediate makes BEGIN take the write lock,
+	// which serialises concurrent Opens the way the advisory lock does below.
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	// Rollback after Commit is a no-op, so every early return is covered.
+	defer func() { _ = tx.Rollback() }()
+
+	if s.dialect == postgres {
+		// Held until commit: a second process waits here, then sees the
+		// version recorded and skips it, instead of failing on CREATE TABLE.
+		if _, err := tx.ExecContext(ctx, s.dialect.rebind("SELECT pg_advisory_xact_lock(?)"), migrateLockKey); err != nil {
+			return fmt.Errorf("lock: %w", err)
+		}
+	}
+	if _, err := tx.ExecContext(ctx, s.dialect.ddl(
+		`CREATE TABLE IF NOT EXISTS schema_migrations (
+			version INTEGER PRIMARY KEY,
+			applied_at {timestamp} NOT NULL
+		)`)); err != nil {
+		return fmt.Errorf("create schema_migrations: %w", err)
+	}
+	var applied int
+	err = tx.QueryRowContext(ctx, s.dialect.rebind("SELECT COUNT(*) FROM schema_migrations WHERE version = ?"), m.version).Scan(&applied)
+	if err != nil {
+		return fmt.Errorf("read schema_migrations: %w", err)
+	}
+	if applied > 0 {
+		return nil
+	}
+	for _, stmt := range m.stmts {
+		if _, err := tx.ExecContext(ctx, s.dialect.ddl(stmt)); err != nil {
+			return err
+		}
+	}
+	if _, err := tx.ExecContext(ctx, s.dialect.rebind("INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)"),
+		m.version, s.dialect.timeArg(s.now())); err != nil {
+		return fmt.Errorf("record version: %w", err)
+	}
+	return tx.Commit()
+}

@@ -1,0 +1,341 @@
+// Package store keeps one row per course-completion event in SQLite or
+// PostgreSQL. The event id is the primary key, so a webhook delivered twice or
+// an activity retried by Temporal finds the row stored the first time instead
+// of adding a second one.
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	// The drivers register themselves as "pgx" and "sqlite"; Open picks one by URL.
+	_ "github.com/jackc/pgx/v5/stdlib"
+	_ "modernc.org/sqlite"
+)
+
+// Status is how far the workflow for a completion has got.
+type Status string
+
+const (
+	// StatusRecorded means the completion is stored and its notices are not finished.
+	StatusRecorded Status = "recorded"
+	// StatusCompleted means both the Slack notice and the certificate email were delivered.
+	StatusCompleted Status = "completed"
+	// StatusPartial means a notice failed permanently; FailedStep and Error say which and why.
+	StatusPartial Status = "partial"
+	// StatusIgnored means the event is of a type we do not act on; its raw payload is kept.
+	StatusIgnored Status = "ignored"
+)
+
+// valid keeps a typo in a caller from writing a status no operator query knows about.
+func (s Status) valid() bool {
+	switch s {
+	case StatusRecorded, StatusCompleted, StatusPartial, StatusIgnored:
+		return true
+	}
+	return false
+}
+
+// ErrNotFound reports that no completion has the requested event id. Callers
+// test for it with errors.Is, since it always arrives wrapped.
+var ErrNotFound = errors.New("completion not found")
+
+// Completion is what the webhook told us.
+type Completion struct {
+	EventID, EventType                                               string
+	LearnerEmail, FirstName, LastName, LearnerID, ExternalCustomerID string
+	CompanyID, CourseID, CourseTitle                                 string
+	// CompletedAt is the event's timestamp.
+	CompletedAt time.Time
+	// ReceivedAt is when the webhook server accepted the event.
+	ReceivedAt time.Time
+	// Payload is the raw JSON body exactly as received.
+	Payload []byte
+}
+
+// Record is a stored row. Its times are in UTC with microsecond precision,
+// the finest PostgreSQL keeps, so both databases give back the same values.
+type Record struct {
+	Completion
+	Status                                                   Status
+	RecordedAt, UpdatedAt                                    time.Time
+	SlackChannel, SlackTS, EmailMessageID, CertificateSHA256 string
+	FailedStep, Error                                        string
+}
+
+// Outcome is what the workflow learned from the notices.
+type Outcome struct {
+	EventID                                                  string
+	Status                                                   Status
+	SlackChannel, SlackTS, EmailMessageID, CertificateSHA256 string
+	FailedStep, Error                                        string
+}
+
+// Store reads and writes completions. It is safe for concurrent use once
+// Now is set.
+type Store struct {
+	// Now returns the current time for RecordedAt and UpdatedAt; nil means
+	// time.Now. Tests set it to get predictable timestamps.
+	Now func() time.Time
+
+	db      *sql.DB
+	dialect dialect
+}
+
+// Open connects to databaseURL, configures the connection and migrates the
+// schema. A URL starting with postgres:// or postgresql:// is PostgreSQL;
+// "sqlite://PATH", "file:PATH" or a plain path is SQLite, whose parent folder
+// is created. Errors never quote the URL because it may hold a password.
+func Open(ctx context.Context, databaseURL string) (*Store, error) {
+	if databaseURL == "" {
+		return nil, errors.New("open store: database url is empty")
+	}
+	s := &Store{}
+	var err error
+	if strings.HasPrefix(databaseURL, "postgres://") || strings.HasPrefix(databaseURL, "postgresql://") {
+		s.dialect = postgres
+		s.db, err = sql.Open("pgx", databaseURL)
+		if err != nil {
+			return nil, fmt.Errorf("open postgres store: %w", err)
+		}
+	} else {
+		s.dialect = sqlite
+		dsn, path := sqliteDSN(databaseURL)
+		if path != "" {
+			if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
+				return nil, fmt.Errorf("create sqlite folder: %w", err)
+			}
+		}
+		s.db, err = sql.Open("sqlite", dsn)
+		if err != nil {
+			return nil, fmt.Errorf("open sqlite store: %w", err)
+		}
+		// SQLite has one writer anyway; one connection turns what would be
+		// SQLITE_BUSY errors between our own goroutines into a queue in
+		// database/sql, and keeps an in-memory database alive and shared.
+		s.db.SetMaxOpenConns(1)
+	}
+	if err := s.Ping(ctx); err != nil {
+		_ = s.db.Close()
+		return nil, fmt.Errorf("open store: %w", err)
+	}
+	if err := s.migrate(ctx); err != nil {
+		_ = s.db.Close()
+		return nil, fmt.Errorf("open %s store: %w", s.dialect, err)
+	}
+	return s, nil
+}
+
+// sqliteDSN turns the accepted SQLite spellings into a modernc.org/sqlite
+// "file:" URI carrying our pragmas, and returns the file's path so Open can
+// create its folder ("" for an in-memory database).
+func sqliteDSN(databaseURL string) (dsn, path string) {
+	var uri, query string
+	if rest, ok := strings.CutPrefix(databaseURL, "file:"); ok {
+		// Already a SQLite URI: keep its escaping and its own parameters.
+		uri, query, _ = strings.Cut(rest, "?")
+		path = uriPath(uri)
+		if strings.Contains("&"+query+"&", "&mode=memory&") {
+			path = ""
+		}
+	} else {
+		path = strings.TrimPrefix(databaseURL, "sqlite://")
+		// In a URI these three would start an escape, the query or the
+		// fragment; a file name may legitimately contain any of them.
+		uri = strings.NewReplacer("%", "%25", "?", "%3f", "#", "%23").Replace(path)
+	}
+	if path == ":memory:" {
+		path = ""
+	}
+	// WAL lets readers in other processes work while we write; busy_timeout
+	// makes a second process wait for the write lock instead of failing;
+	// _txlock=immediate takes that lock at BEGIN, so two processes migrating
+	// at once queue up rather than deadlock upgrading read locks.
+	params := "_pragma=busy_timeout(5000)&_pragma=journal_mode(WAL)&_pragma=foreign_keys(1)&_txlock=immediate"
+	if query != "" {
+		params = query + "&" + params
+	}
+	return "file:" + uri + "?" + params, path
+}
+
+// uriPath returns the file path of a SQLite URI path, dropping the
+// "//authority" SQLite allows (file:///abs or file://localhost/abs).
+func uriPath(uri string) string {
+	p := uri
+	if after, ok := strings.CutPrefix(p, "//"); ok {
+		if i := strings.IndexByte(after, '/'); i >= 0 {
+			p = after[i:]
+		} else {
+			p = ""
+		}
+	}
+	// SQLite decodes %HH in the path, so the file on disk has the decoded
+	// name; a malformed escape is left for SQLite to reject.
+	if unescaped, err := url.PathUnescape(p); err == nil {
+		p = unescaped
+	}
+	return p
+}
+
+// Close closes the database connections.
+func (s *Store) Close() error {
+	if err := s.db.Close(); err != nil {
+		return fmt.Errorf("close %s store: %w", s.dialect, err)
+	}
+	return nil
+}
+
+// Ping checks that the database answers, for readiness probes.
+func (s *Store) Ping(ctx context.Context) error {
+	if err := s.db.PingContext(ctx); err != nil {
+		return fmt.Errorf("ping %s store: %w", s.dialect, err)
+	}
+	return nil
+}
+
+// Dialect returns "sqlite" or "postgres".
+func (s *Store) Dialect() string {
+	return string(s.dialect)
+}
+
+func (s *Store) now() time.Time {
+	if s.Now == nil {
+		return dbTime(time.Now())
+	}
+	return dbTime(s.Now())
+}
+
+// dbTime rounds t down to what PostgreSQL keeps, so a time the caller holds
+// compares equal to the one read back, whichever database is behind.
+func dbTime(t time.Time) time.Time {
+	return t.UTC().Truncate(time.Microsecond)
+}
+
+const insertQuery = `INSERT INTO completions (
+	event_id, event_type, status,
+	learner_email, first_name, last_name, learner_id, external_customer_id,
+	company_id, course_id, course_title,
+	completed_at, received_at, payload, recorded_at, updated_at
+) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+ON CONFLICT (event_id) DO NOTHING`
+
+// Insert stores c with the given status unless a row with c.EventID exists,
+// then returns the row as stored: the earlier one when it already existed.
+// created tells which, and exactly one of several concurrent calls with the
+// same id gets true, because the primary key decides, not a prior read.
+func (s *Store) Insert(ctx context.Context, c Completion, status Status) (rec Record, created bool, err error) {
+	if c.EventID == "" {
+		return Record{}, false, errors.New("record completion: event id is empty")
+	}
+	if !status.valid() {
+		return Record{}, false, fmt.Errorf("record completion %s: unknown status %q", c.EventID, status)
+	}
+	now := s.now()
+	res, err := s.db.ExecContext(ctx, s.dialect.rebind(insertQuery),
+		c.EventID, c.EventType, string(status),
+		c.LearnerEmail, c.FirstName, c.LastName, c.LearnerID, c.ExternalCustomerID,
+		c.CompanyID, c.CourseID, c.CourseTitle,
+		s.dialect.timeArg(c.CompletedAt), s.dialect.timeArg(c.ReceivedAt), s.dialect.payloadArg(c.Payload),
+		s.dialect.timeArg(now), s.dialect.timeArg(now),
+	)
+	if err != nil {
+		return Record{}, false, fmt.Errorf("record completion %s: %w", c.EventID, err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return Record{}, false, fmt.Errorf("record completion %s: %w", c.EventID, err)
+	}
+	// Read back even when we just wrote it, so the caller always sees what
+	// the database holds (times rounded, the earlier row on a duplicate).
+	rec, err = s.Get(ctx, c.EventID)
+	if err != nil {
+		return Record{}, false, fmt.Errorf("record completion %s: %w", c.EventID, err)
+	}
+	return rec, n == 1, nil
+}
+
+// Receipts use COALESCE(NULLIF(?, <empty string>), column) so an empty one
+// keeps what is stored: an operator's retry that only re-sent the email must
+// not lose the Slack ts of the first run. The failure fields are set as given,
+// because a later success has to clear an earlier failure.
+const outcomeQuery = `UPDATE completions SET
+	status = ?,
+	slack_channel = COALESCE(NULLIF(?, ''), slack_channel),
+	slack_ts = COALESCE(NULLIF(?, ''), slack_ts),
+	email_message_id = COALESCE(NULLIF(?, ''), email_message_id),
+	certificate_sha256 = COALESCE(NULLIF(?, ''), certificate_sha256),
+	failed_step = ?,
+	error = ?,
+	updated_at = ?
+WHERE event_id = ?`
+
+// RecordOutcome stores the status and receipts the workflow learned. An empty
+// receipt in o keeps the stored one; FailedStep and Error are set as given.
+// It returns a wrapped ErrNotFound when no row has o.EventID.
+func (s *Store) RecordOutcome(ctx context.Context, o Outcome) error {
+	if !o.Status.valid() {
+		return fmt.Errorf("record outcome %s: unknown status %q", o.EventID, o.Status)
+	}
+	res, err := s.db.ExecContext(ctx, s.dialect.rebind(outcomeQuery),
+		string(o.Status),
+		o.SlackChannel, o.SlackTS, o.EmailMessageID, o.CertificateSHA256,
+		o.FailedStep, o.Error,
+		s.dialect.timeArg(s.now()),
+		o.EventID,
+	)
+	if err != nil {
+		return fmt.Errorf("record outcome %s: %w", o.EventID, err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return fmt.Errorf("record outcome %s: %w", o.EventID, err)
+	}
+	if n == 0 {
+		return fmt.Errorf("record outcome %s: %w", o.EventID, ErrNotFound)
+	}
+	return nil
+}
+
+const getQuery = `SELECT
+	event_id, event_type, status,
+	learner_email, first_name, last_name, learner_id, external_customer_id,
+	company_id, course_id, course_title,
+	completed_at, received_at, payload, recorded_at, updated_at,
+	slack_channel, slack_ts, email_message_id, certificate_sha256, failed_step, error
+FROM completions WHERE event_id = ?`
+
+// Get returns the row for eventID, or a wrapped ErrNotFound.
+func (s *Store) Get(ctx context.Context, eventID string) (Record, error) {
+	var r Record
+	err := s.db.QueryRowContext(ctx, s.dialect.rebind(getQuery), eventID).Scan(
+		&r.EventID, &r.EventType, &r.Status,
+		&r.LearnerEmail, &r.FirstName, &r.LastName, &r.LearnerID, &r.ExternalCustomerID,
+		&r.CompanyID, &r.CourseID, &r.CourseTitle,
+		timeScanner{&r.CompletedAt}, timeScanner{&r.ReceivedAt}, &r.Payload,
+		timeScanner{&r.RecordedAt}, timeScanner{&r.UpdatedAt},
+		&r.SlackChannel, &r.SlackTS, &r.EmailMessageID, &r.CertificateSHA256, &r.FailedStep, &r.Error,
+	)
+	if errors.Is(err, sql.ErrNoRows) {
+		return Record{}, fmt.Errorf("get completion %s: %w", eventID, ErrNotFound)
+	}
+	if err != nil {
+		return Record{}, fmt.Errorf("get completion %s: %w", eventID, err)
+	}
+	return r, nil
+}
+
+// Count returns the number of stored completions.
+func (s *Store) Count(ctx context.Context) (int, error) {
+	var n int
+	if err := s.db.QueryRowContext(ctx, "SELECT COUNT(*) FROM completions").Scan(&n); err != nil {
+		return 0, fmt.Errorf("count completions: %w", err)
+	}
+	return n, nil
+}

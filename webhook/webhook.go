@@ -1,0 +1,224 @@
+// Package webhook is the HTTP face of coursehook: the gin router that takes
+// the learning platform's events and starts one workflow per event id, and
+// the health endpoints.
+package webhook
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"mime"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"go.temporal.io/api/enums/v1"
+	"go.temporal.io/api/serviceerror"
+	"go.temporal.io/sdk/client"
+
+	"github.com/coursehook/coursehook/event"
+	"github.com/coursehook/coursehook/workflows"
+)
+
+// Path is where the platform posts its events.
+const Path = "/webhooks/events"
+
+// Temporal is the part of the Temporal client the server uses.
+type Temporal interface {
+	ExecuteWorkflow(ctx context.Context, options client.StartWorkflowOptions, workflow any, args ...any) (client.WorkflowRun, error)
+	CheckHealth(ctx context.Context, request *client.CheckHealthRequest) (*client.CheckHealthResponse, error)
+}
+
+// Options tune the server. Zero values take the defaults shown.
+type Options struct {
+	// MaxBodyBytes caps a request body (1 MiB).
+	MaxBodyBytes int64
+	// StartTimeout bounds the call that starts a workflow (5 s), well inside
+	// the platform's 15 s wait, so a Temporal outage answers 503 in time.
+	StartTimeout time.Duration
+	// RetryAfter is sent with a 503 (30 s). The platform keeps its own
+	// schedule, but other senders and proxies honour it.
+	RetryAfter time.Duration
+	// NoticeDeadline is passed to each workflow (workflows.DefaultNoticeDeadline).
+	NoticeDeadline time.Duration
+	// TaskQueue is where workflows start (workflows.TaskQueue).
+	TaskQueue string
+	// Now is the clock that stamps ReceivedAt (time.Now).
+	Now func() time.Time
+}
+
+func (o Options) withDefaults() Options {
+	if o.MaxBodyBytes <= 0 {
+		o.MaxBodyBytes = 1 << 20
+	}
+	if o.StartTimeout <= 0 {
+		o.StartTimeout = 5 * time.Second
+	}
+	if o.RetryAfter <= 0 {
+		o.RetryAfter = 30 * time.Second
+	}
+	if o.NoticeDeadline <= 0 {
+		o.NoticeDeadline = workflows.DefaultNoticeDeadline
+	}
+	if o.TaskQueue == "" {
+		o.TaskQueue = workflows.TaskQueue
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	return o
+}
+
+// Server holds the handler's dependencies.
+type Server struct {
+	temporal Temporal
+	log      *slog.Logger
+	opts     Options
+}
+
+// New returns the server; Router gives its http.Handler.
+func New(t Temporal, log *slog.Logger, opts Options) *Server {
+	return &Server{temporal: t, log: log, opts: opts.withDefaults()}
+}
+
+// Router builds the gin engine. It trusts no proxy headers: the source
+// address gin reports is the TCP peer.
+func (s *Server) Router() *gin.Engine {
+	r := gin.New()
+	r.HandleMethodNotAllowed = true
+	// Errors are ignored here: nil disables trusting proxies and cannot fail.
+	_ = r.SetTrustedProxies(nil)
+	r.Use(s.recoverer)
+	r.POST(Path, s.receive)
+	r.GET("/healthz", func(c *gin.Context) { c.JSON(http.StatusOK, gin.H{"status": "ok"}) })
+	r.GET("/readyz", s.ready)
+	r.NoRoute(func(c *gin.Context) {
+		c.JSON(http.StatusNotFound, gin.H{"error": "not found", "hint": "the platform posts events to " + Path})
+	})
+	r.NoMethod(func(c *gin.Context) {
+		c.JSON(http.StatusMethodNotAllowed, gin.H{"error": "method " + c.Request.Method + " not allowed", "hint": "use POST " + Path})
+	})
+	return r
+}
+
+// recoverer answers 500 in JSON and logs the panic, without the request
+// body, which may hold personal data.
+func (s *Server) recoverer(c *gin.Context) {
+	defer func() {
+		if v := recover(); v != nil {
+			s.log.Error("handler panic", "panic", v, "path", c.Request.URL.Path)
+			c.AbortWithStatusJSON(http.StatusInternalServerError, gin.H{"error": "internal error"})
+		}
+	}()
+	c.Next()
+}
+
+type startAnswer struct {
+	Status     string `json:"status"`
+	EventID    string `json:"eventId"`
+	WorkflowID string `json:"workflowId"`
+	RunID      string `json:"runId,omitempty"`
+}
+
+func (s *Server) receive(c *gin.Context) {
+	if !isJSON(c.GetHeader("Content-Type")) {
+		c.JSON(http.StatusUnsupportedMediaType, gin.H{
+			"error": "unsupported content type " + strconv.Quote(c.GetHeader("Content-Type")),
+			"hint":  "send the event as Content-Type: application/json",
+		})
+		return
+	}
+	if c.Request.ContentLength > s.opts.MaxBodyBytes {
+		s.tooLarge(c)
+		return
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(c.Writer, c.Request.Body, s.opts.MaxBodyBytes))
+	if err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			s.tooLarge(c)
+			return
+		}
+		c.JSON(http.StatusBadRequest, gin.H{"error": "could not read the request body"})
+		return
+	}
+	ev, err := event.Parse(body)
+	if err != nil {
+		var v *event.ValidationError
+		if errors.As(err, &v) {
+			s.log.Info("event refused", "problems", len(v.Problems), "firstField", v.Problems[0].Field)
+			c.JSON(http.StatusBadRequest, gin.H{"error": "invalid event", "problems": v.Problems})
+			return
+		}
+		c.JSON(http.StatusBadRequest, gin.H{"error": err.Error()})
+		return
+	}
+
+	ans := startAnswer{Status: "accepted", EventID: ev.ID, WorkflowID: workflows.WorkflowID(ev.ID)}
+	if !ev.IsCourseCompletion() {
+		ans.Status = "ignored"
+	}
+	ctx, cancel := context.WithTimeout(c.Request.Context(), s.opts.StartTimeout)
+	defer cancel()
+	run, err := s.temporal.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
+		ID:        ans.WorkflowID,
+		TaskQueue: s.opts.TaskQueue,
+		// Without these two, Temporal quietly hands back the existing run
+		// and a re-delivery would look new; with them it says so.
+		WorkflowExecutionErrorWhenAlreadyStarted: true,
+		WorkflowIDReusePolicy:                    enums.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE,
+	}, workflows.CourseCompletion, workflows.CourseCompletionInput{
+		Event:          ev,
+		Payload:        body,
+		ReceivedAt:     s.opts.Now().UTC(),
+		NoticeDeadline: s.opts.NoticeDeadline,
+	})
+	var started *serviceerror.WorkflowExecutionAlreadyStarted
+	switch {
+	case errors.As(err, &started):
+		ans.Status, ans.RunID = "duplicate", started.RunId
+		s.log.Info("duplicate delivery", "eventId", ev.ID, "workflowId", ans.WorkflowID)
+		c.JSON(http.StatusOK, ans)
+	case err != nil:
+		// Nothing durable happened, so the platform must try again.
+		s.log.Error("could not start workflow", "eventId", ev.ID, "error", err)
+		c.Header("Retry-After", strconv.Itoa(int(s.opts.RetryAfter.Seconds())))
+		c.JSON(http.StatusServiceUnavailable, gin.H{"error": "temporal unavailable; the event was not accepted, retry later", "eventId": ev.ID})
+	default:
+		ans.RunID = run.GetRunID()
+		s.log.Info("event accepted", "eventId", ev.ID, "workflowId", ans.WorkflowID, "runId", ans.RunID,
+			"status", ans.Status, "courseId", ev.NotifiableID)
+		c.JSON(http.StatusAccepted, ans)
+	}
+}
+
+func (s *Server) tooLarge(c *gin.Context) {
+	c.JSON(http.StatusRequestEntityTooLarge, gin.H{
+		"error": "request body too large",
+		"limit": s.opts.MaxBodyBytes,
+	})
+}
+
+func (s *Server) ready(c *gin.Context) {
+	ctx, cancel := context.WithTimeout(c.Request.Context(), s.opts.StartTimeout)
+	defer cancel()
+	if _, err := s.temporal.CheckHealth(ctx, &client.CheckHealthRequest{}); err != nil {
+		s.log.Warn("readiness check failed", "error", err)
+		c.JSON(http.StatusServiceUnavailable, gin.H{"status": "unavailable", "error": "temporal unreachable"})
+		return
+	}
+	c.JSON(http.StatusOK, gin.H{"status": "ready"})
+}
+
+// isJSON accepts application/json and any +json type, with parameters such
+// as charset.
+func isJSON(contentType string) bool {
+	mt, _, err := mime.ParseMediaType(contentType)
+	if err != nil {
+		return false
+	}
+	return mt == "application/json" || strings.HasPrefix(mt, "application/") && strings.HasSuffix(mt, "+json")
+}

@@ -1,0 +1,66 @@
+// Command worker runs coursehook's Temporal worker: the CourseCompletion
+// workflow and its activities (database, Slack, certificate email).
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"go.temporal.io/sdk/worker"
+
+	"github.com/coursehook/coursehook/app"
+	"github.com/coursehook/coursehook/config"
+	"github.com/coursehook/coursehook/store"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Getenv, os.Stderr); err != nil {
+		fmt.Fprintln(os.Stderr, "worker:", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, getenv func(string) string, stderr io.Writer) error {
+	cfg, err := config.Load(getenv)
+	if err != nil {
+		return fmt.Errorf("configuration: %w", err)
+	}
+	log := app.NewLogger(stderr, cfg.LogLevel)
+	slog.SetDefault(log)
+
+	st, err := store.Open(ctx, cfg.DatabaseURL)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	log.Info("database ready", "dialect", st.Dialect())
+
+	poster, sender := app.Channels(cfg, log, nil)
+	c, err := app.DialTemporal(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+
+	w := app.NewWorker(c, cfg.TaskQueue, app.NewActivities(st, poster, sender), worker.Options{
+		// Let running activities finish (or time out) before the process exits,
+		// so a deploy does not waste an attempt of each.
+		WorkerStopTimeout: cfg.ShutdownTimeout,
+	})
+	if err := w.Start(); err != nil {
+		return fmt.Errorf("start worker: %w", err)
+	}
+	log.Info("worker started", "taskQueue", cfg.TaskQueue, "namespace", cfg.TemporalNamespace, "temporal", cfg.TemporalAddress)
+	<-ctx.Done()
+	log.Info("worker stopping")
+	w.Stop()
+	log.Info("worker stopped")
+	return nil
+}

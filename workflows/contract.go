@@ -1,0 +1,105 @@
+// Package workflows owns the CourseCompletion workflow and its contract: the
+// task queue, the query name, the input and result types and the workflow id
+// scheme. The webhook server and the worker both import it, so no name is
+// spelled twice.
+package workflows
+
+import (
+	"time"
+
+	"github.com/coursehook/coursehook/event"
+)
+
+// TaskQueue is where the worker polls and the webhook server starts work.
+const TaskQueue = "coursehook"
+
+// ProgressQuery returns a Progress: each step's state, for operators
+// (`temporal workflow query --type progress`) and tests.
+const ProgressQuery = "progress"
+
+// DefaultNoticeDeadline is how long the Slack notice and the email are
+// retried before the workflow gives up on them and ends partial. A day rides
+// out any provider outage worth waiting for.
+const DefaultNoticeDeadline = 24 * time.Hour
+
+// workflowIDPrefix makes the ids readable in the Temporal UI and keeps them
+// apart from any other workflow in the namespace.
+const workflowIDPrefix = "course-completion-"
+
+// WorkflowID is the id of the workflow for one event: "course-completion-"
+// followed by the platform's event id. A re-delivery carries the same event
+// id, so it maps to the same workflow and Temporal refuses to start it twice.
+func WorkflowID(eventID string) string {
+	return workflowIDPrefix + eventID
+}
+
+// Status is how a workflow ended, and the Progress status while it runs.
+type Status string
+
+// The statuses. Completed, partial and ignored are also what the database
+// row ends with; duplicate leaves the row as the earlier run wrote it.
+const (
+	StatusRunning   Status = "running"
+	StatusCompleted Status = "completed"
+	StatusPartial   Status = "partial"
+	StatusDuplicate Status = "duplicate"
+	StatusIgnored   Status = "ignored"
+)
+
+// CourseCompletionInput is one accepted webhook delivery.
+type CourseCompletionInput struct {
+	Event event.Event `json:"event"`
+	// Payload is the body exactly as received, kept byte for byte.
+	Payload    []byte    `json:"payload"`
+	ReceivedAt time.Time `json:"receivedAt"`
+	// NoticeDeadline bounds the retries of the Slack notice and of the email;
+	// zero means DefaultNoticeDeadline.
+	NoticeDeadline time.Duration `json:"noticeDeadline,omitempty"`
+}
+
+// CourseCompletionResult is what the workflow did.
+type CourseCompletionResult struct {
+	Status            Status `json:"status"`
+	SlackChannel      string `json:"slackChannel,omitempty"`
+	SlackTS           string `json:"slackTs,omitempty"`
+	EmailMessageID    string `json:"emailMessageId,omitempty"`
+	CertificateSHA256 string `json:"certificateSha256,omitempty"`
+	// FailedStep names the steps that failed permanently ("slack", "email"
+	// or "slack,email"); Error holds the providers' own messages.
+	FailedStep string `json:"failedStep,omitempty"`
+	Error      string `json:"error,omitempty"`
+}
+
+// StepState is where one step stands.
+type StepState string
+
+// The step states.
+const (
+	StepPending StepState = "pending"
+	StepRunning StepState = "running"
+	StepDone    StepState = "done"
+	StepFailed  StepState = "failed"
+	StepSkipped StepState = "skipped"
+)
+
+// Step is one step's state, with the receipt or the error that explains it.
+type Step struct {
+	State  StepState `json:"state"`
+	Detail string    `json:"detail,omitempty"`
+	Error  string    `json:"error,omitempty"`
+}
+
+// Progress is the answer to ProgressQuery.
+type Progress struct {
+	Status  Status `json:"status"`
+	Record  Step   `json:"record"`
+	Slack   Step   `json:"slack"`
+	Email   Step   `json:"email"`
+	Outcome Step   `json:"outcome"`
+}
+
+// Step names, as they appear in FailedStep.
+const (
+	StepNameSlack = "slack"
+	StepNameEmail = "email"
+)

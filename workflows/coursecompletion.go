@@ -1,0 +1,205 @@
+package workflows
+
+import (
+	"errors"
+	"slices"
+	"strings"
+	"time"
+
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/coursehook/coursehook/activities"
+)
+
+// a lets the workflow name activity methods without a live value; the worker
+// registers the real one.
+var a *activities.Activities
+
+// recordOptions: the database step must not give up, since without the row
+// nothing else may happen. An outage shows in the UI as a pending activity
+// with its attempt count and last error, and resumes on its own.
+func recordOptions() workflow.ActivityOptions {
+	return workflow.ActivityOptions{
+		StartToCloseTimeout: 15 * time.Second,
+		RetryPolicy: &temporal.RetryPolicy{
+			InitialInterval:    time.Second,
+			BackoffCoefficient: 2,
+			MaximumInterval:    time.Minute,
+		},
+	}
+}
+
+// noticeOptions: providers get retried with backoff until the deadline; a
+// permanent refusal stops at once.
+func noticeOptions(deadline time.Duration, permanent ...string) workflow.ActivityOptions {
+	if deadline <= 0 {
+		deadline = DefaultNoticeDeadline
+	}
+	return workflow.ActivityOptions{
+		StartToCloseTimeout:    30 * time.Second,
+		ScheduleToCloseTimeout: deadline,
+		RetryPolicy: &temporal.RetryPolicy{
+			InitialInterval:        2 * time.Second,
+			BackoffCoefficient:     2,
+			MaximumInterval:        10 * time.Minute,
+			NonRetryableErrorTypes: permanent,
+		},
+	}
+}
+
+// CourseCompletion records a learner's course completion, then tells the
+// business team on Slack and emails the learner a PDF certificate, in
+// parallel. A notice that fails for good does not stop the other; the
+// workflow then ends "partial", naming the failed step. Steps an earlier run
+// already delivered (found in the database row) are skipped, so resetting the
+// workflow in the UI never sends a notice twice.
+func CourseCompletion(ctx workflow.Context, in CourseCompletionInput) (CourseCompletionResult, error) {
+	logger := workflow.GetLogger(ctx)
+	p := Progress{Status: StatusRunning, Record: Step{State: StepPending}, Slack: Step{State: StepPending},
+		Email: Step{State: StepPending}, Outcome: Step{State: StepPending}}
+	if err := workflow.SetQueryHandler(ctx, ProgressQuery, func() (Progress, error) { return p, nil }); err != nil {
+		return CourseCompletionResult{}, err
+	}
+	recordCtx := workflow.WithActivityOptions(ctx, recordOptions())
+	recordIn := activities.RecordInput{Event: in.Event, Payload: in.Payload, ReceivedAt: in.ReceivedAt}
+
+	if !in.Event.IsCourseCompletion() {
+		p.Record.State = StepRunning
+		if err := workflow.ExecuteActivity(recordCtx, a.RecordIgnored, recordIn).Get(ctx, nil); err != nil {
+			p.Record = Step{State: StepFailed, Error: failureText(err)}
+			return CourseCompletionResult{}, err
+		}
+		p.Record = Step{State: StepDone, Detail: "recorded event type " + in.Event.Event}
+		p.Slack, p.Email, p.Outcome = skipped("not a course completion"), skipped("not a course completion"), skipped("")
+		p.Status = StatusIgnored
+		logger.Info("event ignored", "eventId", in.Event.ID)
+		return CourseCompletionResult{Status: StatusIgnored}, nil
+	}
+
+	p.Record.State = StepRunning
+	var rec activities.RecordResult
+	if err := workflow.ExecuteActivity(recordCtx, a.RecordCompletion, recordIn).Get(ctx, &rec); err != nil {
+		p.Record = Step{State: StepFailed, Error: failureText(err)}
+		return CourseCompletionResult{}, err
+	}
+	p.Record = Step{State: StepDone}
+	res := CourseCompletionResult{
+		SlackChannel:      rec.SlackChannel,
+		SlackTS:           rec.SlackTS,
+		EmailMessageID:    rec.EmailMessageID,
+		CertificateSHA256: rec.CertificateSHA256,
+	}
+	if rec.AlreadyCompleted {
+		// The database remembers this event past Temporal's retention, so a
+		// delivery that outlived its workflow history still notifies nobody.
+		p.Record.Detail = "already completed by an earlier run"
+		p.Slack, p.Email, p.Outcome = skipped("already delivered"), skipped("already delivered"), skipped("")
+		p.Status = StatusDuplicate
+		res.Status = StatusDuplicate
+		logger.Info("event already completed", "eventId", in.Event.ID)
+		return res, nil
+	}
+
+	noticeIn := activities.NoticeInput{Event: in.Event}
+	var slackErr, emailErr error
+	wg := workflow.NewWaitGroup(ctx)
+	if rec.SlackTS == "" {
+		wg.Add(1)
+		workflow.Go(ctx, func(ctx workflow.Context) {
+			defer wg.Done()
+			p.Slack.State = StepRunning
+			permanent := []string{activities.ErrSlackPermanent}
+			actx := workflow.WithActivityOptions(ctx, noticeOptions(in.NoticeDeadline, permanent...))
+			var r activities.SlackResult
+			if slackErr = workflow.ExecuteActivity(actx, a.PostSlackNotice, noticeIn).Get(ctx, &r); slackErr != nil {
+				p.Slack = Step{State: StepFailed, Error: failureText(slackErr, permanent...)}
+				return
+			}
+			res.SlackChannel, res.SlackTS = r.Channel, r.TS
+			p.Slack = Step{State: StepDone, Detail: r.Channel + " " + r.TS}
+		})
+	} else {
+		p.Slack = skipped("posted by an earlier run: " + rec.SlackTS)
+	}
+	if rec.EmailMessageID == "" {
+		wg.Add(1)
+		workflow.Go(ctx, func(ctx workflow.Context) {
+			defer wg.Done()
+			p.Email.State = StepRunning
+			permanent := []string{activities.ErrEmailPermanent, activities.ErrCertificate}
+			actx := workflow.WithActivityOptions(ctx, noticeOptions(in.NoticeDeadline, permanent...))
+			var r activities.EmailResult
+			if emailErr = workflow.ExecuteActivity(actx, a.EmailCertificate, noticeIn).Get(ctx, &r); emailErr != nil {
+				p.Email = Step{State: StepFailed, Error: failureText(emailErr, permanent...)}
+				return
+			}
+			res.EmailMessageID, res.CertificateSHA256 = r.MessageID, r.CertificateSHA256
+			p.Email = Step{State: StepDone, Detail: r.MessageID}
+		})
+	} else {
+		p.Email = skipped("sent by an earlier run: " + rec.EmailMessageID)
+	}
+	wg.Wait(ctx)
+
+	// Failures are listed in a fixed order, whichever finished first, so the
+	// result does not depend on timing.
+	var failed, messages []string
+	if slackErr != nil {
+		failed, messages = append(failed, StepNameSlack), append(messages, p.Slack.Error)
+	}
+	if emailErr != nil {
+		failed, messages = append(failed, StepNameEmail), append(messages, p.Email.Error)
+	}
+	res.Status = StatusCompleted
+	if len(failed) > 0 {
+		res.Status = StatusPartial
+		res.FailedStep = strings.Join(failed, ",")
+		res.Error = strings.Join(messages, "; ")
+	}
+
+	p.Outcome.State = StepRunning
+	err := workflow.ExecuteActivity(recordCtx, a.RecordOutcome, activities.OutcomeInput{
+		EventID:           in.Event.ID,
+		Status:            string(res.Status),
+		SlackChannel:      res.SlackChannel,
+		SlackTS:           res.SlackTS,
+		EmailMessageID:    res.EmailMessageID,
+		CertificateSHA256: res.CertificateSHA256,
+		FailedStep:        res.FailedStep,
+		Error:             res.Error,
+	}).Get(ctx, nil)
+	if err != nil {
+		p.Outcome = Step{State: StepFailed, Error: failureText(err)}
+		return res, err
+	}
+	p.Outcome = Step{State: StepDone, Detail: string(res.Status)}
+	p.Status = res.Status
+	logger.Info("course completion finished", "eventId", in.Event.ID, "status", string(res.Status), "failedStep", res.FailedStep)
+	return res, nil
+}
+
+func skipped(why string) Step {
+	return Step{State: StepSkipped, Detail: why}
+}
+
+// failureText is the most useful line of an activity failure: the
+// provider's own message, not the wrapping around it. A failure that was
+// still retryable means the retries ran into the deadline, and says so.
+func failureText(err error, permanent ...string) string {
+	var timeoutErr *temporal.TimeoutError
+	if errors.As(err, &timeoutErr) {
+		if cause := errors.Unwrap(timeoutErr); cause != nil {
+			return "gave up at the deadline: " + failureText(cause, permanent...)
+		}
+		return "gave up at the deadline: " + timeoutErr.TimeoutType().String()
+	}
+	var appErr *temporal.ApplicationError
+	if errors.As(err, &appErr) {
+		if appErr.NonRetryable() || slices.Contains(permanent, appErr.Type()) {
+			return appErr.Message()
+		}
+		return "gave up at the deadline: " + appErr.Message()
+	}
+	return err.Error()
+}

@@ -1,0 +1,243 @@
+package workflows
+
+import (
+	"errors"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/mock"
+	"github.com/stretchr/testify/require"
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/testsuite"
+
+	"github.com/coursehook/coursehook/activities"
+	"github.com/coursehook/coursehook/event"
+)
+
+func sampleInput(t *testing.T) CourseCompletionInput {
+	t.Helper()
+	body, err := os.ReadFile("../testdata/course-completion.json")
+	require.NoError(t, err)
+	ev, err := event.Parse(body)
+	require.NoError(t, err)
+	return CourseCompletionInput{Event: ev, Payload: body, ReceivedAt: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)}
+}
+
+func newEnv(t *testing.T) *testsuite.TestWorkflowEnvironment {
+	t.Helper()
+	var s testsuite.WorkflowTestSuite
+	env := s.NewTestWorkflowEnvironment()
+	env.RegisterActivity(&activities.Activities{})
+	return env
+}
+
+func permanent(msg, errType string) error {
+	return temporal.NewApplicationErrorWithOptions(msg, errType, temporal.ApplicationErrorOptions{NonRetryable: true})
+}
+
+func result(t *testing.T, env *testsuite.TestWorkflowEnvironment) CourseCompletionResult {
+	t.Helper()
+	require.True(t, env.IsWorkflowCompleted())
+	require.NoError(t, env.GetWorkflowError())
+	var r CourseCompletionResult
+	require.NoError(t, env.GetWorkflowResult(&r))
+	return r
+}
+
+func progress(t *testing.T, env *testsuite.TestWorkflowEnvironment) Progress {
+	t.Helper()
+	v, err := env.QueryWorkflow(ProgressQuery)
+	require.NoError(t, err)
+	var p Progress
+	require.NoError(t, v.Get(&p))
+	return p
+}
+
+func TestSuccess(t *testing.T) {
+	env := newEnv(t)
+	in := sampleInput(t)
+	env.OnActivity(a.RecordCompletion, mock.Anything, mock.MatchedBy(func(r activities.RecordInput) bool {
+		return r.Event.ID == in.Event.ID && string(r.Payload) == string(in.Payload) && r.ReceivedAt.Equal(in.ReceivedAt)
+	})).Return(activities.RecordResult{Created: true}, nil).Once()
+	env.OnActivity(a.PostSlackNotice, mock.Anything, mock.Anything).Return(activities.SlackResult{Channel: "C1", TS: "1.2"}, nil).Once()
+	env.OnActivity(a.EmailCertificate, mock.Anything, mock.Anything).Return(activities.EmailResult{MessageID: "m1", CertificateSHA256: "abc"}, nil).Once()
+	var outcome activities.OutcomeInput
+	env.OnActivity(a.RecordOutcome, mock.Anything, mock.Anything).Run(func(args mock.Arguments) {
+		outcome = args.Get(1).(activities.OutcomeInput)
+	}).Return(nil).Once()
+
+	env.ExecuteWorkflow(CourseCompletion, in)
+
+	r := result(t, env)
+	require.Equal(t, CourseCompletionResult{Status: StatusCompleted, SlackChannel: "C1", SlackTS: "1.2", EmailMessageID: "m1", CertificateSHA256: "abc"}, r)
+	require.Equal(t, activities.OutcomeInput{EventID: in.Event.ID, Status: "completed", SlackChannel: "C1", SlackTS: "1.2", EmailMessageID: "m1", CertificateSHA256: "abc"}, outcome)
+	p := progress(t, env)
+	require.Equal(t, StatusCompleted, p.Status)
+	for _, s := range []Step{p.Record, p.Slack, p.Email, p.Outcome} {
+		require.Equal(t, StepDone, s.State)
+	}
+	env.AssertExpectations(t)
+}
+
+func TestRetryableFailureIsRetried(t *testing.T) {
+	env := newEnv(t)
+	env.OnActivity(a.RecordCompletion, mock.Anything, mock.Anything).Return(activities.RecordResult{Created: true}, nil)
+	env.OnActivity(a.PostSlackNotice, mock.Anything, mock.Anything).
+		Return(activities.SlackResult{}, temporal.NewApplicationError("slack: http_503", activities.ErrSlackRetryable)).Twice()
+	env.OnActivity(a.PostSlackNotice, mock.Anything, mock.Anything).Return(activities.SlackResult{Channel: "C1", TS: "1.2"}, nil).Once()
+	env.OnActivity(a.EmailCertificate, mock.Anything, mock.Anything).
+		Return(activities.EmailResult{}, errors.New("connection reset")).Once()
+	env.OnActivity(a.EmailCertificate, mock.Anything, mock.Anything).Return(activities.EmailResult{MessageID: "m1"}, nil).Once()
+	env.OnActivity(a.RecordOutcome, mock.Anything, mock.Anything).Return(nil)
+
+	env.ExecuteWorkflow(CourseCompletion, sampleInput(t))
+
+	require.Equal(t, StatusCompleted, result(t, env).Status)
+	env.AssertNumberOfCalls(t, "PostSlackNotice", 3)
+	env.AssertNumberOfCalls(t, "EmailCertificate", 2)
+}
+
+func TestPermanentFailureOfOneNoticeKeepsTheOther(t *testing.T) {
+	cases := []struct {
+		name       string
+		slackErr   error
+		emailErr   error
+		failedStep string
+		errText    string
+		slackCalls int
+		emailCalls int
+	}{
+		{
+			name:       "slack invalid_auth",
+			slackErr:   permanent("slack: invalid_auth", activities.ErrSlackPermanent),
+			failedStep: "slack", errText: "slack: invalid_auth", slackCalls: 1, emailCalls: 1,
+		},
+		{
+			name:       "sendgrid 400",
+			emailErr:   permanent("sendgrid 400: The to email does not contain a valid address.", activities.ErrEmailPermanent),
+			failedStep: "email", errText: "sendgrid 400: The to email does not contain a valid address.", slackCalls: 1, emailCalls: 1,
+		},
+		{
+			name:       "both refuse",
+			slackErr:   permanent("slack: channel_not_found", activities.ErrSlackPermanent),
+			emailErr:   permanent("sendgrid 401: bad key", activities.ErrEmailPermanent),
+			failedStep: "slack,email", errText: "slack: channel_not_found; sendgrid 401: bad key", slackCalls: 1, emailCalls: 1,
+		},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			env := newEnv(t)
+			env.OnActivity(a.RecordCompletion, mock.Anything, mock.Anything).Return(activities.RecordResult{Created: true}, nil)
+			env.OnActivity(a.PostSlackNotice, mock.Anything, mock.Anything).Return(activities.SlackResult{Channel: "C1", TS: "1.2"}, c.slackErr)
+			env.OnActivity(a.EmailCertificate, mock.Anything, mock.Anything).Return(activities.EmailResult{MessageID: "m1"}, c.emailErr)
+			var outcome activities.OutcomeInput
+			env.OnActivity(a.RecordOutcome, mock.Anything, mock.Anything).Run(func(args mock.Arguments) {
+				outcome = args.Get(1).(activities.OutcomeInput)
+			}).Return(nil)
+
+			env.ExecuteWorkflow(CourseCompletion, sampleInput(t))
+
+			r := result(t, env)
+			require.Equal(t, StatusPartial, r.Status)
+			require.Equal(t, c.failedStep, r.FailedStep)
+			require.Equal(t, c.errText, r.Error)
+			require.Equal(t, "partial", outcome.Status)
+			require.Equal(t, c.failedStep, outcome.FailedStep)
+			require.Equal(t, c.errText, outcome.Error)
+			env.AssertNumberOfCalls(t, "PostSlackNotice", c.slackCalls)
+			env.AssertNumberOfCalls(t, "EmailCertificate", c.emailCalls)
+			if c.slackErr == nil {
+				require.Equal(t, "1.2", r.SlackTS, "the slack receipt is kept when only the email failed")
+			}
+			if c.emailErr == nil {
+				require.Equal(t, "m1", r.EmailMessageID, "the email receipt is kept when only slack failed")
+			}
+		})
+	}
+}
+
+func TestNoticeGivesUpAtTheDeadline(t *testing.T) {
+	env := newEnv(t)
+	in := sampleInput(t)
+	in.NoticeDeadline = time.Hour
+	env.OnActivity(a.RecordCompletion, mock.Anything, mock.Anything).Return(activities.RecordResult{Created: true}, nil)
+	env.OnActivity(a.PostSlackNotice, mock.Anything, mock.Anything).
+		Return(activities.SlackResult{}, temporal.NewApplicationError("slack: http_500", activities.ErrSlackRetryable))
+	env.OnActivity(a.EmailCertificate, mock.Anything, mock.Anything).Return(activities.EmailResult{MessageID: "m1"}, nil)
+	env.OnActivity(a.RecordOutcome, mock.Anything, mock.Anything).Return(nil)
+
+	env.ExecuteWorkflow(CourseCompletion, in)
+
+	r := result(t, env)
+	require.Equal(t, StatusPartial, r.Status)
+	require.Equal(t, "slack", r.FailedStep)
+	require.Contains(t, r.Error, "gave up at the deadline")
+	require.Contains(t, r.Error, "slack: http_500")
+}
+
+func TestIgnoredEventIsRecordedOnly(t *testing.T) {
+	env := newEnv(t)
+	in := sampleInput(t)
+	in.Event.Event = "courseStarted"
+	env.OnActivity(a.RecordIgnored, mock.Anything, mock.MatchedBy(func(r activities.RecordInput) bool {
+		return string(r.Payload) == string(in.Payload)
+	})).Return(activities.RecordResult{Created: true}, nil).Once()
+
+	env.ExecuteWorkflow(CourseCompletion, in)
+
+	require.Equal(t, CourseCompletionResult{Status: StatusIgnored}, result(t, env))
+	env.AssertExpectations(t)
+	env.AssertNotCalled(t, "PostSlackNotice", mock.Anything, mock.Anything)
+	env.AssertNotCalled(t, "EmailCertificate", mock.Anything, mock.Anything)
+	require.Equal(t, StepSkipped, progress(t, env).Slack.State)
+}
+
+func TestAlreadyCompletedInTheDatabaseIsADuplicate(t *testing.T) {
+	env := newEnv(t)
+	env.OnActivity(a.RecordCompletion, mock.Anything, mock.Anything).
+		Return(activities.RecordResult{AlreadyCompleted: true, SlackChannel: "C1", SlackTS: "1.2", EmailMessageID: "m1"}, nil)
+
+	env.ExecuteWorkflow(CourseCompletion, sampleInput(t))
+
+	r := result(t, env)
+	require.Equal(t, StatusDuplicate, r.Status)
+	require.Equal(t, "1.2", r.SlackTS)
+	env.AssertNotCalled(t, "PostSlackNotice", mock.Anything, mock.Anything)
+	env.AssertNotCalled(t, "EmailCertificate", mock.Anything, mock.Anything)
+	env.AssertNotCalled(t, "RecordOutcome", mock.Anything, mock.Anything)
+}
+
+func TestReceiptFromAnEarlierRunSkipsThatNotice(t *testing.T) {
+	env := newEnv(t)
+	env.OnActivity(a.RecordCompletion, mock.Anything, mock.Anything).
+		Return(activities.RecordResult{SlackChannel: "C1", SlackTS: "1.2"}, nil)
+	env.OnActivity(a.EmailCertificate, mock.Anything, mock.Anything).Return(activities.EmailResult{MessageID: "m2"}, nil).Once()
+	env.OnActivity(a.RecordOutcome, mock.Anything, mock.Anything).Return(nil)
+
+	env.ExecuteWorkflow(CourseCompletion, sampleInput(t))
+
+	r := result(t, env)
+	require.Equal(t, StatusCompleted, r.Status)
+	require.Equal(t, "1.2", r.SlackTS)
+	require.Equal(t, "m2", r.EmailMessageID)
+	env.AssertNotCalled(t, "PostSlackNotice", mock.Anything, mock.Anything)
+	require.Equal(t, StepSkipped, progress(t, env).Slack.State)
+}
+
+func TestRecordFailureFailsTheWorkflow(t *testing.T) {
+	env := newEnv(t)
+	env.OnActivity(a.RecordCompletion, mock.Anything, mock.Anything).
+		Return(activities.RecordResult{}, permanent("schema mismatch", "StoreBroken"))
+
+	env.ExecuteWorkflow(CourseCompletion, sampleInput(t))
+
+	require.True(t, env.IsWorkflowCompleted())
+	require.Error(t, env.GetWorkflowError())
+	env.AssertNotCalled(t, "PostSlackNotice", mock.Anything, mock.Anything)
+	env.AssertNotCalled(t, "EmailCertificate", mock.Anything, mock.Anything)
+}
+
+func TestWorkflowID(t *testing.T) {
+	require.Equal(t, "course-completion-32ed16df-27cb-5f72-90ff-4eaf39346f86", WorkflowID("32ed16df-27cb-5f72-90ff-4eaf39346f86"))
+}
