@@ -7,9 +7,9 @@ import (
 	"testing"
 	"time"
 	"unicode"
-	"unicode/utf16"
 
 	"codeberg.org/go-pdf/fpdf"
+	"github.com/coursehook/coursehook/internal/pdftext"
 	"github.com/ledongthuc/pdf"
 	"github.com/stretchr/testify/require"
 	"golang.org/x/image/font/gofont/gobold"
@@ -49,8 +49,8 @@ func TestRenderShowsEverything(t *testing.T) {
 			require.True(t, bytes.HasPrefix(b, []byte("%PDF-")), "missing PDF header")
 
 			doc := read(t, b)
-			require.Equal(t, 1, doc.pages)
-			text := doc.text()
+			require.Len(t, doc.Pages, 1)
+			text := doc.Text()
 			for _, want := range []string{
 				"Certificate of Completion",
 				"This certifies that",
@@ -70,8 +70,9 @@ func TestRenderIsLandscapeA4(t *testing.T) {
 	b, err := Render(sample)
 	require.NoError(t, err)
 
-	box := read(t, b).mediaBox
-	w, h := box[2]-box[0], box[3]-box[1]
+	doc := read(t, b)
+	require.Len(t, doc.Pages, 1)
+	w, h := doc.Pages[0].Width, doc.Pages[0].Height
 	require.Greater(t, w, h, "page is not landscape")
 	require.InDelta(t, pageW*ptPerMM, w, 0.01)
 	require.InDelta(t, pageH*ptPerMM, h, 0.01)
@@ -92,7 +93,7 @@ func TestRenderDateIsUTC(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			b, err := Render(with(func(d *Data) { d.CompletedAt = tt.at }))
 			require.NoError(t, err)
-			require.Contains(t, read(t, b).text(), tt.want)
+			require.Contains(t, read(t, b).Text(), tt.want)
 		})
 	}
 }
@@ -178,7 +179,7 @@ func TestRenderStripsControlCharacters(t *testing.T) {
 	}))
 	require.NoError(t, err)
 
-	text := read(t, b).text()
+	text := read(t, b).Text()
 	require.Contains(t, text, "Bob Johnson")
 	require.Contains(t, text, "First line second line third line \uFFFD")
 	require.Contains(t, text, "Certificate ID: evt_1")
@@ -236,21 +237,22 @@ func TestRenderLongTextStaysOnPage(t *testing.T) {
 			require.NoError(t, err)
 
 			doc := read(t, b)
-			require.Equal(t, 1, doc.pages)
+			require.Len(t, doc.Pages, 1)
 			if tt.whole {
-				require.Contains(t, doc.text(), tt.learner)
-				require.Contains(t, doc.text(), tt.course)
+				require.Contains(t, doc.Text(), tt.learner)
+				require.Contains(t, doc.Text(), tt.course)
 			}
-			for i, p := range doc.pieces {
+			pieces := doc.Pages[0].Pieces
+			for i, p := range pieces {
 				// Lines are centred, so a line starting inside the text
 				// column also ends inside it.
-				require.GreaterOrEqual(t, p.x, textLeft*ptPerMM-0.01, "line %q starts left of the text column", p.text)
-				require.Greater(t, p.y, 13*ptPerMM, "line %q is below the frame", p.text)
-				require.Less(t, p.y, (pageH-13)*ptPerMM, "line %q is above the frame", p.text)
+				require.GreaterOrEqual(t, p.X, textLeft*ptPerMM-0.01, "line %q starts left of the text column", p.Text)
+				require.Greater(t, p.Y, 13*ptPerMM, "line %q is below the frame", p.Text)
+				require.Less(t, p.Y, (pageH-13)*ptPerMM, "line %q is above the frame", p.Text)
 				// Lines are drawn top to bottom; a baseline closer than the
 				// lower line's font size to the one above means overlap.
 				if i > 0 {
-					require.GreaterOrEqual(t, doc.pieces[i-1].y-p.y, p.size, "line %q overlaps the one above", p.text)
+					require.GreaterOrEqual(t, pieces[i-1].Y-p.Y, p.Size, "line %q overlaps the one above", p.Text)
 				}
 			}
 		})
@@ -285,198 +287,11 @@ func BenchmarkRender(b *testing.B) {
 	}
 }
 
-// document is what the tests read back out of a rendered PDF.
-type document struct {
-	pages    int
-	mediaBox [4]float64
-	pieces   []piece
-}
-
-// piece is one text-showing operation: where its baseline starts and its
-// font size, in points.
-type piece struct {
-	x, y, size float64
-	text       string
-}
-
-func (d document) text() string {
-	parts := make([]string, len(d.pieces))
-	for i, p := range d.pieces {
-		parts[i] = p.text
-	}
-	// Wrapped lines lose the space they broke at; a space puts it back.
-	return strings.Join(parts, " ")
-}
-
-// read parses b with ledongthuc/pdf. Its own text extraction cannot be used:
-// fpdf's ToUnicode CMap maps all codes with the single range
-// <0000> <FFFF> <0000>, and ledongthuc/pdf (following the letter of ISO
-// 32000-1) increments only the last byte across a range, so every character
-// above U+00FF comes out wrong ("Ł" reads as "A"). The reader still does the
-// parsing — cross-reference table, objects, streams, content operators — and
-// read only applies the CMap with whole-code arithmetic, as poppler and
-// Acrobat do.
-func read(t *testing.T, b []byte) document {
+// read reads b back with pdftext, which decodes fpdf's UTF-8 fonts correctly
+// where ledongthuc/pdf's own text extraction does not.
+func read(t *testing.T, b []byte) pdftext.Document {
 	t.Helper()
-	r, err := pdf.NewReader(bytes.NewReader(b), int64(len(b)))
+	doc, err := pdftext.Read(b)
 	require.NoError(t, err)
-
-	doc := document{pages: r.NumPage()}
-	require.Positive(t, doc.pages)
-	for n := 1; n <= doc.pages; n++ {
-		page := r.Page(n)
-		if n == 1 {
-			doc.mediaBox = mediaBox(t, page)
-		}
-		doc.pieces = append(doc.pieces, pageText(t, page)...)
-	}
 	return doc
-}
-
-func mediaBox(t *testing.T, page pdf.Page) [4]float64 {
-	t.Helper()
-	// The box may be inherited from the page tree.
-	for v := page.V; !v.IsNull(); v = v.Key("Parent") {
-		if box := v.Key("MediaBox"); box.Kind() == pdf.Array {
-			require.Equal(t, 4, box.Len())
-			return [4]float64{box.Index(0).Float64(), box.Index(1).Float64(), box.Index(2).Float64(), box.Index(3).Float64()}
-		}
-	}
-	t.Fatal("page has no MediaBox")
-	return [4]float64{}
-}
-
-func pageText(t *testing.T, page pdf.Page) []piece {
-	t.Helper()
-	cmaps := map[string]cmap{}
-	var (
-		font     cmap
-		x, y     float64
-		fontSize float64
-		pieces   []piece
-	)
-	show := func(raw string) {
-		require.NotNil(t, font, "text shown before a font was selected")
-		pieces = append(pieces, piece{x: x, y: y, size: fontSize, text: font.decode(t, raw)})
-	}
-	pdf.Interpret(page.V.Key("Contents"), func(stk *pdf.Stack, op string) {
-		args := make([]pdf.Value, stk.Len())
-		for i := len(args) - 1; i >= 0; i-- {
-			args[i] = stk.Pop()
-		}
-		switch op {
-		case "BT":
-			x, y = 0, 0
-		case "Td":
-			require.Len(t, args, 2)
-			x += args[0].Float64()
-			y += args[1].Float64()
-		case "Tf":
-			require.Len(t, args, 2)
-			name := args[0].Name()
-			if _, ok := cmaps[name]; !ok {
-				cmaps[name] = readCMap(t, page.Resources().Key("Font").Key(name))
-			}
-			font = cmaps[name]
-			fontSize = args[1].Float64()
-		case "Tj":
-			require.Len(t, args, 1)
-			show(args[0].RawString())
-		case "TJ":
-			require.Len(t, args, 1)
-			var raw strings.Builder
-			for i := range args[0].Len() {
-				if v := args[0].Index(i); v.Kind() == pdf.String {
-					raw.WriteString(v.RawString())
-				}
-			}
-			show(raw.String())
-		case "'", `"`:
-			t.Fatalf("text operator %s is not handled", op)
-		}
-	})
-	return pieces
-}
-
-// cmap is a ToUnicode map for two-byte codes, the only kind Identity-H uses.
-type cmap []cmapRange
-
-type cmapRange struct {
-	lo, hi uint32
-	dst    []byte // UTF-16BE of lo's text
-}
-
-// readCMap reads font's ToUnicode CMap, which is a small PostScript program.
-func readCMap(t *testing.T, font pdf.Value) cmap {
-	t.Helper()
-	stream := font.Key("ToUnicode")
-	require.Equal(t, pdf.Stream, stream.Kind(), "font has no ToUnicode CMap")
-	var m cmap
-	pdf.Interpret(stream, func(stk *pdf.Stack, op string) {
-		var args []pdf.Value
-		for stk.Len() > 0 {
-			args = append([]pdf.Value{stk.Pop()}, args...)
-		}
-		code := func(v pdf.Value) uint32 {
-			s := v.RawString()
-			require.Len(t, s, 2, "code is not two bytes")
-			return uint32(s[0])<<8 | uint32(s[1])
-		}
-		switch op {
-		case "findresource":
-			// "begin" needs a dictionary, and the reader offers no way to
-			// make one; the font's own dictionary has no key that could
-			// shadow a CMap operator, so it stands in for CIDInit.
-			stk.Push(font)
-		case "defineresource":
-			// The defined resource is popped straight away.
-			stk.Push(font)
-		case "endcodespacerange":
-			require.Len(t, args, 2)
-			code(args[0])
-			code(args[1])
-		case "endbfchar":
-			require.Zero(t, len(args)%2)
-			for i := 0; i < len(args); i += 2 {
-				c := code(args[i])
-				m = append(m, cmapRange{c, c, []byte(args[i+1].RawString())})
-			}
-		case "endbfrange":
-			require.Zero(t, len(args)%3)
-			for i := 0; i < len(args); i += 3 {
-				require.Equal(t, pdf.String, args[i+2].Kind(), "array destinations are not handled")
-				m = append(m, cmapRange{code(args[i]), code(args[i+1]), []byte(args[i+2].RawString())})
-			}
-		}
-	})
-	require.NotEmpty(t, m, "ToUnicode CMap maps nothing")
-	return m
-}
-
-func (m cmap) decode(t *testing.T, raw string) string {
-	t.Helper()
-	require.Zero(t, len(raw)%2, "odd-length two-byte text")
-	var units []uint16
-	for i := 0; i < len(raw); i += 2 {
-		c := uint32(raw[i])<<8 | uint32(raw[i+1])
-		mapped := false
-		for _, r := range m {
-			if c < r.lo || c > r.hi {
-				continue
-			}
-			require.Zero(t, len(r.dst)%2)
-			dst := make([]uint16, len(r.dst)/2)
-			for j := range dst {
-				dst[j] = uint16(r.dst[2*j])<<8 | uint16(r.dst[2*j+1])
-			}
-			// Whole-code arithmetic: the offset into the range is added to
-			// the destination's last UTF-16 unit, carries and all.
-			dst[len(dst)-1] += uint16(c - r.lo)
-			units = append(units, dst...)
-			mapped = true
-			break
-		}
-		require.True(t, mapped, "code %04X has no mapping", c)
-	}
-	return string(utf16.Decode(units))
 }

@@ -1,0 +1,35 @@
+// Package integration runs coursehook end to end: a real Temporal dev
+// server, the real worker wiring and gin handler, a real database, and local
+// stand-ins for Slack and SendGrid that speak their wire formats.
+package integration
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"testing"
+
+	"github.com/gin-gonic/gin"
+	"go.temporal.io/sdk/client"
+
+	"github.com/coursehook/coursehook/internal/devserver"
+)
+
+// temporal is the client of the dev server shared by every test here. Tests
+// keep apart by task queue and event id, so they can run in parallel.
+var temporal client.Client
+
+func TestMain(m *testing.M) {
+	gin.SetMode(gin.ReleaseMode)
+	srv, err := devserver.Start(context.Background(), devserver.Options{Log: os.Stderr})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "integration: start the Temporal dev server:", err)
+		os.Exit(1)
+	}
+	temporal = srv.Client()
+	code := m.Run()
+	if err := srv.Stop(); err != nil {
+		fmt.Fprintln(os.Stderr, "integration: stop the dev server:", err)
+	}
+	os.Exit(code)
+}

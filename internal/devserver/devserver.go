@@ -1,0 +1,75 @@
+// Package devserver starts the Temporal CLI's dev server for tests, from the
+// binary `make` builds into bin/ (never the SDK's download, which cannot work
+// without internet).
+package devserver
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+
+	"go.temporal.io/sdk/client"
+	sdklog "go.temporal.io/sdk/log"
+	"go.temporal.io/sdk/testsuite"
+)
+
+// CLIPath finds the Temporal CLI: $TEMPORAL_CLI, else bin/temporal in the
+// repository that contains the working directory.
+func CLIPath() (string, error) {
+	if p := os.Getenv("TEMPORAL_CLI"); p != "" {
+		return p, nil
+	}
+	dir, err := os.Getwd()
+	if err != nil {
+		return "", err
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			p := filepath.Join(dir, "bin", "temporal")
+			if _, err := os.Stat(p); err != nil {
+				return "", fmt.Errorf("no Temporal CLI at %s: run `make bin/temporal` (or `make test`) first, or set TEMPORAL_CLI", p)
+			}
+			return p, nil
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return "", fmt.Errorf("no go.mod above the working directory; set TEMPORAL_CLI")
+		}
+		dir = parent
+	}
+}
+
+// Options adjust the server; the zero value is an in-memory server on free
+// ports.
+type Options struct {
+	// DBFilename persists the server's state, so a restart keeps it.
+	DBFilename string
+	// HostPort pins the frontend address, for restarts on the same port.
+	HostPort string
+	// Log receives the server's own output (discarded when nil).
+	Log io.Writer
+}
+
+// Start runs a dev server until Stop is called on the result.
+func Start(ctx context.Context, opts Options) (*testsuite.DevServer, error) {
+	path, err := CLIPath()
+	if err != nil {
+		return nil, err
+	}
+	out := opts.Log
+	if out == nil {
+		out = io.Discard
+	}
+	quiet := sdklog.NewStructuredLogger(slog.New(slog.NewTextHandler(out, &slog.HandlerOptions{Level: slog.LevelWarn})))
+	return testsuite.StartDevServer(ctx, testsuite.DevServerOptions{
+		ExistingPath:  path,
+		ClientOptions: &client.Options{HostPort: opts.HostPort, Namespace: "default", Logger: quiet},
+		DBFilename:    opts.DBFilename,
+		LogLevel:      "error",
+		Stdout:        out,
+		Stderr:        out,
+	})
+}
