@@ -39,9 +39,21 @@ type stack struct {
 	Logs     *syncBuffer
 }
 
+// newStack sends through the real Slack and SendGrid clients, pointed at the
+// stand-ins.
 func newStack(t *testing.T) *stack {
 	t.Helper()
-	s := &stack{Slack: slacktest.NewServer(t), SendGrid: sendgridtest.NewServer(t), Logs: &syncBuffer{}}
+	slack, sendgrid := slacktest.NewServer(t), sendgridtest.NewServer(t)
+	s := build(t,
+		slacknotify.New("xoxb-test-token", "#course-completions", slack.URL(), nil),
+		mail.NewSendGrid("SG.test-key", sendgrid.URL(), mail.From{Email: "certificates@coursehook.example", Name: "Certificates"}, nil))
+	s.Slack, s.SendGrid = slack, sendgrid
+	return s
+}
+
+func build(t *testing.T, poster slacknotify.Poster, sender mail.Sender) *stack {
+	t.Helper()
+	s := &stack{Logs: &syncBuffer{}}
 	log := slog.New(slog.NewJSONHandler(s.Logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	ctx := context.Background()
 
@@ -51,10 +63,7 @@ func newStack(t *testing.T) *stack {
 	s.Store = st
 
 	taskQueue := "coursehook-" + t.Name() + "-" + uuid.NewString()
-	acts := app.NewActivities(st,
-		slacknotify.New("xoxb-test-token", "#course-completions", s.Slack.URL(), nil),
-		mail.NewSendGrid("SG.test-key", s.SendGrid.URL(), mail.From{Email: "certificates@coursehook.example", Name: "Certificates"}, nil))
-	w := app.NewWorker(temporal, taskQueue, acts, worker.Options{})
+	w := app.NewWorker(temporal, taskQueue, app.NewActivities(st, poster, sender), worker.Options{})
 	require.NoError(t, w.Start())
 	t.Cleanup(w.Stop)
 

@@ -1,0 +1,57 @@
+package activities
+
+import (
+	"errors"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	"go.temporal.io/sdk/temporal"
+
+	"github.com/coursehook/coursehook/mail"
+	"github.com/coursehook/coursehook/slacknotify"
+)
+
+func TestProviderFailures(t *testing.T) {
+	cases := []struct {
+		name         string
+		err          error
+		wantType     string
+		nonRetryable bool
+		nextDelay    time.Duration
+		message      string
+	}{
+		{"slack permanent", &slacknotify.Error{Code: "invalid_auth", Permanent: true}, ErrSlackPermanent, true, 0, "slack: invalid_auth"},
+		{"slack rate limited", &slacknotify.Error{Code: "rate_limited", RetryAfter: 2 * time.Second}, ErrSlackRetryable, false, 2 * time.Second, "slack: rate_limited"},
+		{"slack 5xx", fmt.Errorf("post: %w", &slacknotify.Error{Code: "http_503"}), ErrSlackRetryable, false, 0, "slack: http_503"},
+		{"sendgrid 400", &mail.Error{StatusCode: 400, Message: "The from address does not match a verified Sender Identity.", Permanent: true},
+			ErrEmailPermanent, true, 0, "sendgrid 400: The from address does not match a verified Sender Identity."},
+		{"sendgrid 429", &mail.Error{StatusCode: 429, Message: "too many requests", RetryAfter: 3 * time.Second},
+			ErrEmailRetryable, false, 3 * time.Second, "sendgrid 429: too many requests"},
+		{"sendgrid network", &mail.Error{Message: "connection refused"}, ErrEmailRetryable, false, 0, "sendgrid: connection refused"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			var got error
+			if errors.As(c.err, new(*slacknotify.Error)) {
+				got = slackFailure("evt", c.err)
+			} else {
+				got = emailFailure("evt", c.err)
+			}
+			var appErr *temporal.ApplicationError
+			require.ErrorAs(t, got, &appErr)
+			require.Equal(t, c.wantType, appErr.Type())
+			require.Equal(t, c.nonRetryable, appErr.NonRetryable())
+			require.Equal(t, c.nextDelay, appErr.NextRetryDelay())
+			require.Equal(t, c.message, appErr.Message())
+		})
+	}
+}
+
+func TestUnclassifiedErrorsStayRetryable(t *testing.T) {
+	err := slackFailure("evt", errors.New("boom"))
+	var appErr *temporal.ApplicationError
+	require.False(t, errors.As(err, &appErr), "a plain error is retried by the policy")
+	require.ErrorContains(t, err, "evt")
+}
