@@ -30,7 +30,7 @@ func TestOutboxModeWritesWhatWouldBeSent(t *testing.T) {
 
 	id, body := sample(t, "course-completion.json")
 	require.Equal(t, http.StatusAccepted, s.post(t, body).Status)
-	require.Equal(t, workflows.StatusCompleted, result(t, id).Status)
+	require.Equal(t, workflows.StatusCompleted, s.result(t, id).Status)
 
 	var slackMsg struct {
 		Text   string            `json:"text"`

@@ -17,6 +17,9 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/stretchr/testify/require"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/converter"
+	sdklog "go.temporal.io/sdk/log"
 	"go.temporal.io/sdk/worker"
 
 	"github.com/coursehook/coursehook/app"
@@ -30,29 +33,45 @@ import (
 )
 
 // stack is one coursehook deployment: its own task queue, database, Slack
-// and SendGrid stand-ins, worker and webhook server.
+// and SendGrid stand-ins, Temporal client, worker and webhook server. Logs
+// collects everything the deployment logs, the SDK's lines included.
 type stack struct {
 	Slack    *slacktest.Server
 	SendGrid *sendgridtest.Server
 	Store    *store.Store
+	Temporal client.Client
 	Server   *httptest.Server
 	Logs     *syncBuffer
 }
 
+// stackOptions vary a deployment; the zero value is the default one.
+type stackOptions struct {
+	// DataConverter replaces the SDK's default on both the webhook side and
+	// the worker side.
+	DataConverter converter.DataConverter
+	// Webhook adjusts the handler's options; TaskQueue is set afterwards.
+	Webhook webhook.Options
+}
+
 // newStack sends through the real Slack and SendGrid clients, pointed at the
 // stand-ins.
-func newStack(t *testing.T) *stack {
+func newStack(t *testing.T, opts ...stackOptions) *stack {
 	t.Helper()
 	slack, sendgrid := slacktest.NewServer(t), sendgridtest.NewServer(t)
 	s := build(t,
 		slacknotify.New("xoxb-test-token", "#course-completions", slack.URL(), nil),
-		mail.NewSendGrid("SG.test-key", sendgrid.URL(), mail.From{Email: "certificates@coursehook.example", Name: "Certificates"}, nil))
+		mail.NewSendGrid("SG.test-key", sendgrid.URL(), mail.From{Email: "certificates@coursehook.example", Name: "Certificates"}, nil),
+		opts...)
 	s.Slack, s.SendGrid = slack, sendgrid
 	return s
 }
 
-func build(t *testing.T, poster slacknotify.Poster, sender mail.Sender) *stack {
+func build(t *testing.T, poster slacknotify.Poster, sender mail.Sender, opts ...stackOptions) *stack {
 	t.Helper()
+	var o stackOptions
+	if len(opts) > 0 {
+		o = opts[0]
+	}
 	s := &stack{Logs: &syncBuffer{}}
 	log := slog.New(slog.NewJSONHandler(s.Logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	ctx := context.Background()
@@ -62,12 +81,24 @@ func build(t *testing.T, poster slacknotify.Poster, sender mail.Sender) *stack {
 	t.Cleanup(func() { st.Close() })
 	s.Store = st
 
+	// A client of its own shares the dev server connection but carries this
+	// deployment's logger and data converter.
+	c, err := client.NewClientFromExisting(temporal, client.Options{
+		Logger:        sdklog.NewStructuredLogger(log),
+		DataConverter: o.DataConverter,
+	})
+	require.NoError(t, err)
+	t.Cleanup(c.Close)
+	s.Temporal = c
+
 	taskQueue := "coursehook-" + t.Name() + "-" + uuid.NewString()
-	w := app.NewWorker(temporal, taskQueue, app.NewActivities(st, poster, sender), worker.Options{})
+	w := app.NewWorker(c, taskQueue, app.NewActivities(st, poster, sender), worker.Options{})
 	require.NoError(t, w.Start())
 	t.Cleanup(w.Stop)
 
-	s.Server = httptest.NewServer(webhook.New(temporal, log, webhook.Options{TaskQueue: taskQueue}).Router())
+	wopts := o.Webhook
+	wopts.TaskQueue = taskQueue
+	s.Server = httptest.NewServer(webhook.New(c, log, wopts).Router())
 	t.Cleanup(s.Server.Close)
 	return s
 }
@@ -94,12 +125,12 @@ func (s *stack) post(t *testing.T, body []byte) answer {
 }
 
 // result waits for the event's workflow to close and returns its result.
-func result(t *testing.T, eventID string) workflows.CourseCompletionResult {
+func (s *stack) result(t *testing.T, eventID string) workflows.CourseCompletionResult {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	var r workflows.CourseCompletionResult
-	require.NoError(t, temporal.GetWorkflow(ctx, workflows.WorkflowID(eventID), "").Get(ctx, &r))
+	require.NoError(t, s.Temporal.GetWorkflow(ctx, workflows.WorkflowID(eventID), "").Get(ctx, &r))
 	return r
 }
 

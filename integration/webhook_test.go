@@ -30,7 +30,7 @@ func TestSampleBecomesOneNoticeOneCertificateOneRow(t *testing.T) {
 	require.Equal(t, workflows.WorkflowID(id), first.Body["workflowId"])
 	require.NotEmpty(t, first.Body["runId"])
 
-	r := result(t, id)
+	r := s.result(t, id)
 	require.Equal(t, workflows.StatusCompleted, r.Status)
 	recordHistory(t, id, "history-completed.json")
 
@@ -94,7 +94,7 @@ func TestUnicodeSampleReachesEveryChannelIntact(t *testing.T) {
 	s := newStack(t)
 	id, body := sample(t, "course-completion-unicode.json")
 	require.Equal(t, http.StatusAccepted, s.post(t, body).Status)
-	require.Equal(t, workflows.StatusCompleted, result(t, id).Status)
+	require.Equal(t, workflows.StatusCompleted, s.result(t, id).Status)
 
 	sent := s.SendGrid.Messages()
 	require.Len(t, sent, 1)
@@ -120,7 +120,7 @@ func TestOtherEventTypesAreRecordedButNotAnnounced(t *testing.T) {
 	a := s.post(t, body)
 	require.Equal(t, http.StatusAccepted, a.Status)
 	require.Equal(t, "ignored", a.Body["status"])
-	require.Equal(t, workflows.StatusIgnored, result(t, id).Status)
+	require.Equal(t, workflows.StatusIgnored, s.result(t, id).Status)
 	recordHistory(t, id, "history-ignored.json")
 
 	rec, err := s.Store.Get(context.Background(), id)
