@@ -49,11 +49,18 @@ type Store interface {
 // Activities carries the clients the activities need. The worker registers
 // one value of it; tests build their own with stand-in servers behind it.
 type Activities struct {
-	Store             Store
-	Slack             slacknotify.Poster
+	Store Store
+	Slack slacknotify.Poster
+	// SlackFinder finds a notice an earlier attempt already posted; nil
+	// turns the check off.
+	SlackFinder       slacknotify.Finder
 	Mail              mail.Sender
 	RenderCertificate func(certificate.Data) ([]byte, error)
 }
+
+// findSkew widens the search for an earlier post, for clock differences
+// between the worker, Temporal and Slack.
+const findSkew = 2 * time.Minute
 
 // RecordInput is one event as the webhook server accepted it.
 type RecordInput struct {
@@ -128,8 +135,32 @@ type SlackResult struct {
 }
 
 // PostSlackNotice tells the business team's channel about the completion.
+//
+// A retry first looks in the channel for a message tagged with this event
+// id: an earlier attempt may have been posted by Slack and then lost, to a
+// worker crash or a timeout, before its answer arrived.
 func (a *Activities) PostSlackNotice(ctx context.Context, in NoticeInput) (SlackResult, error) {
 	e := in.Event
+	info := activity.GetInfo(ctx)
+	if info.Attempt > 1 && a.SlackFinder != nil {
+		r, found, err := a.SlackFinder.Find(ctx, e.ID, info.ScheduledTime.Add(-findSkew))
+		var se *slacknotify.Error
+		switch {
+		case err == nil && found:
+			activity.GetLogger(ctx).Info("slack notice was already posted by an earlier attempt", "eventId", e.ID, "channel", r.Channel, "ts", r.TS)
+			return SlackResult{Channel: r.Channel, TS: r.TS}, nil
+		case err == nil:
+		case errors.Is(err, slacknotify.ErrChannelNotID), errors.As(err, &se) && se.Permanent:
+			// The check cannot work with this configuration (a channel
+			// name, a token without history scope); posting is still
+			// better than never telling the team.
+			activity.GetLogger(ctx).Warn("cannot check slack for an earlier post; posting anyway", "eventId", e.ID, "error", err)
+		default:
+			// Slack is unreachable: posting would fail too, and a blind
+			// post could duplicate. Retry the whole attempt later.
+			return SlackResult{}, slackFailure(e.ID, err)
+		}
+	}
 	r, err := a.Slack.Post(ctx, slacknotify.Notice{
 		EventID:      e.ID,
 		LearnerName:  e.LearnerName(),

@@ -88,19 +88,62 @@ func Channels(cfg config.Config, log *slog.Logger, httpClient *http.Client) (sla
 	return poster, sender
 }
 
-// NewWorker registers the workflow and the activities on the task queue.
-func NewWorker(c client.Client, taskQueue string, acts *activities.Activities, opts worker.Options) worker.Worker {
-	w := worker.New(c, taskQueue, opts)
-	w.RegisterWorkflow(workflows.CourseCompletion)
-	w.RegisterActivity(acts)
-	return w
+// WorkerOptions tune the workers.
+type WorkerOptions struct {
+	// SlackPerSecond caps Slack notices across every worker of the
+	// deployment (the server enforces it per task queue). Zero means 1, the
+	// rate Slack allows per channel.
+	SlackPerSecond float64
+	// StopTimeout lets running activities finish on shutdown.
+	StopTimeout time.Duration
+}
+
+// NewWorkers returns the two workers of a deployment: one on taskQueue for
+// the workflow, the database and email, and one on its Slack queue, throttled
+// so a burst of completions never meets Slack's rate limit.
+func NewWorkers(c client.Client, taskQueue string, acts *activities.Activities, opts WorkerOptions) []worker.Worker {
+	perSecond := opts.SlackPerSecond
+	if perSecond <= 0 {
+		perSecond = 1
+	}
+	main := worker.New(c, taskQueue, worker.Options{WorkerStopTimeout: opts.StopTimeout})
+	main.RegisterWorkflow(workflows.CourseCompletion)
+	main.RegisterActivity(acts)
+	slack := worker.New(c, workflows.SlackTaskQueue(taskQueue), worker.Options{
+		WorkerStopTimeout:            opts.StopTimeout,
+		TaskQueueActivitiesPerSecond: perSecond,
+	})
+	// Only PostSlackNotice is ever scheduled here; registering the struct
+	// keeps the activity names in one place.
+	slack.RegisterActivity(acts)
+	return []worker.Worker{main, slack}
+}
+
+// StartWorkers starts every worker, and returns a function that stops them.
+func StartWorkers(ws []worker.Worker) (stop func(), err error) {
+	stop = func() {
+		for _, w := range ws {
+			w.Stop()
+		}
+	}
+	for i, w := range ws {
+		if err := w.Start(); err != nil {
+			for _, started := range ws[:i] {
+				started.Stop()
+			}
+			return nil, fmt.Errorf("start worker: %w", err)
+		}
+	}
+	return stop, nil
 }
 
 // NewActivities builds the activities on an open store.
 func NewActivities(st *store.Store, poster slacknotify.Poster, sender mail.Sender) *activities.Activities {
+	finder, _ := poster.(slacknotify.Finder)
 	return &activities.Activities{
 		Store:             st,
 		Slack:             poster,
+		SlackFinder:       finder,
 		Mail:              sender,
 		RenderCertificate: certificate.Render,
 	}

@@ -5,8 +5,10 @@ package config
 import (
 	"errors"
 	"fmt"
+	"math"
 	"net"
 	"net/mail"
+	"net/netip"
 	"net/url"
 	"strconv"
 	"strings"
@@ -26,6 +28,7 @@ type Config struct {
 	SlackBotToken     string
 	SlackChannel      string
 	SlackAPIURL       string
+	SlackPerSecond    float64
 	SendGridAPIKey    string
 	SendGridAPIURL    string
 	EmailFrom         string
@@ -36,6 +39,17 @@ type Config struct {
 	NoticeDeadline    time.Duration
 	ShutdownTimeout   time.Duration
 	LogLevel          string
+	// AllowedSources are the addresses that may post webhooks. It is nil
+	// exactly when AllowAllSources is set.
+	AllowedSources []netip.Prefix
+	// AllowAllSources is ALLOWED_SOURCE_IPS spelled "*": no source check.
+	AllowAllSources bool
+	// TrustedProxies are the peers whose X-Forwarded-For is believed.
+	TrustedProxies []netip.Prefix
+	// WebhookSecret, when set, is the token the platform's URL must carry;
+	// WebhookSecretPrevious is accepted too while the URL is being rotated.
+	WebhookSecret         string
+	WebhookSecretPrevious string
 }
 
 // Defaults for the settings that have one.
@@ -49,6 +63,14 @@ const (
 	DefaultSendGridAPIURL  = "https://api.sendgrid.com"
 	DefaultOutboxDir       = ".data/outbox"
 	DefaultEmailFromName   = "Course Certificates"
+	// DefaultAllowedSources are the two addresses the learning platform
+	// posts its webhooks from.
+	DefaultAllowedSources = "54.243.7.71,3.83.213.76"
+	// AllSources, as ALLOWED_SOURCE_IPS, turns the source check off. It must
+	// be written out: no empty or catch-all value means the same.
+	AllSources = "*"
+	// MinSecretLength keeps a webhook secret out of reach of guessing.
+	MinSecretLength = 16
 	// DefaultOutboxFrom stands in as the sender in outbox mode, where no
 	// email leaves the machine.
 	DefaultOutboxFrom = "certificates@coursehook.invalid"
@@ -73,6 +95,7 @@ func Load(getenv func(string) string) (Config, error) {
 		SlackBotToken:     r.str("SLACK_BOT_TOKEN", ""),
 		SlackChannel:      r.str("SLACK_CHANNEL", ""),
 		SlackAPIURL:       r.httpURL("SLACK_API_URL", DefaultSlackAPIURL),
+		SlackPerSecond:    r.positiveFloat("SLACK_MESSAGES_PER_SECOND", 1),
 		SendGridAPIKey:    r.str("SENDGRID_API_KEY", ""),
 		SendGridAPIURL:    r.httpURL("SENDGRID_API_URL", DefaultSendGridAPIURL),
 		EmailFrom:         r.email("EMAIL_FROM", ""),
@@ -83,6 +106,20 @@ func Load(getenv func(string) string) (Config, error) {
 		NoticeDeadline:    r.duration("NOTICE_DEADLINE", 24*time.Hour),
 		ShutdownTimeout:   r.duration("SHUTDOWN_TIMEOUT", 20*time.Second),
 		LogLevel:          r.oneOf("LOG_LEVEL", "info", "debug", "info", "warn", "error"),
+		TrustedProxies:    r.prefixes("TRUSTED_PROXIES", ""),
+		WebhookSecret:     r.secret("WEBHOOK_SECRET"),
+	}
+	c.WebhookSecretPrevious = r.secret("WEBHOOK_SECRET_PREVIOUS")
+	if v := r.str("ALLOWED_SOURCE_IPS", DefaultAllowedSources); v == AllSources {
+		c.AllowAllSources = true
+	} else {
+		c.AllowedSources = r.prefixes("ALLOWED_SOURCE_IPS", DefaultAllowedSources)
+	}
+	if c.WebhookSecretPrevious != "" && r.getenv("WEBHOOK_SECRET") == "" {
+		r.fail("WEBHOOK_SECRET_PREVIOUS", "is only accepted beside WEBHOOK_SECRET: set the new secret there")
+	}
+	if c.WebhookSecret != "" && c.WebhookSecret == c.WebhookSecretPrevious {
+		r.fail("WEBHOOK_SECRET_PREVIOUS", "is the same as WEBHOOK_SECRET; leave it unset when not rotating")
 	}
 	if c.SlackBotToken != "" && c.SlackChannel == "" {
 		r.fail("SLACK_CHANNEL", "is required when SLACK_BOT_TOKEN is set")
@@ -174,6 +211,101 @@ func (r *reader) databaseURL(name, def string) string {
 	return v
 }
 
+// prefixes reads a comma-separated list of IP addresses and CIDR prefixes,
+// IPv4 or IPv6. A single address stands for itself alone. A prefix that
+// matches every address is refused: for ALLOWED_SOURCE_IPS that must be
+// written "*", and trusting every sender's X-Forwarded-For would let anyone
+// claim any address.
+func (r *reader) prefixes(name, def string) []netip.Prefix {
+	v := r.str(name, def)
+	if v == "" {
+		return nil
+	}
+	var out []netip.Prefix
+	for _, item := range strings.Split(v, ",") {
+		item = strings.TrimSpace(item)
+		if item == "" {
+			r.fail(name, "has an empty entry in %q", v)
+			continue
+		}
+		if item == AllSources {
+			if name == "ALLOWED_SOURCE_IPS" {
+				r.fail(name, "may only be %q on its own, to allow every source", AllSources)
+			} else {
+				r.fail(name, "must list proxy addresses; %q is not accepted", AllSources)
+			}
+			continue
+		}
+		p, err := parsePrefix(item)
+		if err != nil {
+			r.fail(name, "has %q, which is neither an IP address nor a CIDR prefix such as 203.0.113.0/24 or 2001:db8::/32", item)
+			continue
+		}
+		if p.Bits() == 0 {
+			if name == "ALLOWED_SOURCE_IPS" {
+				r.fail(name, "has %q, which matches every address; write %q to allow every source", item, AllSources)
+			} else {
+				r.fail(name, "has %q, which would believe every sender's X-Forwarded-For", item)
+			}
+			continue
+		}
+		out = append(out, p)
+	}
+	return out
+}
+
+// parsePrefix reads an address or a prefix. An IPv4 address written in
+// IPv6 form (::ffff:192.0.2.1) becomes IPv4, which is how the server sees
+// such a peer.
+func parsePrefix(s string) (netip.Prefix, error) {
+	var p netip.Prefix
+	if strings.Contains(s, "/") {
+		var err error
+		if p, err = netip.ParsePrefix(s); err != nil {
+			return netip.Prefix{}, err
+		}
+	} else {
+		a, err := netip.ParseAddr(s)
+		if err != nil {
+			return netip.Prefix{}, err
+		}
+		if a.Zone() != "" {
+			return netip.Prefix{}, fmt.Errorf("address %q has a zone", s)
+		}
+		p = netip.PrefixFrom(a, a.BitLen())
+	}
+	if a := p.Addr(); a.Is4In6() && p.Bits() >= 96 {
+		p = netip.PrefixFrom(a.Unmap(), p.Bits()-96)
+	}
+	return p.Masked(), nil
+}
+
+// secret reads a webhook secret. It travels in a URL, so it must be made of
+// the characters a URL carries unescaped, and long enough not to be guessed.
+// The value never appears in a message.
+func (r *reader) secret(name string) string {
+	v := r.getenv(name)
+	if v == "" {
+		return ""
+	}
+	if len(v) < MinSecretLength {
+		r.fail(name, "must be at least %d characters long", MinSecretLength)
+		return ""
+	}
+	for _, c := range v {
+		if !urlSafe(c) {
+			r.fail(name, "may only hold letters, digits, '-', '.', '_' and '~', which a URL carries as they are")
+			return ""
+		}
+	}
+	return v
+}
+
+func urlSafe(c rune) bool {
+	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' ||
+		c == '-' || c == '.' || c == '_' || c == '~'
+}
+
 func (r *reader) positiveInt(name string, def int64) int64 {
 	v := r.getenv(name)
 	if strings.TrimSpace(v) == "" {
@@ -185,6 +317,19 @@ func (r *reader) positiveInt(name string, def int64) int64 {
 		return def
 	}
 	return n
+}
+
+func (r *reader) positiveFloat(name string, def float64) float64 {
+	v := strings.TrimSpace(r.getenv(name))
+	if v == "" {
+		return def
+	}
+	f, err := strconv.ParseFloat(v, 64)
+	if err != nil || f <= 0 || math.IsInf(f, 0) || math.IsNaN(f) {
+		r.fail(name, "must be a positive number such as 1 or 0.5, got %q", v)
+		return def
+	}
+	return f
 }
 
 func (r *reader) duration(name string, def time.Duration) time.Duration {

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"net/netip"
 	"testing"
 	"time"
 
@@ -27,6 +28,12 @@ func TestDefaults(t *testing.T) {
 	require.Equal(t, 24*time.Hour, c.NoticeDeadline)
 	require.True(t, c.SlackOutbox())
 	require.True(t, c.EmailOutbox())
+	require.Equal(t, []netip.Prefix{netip.MustParsePrefix("54.243.7.71/32"), netip.MustParsePrefix("3.83.213.76/32")},
+		c.AllowedSources, "only the platform's two addresses")
+	require.False(t, c.AllowAllSources)
+	require.Empty(t, c.TrustedProxies, "no proxy is trusted unless listed")
+	require.Empty(t, c.WebhookSecret)
+	require.Empty(t, c.WebhookSecretPrevious)
 }
 
 func TestRealChannels(t *testing.T) {
@@ -43,18 +50,22 @@ func TestRealChannels(t *testing.T) {
 
 func TestInvalidValuesNameTheVariable(t *testing.T) {
 	cases := map[string]map[string]string{
-		"TEMPORAL_ADDRESS":       {"TEMPORAL_ADDRESS": "localhost"},
-		"HTTP_ADDR":              {"HTTP_ADDR": ":99999"},
-		"SLACK_API_URL":          {"SLACK_API_URL": "ftp://slack"},
-		"SENDGRID_API_URL":       {"SENDGRID_API_URL": "not a url"},
-		"EMAIL_FROM":             {"EMAIL_FROM": "Certs <certs@example.org>"},
-		"SLACK_CHANNEL":          {"SLACK_BOT_TOKEN": "xoxb-1"},
-		"DATABASE_URL":           {"DATABASE_URL": "mysql://db/x"},
-		"WEBHOOK_MAX_BODY_BYTES": {"WEBHOOK_MAX_BODY_BYTES": "-1"},
-		"TEMPORAL_START_TIMEOUT": {"TEMPORAL_START_TIMEOUT": "5"},
-		"NOTICE_DEADLINE":        {"NOTICE_DEADLINE": "forever"},
-		"LOG_LEVEL":              {"LOG_LEVEL": "loud"},
-		"EMAIL_FROM_NAME":        {"EMAIL_FROM_NAME": "a\nBcc: x@y"},
+		"TEMPORAL_ADDRESS":        {"TEMPORAL_ADDRESS": "localhost"},
+		"HTTP_ADDR":               {"HTTP_ADDR": ":99999"},
+		"SLACK_API_URL":           {"SLACK_API_URL": "ftp://slack"},
+		"SENDGRID_API_URL":        {"SENDGRID_API_URL": "not a url"},
+		"EMAIL_FROM":              {"EMAIL_FROM": "Certs <certs@example.org>"},
+		"SLACK_CHANNEL":           {"SLACK_BOT_TOKEN": "xoxb-1"},
+		"DATABASE_URL":            {"DATABASE_URL": "mysql://db/x"},
+		"WEBHOOK_MAX_BODY_BYTES":  {"WEBHOOK_MAX_BODY_BYTES": "-1"},
+		"TEMPORAL_START_TIMEOUT":  {"TEMPORAL_START_TIMEOUT": "5"},
+		"NOTICE_DEADLINE":         {"NOTICE_DEADLINE": "forever"},
+		"LOG_LEVEL":               {"LOG_LEVEL": "loud"},
+		"EMAIL_FROM_NAME":         {"EMAIL_FROM_NAME": "a\nBcc: x@y"},
+		"ALLOWED_SOURCE_IPS":      {"ALLOWED_SOURCE_IPS": "54.243.7.71,10.0.0.0/33"},
+		"TRUSTED_PROXIES":         {"TRUSTED_PROXIES": "proxy.internal"},
+		"WEBHOOK_SECRET":          {"WEBHOOK_SECRET": "short"},
+		"WEBHOOK_SECRET_PREVIOUS": {"WEBHOOK_SECRET_PREVIOUS": "old-secret-0123456789"},
 	}
 	for name, vars := range cases {
 		t.Run(name, func(t *testing.T) {
@@ -71,4 +82,66 @@ func TestDatabaseURLPasswordStaysOutOfErrors(t *testing.T) {
 	_, err := Load(env(map[string]string{"DATABASE_URL": "mysql://user:s3cret@db/x"}))
 	require.Error(t, err)
 	require.NotContains(t, err.Error(), "s3cret")
+}
+
+func TestAllowedSources(t *testing.T) {
+	c, err := Load(env(map[string]string{
+		"ALLOWED_SOURCE_IPS": " 54.243.7.71 , 10.1.2.3/16,2001:db8::/32, ::1, ::ffff:192.0.2.7",
+		"TRUSTED_PROXIES":    "10.0.0.0/8,fd00::1",
+	}))
+	require.NoError(t, err)
+	require.False(t, c.AllowAllSources)
+	require.Equal(t, []netip.Prefix{
+		netip.MustParsePrefix("54.243.7.71/32"),
+		netip.MustParsePrefix("10.1.0.0/16"),
+		netip.MustParsePrefix("2001:db8::/32"),
+		netip.MustParsePrefix("::1/128"),
+		netip.MustParsePrefix("192.0.2.7/32"),
+	}, c.AllowedSources)
+	require.Equal(t, []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("fd00::1/128")}, c.TrustedProxies)
+}
+
+func TestAllowingEverySourceMustBeSpelledOut(t *testing.T) {
+	c, err := Load(env(map[string]string{"ALLOWED_SOURCE_IPS": "*"}))
+	require.NoError(t, err)
+	require.True(t, c.AllowAllSources)
+	require.Nil(t, c.AllowedSources)
+
+	c, err = Load(env(map[string]string{"ALLOWED_SOURCE_IPS": "  "}))
+	require.NoError(t, err)
+	require.False(t, c.AllowAllSources, "blank means the default, not everyone")
+	require.Len(t, c.AllowedSources, 2)
+
+	for _, v := range []string{"0.0.0.0/0", "::/0", "*,54.243.7.71", "54.243.7.71,", "fe80::1%eth0", "54.243.7.71 3.83.213.76"} {
+		_, err := Load(env(map[string]string{"ALLOWED_SOURCE_IPS": v}))
+		require.ErrorContains(t, err, "ALLOWED_SOURCE_IPS", v)
+	}
+	for _, v := range []string{"*", "0.0.0.0/0", "::/0"} {
+		_, err := Load(env(map[string]string{"TRUSTED_PROXIES": v}))
+		require.ErrorContains(t, err, "TRUSTED_PROXIES", v)
+	}
+}
+
+func TestWebhookSecrets(t *testing.T) {
+	c, err := Load(env(map[string]string{
+		"WEBHOOK_SECRET":          "new-secret_0123456789",
+		"WEBHOOK_SECRET_PREVIOUS": "old.secret~0123456789",
+	}))
+	require.NoError(t, err)
+	require.Equal(t, "new-secret_0123456789", c.WebhookSecret)
+	require.Equal(t, "old.secret~0123456789", c.WebhookSecretPrevious)
+
+	for name, vars := range map[string]map[string]string{
+		"too short":          {"WEBHOOK_SECRET": "s3cr3t"},
+		"not URL-safe":       {"WEBHOOK_SECRET": "s3cr3t/with?slash#0123"},
+		"trailing space":     {"WEBHOOK_SECRET": "s3cr3t0123456789abc "},
+		"same as the new":    {"WEBHOOK_SECRET": "s3cr3t0123456789abc", "WEBHOOK_SECRET_PREVIOUS": "s3cr3t0123456789abc"},
+		"previous bad chars": {"WEBHOOK_SECRET": "s3cr3t0123456789abc", "WEBHOOK_SECRET_PREVIOUS": "s3cr3t%0123456789abd"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			_, err := Load(env(vars))
+			require.ErrorContains(t, err, "WEBHOOK_SECRET")
+			require.NotContains(t, err.Error(), "s3cr3t", "a secret never appears in an error")
+		})
+	}
 }

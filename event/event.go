@@ -4,6 +4,8 @@ package event
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -81,6 +83,18 @@ func (e Event) LearnerName() string {
 	return name
 }
 
+// LearnerHash stands for the learner in logs, which must not carry their
+// email address or name: the first 12 hex digits of the SHA-256 of the
+// lower-cased email, enough to follow one learner's events through the logs
+// without naming them. It is empty when the event names no learner.
+func (e Event) LearnerHash() string {
+	if e.User == "" {
+		return ""
+	}
+	sum := sha256.Sum256([]byte(strings.ToLower(e.User)))
+	return hex.EncodeToString(sum[:6])
+}
+
 // CompletedAt is the event's timestamp. Parse has already checked it, so a
 // zero time means the platform sent none.
 func (e Event) CompletedAt() time.Time {
@@ -118,7 +132,8 @@ func (e *ValidationError) add(field, format string, args ...any) {
 // Parse decodes and validates one webhook body. A *ValidationError describes
 // everything wrong with it. Course completions must carry what the
 // certificate and the notices need; any other event only needs its id, since
-// it is merely recorded.
+// it is merely recorded. Before decoding, the body must be valid UTF-8, one
+// JSON object, nested at most MaxDepth deep and without a repeated key.
 func Parse(body []byte) (Event, error) {
 	var e Event
 	if err := decode(body, &e); err != nil {
@@ -145,6 +160,9 @@ func decode(body []byte, e *Event) error {
 	}
 	if trimmed[0] != '{' {
 		return &ValidationError{Problems: []Problem{{Field: "body", Message: "must be a JSON object"}}}
+	}
+	if p := scan(trimmed); p != nil {
+		return &ValidationError{Problems: []Problem{*p}}
 	}
 	dec := json.NewDecoder(bytes.NewReader(trimmed))
 	if err := dec.Decode(e); err != nil {

@@ -1,6 +1,7 @@
 package event
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"os"
@@ -93,6 +94,15 @@ func TestParseRefuses(t *testing.T) {
 			delete(m, "title")
 		}), []string{"user", "notifiableId", "title"}},
 		{"ignored event without id", []byte(`{"event":"courseStarted"}`), []string{"id"}},
+		{"nesting past the limit", []byte(`{"id":"x","extra":` + strings.Repeat("[", MaxDepth) + strings.Repeat("]", MaxDepth) + `}`), []string{"body"}},
+		{"deep nesting cut short", []byte(`{"id":"x","extra":` + strings.Repeat(`{"a":`, 100000)), []string{"body"}},
+		{"repeated key with another value", []byte(`{"id":"a","event":"other","id":"b"}`), []string{"id"}},
+		{"repeated key with the same value", []byte(`{"id":"a","event":"other","id":"a"}`), []string{"id"}},
+		{"repeated key in another case", []byte(`{"id":"a","event":"other","ID":"b"}`), []string{"ID"}},
+		{"repeated key through Unicode case folding", []byte(`{"id":"a","event":"other","user":"a@example.org","uſer":"b@example.org"}`), []string{"uſer"}},
+		{"repeated key in a nested object", bytes.Replace(sample(t, "course-completion.json"),
+			[]byte(`"firstName": "Bob",`), []byte(`"firstName": "Bob", "firstName": "Mallory",`), 1), []string{"userDetail.firstName"}},
+		{"repeated key inside an array", []byte(`{"id":"a","extra":[{"k":1},{"k":1,"k":2}]}`), []string{"extra[1].k"}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -144,4 +154,26 @@ func TestIsCourseCompletion(t *testing.T) {
 func TestLearnerNameFallsBackToEmail(t *testing.T) {
 	require.Equal(t, "a@example.org", Event{User: "a@example.org"}.LearnerName())
 	require.Equal(t, "Ana", Event{User: "a@example.org", UserDetail: &UserDetail{FirstName: " Ana "}}.LearnerName())
+}
+
+func TestNestingUpToTheLimitIsFine(t *testing.T) {
+	// The event object itself is the first level.
+	inner := strings.Repeat("[", MaxDepth-1) + strings.Repeat("]", MaxDepth-1)
+	_, err := Parse([]byte(`{"id":"x","event":"other","extra":` + inner + `}`))
+	require.NoError(t, err)
+}
+
+func TestBracketsInsideStringsAreNotNesting(t *testing.T) {
+	title := strings.Repeat("[{", 100)
+	_, err := Parse(edit(t, func(m map[string]any) { m["title"] = title }))
+	require.NoError(t, err)
+}
+
+func TestLearnerHash(t *testing.T) {
+	a := Event{User: "Bob.Johnson@Example.com"}.LearnerHash()
+	require.Len(t, a, 12)
+	require.Equal(t, a, Event{User: "bob.johnson@example.com"}.LearnerHash(), "the same learner whatever the case")
+	require.NotEqual(t, a, Event{User: "ana.silva@example.org"}.LearnerHash())
+	require.NotContains(t, a, "bob")
+	require.Empty(t, Event{}.LearnerHash())
 }

@@ -19,15 +19,29 @@ import (
 // keep apart by task queue and event id, so they can run in parallel.
 var temporal client.Client
 
+// frontend is that dev server's address, for worker processes.
+var frontend string
+
+// scratch holds files shared by the tests of one run, such as the worker
+// binary.
+var scratch string
+
 func TestMain(m *testing.M) {
 	gin.SetMode(gin.ReleaseMode)
+	var err error
+	if scratch, err = os.MkdirTemp("", "coursehook-integration-"); err != nil {
+		fmt.Fprintln(os.Stderr, "integration:", err)
+		os.Exit(1)
+	}
 	srv, err := devserver.Start(context.Background(), devserver.Options{Log: os.Stderr})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "integration: start the Temporal dev server:", err)
 		os.Exit(1)
 	}
 	temporal = srv.Client()
+	frontend = srv.FrontendHostPort()
 	code := m.Run()
+	os.RemoveAll(scratch)
 	if err := srv.Stop(); err != nil {
 		fmt.Fprintln(os.Stderr, "integration: stop the dev server:", err)
 	}

@@ -11,7 +11,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -20,11 +19,11 @@ import (
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/converter"
 	sdklog "go.temporal.io/sdk/log"
-	"go.temporal.io/sdk/worker"
 
 	"github.com/coursehook/coursehook/app"
 	"github.com/coursehook/coursehook/internal/sendgridtest"
 	"github.com/coursehook/coursehook/internal/slacktest"
+	"github.com/coursehook/coursehook/internal/syncbuf"
 	"github.com/coursehook/coursehook/mail"
 	"github.com/coursehook/coursehook/slacknotify"
 	"github.com/coursehook/coursehook/store"
@@ -36,12 +35,13 @@ import (
 // and SendGrid stand-ins, Temporal client, worker and webhook server. Logs
 // collects everything the deployment logs, the SDK's lines included.
 type stack struct {
-	Slack    *slacktest.Server
-	SendGrid *sendgridtest.Server
-	Store    *store.Store
-	Temporal client.Client
-	Server   *httptest.Server
-	Logs     *syncBuffer
+	Slack     *slacktest.Server
+	SendGrid  *sendgridtest.Server
+	Store     *store.Store
+	Temporal  client.Client
+	TaskQueue string
+	Server    *httptest.Server
+	Logs      *syncbuf.Buffer
 }
 
 // stackOptions vary a deployment; the zero value is the default one.
@@ -51,6 +51,16 @@ type stackOptions struct {
 	DataConverter converter.DataConverter
 	// Webhook adjusts the handler's options; TaskQueue is set afterwards.
 	Webhook webhook.Options
+	// SlackPerSecond throttles the Slack queue (1 when zero, as in
+	// production).
+	SlackPerSecond float64
+	// DatabaseURL replaces the test's own SQLite file.
+	DatabaseURL string
+	// Temporal replaces the shared dev server's client, for tests that stop
+	// and restart a server of their own.
+	Temporal client.Client
+	// NoWorker leaves the worker out, for tests that run it as a process.
+	NoWorker bool
 }
 
 // newStack sends through the real Slack and SendGrid clients, pointed at the
@@ -59,7 +69,7 @@ func newStack(t *testing.T, opts ...stackOptions) *stack {
 	t.Helper()
 	slack, sendgrid := slacktest.NewServer(t), sendgridtest.NewServer(t)
 	s := build(t,
-		slacknotify.New("xoxb-test-token", "#course-completions", slack.URL(), nil),
+		slacknotify.New("xoxb-test-token", slacktest.ChannelID, slack.URL(), nil),
 		mail.NewSendGrid("SG.test-key", sendgrid.URL(), mail.From{Email: "certificates@coursehook.example", Name: "Certificates"}, nil),
 		opts...)
 	s.Slack, s.SendGrid = slack, sendgrid
@@ -72,18 +82,26 @@ func build(t *testing.T, poster slacknotify.Poster, sender mail.Sender, opts ...
 	if len(opts) > 0 {
 		o = opts[0]
 	}
-	s := &stack{Logs: &syncBuffer{}}
+	s := &stack{Logs: &syncbuf.Buffer{}}
 	log := slog.New(slog.NewJSONHandler(s.Logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	ctx := context.Background()
 
-	st, err := store.Open(ctx, filepath.Join(t.TempDir(), "coursehook.db"))
+	dbURL := o.DatabaseURL
+	if dbURL == "" {
+		dbURL = filepath.Join(t.TempDir(), "coursehook.db")
+	}
+	st, err := store.Open(ctx, dbURL)
 	require.NoError(t, err)
 	t.Cleanup(func() { st.Close() })
 	s.Store = st
 
 	// A client of its own shares the dev server connection but carries this
 	// deployment's logger and data converter.
-	c, err := client.NewClientFromExisting(temporal, client.Options{
+	base := o.Temporal
+	if base == nil {
+		base = temporal
+	}
+	c, err := client.NewClientFromExisting(base, client.Options{
 		Logger:        sdklog.NewStructuredLogger(log),
 		DataConverter: o.DataConverter,
 	})
@@ -92,9 +110,12 @@ func build(t *testing.T, poster slacknotify.Poster, sender mail.Sender, opts ...
 	s.Temporal = c
 
 	taskQueue := "coursehook-" + t.Name() + "-" + uuid.NewString()
-	w := app.NewWorker(c, taskQueue, app.NewActivities(st, poster, sender), worker.Options{})
-	require.NoError(t, w.Start())
-	t.Cleanup(w.Stop)
+	s.TaskQueue = taskQueue
+	if !o.NoWorker {
+		stop, err := app.StartWorkers(app.NewWorkers(c, taskQueue, app.NewActivities(st, poster, sender), app.WorkerOptions{SlackPerSecond: o.SlackPerSecond}))
+		require.NoError(t, err)
+		t.Cleanup(stop)
+	}
 
 	wopts := o.Webhook
 	wopts.TaskQueue = taskQueue
@@ -114,7 +135,7 @@ func (s *stack) post(t *testing.T, body []byte) answer {
 	req, err := http.NewRequest(http.MethodPost, s.Server.URL+webhook.Path, bytes.NewReader(body))
 	require.NoError(t, err)
 	req.Header.Set("Content-Type", "application/json")
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := testHTTP.Do(req)
 	require.NoError(t, err)
 	defer resp.Body.Close()
 	raw, err := io.ReadAll(resp.Body)
@@ -125,9 +146,16 @@ func (s *stack) post(t *testing.T, body []byte) answer {
 }
 
 // result waits for the event's workflow to close and returns its result.
+// The wait is generous: under the race detector, with the fault scenarios
+// running in parallel on two cores, a workflow that retries can take a while.
 func (s *stack) result(t *testing.T, eventID string) workflows.CourseCompletionResult {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	return s.resultWithin(t, eventID, 2*time.Minute)
+}
+
+func (s *stack) resultWithin(t *testing.T, eventID string, timeout time.Duration) workflows.CourseCompletionResult {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	var r workflows.CourseCompletionResult
 	require.NoError(t, s.Temporal.GetWorkflow(ctx, workflows.WorkflowID(eventID), "").Get(ctx, &r))
@@ -145,22 +173,4 @@ func sample(t *testing.T, name string) (id string, body []byte) {
 	old := m["id"].(string)
 	id = uuid.NewString()
 	return id, []byte(strings.Replace(string(raw), old, id, 1))
-}
-
-// syncBuffer collects log output from concurrent goroutines.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }

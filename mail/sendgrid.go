@@ -25,7 +25,7 @@ const sendEndpoint = "/v3/mail/send"
 // defaultTimeout bounds one request when the caller brings no client: a PDF
 // upload takes seconds, and a hung connection must not hold the activity until
 // its own timeout.
-const defaultTimeout = 30 * time.Second
+const defaultTimeout = 20 * time.Second
 
 // Limits on what an error carries from a response body, so a proxy's HTML
 // page does not end up whole in logs and workflow histories.
@@ -52,7 +52,9 @@ func NewSendGrid(apiKey, apiURL string, from From, httpClient *http.Client) *Sen
 		apiURL = DefaultAPIURL
 	}
 	if httpClient == nil {
-		httpClient = &http.Client{Timeout: defaultTimeout}
+		// A pool of its own: nothing else in the process can close or
+		// exhaust this client's connections.
+		httpClient = &http.Client{Timeout: defaultTimeout, Transport: http.DefaultTransport.(*http.Transport).Clone()}
 	}
 	return &SendGrid{
 		Now:    time.Now,

@@ -17,6 +17,10 @@ export TEMPORAL_ADDRESS=${TEMPORAL_ADDRESS:-127.0.0.1:$TEMPORAL_PORT}
 export HTTP_ADDR=${HTTP_ADDR:-:8080}
 export DATABASE_URL=${DATABASE_URL:-$DATA/coursehook.db}
 export OUTBOX_DIR=${OUTBOX_DIR:-$DATA/outbox}
+# The webhook server takes events only from the platform's two addresses;
+# locally, curl comes from loopback too. An explicit ALLOWED_SOURCE_IPS
+# (even "*") is passed through untouched.
+export ALLOWED_SOURCE_IPS=${ALLOWED_SOURCE_IPS:-54.243.7.71,3.83.213.76,127.0.0.1,::1}
 
 pids=()
 stop() {
@@ -56,15 +60,22 @@ pids+=($!)
 pids+=($!)
 
 port=${HTTP_ADDR##*:}
+# With a secret, the URL carries it; the message names the variable rather
+# than printing the secret.
+path=/webhooks/events
+if [[ -n ${WEBHOOK_SECRET:-} ]]; then
+  path='/webhooks/events/$WEBHOOK_SECRET'
+fi
 cat <<MSG
 
 coursehook is running.
-  webhook URL   http://localhost:${port}/webhooks/events
+  webhook URL   http://localhost:${port}${path}
   Temporal UI   http://localhost:${TEMPORAL_UI_PORT}
   outbox        ${OUTBOX_DIR}   (Slack and email land here while SLACK_BOT_TOKEN / SENDGRID_API_KEY are unset)
+  sources       ${ALLOWED_SOURCE_IPS}   (ALLOWED_SOURCE_IPS)
   logs          this terminal (worker and starter), ${DATA}/temporal.log (dev server)
 
-Try: curl -si -H 'Content-Type: application/json' --data @testdata/course-completion.json localhost:${port}/webhooks/events
+Try: curl -si -H 'Content-Type: application/json' --data @testdata/course-completion.json "localhost:${port}${path}"
 Ctrl-C stops everything.
 
 MSG

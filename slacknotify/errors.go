@@ -23,15 +23,18 @@ const (
 	CodeNetwork     = "network"
 	CodeBadResponse = "bad_response"
 	CodeNoTimestamp = "no_timestamp"
-	CodeUnknown     = "unknown"
+	// CodeHistoryTruncated is Find reaching its page cap without reaching
+	// the oldest message it was asked to search.
+	CodeHistoryTruncated = "history_truncated"
+	CodeUnknown          = "unknown"
 )
 
-// Error is a failed post, classified so the caller can decide whether to
-// retry and when.
+// Error is a failed post or search, classified so the caller can decide
+// whether to retry and when.
 type Error struct {
 	// Code is Slack's error code ("invalid_auth", "channel_not_found", ...),
 	// or "rate_limited", "http_<status>", "network", "bad_response",
-	// "no_timestamp" or "unknown".
+	// "no_timestamp", "history_truncated" or "unknown".
 	Code string
 	// Permanent is true when retrying the same post cannot help.
 	Permanent bool
@@ -61,11 +64,12 @@ func (e *Error) Error() string {
 // Unwrap returns the error slack-go returned.
 func (e *Error) Unwrap() error { return e.Err }
 
-// permanentCode reports whether a chat.postMessage error code describes the
-// token, the channel or the message itself: sending the same request again
-// gets the same answer, so a retry only delays the page to a human. Every
-// other code (internal_error, fatal_error, ratelimited, service_unavailable,
-// request_timeout, ...) is treated as transient.
+// permanentCode reports whether a chat.postMessage or conversations.history
+// error code describes the token, its scopes, the channel or the request
+// itself: sending the same request again gets the same answer, so a retry
+// only delays the page to a human. Every other code (internal_error,
+// fatal_error, ratelimited, service_unavailable, request_timeout, ...) is
+// treated as transient.
 func permanentCode(code string) bool {
 	switch code {
 	case "invalid_auth",
@@ -87,7 +91,10 @@ func permanentCode(code string) bool {
 		"invalid_metadata_schema",
 		"metadata_too_large",
 		"not_allowed_token_type",
-		"invalid_arguments":
+		"invalid_arguments",
+		"invalid_cursor",
+		"invalid_ts_latest",
+		"invalid_ts_oldest":
 		return true
 	}
 	return false
@@ -97,8 +104,16 @@ func permanentCode(code string) bool {
 // slack-go reports no error then, but there is no message either.
 var errNoTimestamp = errors.New("slack returned no message timestamp")
 
+// errNotOK is the same for conversations.history: an answer without
+// ok:true carries no history to trust, even when slack-go finds no error.
+var errNotOK = errors.New("slack answered without ok and without an error code")
+
+// errHistoryTruncated is Find giving up at its page cap. Asking again finds
+// the same or more history, so it is permanent.
+var errHistoryTruncated = errors.New("more history than the page cap, not all of it searched")
+
 // classify is the one place that turns what slack-go returns from
-// chat.postMessage into an *Error. Anything it does not recognise is
+// chat.postMessage and conversations.history into an *Error. Anything it does not recognise is
 // retryable: the activity's retry policy bounds the cost of being wrong, and
 // dropping a notice over an unfamiliar error is the worse mistake.
 func classify(err error) *Error {
@@ -111,6 +126,9 @@ func classify(err error) *Error {
 	if errors.Is(err, errNoTimestamp) {
 		return &Error{Code: CodeNoTimestamp, Err: err}
 	}
+	if errors.Is(err, errHistoryTruncated) {
+		return &Error{Code: CodeHistoryTruncated, Permanent: true, Err: err}
+	}
 	for _, recognise := range []func(error) *Error{rateLimited, badStatus, slackError, network, badResponse} {
 		if e := recognise(err); e != nil {
 			return e
@@ -122,7 +140,7 @@ func classify(err error) *Error {
 // rateLimited recognises a 429. slack-go turns one with a numeric
 // Retry-After into *slack.RateLimitedError, and returns strconv's error when
 // the header is not a number; parsing Retry-After is the only strconv call
-// on the chat.postMessage path, so that error means a 429 too.
+// on the path of either method, so that error means a 429 too.
 func rateLimited(err error) *Error {
 	if rl, ok := errors.AsType[*slack.RateLimitedError](err); ok {
 		return &Error{Code: CodeRateLimited, RetryAfter: rl.RetryAfter, Err: err}
@@ -148,7 +166,7 @@ func badStatus(err error) *Error {
 	return &Error{Code: "http_" + strconv.Itoa(sc.Code), Permanent: permanent, Err: err}
 }
 
-// slackError recognises an ok:false answer. For chat.postMessage slack-go
+// slackError recognises an ok:false answer. For both methods slack-go
 // returns Slack's code as a slack.SlackErrorResponse, never a plain error.
 func slackError(err error) *Error {
 	se, ok := errors.AsType[slack.SlackErrorResponse](err)
@@ -174,11 +192,11 @@ func network(err error) *Error {
 }
 
 // badResponse recognises a 200 whose body is not Slack's JSON, such as a
-// proxy's error page or an empty body.
+// proxy's error page or an empty body, or JSON without ok:true.
 func badResponse(err error) *Error {
 	_, isSyntax := errors.AsType[*json.SyntaxError](err)
 	_, isType := errors.AsType[*json.UnmarshalTypeError](err)
-	if isSyntax || isType || errors.Is(err, io.EOF) {
+	if isSyntax || isType || errors.Is(err, io.EOF) || errors.Is(err, errNotOK) {
 		return &Error{Code: CodeBadResponse, Err: err}
 	}
 	return nil

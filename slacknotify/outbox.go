@@ -4,7 +4,12 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"time"
 
 	"github.com/slack-go/slack"
 
@@ -60,4 +65,34 @@ func (o Outbox) Post(ctx context.Context, n Notice) (Receipt, error) {
 		return Receipt{}, fmt.Errorf("write notice for event %s: %w", n.EventID, err)
 	}
 	return Receipt{Channel: channel, TS: path}, nil
+}
+
+// Find reports whether Post already wrote the notice for eventID, with the
+// receipt Post returned. since does not apply: a file is there or it is not.
+// A file for another event whose id maps to the same file name is not a
+// match.
+func (o Outbox) Find(ctx context.Context, eventID string, since time.Time) (Receipt, bool, error) {
+	if err := ctx.Err(); err != nil {
+		return Receipt{}, false, fmt.Errorf("find notice for event %s: %w", eventID, err)
+	}
+	path := filepath.Join(o.Dir, outboxKind, outbox.FileName(eventID, ".json"))
+	data, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return Receipt{}, false, nil
+	}
+	if err != nil {
+		return Receipt{}, false, fmt.Errorf("find notice for event %s: %w", eventID, err)
+	}
+	// Only what identifies the notice: []slack.Block does not decode.
+	var msg struct {
+		Channel  string              `json:"channel"`
+		Metadata slack.SlackMetadata `json:"metadata"`
+	}
+	if err := json.Unmarshal(data, &msg); err != nil {
+		return Receipt{}, false, fmt.Errorf("find notice for event %s: decode %s: %w", eventID, path, err)
+	}
+	if !isNotice(msg.Metadata, eventID) {
+		return Receipt{}, false, nil
+	}
+	return Receipt{Channel: msg.Channel, TS: path}, true, nil
 }

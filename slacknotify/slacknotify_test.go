@@ -35,11 +35,11 @@ func TestClientPost(t *testing.T) {
 
 			got, err := c.Post(t.Context(), n)
 			require.NoError(t, err)
-			require.Equal(t, Receipt{Channel: slacktest.ChannelID, TS: "1700000000.000100"}, got)
 
 			msgs := srv.WaitForMessages(t, 1, 5*time.Second)
 			require.Len(t, msgs, 1)
 			m := msgs[0]
+			require.Equal(t, Receipt{Channel: slacktest.ChannelID, TS: m.TS}, got)
 			require.Equal(t, testToken, m.Token)
 			require.Equal(t, "#business", m.Channel)
 			require.Equal(t, "&lt;!channel&gt; Bob &amp; Co completed New Student Orientation (2019-10-17 20:50 UTC)", m.Text)

@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"os/signal"
 	"syscall"
@@ -33,6 +34,45 @@ func main() {
 	}
 }
 
+// webhookOptions carries the settings to the handler. The source list is
+// always config's: the handler's nil means everyone, which config produces
+// only for an explicit "*".
+func webhookOptions(cfg config.Config, log *slog.Logger) webhook.Options {
+	opts := webhook.Options{
+		MaxBodyBytes:   cfg.MaxBodyBytes,
+		StartTimeout:   cfg.StartTimeout,
+		NoticeDeadline: cfg.NoticeDeadline,
+		TaskQueue:      cfg.TaskQueue,
+		AllowedSources: cfg.AllowedSources,
+		TrustedProxies: cfg.TrustedProxies,
+		Secret:         cfg.WebhookSecret,
+		PreviousSecret: cfg.WebhookSecretPrevious,
+	}
+	if cfg.AllowAllSources {
+		opts.AllowedSources = nil
+		log.Warn("ALLOWED_SOURCE_IPS is \"*\": events are accepted from every address, not only the learning platform's")
+	} else if opts.AllowedSources == nil {
+		// Unreachable through config.Load, but nil would open the door.
+		opts.AllowedSources = []netip.Prefix{}
+	}
+	log.Info("webhook sources",
+		"allowed", prefixList(opts.AllowedSources, cfg.AllowAllSources),
+		"trustedProxies", prefixList(cfg.TrustedProxies, false),
+		"secret", cfg.WebhookSecret != "", "previousSecret", cfg.WebhookSecretPrevious != "")
+	return opts
+}
+
+func prefixList(ps []netip.Prefix, all bool) []string {
+	if all {
+		return []string{config.AllSources}
+	}
+	out := make([]string, len(ps))
+	for i, p := range ps {
+		out[i] = p.String()
+	}
+	return out
+}
+
 // run serves until ctx ends. When ready is not nil it receives the bound
 // address, which lets tests listen on port 0.
 func run(ctx context.Context, getenv func(string) string, stderr io.Writer, ready chan<- string) error {
@@ -53,12 +93,7 @@ func run(ctx context.Context, getenv func(string) string, stderr io.Writer, read
 	defer c.Close()
 
 	srv := &http.Server{
-		Handler: webhook.New(c, log, webhook.Options{
-			MaxBodyBytes:   cfg.MaxBodyBytes,
-			StartTimeout:   cfg.StartTimeout,
-			NoticeDeadline: cfg.NoticeDeadline,
-			TaskQueue:      cfg.TaskQueue,
-		}).Router(),
+		Handler:           webhook.New(c, log, webhookOptions(cfg, log)).Router(),
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       10 * time.Second,
 		WriteTimeout:      15 * time.Second,

@@ -3,11 +3,18 @@ package main
 import (
 	"bytes"
 	"context"
+	"io"
+	"log/slog"
 	"net/http"
+	"os"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/coursehook/coursehook/config"
+	"github.com/coursehook/coursehook/internal/syncbuf"
+	"github.com/coursehook/coursehook/webhook"
 )
 
 func TestBadConfigurationNamesTheVariable(t *testing.T) {
@@ -34,7 +41,7 @@ func TestServesUntilCancelledThenStops(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("server did not start")
 	}
-	resp, err := http.Get("http://" + addr + "/healthz")
+	resp, err := testHTTP.Get("http://" + addr + "/healthz")
 	require.NoError(t, err)
 	resp.Body.Close()
 	require.Equal(t, http.StatusOK, resp.StatusCode, "alive without Temporal")
@@ -47,4 +54,74 @@ func TestServesUntilCancelledThenStops(t *testing.T) {
 		t.Fatal("server did not stop after cancellation")
 	}
 	require.Contains(t, logs.String(), "webhook server stopped")
+}
+
+// serve runs the starter with env until the test ends and returns its
+// address and logs.
+func serve(t *testing.T, env map[string]string) (string, *syncbuf.Buffer) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	env["HTTP_ADDR"], env["TEMPORAL_ADDRESS"] = "127.0.0.1:0", "127.0.0.1:1"
+	env["TEMPORAL_START_TIMEOUT"] = "1s"
+	ready := make(chan string, 1)
+	done := make(chan error, 1)
+	logs := &syncbuf.Buffer{}
+	go func() { done <- run(ctx, func(k string) string { return env[k] }, logs, ready) }()
+	t.Cleanup(func() {
+		cancel()
+		require.NoError(t, <-done)
+	})
+	select {
+	case addr := <-ready:
+		return addr, logs
+	case err := <-done:
+		t.Fatalf("run ended before serving: %v", err)
+	case <-time.After(10 * time.Second):
+		t.Fatal("server did not start")
+	}
+	return "", nil
+}
+
+func post(t *testing.T, url string) int {
+	t.Helper()
+	body, err := os.ReadFile("../testdata/course-completion.json")
+	require.NoError(t, err)
+	resp, err := testHTTP.Post(url, "application/json", bytes.NewReader(body))
+	require.NoError(t, err)
+	resp.Body.Close()
+	return resp.StatusCode
+}
+
+func TestDefaultSourcesRefuseLoopback(t *testing.T) {
+	addr, logs := serve(t, map[string]string{})
+	require.Equal(t, http.StatusForbidden, post(t, "http://"+addr+webhook.Path))
+	require.Contains(t, logs.String(), `"allowed":["54.243.7.71/32","3.83.213.76/32"]`)
+	require.Contains(t, logs.String(), `"msg":"source refused","source":"127.0.0.1"`)
+	require.NotContains(t, logs.String(), `"level":"WARN","msg":"ALLOWED_SOURCE_IPS`)
+}
+
+func TestConfiguredSourcesAndSecretReachTheHandler(t *testing.T) {
+	addr, logs := serve(t, map[string]string{
+		"ALLOWED_SOURCE_IPS": "127.0.0.1,::1",
+		"TRUSTED_PROXIES":    "10.0.0.0/8",
+		"WEBHOOK_SECRET":     "starter-secret-0123456789",
+	})
+	base := "http://" + addr + webhook.Path
+	require.Equal(t, http.StatusUnauthorized, post(t, base))
+	// Past the source and token checks, the start fails: Temporal is down.
+	require.Equal(t, http.StatusServiceUnavailable, post(t, base+"/starter-secret-0123456789"))
+	require.Contains(t, logs.String(), `"trustedProxies":["10.0.0.0/8"],"secret":true`)
+	require.NotContains(t, logs.String(), "starter-secret-0123456789")
+}
+
+func TestEverySourceIsAllowedOnlyWithAWarning(t *testing.T) {
+	addr, logs := serve(t, map[string]string{"ALLOWED_SOURCE_IPS": "*"})
+	require.Equal(t, http.StatusServiceUnavailable, post(t, "http://"+addr+webhook.Path), "loopback passes the source check")
+	require.Contains(t, logs.String(), `"level":"WARN","msg":"ALLOWED_SOURCE_IPS is \"*\"`)
+}
+
+func TestOptionsNeverAllowEveryoneByAccident(t *testing.T) {
+	opts := webhookOptions(config.Config{}, slog.New(slog.NewJSONHandler(io.Discard, nil)))
+	require.NotNil(t, opts.AllowedSources, "a config without sources allows no one, not everyone")
+	require.Empty(t, opts.AllowedSources)
 }

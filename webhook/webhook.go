@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"mime"
 	"net/http"
+	"net/netip"
 	"strconv"
 	"strings"
 	"time"
@@ -23,8 +24,15 @@ import (
 	"github.com/coursehook/coursehook/workflows"
 )
 
-// Path is where the platform posts its events.
+// Path is where the platform posts its events. With a secret configured,
+// the token follows as one more segment, Path + "/<token>", or comes as
+// ?token=<token>.
 const Path = "/webhooks/events"
+
+const (
+	healthPath = "/healthz"
+	readyPath  = "/readyz"
+)
 
 // Temporal is the part of the Temporal client the server uses.
 type Temporal interface {
@@ -48,6 +56,26 @@ type Options struct {
 	TaskQueue string
 	// Now is the clock that stamps ReceivedAt (time.Now).
 	Now func() time.Time
+
+	// AllowedSources are the addresses, as prefixes, that may reach anything
+	// but /healthz and /readyz; any other source is answered 403. A single
+	// address is a /32 or /128 prefix. nil turns the check off, which suits
+	// tests and callers that filter elsewhere; a non-nil empty list allows
+	// no one. The starter always passes config's list, which is the
+	// platform's two addresses unless ALLOWED_SOURCE_IPS says otherwise, and
+	// nil only when it says "*".
+	AllowedSources []netip.Prefix
+	// TrustedProxies are the peers whose X-Forwarded-For is believed when
+	// checking the source (none). Nothing else is trusted: not loopback, not
+	// a Unix socket, not any other header.
+	TrustedProxies []netip.Prefix
+	// Secret, when set, is a token every event must carry in its URL, in the
+	// path or the query; without it the answer is 401. Without a secret, only
+	// the bare Path takes events.
+	Secret string
+	// PreviousSecret is accepted as well as Secret while the platform's URL
+	// is being changed to a new one.
+	PreviousSecret string
 }
 
 func (o Options) withDefaults() Options {
@@ -77,24 +105,42 @@ type Server struct {
 	temporal Temporal
 	log      *slog.Logger
 	opts     Options
+	secrets  secrets
 }
 
 // New returns the server; Router gives its http.Handler.
 func New(t Temporal, log *slog.Logger, opts Options) *Server {
-	return &Server{temporal: t, log: log, opts: opts.withDefaults()}
+	return &Server{temporal: t, log: log, opts: opts.withDefaults(), secrets: newSecrets(opts.Secret, opts.PreviousSecret)}
 }
 
-// Router builds the gin engine. It trusts no proxy headers: the source
-// address gin reports is the TCP peer.
+// Router builds the gin engine. A request meets its checks in this order:
+// the source (403), the route and method (404, 405), the token (401), the
+// content type and encoding (415), the size (413) and the payload (400).
+//
+// gin's own client-address logic stays off: it trusts no proxy and no
+// platform header, and it would trust any Unix-socket peer. The source check
+// reads X-Forwarded-For itself, and only from Options.TrustedProxies.
 func (s *Server) Router() *gin.Engine {
 	r := gin.New()
 	r.HandleMethodNotAllowed = true
+	// A redirect would answer before the source check runs.
+	r.RedirectTrailingSlash = false
+	r.RedirectFixedPath = false
 	// Errors are ignored here: nil disables trusting proxies and cannot fail.
 	_ = r.SetTrustedProxies(nil)
-	r.Use(s.recoverer)
-	r.POST(Path, s.receive)
-	r.GET("/healthz", func(c *gin.Context) { c.JSON(http.StatusOK, gin.H{"status": "ok"}) })
-	r.GET("/readyz", s.ready)
+	r.ForwardedByClientIP = false
+	r.RemoteIPHeaders = []string{"X-Forwarded-For"}
+	r.TrustedPlatform = ""
+	r.Use(s.recoverer, s.allowSources)
+	r.POST(Path, s.requireToken, s.receive)
+	if s.secrets.enabled() {
+		// Without a secret this route does not exist, so a URL with a token
+		// in it is a 404 rather than an event accepted under a false sense
+		// of protection.
+		r.POST(Path+"/:"+tokenParam, s.requireToken, s.receive)
+	}
+	r.GET(healthPath, func(c *gin.Context) { c.JSON(http.StatusOK, gin.H{"status": "ok"}) })
+	r.GET(readyPath, s.ready)
 	r.NoRoute(func(c *gin.Context) {
 		c.JSON(http.StatusNotFound, gin.H{"error": "not found", "hint": "the platform posts events to " + Path})
 	})
@@ -105,11 +151,12 @@ func (s *Server) Router() *gin.Engine {
 }
 
 // recoverer answers 500 in JSON and logs the panic, without the request
-// body, which may hold personal data.
+// body, which may hold personal data, and with the route pattern instead of
+// the URL, which may hold the secret token.
 func (s *Server) recoverer(c *gin.Context) {
 	defer func() {
 		if v := recover(); v != nil {
-			s.log.Error("handler panic", "panic", v, "path", c.Request.URL.Path)
+			s.log.Error("handler panic", "panic", v, "route", c.FullPath())
 			c.AbortWithStatusJSON(http.StatusInternalServerError, gin.H{"error": "internal error"})
 		}
 	}()
@@ -131,6 +178,15 @@ func (s *Server) receive(c *gin.Context) {
 		})
 		return
 	}
+	if enc, ok := identityEncoding(c.Request.Header.Values("Content-Encoding")); !ok {
+		// Compressed bodies are refused, not inflated: a few kilobytes of
+		// gzip can hold gigabytes.
+		c.JSON(http.StatusUnsupportedMediaType, gin.H{
+			"error": "unsupported content encoding " + strconv.Quote(enc) + "; compressed bodies are not accepted",
+			"hint":  "send the event uncompressed, without Content-Encoding",
+		})
+		return
+	}
 	if c.Request.ContentLength > s.opts.MaxBodyBytes {
 		s.tooLarge(c)
 		return
@@ -149,7 +205,9 @@ func (s *Server) receive(c *gin.Context) {
 	if err != nil {
 		var v *event.ValidationError
 		if errors.As(err, &v) {
-			s.log.Info("event refused", "problems", len(v.Problems), "firstField", v.Problems[0].Field)
+			// The fields are named, never their values, which may be
+			// personal data.
+			s.log.Info("event refused", "problems", len(v.Problems), "firstField", v.Problems[0].Field, "source", s.source(c))
 			c.JSON(http.StatusBadRequest, gin.H{"error": "invalid event", "problems": v.Problems})
 			return
 		}
@@ -180,7 +238,8 @@ func (s *Server) receive(c *gin.Context) {
 	switch {
 	case errors.As(err, &started):
 		ans.Status, ans.RunID = "duplicate", started.RunId
-		s.log.Info("duplicate delivery", "eventId", ev.ID, "workflowId", ans.WorkflowID)
+		s.log.Info("duplicate delivery", "eventId", ev.ID, "workflowId", ans.WorkflowID,
+			"courseId", ev.NotifiableID, "learner", ev.LearnerHash())
 		c.JSON(http.StatusOK, ans)
 	case err != nil:
 		// Nothing durable happened, so the platform must try again.
@@ -189,8 +248,10 @@ func (s *Server) receive(c *gin.Context) {
 		c.JSON(http.StatusServiceUnavailable, gin.H{"error": "temporal unavailable; the event was not accepted, retry later", "eventId": ev.ID})
 	default:
 		ans.RunID = run.GetRunID()
+		// The learner appears as a hash: Info lines never carry an email
+		// address or a name.
 		s.log.Info("event accepted", "eventId", ev.ID, "workflowId", ans.WorkflowID, "runId", ans.RunID,
-			"status", ans.Status, "courseId", ev.NotifiableID)
+			"status", ans.Status, "courseId", ev.NotifiableID, "learner", ev.LearnerHash())
 		c.JSON(http.StatusAccepted, ans)
 	}
 }
@@ -211,6 +272,28 @@ func (s *Server) ready(c *gin.Context) {
 		return
 	}
 	c.JSON(http.StatusOK, gin.H{"status": "ready"})
+}
+
+// identityEncoding reports whether the Content-Encoding headers, if any, all
+// say identity, and otherwise returns the first one that does not.
+func identityEncoding(values []string) (string, bool) {
+	for _, v := range values {
+		for _, enc := range strings.Split(v, ",") {
+			enc = strings.TrimSpace(enc)
+			if enc != "" && !strings.EqualFold(enc, "identity") {
+				return enc, false
+			}
+		}
+	}
+	return "", true
+}
+
+// source is the request's client address for log lines.
+func (s *Server) source(c *gin.Context) string {
+	if a, err := clientAddr(c.Request, s.opts.TrustedProxies); err == nil {
+		return a.String()
+	}
+	return c.Request.RemoteAddr
 }
 
 // isJSON accepts application/json and any +json type, with parameters such

@@ -11,8 +11,6 @@ import (
 	"os/signal"
 	"syscall"
 
-	"go.temporal.io/sdk/worker"
-
 	"github.com/coursehook/coursehook/app"
 	"github.com/coursehook/coursehook/config"
 	"github.com/coursehook/coursehook/store"
@@ -49,18 +47,19 @@ func run(ctx context.Context, getenv func(string) string, stderr io.Writer) erro
 	}
 	defer c.Close()
 
-	w := app.NewWorker(c, cfg.TaskQueue, app.NewActivities(st, poster, sender), worker.Options{
-		// Let running activities finish (or time out) before the process exits,
-		// so a deploy does not waste an attempt of each.
-		WorkerStopTimeout: cfg.ShutdownTimeout,
-	})
-	if err := w.Start(); err != nil {
-		return fmt.Errorf("start worker: %w", err)
+	stopWorkers, err := app.StartWorkers(app.NewWorkers(c, cfg.TaskQueue, app.NewActivities(st, poster, sender), app.WorkerOptions{
+		SlackPerSecond: cfg.SlackPerSecond,
+		// Let running activities finish (or time out) before the process
+		// exits, so a deploy does not waste an attempt of each.
+		StopTimeout: cfg.ShutdownTimeout,
+	}))
+	if err != nil {
+		return err
 	}
 	log.Info("worker started", "taskQueue", cfg.TaskQueue, "namespace", cfg.TemporalNamespace, "temporal", cfg.TemporalAddress)
 	<-ctx.Done()
 	log.Info("worker stopping")
-	w.Stop()
+	stopWorkers()
 	log.Info("worker stopped")
 	return nil
 }

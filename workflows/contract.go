@@ -13,6 +13,14 @@ import (
 // TaskQueue is where the worker polls and the webhook server starts work.
 const TaskQueue = "coursehook"
 
+// SlackTaskQueue is the queue Slack notices run on, beside the workflow's
+// own queue. Slack allows about one message per second per channel, so the
+// worker polls it with a server-side rate limit (TaskQueueActivitiesPerSecond);
+// keeping Slack apart means that limit never slows the database or email.
+func SlackTaskQueue(taskQueue string) string {
+	return taskQueue + "-slack"
+}
+
 // ProgressQuery returns a Progress: each step's state, for operators
 // (`temporal workflow query --type progress`) and tests.
 const ProgressQuery = "progress"

@@ -31,13 +31,14 @@ func recordOptions() workflow.ActivityOptions {
 }
 
 // noticeOptions: providers get retried with backoff until the deadline; a
-// permanent refusal stops at once.
-func noticeOptions(deadline time.Duration, permanent ...string) workflow.ActivityOptions {
+// permanent refusal stops at once. The start-to-close timeout also bounds how
+// long a crashed worker's attempt goes unnoticed.
+func noticeOptions(deadline, startToClose time.Duration, permanent ...string) workflow.ActivityOptions {
 	if deadline <= 0 {
 		deadline = DefaultNoticeDeadline
 	}
 	return workflow.ActivityOptions{
-		StartToCloseTimeout:    30 * time.Second,
+		StartToCloseTimeout:    startToClose,
 		ScheduleToCloseTimeout: deadline,
 		RetryPolicy: &temporal.RetryPolicy{
 			InitialInterval:        2 * time.Second,
@@ -110,7 +111,14 @@ func CourseCompletion(ctx workflow.Context, in CourseCompletionInput) (CourseCom
 			defer wg.Done()
 			p.Slack.State = StepRunning
 			permanent := []string{activities.ErrSlackPermanent}
-			actx := workflow.WithActivityOptions(ctx, noticeOptions(in.NoticeDeadline, permanent...))
+			opts := noticeOptions(in.NoticeDeadline, 30*time.Second, permanent...)
+			// Histories recorded before the throttled Slack queue existed
+			// replay with Slack on the main queue.
+			if workflow.GetVersion(ctx, "slack-task-queue", workflow.DefaultVersion, 1) == 1 {
+				opts.TaskQueue = SlackTaskQueue(workflow.GetInfo(ctx).TaskQueueName)
+				opts.StartToCloseTimeout = 15 * time.Second
+			}
+			actx := workflow.WithActivityOptions(ctx, opts)
 			var r activities.SlackResult
 			if slackErr = workflow.ExecuteActivity(actx, a.PostSlackNotice, noticeIn).Get(ctx, &r); slackErr != nil {
 				p.Slack = Step{State: StepFailed, Error: failureText(slackErr, permanent...)}
@@ -128,7 +136,7 @@ func CourseCompletion(ctx workflow.Context, in CourseCompletionInput) (CourseCom
 			defer wg.Done()
 			p.Email.State = StepRunning
 			permanent := []string{activities.ErrEmailPermanent, activities.ErrCertificate}
-			actx := workflow.WithActivityOptions(ctx, noticeOptions(in.NoticeDeadline, permanent...))
+			actx := workflow.WithActivityOptions(ctx, noticeOptions(in.NoticeDeadline, 30*time.Second, permanent...))
 			var r activities.EmailResult
 			if emailErr = workflow.ExecuteActivity(actx, a.EmailCertificate, noticeIn).Get(ctx, &r); emailErr != nil {
 				p.Email = Step{State: StepFailed, Error: failureText(emailErr, permanent...)}

@@ -1,6 +1,7 @@
 package workflows
 
 import (
+	"context"
 	"errors"
 	"os"
 	"testing"
@@ -8,6 +9,8 @@ import (
 
 	"github.com/stretchr/testify/mock"
 	"github.com/stretchr/testify/require"
+	"go.temporal.io/sdk/activity"
+	"go.temporal.io/sdk/converter"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/testsuite"
 
@@ -23,6 +26,9 @@ func sampleInput(t *testing.T) CourseCompletionInput {
 	require.NoError(t, err)
 	return CourseCompletionInput{Event: ev, Payload: body, ReceivedAt: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)}
 }
+
+// defaultTestTaskQueue is the task queue testsuite gives a workflow.
+const defaultTestTaskQueue = "default-test-taskqueue"
 
 func newEnv(t *testing.T) *testsuite.TestWorkflowEnvironment {
 	t.Helper()
@@ -67,8 +73,15 @@ func TestSuccess(t *testing.T) {
 		outcome = args.Get(1).(activities.OutcomeInput)
 	}).Return(nil).Once()
 
+	queues := map[string]string{}
+	env.SetOnActivityStartedListener(func(info *activity.Info, _ context.Context, _ converter.EncodedValues) {
+		queues[info.ActivityType.Name] = info.TaskQueue
+	})
+
 	env.ExecuteWorkflow(CourseCompletion, in)
 
+	require.Equal(t, SlackTaskQueue(defaultTestTaskQueue), queues["PostSlackNotice"], "Slack runs on its throttled queue")
+	require.Equal(t, defaultTestTaskQueue, queues["EmailCertificate"])
 	r := result(t, env)
 	require.Equal(t, CourseCompletionResult{Status: StatusCompleted, SlackChannel: "C1", SlackTS: "1.2", EmailMessageID: "m1", CertificateSHA256: "abc"}, r)
 	require.Equal(t, activities.OutcomeInput{EventID: in.Event.ID, Status: "completed", SlackChannel: "C1", SlackTS: "1.2", EmailMessageID: "m1", CertificateSHA256: "abc"}, outcome)

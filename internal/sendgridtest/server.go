@@ -12,11 +12,14 @@ import (
 	"mime"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/coursehook/coursehook/internal/stall"
 )
 
 // SendPath is the endpoint the server answers.
@@ -29,12 +32,16 @@ const maxBodyBytes = 30 << 20
 type Server struct {
 	srv       *httptest.Server
 	closeOnce sync.Once
+	// closed wakes delayed answers when the server stops, so Close does not
+	// wait out a long SetResponseDelay.
+	closed chan struct{}
 
 	mu         sync.Mutex
 	messages   []Sent
 	attempts   []time.Time
 	failNext   []Failure
 	failAlways *Failure
+	delay      time.Duration
 	lastID     int
 }
 
@@ -61,7 +68,7 @@ type Failure struct {
 // NewServer starts a server that t closes when it ends.
 func NewServer(t testing.TB) *Server {
 	t.Helper()
-	s := &Server{}
+	s := &Server{closed: make(chan struct{})}
 	s.srv = httptest.NewServer(http.HandlerFunc(s.handle))
 	t.Cleanup(s.Close)
 	return s
@@ -72,13 +79,43 @@ func (s *Server) URL() string { return s.srv.URL }
 
 // Close stops the server; later requests fail to connect. It is safe to call
 // more than once.
-func (s *Server) Close() { s.closeOnce.Do(s.srv.Close) }
+func (s *Server) Close() {
+	s.closeOnce.Do(func() {
+		close(s.closed)
+		s.srv.Close()
+	})
+}
 
 // Messages returns the accepted messages in the order they arrived.
 func (s *Server) Messages() []Sent {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return append([]Sent(nil), s.messages...)
+}
+
+// MessagesFor returns the accepted messages whose custom_args carry eventID
+// as event_id, in the order they arrived: more than one is a duplicate mail.
+// A personalization's custom_args override the top-level ones, as SendGrid
+// combines them.
+func (s *Server) MessagesFor(eventID string) []Sent {
+	var out []Sent
+	for _, m := range s.Messages() {
+		if slices.Contains(eventIDs(m.Body), eventID) {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+// SetResponseDelay makes every accepted message wait d after it is recorded
+// and before the 202 is sent: SendGrid has the mail, the client does not know
+// yet, which is when a timeout or a crash makes a retry send it twice. The
+// wait ends early when the client hangs up or the server closes, and then no
+// answer is sent. Failures are answered at once. Zero turns it off.
+func (s *Server) SetResponseDelay(d time.Duration) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.delay = d
 }
 
 // Attempts counts requests to the send endpoint, accepted or not.
@@ -173,8 +210,39 @@ func (s *Server) handle(w http.ResponseWriter, r *http.Request) {
 	}
 
 	id := s.accept(body, auth)
+	s.waitToAnswer(r)
 	w.Header().Set("X-Message-Id", id)
 	w.WriteHeader(http.StatusAccepted)
+}
+
+// waitToAnswer waits out SetResponseDelay.
+func (s *Server) waitToAnswer(r *http.Request) {
+	s.mu.Lock()
+	d := s.delay
+	s.mu.Unlock()
+	stall.Wait(r, d, s.closed)
+}
+
+// eventIDs returns the event_id custom arg each personalization ends up
+// with, the top-level one where a personalization sets none.
+func eventIDs(body []byte) []string {
+	var m wireMail
+	if json.Unmarshal(body, &m) != nil {
+		return nil
+	}
+	top, hasTop := m.CustomArgs["event_id"]
+	var ids []string
+	for _, p := range m.Personalizations {
+		if id, ok := p.CustomArgs["event_id"]; ok {
+			ids = append(ids, id)
+		} else if hasTop {
+			ids = append(ids, top)
+		}
+	}
+	if len(m.Personalizations) == 0 && hasTop {
+		ids = append(ids, top)
+	}
+	return ids
 }
 
 // recordAttempt counts the request and says whether it must fail, and how.

@@ -39,7 +39,7 @@ func post(t *testing.T, url, auth, contentType, body string) response {
 	if contentType != "" {
 		req.Header.Set("Content-Type", contentType)
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := testHTTP.Do(req)
 	require.NoError(t, err)
 	defer resp.Body.Close()
 	raw, err := io.ReadAll(resp.Body)
@@ -181,12 +181,12 @@ func TestUnknownPathAndMethod(t *testing.T) {
 	t.Parallel()
 	s := NewServer(t)
 
-	resp, err := http.Get(s.URL() + SendPath)
+	resp, err := testHTTP.Get(s.URL() + SendPath)
 	require.NoError(t, err)
 	resp.Body.Close()
 	require.Equal(t, http.StatusMethodNotAllowed, resp.StatusCode)
 
-	resp, err = http.Post(s.URL()+"/v3/mail/sendx", "application/json", strings.NewReader(validBody))
+	resp, err = testHTTP.Post(s.URL()+"/v3/mail/sendx", "application/json", strings.NewReader(validBody))
 	require.NoError(t, err)
 	resp.Body.Close()
 	require.Equal(t, http.StatusNotFound, resp.StatusCode)

@@ -1,34 +1,58 @@
 // Package slacktest runs a local stand-in for Slack's Web API, so tests can
-// post real chat.postMessage requests with slack-go, read back what arrived,
-// and make Slack fail on cue.
+// post real chat.postMessage requests with slack-go, read them back with
+// conversations.history, check what arrived, and make Slack fail, stall or
+// rate-limit on cue.
 //
 // It speaks the wire format: a form-encoded (or JSON) POST to
 // <URL>/chat.postMessage, the token in the form or an Authorization: Bearer
 // header, blocks and metadata as JSON, and Slack's {"ok":...} answers,
-// including not_authed without a token and invalid_blocks for blocks past
-// Block Kit's limits.
+// including not_authed without a token, missing_scope for a scope SetScopes
+// left out, invalid_blocks for blocks past Block Kit's limits, and a 429 with
+// Retry-After past SetRateLimit.
+//
+// Message timestamps come from the wall clock, as Slack's do, so a client
+// can search history "since" a real time; each is at least a microsecond
+// after the one before, so they are unique and ordered.
+//
+// Channels: a message posted to a name (such as "#business") lands in
+// ChannelID, one posted to an id lands in that id. conversations.history
+// takes only an id, and knows ChannelID and every id a message was posted
+// to; any other is channel_not_found.
 package slacktest
 
 import (
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"maps"
+	"math"
 	"mime"
 	"net/http"
 	"net/http/httptest"
+	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 	"unicode/utf8"
+
+	"github.com/coursehook/coursehook/internal/stall"
 )
 
 // ChannelID is the channel id the server answers with when a message was
 // posted to a channel name rather than an id, as Slack resolves names to ids.
 const ChannelID = "C0123"
 
-// firstTS is the timestamp of the first message, in microseconds; each
-// following message is 100µs later, so timestamps are unique and ordered.
-const firstTS = 1700000000_000100
+// rateWindow is the sliding window SetRateLimit counts posts in: Slack allows
+// about one message per second per channel, with short bursts.
+const rateWindow = time.Second
+
+// History page sizes: Slack's default, and the most it returns.
+const (
+	defaultHistoryLimit = 100
+	maxHistoryLimit     = 999
+)
 
 // Failure is a scripted answer in place of a successful post.
 type Failure struct {
@@ -47,7 +71,13 @@ func (f Failure) isZero() bool { return f == Failure{} }
 
 // Posted is one message the server accepted.
 type Posted struct {
-	Channel  string
+	// Channel is the channel as the client sent it, a name or an id.
+	Channel string
+	// ChannelID is the id the server answered with: Channel when it is an
+	// id, ChannelID for a name.
+	ChannelID string
+	// TS is the message timestamp the server answered with.
+	TS       string
 	Text     string
 	Blocks   json.RawMessage
 	Metadata json.RawMessage
@@ -60,12 +90,27 @@ type Posted struct {
 type Server struct {
 	srv       *httptest.Server
 	closeOnce sync.Once
+	// closed wakes delayed answers when the server stops, so Close does not
+	// wait out a long SetResponseDelay.
+	closed chan struct{}
 
-	mu       sync.Mutex
-	messages []Posted
-	attempts []time.Time
-	queued   []Failure
-	always   Failure
+	mu            sync.Mutex
+	messages      []Posted
+	attempts      []time.Time
+	queued        []Failure
+	always        Failure
+	historyCalls  int
+	historyQueued []Failure
+	delay         time.Duration
+	rateLimit     int
+	rateLimited   int
+	// recent holds, per channel id, when posts were accepted within the last
+	// rateWindow.
+	recent map[string][]time.Time
+	// scopes are the token's scopes; nil grants every scope.
+	scopes map[string]bool
+	// lastTS is the newest message timestamp, in microseconds.
+	lastTS int64
 	// changed is closed and replaced on every accepted message, so waiters
 	// wake on the event instead of polling.
 	changed chan struct{}
@@ -74,9 +119,14 @@ type Server struct {
 // NewServer starts a server and closes it when the test ends.
 func NewServer(t testing.TB) *Server {
 	t.Helper()
-	s := &Server{changed: make(chan struct{})}
+	s := &Server{
+		closed:  make(chan struct{}),
+		recent:  map[string][]time.Time{},
+		changed: make(chan struct{}),
+	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("/api/chat.postMessage", s.postMessage)
+	mux.HandleFunc("/api/conversations.history", s.history)
 	mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]any{"ok": false, "error": "unknown_method"})
 	})
@@ -89,13 +139,92 @@ func NewServer(t testing.TB) *Server {
 func (s *Server) URL() string { return s.srv.URL + "/api/" }
 
 // Close stops the server; later calls fail to connect. Safe to call twice.
-func (s *Server) Close() { s.closeOnce.Do(s.srv.Close) }
+func (s *Server) Close() {
+	s.closeOnce.Do(func() {
+		close(s.closed)
+		s.srv.Close()
+	})
+}
 
 // Messages returns the accepted messages, oldest first.
 func (s *Server) Messages() []Posted {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return append([]Posted(nil), s.messages...)
+}
+
+// MessagesFor returns the accepted messages whose metadata carries eventID as
+// event_payload.event_id, oldest first: more than one is a duplicate notice.
+func (s *Server) MessagesFor(eventID string) []Posted {
+	var out []Posted
+	for _, p := range s.Messages() {
+		if id, ok := metadataEventID(p.Metadata); ok && id == eventID {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// HistoryCalls counts every conversations.history call, failed ones
+// included.
+func (s *Server) HistoryCalls() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.historyCalls
+}
+
+// RateLimited counts the 429s answered because of SetRateLimit. Failures
+// scripted with FailNext or FailAlways are not counted, whatever their
+// status.
+func (s *Server) RateLimited() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.rateLimited
+}
+
+// SetResponseDelay makes every successful chat.postMessage wait d after the
+// message is recorded and before the answer is sent: Slack has the message,
+// the client does not know yet. That is the window in which a worker can
+// crash or a client time out, and a retry post a duplicate. The wait ends
+// early when the client hangs up or the server closes, and then no answer is
+// sent. Zero turns it off.
+func (s *Server) SetResponseDelay(d time.Duration) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.delay = d
+}
+
+// SetRateLimit accepts at most n chat.postMessage calls per channel in any
+// sliding one-second window, and answers the ones beyond with a 429,
+// Retry-After: 1 and {"ok":false,"error":"ratelimited"}, as Slack does. Posts
+// accepted before the call count towards the window. Zero or less turns it
+// off.
+func (s *Server) SetRateLimit(n int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.rateLimit = n
+}
+
+// SetScopes gives the token exactly these scopes, so a method whose scope is
+// missing answers missing_scope with needed and provided, as Slack does:
+// chat.postMessage needs chat:write, conversations.history needs
+// channels:history for a C… channel, groups:history for G… and im:history
+// for D…. Until it is called, the token has every scope.
+func (s *Server) SetScopes(scopes ...string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.scopes = map[string]bool{}
+	for _, sc := range scopes {
+		s.scopes[sc] = true
+	}
+}
+
+// FailHistoryNext makes the next n conversations.history calls fail with f,
+// queued in order like FailNext, which only applies to chat.postMessage.
+func (s *Server) FailHistoryNext(n int, f Failure) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.historyQueued = enqueue(s.historyQueued, n, f)
 }
 
 // Attempts counts every chat.postMessage call, failed ones included.
@@ -113,17 +242,33 @@ func (s *Server) AttemptTimes() []time.Time {
 	return append([]time.Time(nil), s.attempts...)
 }
 
-// FailNext makes the next n calls fail with f. Calls to FailNext queue up in
-// order; once the queue is used up, calls succeed again (unless FailAlways).
+// FailNext makes the next n chat.postMessage calls fail with f. Calls to
+// FailNext queue up in order; once the queue is used up, calls succeed again
+// (unless FailAlways).
 func (s *Server) FailNext(n int, f Failure) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	for range n {
-		s.queued = append(s.queued, f)
-	}
+	s.queued = enqueue(s.queued, n, f)
 }
 
-// FailAlways makes every call fail with f, after any queued failures, until
+func enqueue(queue []Failure, n int, f Failure) []Failure {
+	for range n {
+		queue = append(queue, f)
+	}
+	return queue
+}
+
+// dequeue takes the first failure off queue, if there is one.
+func dequeue(queue *[]Failure) (Failure, bool) {
+	if len(*queue) == 0 {
+		return Failure{}, false
+	}
+	f := (*queue)[0]
+	*queue = (*queue)[1:]
+	return f, true
+}
+
+// FailAlways makes every chat.postMessage call fail with f, after any queued failures, until
 // FailAlways(Failure{}) turns it off.
 func (s *Server) FailAlways(f Failure) {
 	s.mu.Lock()
@@ -161,27 +306,56 @@ func (s *Server) nextFailure(at time.Time) (Failure, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.attempts = append(s.attempts, at)
-	if len(s.queued) > 0 {
-		f := s.queued[0]
-		s.queued = s.queued[1:]
+	if f, ok := dequeue(&s.queued); ok {
 		return f, true
 	}
 	return s.always, !s.always.isZero()
 }
 
-// accept stores p and answers with its channel id and timestamp.
-func (s *Server) accept(p Posted) (channel, ts string) {
+// accept stores p, stamping its channel id and timestamp, unless the rate
+// limit is reached, which it reports with ok false. Checking and storing
+// under one lock keeps concurrent posts from slipping past the limit.
+func (s *Server) accept(p Posted) (Posted, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	now := time.Now()
+	p.ChannelID = p.Channel
+	if !isChannelID(p.ChannelID) {
+		p.ChannelID = ChannelID
+	}
+	recent := slices.DeleteFunc(s.recent[p.ChannelID], func(at time.Time) bool {
+		return now.Sub(at) >= rateWindow
+	})
+	if s.rateLimit > 0 && len(recent) >= s.rateLimit {
+		s.recent[p.ChannelID] = recent
+		s.rateLimited++
+		return p, false
+	}
+	s.recent[p.ChannelID] = append(recent, now)
+	s.lastTS = max(now.UnixMicro(), s.lastTS+1)
+	p.TS = formatTS(s.lastTS)
 	s.messages = append(s.messages, p)
 	close(s.changed)
 	s.changed = make(chan struct{})
-	micros := firstTS + int64(len(s.messages)-1)*100
-	channel = p.Channel
-	if !isChannelID(channel) {
-		channel = ChannelID
+	return p, true
+}
+
+// waitToAnswer waits out SetResponseDelay.
+func (s *Server) waitToAnswer(r *http.Request) {
+	s.mu.Lock()
+	d := s.delay
+	s.mu.Unlock()
+	stall.Wait(r, d, s.closed)
+}
+
+// missingScope returns the scope the token lacks for a method, if any.
+func (s *Server) missingScope(needed string) (provided string, missing bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.scopes == nil || s.scopes[needed] {
+		return "", false
 	}
-	return channel, fmt.Sprintf("%d.%06d", micros/1_000_000, micros%1_000_000)
+	return strings.Join(slices.Sorted(maps.Keys(s.scopes)), ","), true
 }
 
 func (s *Server) postMessage(w http.ResponseWriter, r *http.Request) {
@@ -200,12 +374,11 @@ func (s *Server) postMessage(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	p.At = at
-	if p.Token == "" {
-		slackError(w, "not_authed")
+	if code := tokenError(p.Token); code != "" {
+		slackError(w, code)
 		return
 	}
-	if !strings.HasPrefix(p.Token, "xox") {
-		slackError(w, "invalid_auth")
+	if s.rejectScope(w, "chat:write") {
 		return
 	}
 	if p.Channel == "" {
@@ -231,21 +404,273 @@ func (s *Server) postMessage(w http.ResponseWriter, r *http.Request) {
 		slackError(w, "invalid_metadata_format")
 		return
 	}
-	channel, ts := s.accept(p)
+	p, ok := s.accept(p)
+	if !ok {
+		writeFailure(w, Failure{Status: http.StatusTooManyRequests, RetryAfter: "1"})
+		return
+	}
+	s.waitToAnswer(r)
+	writeJSON(w, http.StatusOK, map[string]any{"ok": true, "channel": p.ChannelID, "ts": p.TS, "message": messageJSON(p, true)})
+}
+
+// rejectScope answers missing_scope, with Slack's needed and provided
+// fields, when the token lacks needed.
+func (s *Server) rejectScope(w http.ResponseWriter, needed string) bool {
+	provided, missing := s.missingScope(needed)
+	if missing {
+		writeJSON(w, http.StatusOK, map[string]any{"ok": false, "error": "missing_scope", "needed": needed, "provided": provided})
+	}
+	return missing
+}
+
+// tokenError is Slack's error code for a missing or malformed token, or "".
+func tokenError(token string) string {
+	switch {
+	case token == "":
+		return "not_authed"
+	case !strings.HasPrefix(token, "xox"):
+		return "invalid_auth"
+	}
+	return ""
+}
+
+// messageJSON is p as Slack lists it in an answer or in history. Metadata is
+// left out unless asked for, as conversations.history does without
+// include_all_metadata.
+func messageJSON(p Posted, withMetadata bool) map[string]any {
 	message := map[string]any{
 		"type":    "message",
 		"subtype": "bot_message",
 		"bot_id":  "B0123",
 		"text":    p.Text,
-		"ts":      ts,
+		"ts":      p.TS,
 	}
 	if p.Blocks != nil {
 		message["blocks"] = p.Blocks
 	}
-	if p.Metadata != nil {
+	if withMetadata && p.Metadata != nil {
 		message["metadata"] = p.Metadata
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"ok": true, "channel": channel, "ts": ts, "message": message})
+	return message
+}
+
+// history answers conversations.history: the channel's messages newest
+// first, newer than oldest and older than latest (either bound included with
+// inclusive), limit to a page, with a next_cursor while more remain.
+func (s *Server) history(w http.ResponseWriter, r *http.Request) {
+	f, fail := s.nextHistoryFailure()
+	if fail {
+		writeFailure(w, f)
+		return
+	}
+	if err := r.ParseForm(); err != nil {
+		slackError(w, "invalid_form_data", err.Error())
+		return
+	}
+	token := r.Form.Get("token")
+	if bearer, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer "); ok {
+		token = bearer
+	}
+	if code := tokenError(token); code != "" {
+		slackError(w, code)
+		return
+	}
+	channel := r.Form.Get("channel")
+	if s.rejectScope(w, historyScope(channel)) {
+		return
+	}
+	if !isChannelID(channel) {
+		slackError(w, "channel_not_found")
+		return
+	}
+	q, code := readHistoryQuery(r)
+	if code != "" {
+		slackError(w, code)
+		return
+	}
+	page, next, found := s.historyPage(channel, q)
+	if !found {
+		slackError(w, "channel_not_found")
+		return
+	}
+	messages := make([]map[string]any, 0, len(page))
+	for _, p := range page {
+		messages = append(messages, messageJSON(p, q.withMetadata))
+	}
+	writeJSON(w, http.StatusOK, map[string]any{
+		"ok":                true,
+		"messages":          messages,
+		"has_more":          next != "",
+		"pin_count":         0,
+		"response_metadata": map[string]any{"next_cursor": next},
+	})
+}
+
+func (s *Server) nextHistoryFailure() (Failure, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.historyCalls++
+	return dequeue(&s.historyQueued)
+}
+
+// historyScope is the scope conversations.history needs for a channel id;
+// anything else is asked as a public channel.
+func historyScope(channel string) string {
+	switch {
+	case strings.HasPrefix(channel, "G"):
+		return "groups:history"
+	case strings.HasPrefix(channel, "D"):
+		return "im:history"
+	}
+	return "channels:history"
+}
+
+// historyQuery is a conversations.history request, timestamps in
+// microseconds.
+type historyQuery struct {
+	oldest, latest int64
+	inclusive      bool
+	limit          int
+	// before, from the cursor, is the newest timestamp of the page; zero
+	// means the first page.
+	before       int64
+	withMetadata bool
+}
+
+// readHistoryQuery reads the form, or returns Slack's error code for what
+// it cannot read.
+func readHistoryQuery(r *http.Request) (historyQuery, string) {
+	q := historyQuery{latest: -1, limit: defaultHistoryLimit}
+	var err error
+	if v := r.Form.Get("oldest"); v != "" {
+		if q.oldest, err = parseTS(v); err != nil {
+			return q, "invalid_ts_oldest"
+		}
+	}
+	if v := r.Form.Get("latest"); v != "" {
+		if q.latest, err = parseTS(v); err != nil {
+			return q, "invalid_ts_latest"
+		}
+	}
+	if v := r.Form.Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 {
+			return q, "invalid_limit"
+		}
+		if n > 0 {
+			q.limit = min(n, maxHistoryLimit)
+		}
+	}
+	if v := r.Form.Get("cursor"); v != "" {
+		if q.before, err = parseCursor(v); err != nil {
+			return q, "invalid_cursor"
+		}
+	}
+	q.inclusive = isTrue(r.Form.Get("inclusive"))
+	q.withMetadata = isTrue(r.Form.Get("include_all_metadata"))
+	return q, ""
+}
+
+// historyPage returns one page of the channel's history, newest first, and
+// the cursor of the next page, or "" when this is the last. found is false
+// for a channel the server does not know.
+func (s *Server) historyPage(channel string, q historyQuery) (page []Posted, next string, found bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	found = channel == ChannelID
+	for i := len(s.messages) - 1; i >= 0; i-- {
+		p := s.messages[i]
+		if p.ChannelID != channel {
+			continue
+		}
+		found = true
+		ts, _ := parseTS(p.TS) // the server wrote it
+		if !q.matches(ts) {
+			continue
+		}
+		if len(page) == q.limit {
+			return page, formatCursor(ts), true
+		}
+		page = append(page, p)
+	}
+	return page, "", found
+}
+
+// matches reports whether a message at ts belongs in the answer.
+func (q historyQuery) matches(ts int64) bool {
+	if q.before > 0 && ts > q.before {
+		return false
+	}
+	if q.inclusive {
+		return ts >= q.oldest && (q.latest < 0 || ts <= q.latest)
+	}
+	return ts > q.oldest && (q.latest < 0 || ts < q.latest)
+}
+
+// formatTS renders microseconds since the epoch as Slack's "seconds.micros".
+func formatTS(micros int64) string {
+	return fmt.Sprintf("%d.%06d", micros/1_000_000, micros%1_000_000)
+}
+
+// parseTS reads a Slack timestamp, "seconds" or "seconds.fraction", into
+// microseconds; digits past the sixth are dropped.
+func parseTS(s string) (int64, error) {
+	secs, frac, _ := strings.Cut(s, ".")
+	sec, err := strconv.ParseUint(secs, 10, 64)
+	if err != nil {
+		return 0, fmt.Errorf("timestamp %q: %w", s, err)
+	}
+	if sec > math.MaxInt64/1_000_000-1 {
+		return 0, fmt.Errorf("timestamp %q: out of range", s)
+	}
+	var micros uint64
+	if frac != "" {
+		frac = (frac + "000000")[:6]
+		if micros, err = strconv.ParseUint(frac, 10, 32); err != nil {
+			return 0, fmt.Errorf("timestamp %q: %w", s, err)
+		}
+	}
+	return int64(sec)*1_000_000 + int64(micros), nil
+}
+
+// cursorPrefix is what Slack's history cursors decode to before the
+// timestamp of the next page's newest message, in microseconds.
+const cursorPrefix = "next_ts:"
+
+func formatCursor(micros int64) string {
+	return base64.StdEncoding.EncodeToString([]byte(cursorPrefix + strconv.FormatInt(micros, 10)))
+}
+
+func parseCursor(cursor string) (int64, error) {
+	raw, err := base64.StdEncoding.DecodeString(cursor)
+	if err != nil {
+		return 0, fmt.Errorf("cursor %q: %w", cursor, err)
+	}
+	ts, ok := strings.CutPrefix(string(raw), cursorPrefix)
+	if !ok {
+		return 0, fmt.Errorf("cursor %q: no %s", cursor, cursorPrefix)
+	}
+	micros, err := strconv.ParseInt(ts, 10, 64)
+	if err != nil || micros <= 0 {
+		return 0, fmt.Errorf("cursor %q: bad timestamp", cursor)
+	}
+	return micros, nil
+}
+
+// isTrue reads a Web API boolean, which Slack takes as 1 or true.
+func isTrue(v string) bool { return v == "1" || v == "true" }
+
+// metadataEventID reads event_payload.event_id from message metadata.
+func metadataEventID(meta json.RawMessage) (string, bool) {
+	var m struct {
+		EventPayload struct {
+			EventID *string `json:"event_id"`
+		} `json:"event_payload"`
+	}
+	if meta == nil || json.Unmarshal(meta, &m) != nil || m.EventPayload.EventID == nil {
+		return "", false
+	}
+	return *m.EventPayload.EventID, true
 }
 
 // readPost reads a chat.postMessage request in either encoding Slack takes.

@@ -30,6 +30,8 @@ func TestPostWithSlackGo(t *testing.T) {
 			meta := slack.SlackMetadata{EventType: "course_completion", EventPayload: map[string]any{"event_id": "e1"}}
 			header := slack.NewHeaderBlock(slack.NewTextBlockObject(slack.PlainTextType, "Hi", false, false))
 
+			before := time.Now()
+			var stamps []string
 			for i := range 2 {
 				channel, ts, err := api.PostMessageContext(t.Context(), tt.channel,
 					slack.MsgOptionText(fmt.Sprintf("hello %d", i), false),
@@ -38,12 +40,18 @@ func TestPostWithSlackGo(t *testing.T) {
 				)
 				require.NoError(t, err)
 				require.Equal(t, tt.wantChannel, channel)
-				require.Equal(t, fmt.Sprintf("1700000000.000%d00", i+1), ts)
+				require.Regexp(t, `^\d{10}\.\d{6}$`, ts)
+				stamps = append(stamps, ts)
 			}
+			first, second := requireTS(t, stamps[0]), requireTS(t, stamps[1])
+			require.Greater(t, second, first, "timestamps are unique and ordered")
+			require.GreaterOrEqual(t, first, before.UnixMicro(), "timestamps come from the clock")
 
 			msgs := srv.Messages()
 			require.Len(t, msgs, 2)
 			require.Equal(t, tt.channel, msgs[0].Channel)
+			require.Equal(t, tt.wantChannel, msgs[0].ChannelID)
+			require.Equal(t, stamps, []string{msgs[0].TS, msgs[1].TS})
 			require.Equal(t, "hello 0", msgs[0].Text)
 			require.Equal(t, "hello 1", msgs[1].Text)
 			require.Equal(t, token, msgs[0].Token)
@@ -67,14 +75,14 @@ func TestPostJSONWithBearer(t *testing.T) {
 	got := do(t, req)
 	require.Equal(t, true, got["ok"], "answer: %v", got)
 	require.Equal(t, "C0123", got["channel"])
-	require.Equal(t, "1700000000.000100", got["ts"])
+	msgs := srv.Messages()
+	require.Len(t, msgs, 1)
+	require.Equal(t, msgs[0].TS, got["ts"])
 	message, ok := got["message"].(map[string]any)
 	require.True(t, ok)
 	require.Equal(t, "hi", message["text"])
-	require.Equal(t, "1700000000.000100", message["ts"])
+	require.Equal(t, msgs[0].TS, message["ts"])
 
-	msgs := srv.Messages()
-	require.Len(t, msgs, 1)
 	require.Equal(t, token, msgs[0].Token)
 	require.Nil(t, msgs[0].Metadata)
 }
@@ -275,7 +283,7 @@ func postForm(t *testing.T, endpoint string, form url.Values) map[string]any {
 
 func do(t *testing.T, req *http.Request) map[string]any {
 	t.Helper()
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := testHTTP.Do(req)
 	require.NoError(t, err)
 	defer resp.Body.Close()
 	require.Equal(t, http.StatusOK, resp.StatusCode)

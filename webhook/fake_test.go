@@ -1,0 +1,102 @@
+package webhook
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"net/netip"
+	"sync"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+	"go.temporal.io/sdk/client"
+
+	"github.com/coursehook/coursehook/internal/syncbuf"
+)
+
+// platform is the learning platform's two addresses, as the starter's
+// default configuration allows them.
+func platform() []netip.Prefix {
+	return []netip.Prefix{netip.MustParsePrefix("54.243.7.71/32"), netip.MustParsePrefix("3.83.213.76/32")}
+}
+
+// platformPeer is a connection from the platform, as RemoteAddr shows it.
+const platformPeer = "54.243.7.71:40000"
+
+// countingTemporal stands in for Temporal and counts the workflows it was
+// asked to start, so a test can prove a refusal started none.
+type countingTemporal struct {
+	mu     sync.Mutex
+	starts []client.StartWorkflowOptions
+	// panics makes ExecuteWorkflow panic, to exercise the recoverer.
+	panics bool
+}
+
+func (c *countingTemporal) ExecuteWorkflow(_ context.Context, options client.StartWorkflowOptions, _ any, _ ...any) (client.WorkflowRun, error) {
+	if c.panics {
+		panic("temporal stand-in told to panic")
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.starts = append(c.starts, options)
+	return fakeRun{id: options.ID}, nil
+}
+
+func (c *countingTemporal) CheckHealth(context.Context, *client.CheckHealthRequest) (*client.CheckHealthResponse, error) {
+	return &client.CheckHealthResponse{}, nil
+}
+
+// Starts is how many workflows were started.
+func (c *countingTemporal) Starts() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.starts)
+}
+
+type fakeRun struct {
+	client.WorkflowRun
+	id string
+}
+
+func (r fakeRun) GetID() string    { return r.id }
+func (r fakeRun) GetRunID() string { return "run-" + r.id }
+
+// harness is a router over a counting Temporal, with its logs captured.
+type harness struct {
+	router   http.Handler
+	temporal *countingTemporal
+	logs     *syncbuf.Buffer
+}
+
+func newHarness(t *testing.T, opts Options) *harness {
+	t.Helper()
+	h := &harness{temporal: &countingTemporal{}, logs: &syncbuf.Buffer{}}
+	log := slog.New(slog.NewJSONHandler(h.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	h.router = New(h.temporal, log, opts).Router()
+	return h
+}
+
+// request is a POST of body from the platform, as JSON.
+func request(target string, body []byte) *http.Request {
+	req := httptest.NewRequest(http.MethodPost, target, bytes.NewReader(body))
+	req.RemoteAddr = platformPeer
+	req.Header.Set("Content-Type", "application/json")
+	return req
+}
+
+// serve runs req through the router and decodes the answer, which must be
+// JSON whatever the status.
+func (h *harness) serve(t *testing.T, req *http.Request) (int, map[string]any) {
+	t.Helper()
+	rec := httptest.NewRecorder()
+	h.router.ServeHTTP(rec, req)
+	raw, err := io.ReadAll(rec.Body)
+	require.NoError(t, err)
+	var m map[string]any
+	require.NoError(t, json.Unmarshal(raw, &m), "every answer is JSON, got %d %q", rec.Code, raw)
+	return rec.Code, m
+}
