@@ -11,7 +11,7 @@ run: build bin/temporal
 	./scripts/run.sh
 
 build:
-	go build -o bin/ ./worker ./starter
+	go build -o bin/ ./worker ./starter ./codec/genkey
 
 # The Temporal CLI carries the dev server and the Web UI. Newer tags cannot be
 # built with `go install`; this one is pinned and cached in bin/ (ignored).

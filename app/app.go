@@ -18,6 +18,7 @@ import (
 
 	"github.com/coursehook/coursehook/activities"
 	"github.com/coursehook/coursehook/certificate"
+	"github.com/coursehook/coursehook/codec"
 	"github.com/coursehook/coursehook/config"
 	"github.com/coursehook/coursehook/mail"
 	"github.com/coursehook/coursehook/slacknotify"
@@ -35,13 +36,29 @@ func NewLogger(w io.Writer, level string) *slog.Logger {
 	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: l}))
 }
 
-// ClientOptions are the Temporal client options for cfg.
+// ClientOptions are the Temporal client options for cfg. With encryption
+// keys, every payload is encrypted before it leaves the process, so the
+// webhook server (which writes the workflow input) and the worker must both
+// use them.
 func ClientOptions(cfg config.Config, log *slog.Logger) client.Options {
-	return client.Options{
+	opts := client.Options{
 		HostPort:  cfg.TemporalAddress,
 		Namespace: cfg.TemporalNamespace,
 		Logger:    sdklog.NewStructuredLogger(log),
 	}
+	if cfg.Encryption != nil {
+		opts.DataConverter = codec.DataConverter(*cfg.Encryption)
+	}
+	return opts
+}
+
+// LogEncryption says at start whether payloads are encrypted.
+func LogEncryption(cfg config.Config, log *slog.Logger) {
+	if cfg.Encryption == nil {
+		log.Warn("payload encryption is off (ENCRYPTION_KEYS is unset): Temporal stores learner data in plaintext")
+		return
+	}
+	log.Info("payload encryption is on", "keyId", cfg.Encryption.ActiveID())
 }
 
 // DialTemporal connects, retrying while Temporal is still starting (as it is

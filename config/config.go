@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/coursehook/coursehook/codec"
 	"github.com/coursehook/coursehook/workflows"
 )
 
@@ -50,6 +51,17 @@ type Config struct {
 	// WebhookSecretPrevious is accepted too while the URL is being rotated.
 	WebhookSecret         string
 	WebhookSecretPrevious string
+	// Encryption holds the payload keys; nil when ENCRYPTION_KEYS is unset
+	// and payloads reach Temporal in plaintext.
+	Encryption *codec.Keys
+	// CodecAddr is where the starter serves the codec endpoint for the
+	// Temporal UI and CLI; it only runs when Encryption is set.
+	CodecAddr string
+	// CodecOrigin is the Temporal UI's origin, the only one the codec
+	// endpoint answers from a browser.
+	CodecOrigin string
+	// CodecToken, when set, is the bearer token the codec endpoint requires.
+	CodecToken string
 }
 
 // Defaults for the settings that have one.
@@ -74,6 +86,10 @@ const (
 	// DefaultOutboxFrom stands in as the sender in outbox mode, where no
 	// email leaves the machine.
 	DefaultOutboxFrom = "certificates@coursehook.invalid"
+	// DefaultCodecAddr keeps the codec endpoint on loopback: whoever reaches
+	// it can decrypt.
+	DefaultCodecAddr   = "127.0.0.1:8081"
+	DefaultCodecOrigin = "http://localhost:8233"
 )
 
 // SlackOutbox reports whether Slack notices go to files instead of Slack.
@@ -110,6 +126,18 @@ func Load(getenv func(string) string) (Config, error) {
 		WebhookSecret:     r.secret("WEBHOOK_SECRET"),
 	}
 	c.WebhookSecretPrevious = r.secret("WEBHOOK_SECRET_PREVIOUS")
+	c.CodecAddr = r.hostPort("CODEC_ADDR", DefaultCodecAddr)
+	c.CodecOrigin = r.httpURL("CODEC_CORS_ORIGIN", DefaultCodecOrigin)
+	c.CodecToken = r.str("CODEC_AUTH_TOKEN", "")
+	if keys, id := r.getenv(codec.KeysVar), r.getenv(codec.KeyIDVar); keys != "" || id != "" {
+		k, err := codec.ParseKeys(keys, id)
+		if err != nil {
+			// The codec's errors name the variable and never the key.
+			r.errs = append(r.errs, err)
+		} else {
+			c.Encryption = &k
+		}
+	}
 	if v := r.str("ALLOWED_SOURCE_IPS", DefaultAllowedSources); v == AllSources {
 		c.AllowAllSources = true
 	} else {

@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/coursehook/coursehook/codec"
 )
 
 func env(m map[string]string) func(string) string {
@@ -144,4 +146,27 @@ func TestWebhookSecrets(t *testing.T) {
 			require.NotContains(t, err.Error(), "s3cr3t", "a secret never appears in an error")
 		})
 	}
+}
+
+func TestEncryptionKeys(t *testing.T) {
+	spec, err := codec.GenerateSpec("k1")
+	require.NoError(t, err)
+	c, err := Load(env(map[string]string{"ENCRYPTION_KEYS": spec, "ENCRYPTION_KEY_ID": "k1"}))
+	require.NoError(t, err)
+	require.NotNil(t, c.Encryption)
+	require.Equal(t, "k1", c.Encryption.ActiveID())
+	require.Equal(t, DefaultCodecAddr, c.CodecAddr)
+	require.Equal(t, DefaultCodecOrigin, c.CodecOrigin)
+
+	c, err = Load(env(nil))
+	require.NoError(t, err)
+	require.Nil(t, c.Encryption, "no keys, no encryption")
+
+	_, err = Load(env(map[string]string{"ENCRYPTION_KEYS": spec, "ENCRYPTION_KEY_ID": "k2"}))
+	require.ErrorContains(t, err, "ENCRYPTION_KEY_ID")
+	require.NotContains(t, err.Error(), spec[3:], "no key material in errors")
+	_, err = Load(env(map[string]string{"ENCRYPTION_KEY_ID": "k1"}))
+	require.ErrorContains(t, err, "ENCRYPTION_KEYS")
+	_, err = Load(env(map[string]string{"CODEC_ADDR": "nowhere"}))
+	require.ErrorContains(t, err, "CODEC_ADDR")
 }

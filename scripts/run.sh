@@ -22,6 +22,24 @@ export OUTBOX_DIR=${OUTBOX_DIR:-$DATA/outbox}
 # (even "*") is passed through untouched.
 export ALLOWED_SOURCE_IPS=${ALLOWED_SOURCE_IPS:-54.243.7.71,3.83.213.76,127.0.0.1,::1}
 
+# Payloads are encrypted before they reach Temporal. The first run makes a
+# local key and keeps it in $DATA/encryption.key (owner-only); later runs
+# reuse it, so earlier workflows stay readable. An ENCRYPTION_KEYS from the
+# environment wins.
+if [ -z "${ENCRYPTION_KEYS:-}" ]; then
+  keyfile="$DATA/encryption.key"
+  if [ ! -s "$keyfile" ]; then
+    (umask 077 && "$BIN/genkey" >"$keyfile.tmp" && mv "$keyfile.tmp" "$keyfile")
+    echo "generated a local payload encryption key in $keyfile"
+  fi
+  ENCRYPTION_KEYS=$(<"$keyfile")
+  export ENCRYPTION_KEYS
+  export ENCRYPTION_KEY_ID=${ENCRYPTION_KEYS%%:*}
+fi
+export CODEC_ADDR=${CODEC_ADDR:-127.0.0.1:8081}
+export CODEC_CORS_ORIGIN=${CODEC_CORS_ORIGIN:-http://localhost:$TEMPORAL_UI_PORT}
+codec_url="http://localhost:${CODEC_ADDR##*:}"
+
 pids=()
 stop() {
   trap - INT TERM EXIT
@@ -38,6 +56,7 @@ trap stop INT TERM EXIT
 "$BIN/temporal" server start-dev \
   --db-filename "$DATA/temporal.db" \
   --ip 127.0.0.1 --port "$TEMPORAL_PORT" --ui-port "$TEMPORAL_UI_PORT" \
+  --ui-codec-endpoint "$codec_url" \
   --log-level warn >"$DATA/temporal.log" 2>&1 &
 pids+=($!)
 
@@ -73,6 +92,7 @@ coursehook is running.
   Temporal UI   http://localhost:${TEMPORAL_UI_PORT}
   outbox        ${OUTBOX_DIR}   (Slack and email land here while SLACK_BOT_TOKEN / SENDGRID_API_KEY are unset)
   sources       ${ALLOWED_SOURCE_IPS}   (ALLOWED_SOURCE_IPS)
+  codec         ${codec_url}   (the UI decrypts payloads through it; key id ${ENCRYPTION_KEY_ID})
   logs          this terminal (worker and starter), ${DATA}/temporal.log (dev server)
 
 Try: curl -si -H 'Content-Type: application/json' --data @testdata/course-completion.json "localhost:${port}${path}"

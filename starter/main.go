@@ -21,6 +21,7 @@ import (
 	"go.temporal.io/sdk/client"
 
 	"github.com/coursehook/coursehook/app"
+	"github.com/coursehook/coursehook/codec"
 	"github.com/coursehook/coursehook/config"
 	"github.com/coursehook/coursehook/webhook"
 )
@@ -92,36 +93,87 @@ func run(ctx context.Context, getenv func(string) string, stderr io.Writer, read
 	}
 	defer c.Close()
 
-	srv := &http.Server{
-		Handler:           webhook.New(c, log, webhookOptions(cfg, log)).Router(),
-		ReadHeaderTimeout: 5 * time.Second,
-		ReadTimeout:       10 * time.Second,
-		WriteTimeout:      15 * time.Second,
-		IdleTimeout:       60 * time.Second,
-	}
-	ln, err := net.Listen("tcp", cfg.HTTPAddr)
+	app.LogEncryption(cfg, log)
+
+	webhookLn, err := net.Listen("tcp", cfg.HTTPAddr)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", cfg.HTTPAddr, err)
 	}
-	log.Info("webhook server listening", "addr", ln.Addr().String(), "path", webhook.Path, "temporal", cfg.TemporalAddress)
-	if ready != nil {
-		ready <- ln.Addr().String()
-	}
+	servers := []served{{
+		name: "webhook server",
+		ln:   webhookLn,
+		srv: &http.Server{
+			Handler:           webhook.New(c, log, webhookOptions(cfg, log)).Router(),
+			ReadHeaderTimeout: 5 * time.Second,
+			ReadTimeout:       10 * time.Second,
+			WriteTimeout:      15 * time.Second,
+			IdleTimeout:       60 * time.Second,
+		},
+	}}
+	log.Info("webhook server listening", "addr", webhookLn.Addr().String(), "path", webhook.Path, "temporal", cfg.TemporalAddress)
 
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
+	if cfg.Encryption != nil {
+		// The codec endpoint lets the Temporal UI and CLI show decrypted
+		// payloads. It has a listener of its own, on loopback by default,
+		// so it is never exposed beside the public webhook.
+		codecLn, err := net.Listen("tcp", cfg.CodecAddr)
+		if err != nil {
+			webhookLn.Close()
+			return fmt.Errorf("listen on %s (CODEC_ADDR): %w", cfg.CodecAddr, err)
+		}
+		servers = append(servers, served{
+			name: "codec server",
+			ln:   codecLn,
+			srv: &http.Server{
+				Handler:           codec.Handler(*cfg.Encryption, codec.HandlerOptions{AllowedOrigin: cfg.CodecOrigin, BearerToken: cfg.CodecToken}),
+				ReadHeaderTimeout: 5 * time.Second,
+				ReadTimeout:       30 * time.Second,
+				WriteTimeout:      30 * time.Second,
+			},
+		})
+		log.Info("codec server listening", "addr", codecLn.Addr().String(), "origin", cfg.CodecOrigin, "token", cfg.CodecToken != "")
+	}
+	if ready != nil {
+		ready <- webhookLn.Addr().String()
+	}
+	return serveAll(ctx, log, cfg.ShutdownTimeout, servers)
+}
+
+// served is one HTTP server on its listener.
+type served struct {
+	name string
+	ln   net.Listener
+	srv  *http.Server
+}
+
+// serveAll runs the servers until ctx ends or one of them fails, then shuts
+// them all down: requests in flight finish (each is bounded by the start
+// timeout), new connections are refused.
+func serveAll(ctx context.Context, log *slog.Logger, timeout time.Duration, servers []served) error {
+	errc := make(chan error, len(servers))
+	for _, s := range servers {
+		go func() {
+			if err := s.srv.Serve(s.ln); !errors.Is(err, http.ErrServerClosed) {
+				errc <- fmt.Errorf("%s: %w", s.name, err)
+			}
+		}()
+	}
+	var failed error
 	select {
-	case err := <-errc:
-		return fmt.Errorf("serve: %w", err)
+	case failed = <-errc:
 	case <-ctx.Done():
 	}
 	log.Info("webhook server shutting down")
-	// Requests in flight finish (each is bounded by the start timeout);
-	// new connections are refused.
-	shutdownCtx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
-	if err := srv.Shutdown(shutdownCtx); err != nil && !errors.Is(err, http.ErrServerClosed) {
-		return fmt.Errorf("shutdown: %w", err)
+	errs := []error{failed}
+	for _, s := range servers {
+		if err := s.srv.Shutdown(shutdownCtx); err != nil {
+			errs = append(errs, fmt.Errorf("shut down %s: %w", s.name, err))
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return err
 	}
 	log.Info("webhook server stopped")
 	return nil

@@ -5,6 +5,7 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"os"
 	"testing"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/coursehook/coursehook/codec"
 	"github.com/coursehook/coursehook/config"
 	"github.com/coursehook/coursehook/internal/syncbuf"
 	"github.com/coursehook/coursehook/webhook"
@@ -124,4 +126,27 @@ func TestOptionsNeverAllowEveryoneByAccident(t *testing.T) {
 	opts := webhookOptions(config.Config{}, slog.New(slog.NewJSONHandler(io.Discard, nil)))
 	require.NotNil(t, opts.AllowedSources, "a config without sources allows no one, not everyone")
 	require.Empty(t, opts.AllowedSources)
+}
+
+func TestCodecServerRunsWithEncryptionKeys(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	codecAddr := ln.Addr().String()
+	require.NoError(t, ln.Close())
+	spec, err := codec.GenerateSpec("k1")
+	require.NoError(t, err)
+	_, logs := serve(t, map[string]string{
+		"ENCRYPTION_KEYS": spec, "ENCRYPTION_KEY_ID": "k1", "CODEC_ADDR": codecAddr, "ALLOWED_SOURCE_IPS": "*",
+	})
+
+	req, err := http.NewRequest(http.MethodOptions, "http://"+codecAddr+"/decode", nil)
+	require.NoError(t, err)
+	req.Header.Set("Origin", "http://localhost:8233")
+	req.Header.Set("Access-Control-Request-Method", http.MethodPost)
+	resp, err := testHTTP.Do(req)
+	require.NoError(t, err)
+	resp.Body.Close()
+	require.Equal(t, "http://localhost:8233", resp.Header.Get("Access-Control-Allow-Origin"), "the UI may call the codec endpoint")
+	require.Contains(t, logs.String(), `"msg":"payload encryption is on","keyId":"k1"`)
+	require.NotContains(t, logs.String(), spec[len("k1:"):], "the key never reaches the logs")
 }

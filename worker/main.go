@@ -40,6 +40,7 @@ func run(ctx context.Context, getenv func(string) string, stderr io.Writer) erro
 	defer st.Close()
 	log.Info("database ready", "dialect", st.Dialect())
 
+	app.LogEncryption(cfg, log)
 	poster, sender := app.Channels(cfg, log, nil)
 	c, err := app.DialTemporal(ctx, cfg, log)
 	if err != nil {
