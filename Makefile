@@ -30,8 +30,8 @@ lint: bin/staticcheck
 test: bin/temporal lint
 	go test -race -count=1 ./...
 
-bench:
-	go test -run '^$$' -bench . -benchmem ./...
+bench: bin/temporal
+	go test -run '^$$' -bench . -benchmem -count 5 ./...
 
 clean:
 	rm -rf bin/worker bin/starter

@@ -92,7 +92,7 @@ func postMany(t *testing.T, serverURL string, bodies [][]byte) []int {
 	return statuses
 }
 
-func samples(t *testing.T, n int) (ids []string, bodies [][]byte) {
+func samples(t testing.TB, n int) (ids []string, bodies [][]byte) {
 	t.Helper()
 	for range n {
 		id, body := sample(t, "course-completion.json")

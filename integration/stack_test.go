@@ -65,7 +65,7 @@ type stackOptions struct {
 
 // newStack sends through the real Slack and SendGrid clients, pointed at the
 // stand-ins.
-func newStack(t *testing.T, opts ...stackOptions) *stack {
+func newStack(t testing.TB, opts ...stackOptions) *stack {
 	t.Helper()
 	slack, sendgrid := slacktest.NewServer(t), sendgridtest.NewServer(t)
 	s := build(t,
@@ -76,7 +76,7 @@ func newStack(t *testing.T, opts ...stackOptions) *stack {
 	return s
 }
 
-func build(t *testing.T, poster slacknotify.Poster, sender mail.Sender, opts ...stackOptions) *stack {
+func build(t testing.TB, poster slacknotify.Poster, sender mail.Sender, opts ...stackOptions) *stack {
 	t.Helper()
 	var o stackOptions
 	if len(opts) > 0 {
@@ -130,7 +130,7 @@ type answer struct {
 	Body       map[string]any
 }
 
-func (s *stack) post(t *testing.T, body []byte) answer {
+func (s *stack) post(t testing.TB, body []byte) answer {
 	t.Helper()
 	req, err := http.NewRequest(http.MethodPost, s.Server.URL+webhook.Path, bytes.NewReader(body))
 	require.NoError(t, err)
@@ -148,12 +148,12 @@ func (s *stack) post(t *testing.T, body []byte) answer {
 // result waits for the event's workflow to close and returns its result.
 // The wait is generous: under the race detector, with the fault scenarios
 // running in parallel on two cores, a workflow that retries can take a while.
-func (s *stack) result(t *testing.T, eventID string) workflows.CourseCompletionResult {
+func (s *stack) result(t testing.TB, eventID string) workflows.CourseCompletionResult {
 	t.Helper()
 	return s.resultWithin(t, eventID, 2*time.Minute)
 }
 
-func (s *stack) resultWithin(t *testing.T, eventID string, timeout time.Duration) workflows.CourseCompletionResult {
+func (s *stack) resultWithin(t testing.TB, eventID string, timeout time.Duration) workflows.CourseCompletionResult {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
@@ -164,7 +164,7 @@ func (s *stack) resultWithin(t *testing.T, eventID string, timeout time.Duration
 
 // sample returns a testdata sample with a fresh event id, so tests sharing
 // the dev server never collide.
-func sample(t *testing.T, name string) (id string, body []byte) {
+func sample(t testing.TB, name string) (id string, body []byte) {
 	t.Helper()
 	raw, err := os.ReadFile(filepath.Join("..", "testdata", name))
 	require.NoError(t, err)
