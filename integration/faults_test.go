@@ -243,6 +243,7 @@ func TestFaultSlackInvalidAuthIsPermanent(t *testing.T) {
 
 	r := s.result(t, id)
 	require.Equal(t, workflows.StatusPartial, r.Status)
+	recordHistory(t, id, "history-partial.json")
 	require.Equal(t, 1, s.Slack.Attempts(), "no retries")
 	require.Len(t, s.SendGrid.Messages(), 1, "the email still goes out")
 	rec := row(t, s, id)

@@ -15,9 +15,10 @@ import (
 )
 
 // recordHistory saves the workflow's history for the replay test in
-// workflows/, when RECORD_HISTORY=1. Re-record after a deliberate,
-// versioned change to the workflow, and keep the old files: they are the
-// histories still running in production.
+// workflows/, when RECORD_HISTORY=1. Before re-recording after a deliberate,
+// versioned change to the workflow, rename the current files to
+// history-v<N>-*.json and keep them: they stand for the workflows still
+// running in production on the old code.
 func recordHistory(t *testing.T, eventID, name string) {
 	t.Helper()
 	if os.Getenv("RECORD_HISTORY") != "1" {
