@@ -15,11 +15,10 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
-	"github.com/coursehook/coursehook/internal/stall"
+	"github.com/coursehook/coursehook/internal/standin"
 )
 
 // SendPath is the endpoint the server answers.
@@ -30,19 +29,8 @@ const maxBodyBytes = 30 << 20
 
 // Server answers like SendGrid's mail send endpoint and records what it got.
 type Server struct {
-	srv       *httptest.Server
-	closeOnce sync.Once
-	// closed wakes delayed answers when the server stops, so Close does not
-	// wait out a long SetResponseDelay.
-	closed chan struct{}
-
-	mu         sync.Mutex
-	messages   []Sent
-	attempts   []time.Time
-	failNext   []Failure
-	failAlways *Failure
-	delay      time.Duration
-	lastID     int
+	srv *httptest.Server
+	rec *standin.Recorder[Sent, Failure]
 }
 
 // Sent is one message the server accepted.
@@ -68,7 +56,7 @@ type Failure struct {
 // NewServer starts a server that t closes when it ends.
 func NewServer(t testing.TB) *Server {
 	t.Helper()
-	s := &Server{closed: make(chan struct{})}
+	s := &Server{rec: standin.NewRecorder[Sent, Failure]()}
 	s.srv = httptest.NewServer(http.HandlerFunc(s.handle))
 	t.Cleanup(s.Close)
 	return s
@@ -79,19 +67,10 @@ func (s *Server) URL() string { return s.srv.URL }
 
 // Close stops the server; later requests fail to connect. It is safe to call
 // more than once.
-func (s *Server) Close() {
-	s.closeOnce.Do(func() {
-		close(s.closed)
-		s.srv.Close()
-	})
-}
+func (s *Server) Close() { s.rec.Close(s.srv.Close) }
 
 // Messages returns the accepted messages in the order they arrived.
-func (s *Server) Messages() []Sent {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return append([]Sent(nil), s.messages...)
-}
+func (s *Server) Messages() []Sent { return s.rec.Messages() }
 
 // MessagesFor returns the accepted messages whose custom_args carry eventID
 // as event_id, in the order they arrived: more than one is a duplicate mail.
@@ -112,59 +91,27 @@ func (s *Server) MessagesFor(eventID string) []Sent {
 // yet, which is when a timeout or a crash makes a retry send it twice. The
 // wait ends early when the client hangs up or the server closes, and then no
 // answer is sent. Failures are answered at once. Zero turns it off.
-func (s *Server) SetResponseDelay(d time.Duration) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.delay = d
-}
+func (s *Server) SetResponseDelay(d time.Duration) { s.rec.SetResponseDelay(d) }
 
 // Attempts counts requests to the send endpoint, accepted or not.
-func (s *Server) Attempts() int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return len(s.attempts)
-}
+func (s *Server) Attempts() int { return s.rec.Attempts() }
 
 // AttemptTimes returns when each request to the send endpoint arrived, so a
 // test can check the client's backoff.
-func (s *Server) AttemptTimes() []time.Time {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return append([]time.Time(nil), s.attempts...)
-}
+func (s *Server) AttemptTimes() []time.Time { return s.rec.AttemptTimes() }
 
 // FailNext answers the next n requests with f, before any other check.
-func (s *Server) FailNext(n int, f Failure) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for range n {
-		s.failNext = append(s.failNext, f)
-	}
-}
+func (s *Server) FailNext(n int, f Failure) { s.rec.FailNext(n, f) }
 
 // FailAlways answers every request after the queued FailNext ones with f.
-func (s *Server) FailAlways(f Failure) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.failAlways = &f
-}
+// Unlike slacktest's, a zero Failure does not turn it off: it fails with 503.
+func (s *Server) FailAlways(f Failure) { s.rec.FailAlways(f) }
 
 // WaitForMessages waits until at least n messages were accepted and returns
 // them all; it fails t when timeout passes first.
 func (s *Server) WaitForMessages(t testing.TB, n int, timeout time.Duration) []Sent {
 	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for {
-		msgs := s.Messages()
-		if len(msgs) >= n {
-			return msgs
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("sendgridtest: got %d messages after %s, want %d (%d attempts)", len(msgs), timeout, n, s.Attempts())
-			return nil
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	return s.rec.WaitForMessages(t, n, timeout, "sendgridtest: got %d messages after %s, want %d (%d attempts)")
 }
 
 func (s *Server) handle(w http.ResponseWriter, r *http.Request) {
@@ -178,7 +125,7 @@ func (s *Server) handle(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
-	f, fail := s.recordAttempt()
+	_, f, fail := s.rec.Attempt()
 	if fail {
 		writeFailure(w, f)
 		return
@@ -210,17 +157,9 @@ func (s *Server) handle(w http.ResponseWriter, r *http.Request) {
 	}
 
 	id := s.accept(body, auth)
-	s.waitToAnswer(r)
+	s.rec.Stall(r)
 	w.Header().Set("X-Message-Id", id)
 	w.WriteHeader(http.StatusAccepted)
-}
-
-// waitToAnswer waits out SetResponseDelay.
-func (s *Server) waitToAnswer(r *http.Request) {
-	s.mu.Lock()
-	d := s.delay
-	s.mu.Unlock()
-	stall.Wait(r, d, s.closed)
 }
 
 // eventIDs returns the event_id custom arg each personalization ends up
@@ -245,29 +184,12 @@ func eventIDs(body []byte) []string {
 	return ids
 }
 
-// recordAttempt counts the request and says whether it must fail, and how.
-func (s *Server) recordAttempt() (Failure, bool) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.attempts = append(s.attempts, time.Now())
-	if len(s.failNext) > 0 {
-		f := s.failNext[0]
-		s.failNext = s.failNext[1:]
-		return f, true
-	}
-	if s.failAlways != nil {
-		return *s.failAlways, true
-	}
-	return Failure{}, false
-}
-
+// accept records the message and returns the X-Message-Id to answer with.
 func (s *Server) accept(body []byte, auth string) string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.lastID++
-	id := fmt.Sprintf("sendgridtest-%06d", s.lastID)
-	s.messages = append(s.messages, Sent{Body: body, Auth: auth, MessageID: id, At: time.Now()})
-	return id
+	return s.rec.Accept(func(seq int) Sent {
+		id := fmt.Sprintf("sendgridtest-%06d", seq)
+		return Sent{Body: body, Auth: auth, MessageID: id, At: time.Now()}
+	}).MessageID
 }
 
 func readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {

@@ -37,7 +37,7 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/coursehook/coursehook/internal/stall"
+	"github.com/coursehook/coursehook/internal/standin"
 )
 
 // ChannelID is the channel id the server answers with when a message was
@@ -88,22 +88,19 @@ type Posted struct {
 // Server is a running stand-in. Its methods are safe to call from any
 // goroutine.
 type Server struct {
-	srv       *httptest.Server
-	closeOnce sync.Once
-	// closed wakes delayed answers when the server stops, so Close does not
-	// wait out a long SetResponseDelay.
-	closed chan struct{}
+	srv *httptest.Server
+	// posts records chat.postMessage: its calls, the messages it accepted,
+	// its scripted failures and its response delay.
+	posts *standin.Recorder[Posted, Failure]
+	// history records conversations.history calls and their scripted
+	// failures; it accepts no messages of its own.
+	history *standin.Recorder[struct{}, Failure]
 
-	mu            sync.Mutex
-	messages      []Posted
-	attempts      []time.Time
-	queued        []Failure
-	always        Failure
-	historyCalls  int
-	historyQueued []Failure
-	delay         time.Duration
-	rateLimit     int
-	rateLimited   int
+	// mu guards the fields below. accept holds it while posts stores the
+	// message, so posts' lock is only ever taken inside it.
+	mu          sync.Mutex
+	rateLimit   int
+	rateLimited int
 	// recent holds, per channel id, when posts were accepted within the last
 	// rateWindow.
 	recent map[string][]time.Time
@@ -111,22 +108,19 @@ type Server struct {
 	scopes map[string]bool
 	// lastTS is the newest message timestamp, in microseconds.
 	lastTS int64
-	// changed is closed and replaced on every accepted message, so waiters
-	// wake on the event instead of polling.
-	changed chan struct{}
 }
 
 // NewServer starts a server and closes it when the test ends.
 func NewServer(t testing.TB) *Server {
 	t.Helper()
 	s := &Server{
-		closed:  make(chan struct{}),
+		posts:   standin.NewRecorder[Posted, Failure](),
+		history: standin.NewRecorder[struct{}, Failure](),
 		recent:  map[string][]time.Time{},
-		changed: make(chan struct{}),
 	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("/api/chat.postMessage", s.postMessage)
-	mux.HandleFunc("/api/conversations.history", s.history)
+	mux.HandleFunc("/api/conversations.history", s.conversationsHistory)
 	mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]any{"ok": false, "error": "unknown_method"})
 	})
@@ -139,19 +133,10 @@ func NewServer(t testing.TB) *Server {
 func (s *Server) URL() string { return s.srv.URL + "/api/" }
 
 // Close stops the server; later calls fail to connect. Safe to call twice.
-func (s *Server) Close() {
-	s.closeOnce.Do(func() {
-		close(s.closed)
-		s.srv.Close()
-	})
-}
+func (s *Server) Close() { s.posts.Close(s.srv.Close) }
 
 // Messages returns the accepted messages, oldest first.
-func (s *Server) Messages() []Posted {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return append([]Posted(nil), s.messages...)
-}
+func (s *Server) Messages() []Posted { return s.posts.Messages() }
 
 // MessagesFor returns the accepted messages whose metadata carries eventID as
 // event_payload.event_id, oldest first: more than one is a duplicate notice.
@@ -167,11 +152,7 @@ func (s *Server) MessagesFor(eventID string) []Posted {
 
 // HistoryCalls counts every conversations.history call, failed ones
 // included.
-func (s *Server) HistoryCalls() int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.historyCalls
-}
+func (s *Server) HistoryCalls() int { return s.history.Attempts() }
 
 // RateLimited counts the 429s answered because of SetRateLimit. Failures
 // scripted with FailNext or FailAlways are not counted, whatever their
@@ -188,11 +169,7 @@ func (s *Server) RateLimited() int {
 // crash or a client time out, and a retry post a duplicate. The wait ends
 // early when the client hangs up or the server closes, and then no answer is
 // sent. Zero turns it off.
-func (s *Server) SetResponseDelay(d time.Duration) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.delay = d
-}
+func (s *Server) SetResponseDelay(d time.Duration) { s.posts.SetResponseDelay(d) }
 
 // SetRateLimit accepts at most n chat.postMessage calls per channel in any
 // sliding one-second window, and answers the ones beyond with a 429,
@@ -221,100 +198,41 @@ func (s *Server) SetScopes(scopes ...string) {
 
 // FailHistoryNext makes the next n conversations.history calls fail with f,
 // queued in order like FailNext, which only applies to chat.postMessage.
-func (s *Server) FailHistoryNext(n int, f Failure) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.historyQueued = enqueue(s.historyQueued, n, f)
-}
+func (s *Server) FailHistoryNext(n int, f Failure) { s.history.FailNext(n, f) }
 
 // Attempts counts every chat.postMessage call, failed ones included.
-func (s *Server) Attempts() int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return len(s.attempts)
-}
+func (s *Server) Attempts() int { return s.posts.Attempts() }
 
 // AttemptTimes returns when each chat.postMessage call arrived, so a test can
 // check the spacing of retries.
-func (s *Server) AttemptTimes() []time.Time {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return append([]time.Time(nil), s.attempts...)
-}
+func (s *Server) AttemptTimes() []time.Time { return s.posts.AttemptTimes() }
 
 // FailNext makes the next n chat.postMessage calls fail with f. Calls to
 // FailNext queue up in order; once the queue is used up, calls succeed again
 // (unless FailAlways).
-func (s *Server) FailNext(n int, f Failure) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.queued = enqueue(s.queued, n, f)
-}
-
-func enqueue(queue []Failure, n int, f Failure) []Failure {
-	for range n {
-		queue = append(queue, f)
-	}
-	return queue
-}
-
-// dequeue takes the first failure off queue, if there is one.
-func dequeue(queue *[]Failure) (Failure, bool) {
-	if len(*queue) == 0 {
-		return Failure{}, false
-	}
-	f := (*queue)[0]
-	*queue = (*queue)[1:]
-	return f, true
-}
+func (s *Server) FailNext(n int, f Failure) { s.posts.FailNext(n, f) }
 
 // FailAlways makes every chat.postMessage call fail with f, after any queued failures, until
 // FailAlways(Failure{}) turns it off.
 func (s *Server) FailAlways(f Failure) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.always = f
+	if f.isZero() {
+		s.posts.ClearFailAlways()
+		return
+	}
+	s.posts.FailAlways(f)
 }
 
 // WaitForMessages waits until at least n messages were accepted and returns
 // them, or fails the test after timeout. Call it from the test's goroutine.
 func (s *Server) WaitForMessages(t testing.TB, n int, timeout time.Duration) []Posted {
 	t.Helper()
-	deadline := time.NewTimer(timeout)
-	defer deadline.Stop()
-	for {
-		s.mu.Lock()
-		got, changed := len(s.messages), s.changed
-		if got >= n {
-			msgs := append([]Posted(nil), s.messages...)
-			s.mu.Unlock()
-			return msgs
-		}
-		s.mu.Unlock()
-		select {
-		case <-changed:
-		case <-deadline.C:
-			t.Fatalf("slacktest: %d messages after %s, want %d (%d attempts)", got, timeout, n, s.Attempts())
-			return nil
-		}
-	}
-}
-
-// nextFailure records an attempt and returns the failure to answer it with,
-// if any.
-func (s *Server) nextFailure(at time.Time) (Failure, bool) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.attempts = append(s.attempts, at)
-	if f, ok := dequeue(&s.queued); ok {
-		return f, true
-	}
-	return s.always, !s.always.isZero()
+	return s.posts.WaitForMessages(t, n, timeout, "slacktest: %d messages after %s, want %d (%d attempts)")
 }
 
 // accept stores p, stamping its channel id and timestamp, unless the rate
 // limit is reached, which it reports with ok false. Checking and storing
-// under one lock keeps concurrent posts from slipping past the limit.
+// under one lock keeps concurrent posts from slipping past the limit, and
+// timestamps in the order Messages lists.
 func (s *Server) accept(p Posted) (Posted, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -334,18 +252,7 @@ func (s *Server) accept(p Posted) (Posted, bool) {
 	s.recent[p.ChannelID] = append(recent, now)
 	s.lastTS = max(now.UnixMicro(), s.lastTS+1)
 	p.TS = formatTS(s.lastTS)
-	s.messages = append(s.messages, p)
-	close(s.changed)
-	s.changed = make(chan struct{})
-	return p, true
-}
-
-// waitToAnswer waits out SetResponseDelay.
-func (s *Server) waitToAnswer(r *http.Request) {
-	s.mu.Lock()
-	d := s.delay
-	s.mu.Unlock()
-	stall.Wait(r, d, s.closed)
+	return s.posts.Accept(func(int) Posted { return p }), true
 }
 
 // missingScope returns the scope the token lacks for a method, if any.
@@ -359,12 +266,12 @@ func (s *Server) missingScope(needed string) (provided string, missing bool) {
 }
 
 func (s *Server) postMessage(w http.ResponseWriter, r *http.Request) {
-	at := time.Now()
 	if r.Method != http.MethodPost {
 		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
 		return
 	}
-	if f, ok := s.nextFailure(at); ok {
+	at, f, fail := s.posts.Attempt()
+	if fail {
 		writeFailure(w, f)
 		return
 	}
@@ -409,7 +316,7 @@ func (s *Server) postMessage(w http.ResponseWriter, r *http.Request) {
 		writeFailure(w, Failure{Status: http.StatusTooManyRequests, RetryAfter: "1"})
 		return
 	}
-	s.waitToAnswer(r)
+	s.posts.Stall(r)
 	writeJSON(w, http.StatusOK, map[string]any{"ok": true, "channel": p.ChannelID, "ts": p.TS, "message": messageJSON(p, true)})
 }
 
@@ -454,11 +361,12 @@ func messageJSON(p Posted, withMetadata bool) map[string]any {
 	return message
 }
 
-// history answers conversations.history: the channel's messages newest
-// first, newer than oldest and older than latest (either bound included with
-// inclusive), limit to a page, with a next_cursor while more remain.
-func (s *Server) history(w http.ResponseWriter, r *http.Request) {
-	f, fail := s.nextHistoryFailure()
+// conversationsHistory answers conversations.history: the channel's
+// messages newest first, newer than oldest and older than latest (either
+// bound included with inclusive), limit to a page, with a next_cursor while
+// more remain.
+func (s *Server) conversationsHistory(w http.ResponseWriter, r *http.Request) {
+	_, f, fail := s.history.Attempt()
 	if fail {
 		writeFailure(w, f)
 		return
@@ -504,13 +412,6 @@ func (s *Server) history(w http.ResponseWriter, r *http.Request) {
 		"pin_count":         0,
 		"response_metadata": map[string]any{"next_cursor": next},
 	})
-}
-
-func (s *Server) nextHistoryFailure() (Failure, bool) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.historyCalls++
-	return dequeue(&s.historyQueued)
 }
 
 // historyScope is the scope conversations.history needs for a channel id;
@@ -575,11 +476,10 @@ func readHistoryQuery(r *http.Request) (historyQuery, string) {
 // the cursor of the next page, or "" when this is the last. found is false
 // for a channel the server does not know.
 func (s *Server) historyPage(channel string, q historyQuery) (page []Posted, next string, found bool) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	messages := s.posts.Messages()
 	found = channel == ChannelID
-	for i := len(s.messages) - 1; i >= 0; i-- {
-		p := s.messages[i]
+	for i := len(messages) - 1; i >= 0; i-- {
+		p := messages[i]
 		if p.ChannelID != channel {
 			continue
 		}
