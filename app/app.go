@@ -48,6 +48,7 @@ func ClientOptions(cfg config.Config, log *slog.Logger) client.Options {
 	}
 	if cfg.Encryption != nil {
 		opts.DataConverter = codec.DataConverter(*cfg.Encryption)
+		opts.FailureConverter = codec.FailureConverter(*cfg.Encryption)
 	}
 	return opts
 }

@@ -8,6 +8,8 @@ package codec
 import (
 	"fmt"
 
+	"go.temporal.io/sdk/temporal"
+
 	commonpb "go.temporal.io/api/common/v1"
 	"go.temporal.io/sdk/converter"
 	"google.golang.org/protobuf/proto"
@@ -39,6 +41,17 @@ func NewCodec(k Keys) converter.PayloadCodec {
 // same converter to every client and worker of the deployment.
 func DataConverter(k Keys) converter.DataConverter {
 	return converter.NewCodecDataConverter(converter.GetDefaultDataConverter(), NewCodec(k))
+}
+
+// FailureConverter encrypts the message and stack trace of every failure,
+// not only its payloads. Provider errors (SendGrid's errors[] text, for one)
+// can quote what the learner sent, and failures land in history like
+// payloads do. The UI and CLI read them through the codec endpoint too.
+func FailureConverter(k Keys) converter.FailureConverter {
+	return temporal.NewDefaultFailureConverter(temporal.DefaultFailureConverterOptions{
+		DataConverter:          DataConverter(k),
+		EncodeCommonAttributes: true,
+	})
 }
 
 // Encode implements converter.PayloadCodec.

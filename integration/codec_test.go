@@ -20,6 +20,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/coursehook/coursehook/codec"
+	"github.com/coursehook/coursehook/internal/sendgridtest"
 	"github.com/coursehook/coursehook/workflows"
 )
 
@@ -174,4 +175,38 @@ func TestCodecRotationStillReadsOldRuns(t *testing.T) {
 	// is missing.
 	_, err = read(codecKeys(t, specB))
 	require.ErrorContains(t, err, `key "itest-rot-a"`)
+}
+
+// TestCodecEncryptsFailureMessages: a provider's error text can quote the
+// learner, so failure messages are encrypted too, and still reach the
+// workflow's result and the database in the clear.
+func TestCodecEncryptsFailureMessages(t *testing.T) {
+	t.Parallel()
+	keys := codecKeys(t, newSpec(t, "itest-f"))
+	s := newStack(t, stackOptions{DataConverter: codec.DataConverter(keys), FailureConverter: codec.FailureConverter(keys)})
+	refusal := "Does not contain a valid address: " + learnerEmail
+	s.SendGrid.FailAlways(sendgridtest.Failure{Status: http.StatusBadRequest, Errors: []string{refusal}})
+	id, body := sample(t, "course-completion.json")
+	require.Equal(t, http.StatusAccepted, s.post(t, body).Status)
+
+	r := s.result(t, id)
+	require.Equal(t, workflows.StatusPartial, r.Status)
+	require.Contains(t, r.Error, refusal, "the workflow read its own failure")
+	require.Contains(t, row(t, s, id).Error, refusal)
+
+	var failures int
+	for _, e := range rawHistory(t, id) {
+		if e.GetEventType() != enums.EVENT_TYPE_ACTIVITY_TASK_FAILED {
+			continue
+		}
+		failures++
+		raw, err := proto.Marshal(e)
+		require.NoError(t, err)
+		require.NotContains(t, string(raw), learnerEmail, "nor in a cause further down the chain")
+		f := e.GetActivityTaskFailedEventAttributes().GetFailure()
+		require.NotContains(t, f.GetMessage(), learnerEmail)
+		require.NotNil(t, f.GetEncodedAttributes(), "message and stack trace travel encrypted")
+		requireEncrypted(t, "failure attributes", "itest-f", []*commonpb.Payload{f.GetEncodedAttributes()})
+	}
+	require.Equal(t, 1, failures)
 }

@@ -49,6 +49,8 @@ type stackOptions struct {
 	// DataConverter replaces the SDK's default on both the webhook side and
 	// the worker side.
 	DataConverter converter.DataConverter
+	// FailureConverter goes with DataConverter when failures are encrypted.
+	FailureConverter converter.FailureConverter
 	// Webhook adjusts the handler's options; TaskQueue is set afterwards.
 	Webhook webhook.Options
 	// SlackPerSecond throttles the Slack queue (1 when zero, as in
@@ -102,8 +104,9 @@ func build(t testing.TB, poster slacknotify.Poster, sender mail.Sender, opts ...
 		base = temporal
 	}
 	c, err := client.NewClientFromExisting(base, client.Options{
-		Logger:        sdklog.NewStructuredLogger(log),
-		DataConverter: o.DataConverter,
+		Logger:           sdklog.NewStructuredLogger(log),
+		DataConverter:    o.DataConverter,
+		FailureConverter: o.FailureConverter,
 	})
 	require.NoError(t, err)
 	t.Cleanup(c.Close)
