@@ -80,6 +80,13 @@ func TestSampleBecomesOneNoticeOneCertificateOneRow(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, 1, n)
 
+	// The UI lists the workflow with a summary an operator can scan.
+	d, err := s.Temporal.DescribeWorkflow(context.Background(), workflows.WorkflowID(id), "")
+	require.NoError(t, err)
+	summary, err := d.GetStaticSummary()
+	require.NoError(t, err)
+	require.Equal(t, "Course completion, course 7670fdbe-15ed-504b-a680-d404fa4b0eb4", summary)
+
 	// Operators can still ask a finished workflow how each step went.
 	v, err := temporal.QueryWorkflow(context.Background(), workflows.WorkflowID(id), "", workflows.ProgressQuery)
 	require.NoError(t, err)

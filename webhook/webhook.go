@@ -228,6 +228,7 @@ func (s *Server) receive(c *gin.Context) {
 		// and a re-delivery would look new; with them it says so.
 		WorkflowExecutionErrorWhenAlreadyStarted: true,
 		WorkflowIDReusePolicy:                    enums.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE,
+		StaticSummary:                            workflows.Summary(ev),
 	}, workflows.CourseCompletion, workflows.CourseCompletionInput{
 		Event:          ev,
 		Payload:        body,

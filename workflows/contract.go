@@ -5,6 +5,7 @@
 package workflows
 
 import (
+	"strings"
 	"time"
 
 	"github.com/coursehook/coursehook/event"
@@ -53,6 +54,24 @@ const (
 	StatusDuplicate Status = "duplicate"
 	StatusIgnored   Status = "ignored"
 )
+
+// Summary is the one line the Temporal UI lists beside the workflow. The
+// UI renders it as Markdown, so it holds only text coursehook chose and ids
+// made of letters, digits and dashes; never a name or a title.
+func Summary(e event.Event) string {
+	kind := "Ignored event"
+	if e.IsCourseCompletion() {
+		kind = "Course completion"
+	}
+	if id := e.NotifiableID; id != "" && len(id) <= 64 && strings.IndexFunc(id, notIDRune) < 0 {
+		return kind + ", course " + id
+	}
+	return kind
+}
+
+func notIDRune(r rune) bool {
+	return (r < 'a' || r > 'z') && (r < 'A' || r > 'Z') && (r < '0' || r > '9') && r != '-' && r != '_'
+}
 
 // CourseCompletionInput is one accepted webhook delivery.
 type CourseCompletionInput struct {

@@ -74,6 +74,7 @@ func CourseCompletion(ctx workflow.Context, in CourseCompletionInput) (CourseCom
 		p.Record = Step{State: StepDone, Detail: "recorded event type " + in.Event.Event}
 		p.Slack, p.Email, p.Outcome = skipped("not a course completion"), skipped("not a course completion"), skipped("")
 		p.Status = StatusIgnored
+		workflow.SetCurrentDetails(ctx, "Ignored: recorded, nobody notified.")
 		logger.Info("event ignored", "eventId", in.Event.ID)
 		return CourseCompletionResult{Status: StatusIgnored}, nil
 	}
@@ -98,10 +99,12 @@ func CourseCompletion(ctx workflow.Context, in CourseCompletionInput) (CourseCom
 		p.Slack, p.Email, p.Outcome = skipped("already delivered"), skipped("already delivered"), skipped("")
 		p.Status = StatusDuplicate
 		res.Status = StatusDuplicate
+		workflow.SetCurrentDetails(ctx, "Duplicate: an earlier run already delivered both notices.")
 		logger.Info("event already completed", "eventId", in.Event.ID)
 		return res, nil
 	}
 
+	workflow.SetCurrentDetails(ctx, "Recorded; sending the Slack notice and the certificate email.")
 	noticeIn := activities.NoticeInput{Event: in.Event}
 	var slackErr, emailErr error
 	wg := workflow.NewWaitGroup(ctx)
@@ -183,8 +186,19 @@ func CourseCompletion(ctx workflow.Context, in CourseCompletionInput) (CourseCom
 	}
 	p.Outcome = Step{State: StepDone, Detail: string(res.Status)}
 	p.Status = res.Status
+	workflow.SetCurrentDetails(ctx, outcomeDetails(res))
 	logger.Info("course completion finished", "eventId", in.Event.ID, "status", string(res.Status), "failedStep", res.FailedStep)
 	return res, nil
+}
+
+// outcomeDetails is what the UI shows an operator once the workflow is done.
+// Provider messages stay in the result; this line only says what to do.
+func outcomeDetails(res CourseCompletionResult) string {
+	if res.Status == StatusPartial {
+		return "Partial: " + res.FailedStep + " failed for good (see the result's error). " +
+			"Fix the cause, then reset this workflow to its first workflow task: delivered notices are not sent again."
+	}
+	return "Completed: Slack notice posted and certificate emailed."
 }
 
 func skipped(why string) Step {

@@ -254,3 +254,17 @@ func TestRecordFailureFailsTheWorkflow(t *testing.T) {
 func TestWorkflowID(t *testing.T) {
 	require.Equal(t, "course-completion-32ed16df-27cb-5f72-90ff-4eaf39346f86", WorkflowID("32ed16df-27cb-5f72-90ff-4eaf39346f86"))
 }
+
+func TestSummaryCarriesOnlySafeText(t *testing.T) {
+	cases := []struct {
+		event, course, want string
+	}{
+		{"courseCompletion", "7670fdbe-15ed-504b-a680-d404fa4b0eb4", "Course completion, course 7670fdbe-15ed-504b-a680-d404fa4b0eb4"},
+		{"courseStarted", "c_42", "Ignored event, course c_42"},
+		{"courseCompletion", "[click](https://evil)", "Course completion"},
+		{"courseCompletion", "", "Course completion"},
+	}
+	for _, c := range cases {
+		require.Equal(t, c.want, Summary(event.Event{Event: c.event, NotifiableID: c.course}), c.course)
+	}
+}
