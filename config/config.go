@@ -75,6 +75,10 @@ const (
 	DefaultSendGridAPIURL  = "https://api.sendgrid.com"
 	DefaultOutboxDir       = ".data/outbox"
 	DefaultEmailFromName   = "Course Certificates"
+	DefaultMaxBodyBytes    = 1 << 20
+	// DefaultStartTimeout bounds starting a workflow, well inside the
+	// platform's 15 s wait, so a Temporal outage is answered 503 in time.
+	DefaultStartTimeout = 5 * time.Second
 	// DefaultAllowedSources are the two addresses the learning platform
 	// posts its webhooks from.
 	DefaultAllowedSources = "54.243.7.71,3.83.213.76"
@@ -117,9 +121,9 @@ func Load(getenv func(string) string) (Config, error) {
 		EmailFrom:         r.email("EMAIL_FROM", ""),
 		EmailFromName:     r.str("EMAIL_FROM_NAME", DefaultEmailFromName),
 		OutboxDir:         r.str("OUTBOX_DIR", DefaultOutboxDir),
-		MaxBodyBytes:      r.positiveInt("WEBHOOK_MAX_BODY_BYTES", 1<<20),
-		StartTimeout:      r.duration("TEMPORAL_START_TIMEOUT", 5*time.Second),
-		NoticeDeadline:    r.duration("NOTICE_DEADLINE", 24*time.Hour),
+		MaxBodyBytes:      r.positiveInt("WEBHOOK_MAX_BODY_BYTES", DefaultMaxBodyBytes),
+		StartTimeout:      r.duration("TEMPORAL_START_TIMEOUT", DefaultStartTimeout),
+		NoticeDeadline:    r.duration("NOTICE_DEADLINE", workflows.DefaultNoticeDeadline),
 		ShutdownTimeout:   r.duration("SHUTDOWN_TIMEOUT", 20*time.Second),
 		LogLevel:          r.oneOf("LOG_LEVEL", "info", "debug", "info", "warn", "error"),
 		TrustedProxies:    r.prefixes("TRUSTED_PROXIES", ""),

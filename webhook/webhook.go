@@ -20,6 +20,7 @@ import (
 	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
 
+	"github.com/coursehook/coursehook/config"
 	"github.com/coursehook/coursehook/event"
 	"github.com/coursehook/coursehook/workflows"
 )
@@ -80,10 +81,10 @@ type Options struct {
 
 func (o Options) withDefaults() Options {
 	if o.MaxBodyBytes <= 0 {
-		o.MaxBodyBytes = 1 << 20
+		o.MaxBodyBytes = config.DefaultMaxBodyBytes
 	}
 	if o.StartTimeout <= 0 {
-		o.StartTimeout = 5 * time.Second
+		o.StartTimeout = config.DefaultStartTimeout
 	}
 	if o.RetryAfter <= 0 {
 		o.RetryAfter = 30 * time.Second
