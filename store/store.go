@@ -43,10 +43,6 @@ func (s Status) valid() bool {
 	return false
 }
 
-// ErrNotFound reports that no completion has the requested event id. Callers
-// test for it with errors.Is, since it always arrives wrapped.
-var ErrNotFound = errors.New("completion not found")
-
 // Completion is what the webhook told us.
 type Completion struct {
 	EventID, EventType                                               string
@@ -230,12 +226,13 @@ ON CONFLICT (event_id) DO NOTHING`
 // then returns the row as stored: the earlier one when it already existed.
 // created tells which, and exactly one of several concurrent calls with the
 // same id gets true, because the primary key decides, not a prior read.
+// An empty event id or an unknown status gives a wrapped ErrInvalid.
 func (s *Store) Insert(ctx context.Context, c Completion, status Status) (rec Record, created bool, err error) {
 	if c.EventID == "" {
-		return Record{}, false, errors.New("record completion: event id is empty")
+		return Record{}, false, fmt.Errorf("record completion: %w: event id is empty", ErrInvalid)
 	}
 	if !status.valid() {
-		return Record{}, false, fmt.Errorf("record completion %s: unknown status %q", c.EventID, status)
+		return Record{}, false, fmt.Errorf("record completion %s: %w: unknown status %q", c.EventID, ErrInvalid, status)
 	}
 	now := s.now()
 	res, err := s.db.ExecContext(ctx, s.dialect.rebind(insertQuery),
@@ -278,10 +275,11 @@ WHERE event_id = ?`
 
 // RecordOutcome stores the status and receipts the workflow learned. An empty
 // receipt in o keeps the stored one; FailedStep and Error are set as given.
-// It returns a wrapped ErrNotFound when no row has o.EventID.
+// It returns a wrapped ErrNotFound when no row has o.EventID, and a wrapped
+// ErrInvalid for an unknown status.
 func (s *Store) RecordOutcome(ctx context.Context, o Outcome) error {
 	if !o.Status.valid() {
-		return fmt.Errorf("record outcome %s: unknown status %q", o.EventID, o.Status)
+		return fmt.Errorf("record outcome %s: %w: unknown status %q", o.EventID, ErrInvalid, o.Status)
 	}
 	res, err := s.db.ExecContext(ctx, s.dialect.rebind(outcomeQuery),
 		string(o.Status),

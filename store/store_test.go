@@ -46,6 +46,10 @@ func runSuite(t *testing.T, newURL func(t *testing.T) string) {
 		{"ReopenKeepsDataAndMigratesOnce", testReopen},
 		{"SQLMetacharactersStoredVerbatim", testSQLMetacharacters},
 		{"Count", testCount},
+		{"RefusalsArePermanent", testRefusalsArePermanent},
+		{"SchemaMismatchIsPermanent", testSchemaMismatchIsPermanent},
+		{"BadStatementsArePermanent", testBadStatementsArePermanent},
+		{"LockTimeoutIsRetryable", testLockTimeoutIsRetryable},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
