@@ -6,12 +6,16 @@ package app
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
+	"sync"
 	"time"
 
+	"go.temporal.io/api/serviceerror"
+	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
 	sdklog "go.temporal.io/sdk/log"
 	"go.temporal.io/sdk/worker"
@@ -114,45 +118,145 @@ type WorkerOptions struct {
 	SlackPerSecond float64
 	// StopTimeout lets running activities finish on shutdown.
 	StopTimeout time.Duration
+	// Namespace, with NamespaceCheckEvery, is checked by Run at that
+	// interval; a namespace that no longer exists stops the workers. Zero
+	// leaves it to the SDK, which calls a lost namespace fatal only after
+	// its two-minute grace period and a long poll that may add another.
+	Namespace           string
+	NamespaceCheckEvery time.Duration
+}
+
+// DefaultNamespaceCheckEvery is how often the worker process makes sure its
+// namespace still exists: a deleted namespace then stops it within seconds.
+const DefaultNamespaceCheckEvery = 10 * time.Second
+
+// Workers are the workers of one deployment, and the channel on which any
+// of them reports the fatal error that stopped it.
+type Workers struct {
+	workers []worker.Worker
+	queues  []string
+	fatal   chan error
+	// describe, when set, is called every checkEvery by Run.
+	describe   func(ctx context.Context) error
+	checkEvery time.Duration
 }
 
 // NewWorkers returns the two workers of a deployment: one on taskQueue for
 // the workflow, the database and email, and one on its Slack queue, throttled
 // so a burst of completions never meets Slack's rate limit.
-func NewWorkers(c client.Client, taskQueue string, acts *activities.Activities, opts WorkerOptions) []worker.Worker {
+func NewWorkers(c client.Client, taskQueue string, acts *activities.Activities, opts WorkerOptions) *Workers {
 	perSecond := opts.SlackPerSecond
 	if perSecond <= 0 {
 		perSecond = 1
 	}
-	main := worker.New(c, taskQueue, worker.Options{WorkerStopTimeout: opts.StopTimeout})
+	slackQueue := workflows.SlackTaskQueue(taskQueue)
+	// The SDK reports at most one fatal error per worker, so a slot each
+	// means reporting never blocks.
+	ws := &Workers{queues: []string{taskQueue, slackQueue}, fatal: make(chan error, 2)}
+	main := worker.New(c, taskQueue, worker.Options{
+		WorkerStopTimeout: opts.StopTimeout,
+		OnFatalError:      ws.reportFatal(taskQueue),
+	})
 	main.RegisterWorkflow(workflows.CourseCompletion)
 	main.RegisterActivity(acts)
-	slack := worker.New(c, workflows.SlackTaskQueue(taskQueue), worker.Options{
+	slack := worker.New(c, slackQueue, worker.Options{
 		WorkerStopTimeout:            opts.StopTimeout,
 		TaskQueueActivitiesPerSecond: perSecond,
+		OnFatalError:                 ws.reportFatal(slackQueue),
 	})
 	// Only PostSlackNotice is ever scheduled here; registering the struct
 	// keeps the activity names in one place.
 	slack.RegisterActivity(acts)
-	return []worker.Worker{main, slack}
+	ws.workers = []worker.Worker{main, slack}
+	if opts.NamespaceCheckEvery > 0 && opts.Namespace != "" {
+		ws.checkEvery = opts.NamespaceCheckEvery
+		ws.describe = func(ctx context.Context) error {
+			_, err := c.WorkflowService().DescribeNamespace(ctx, &workflowservice.DescribeNamespaceRequest{Namespace: opts.Namespace})
+			return err
+		}
+	}
+	return ws
+}
+
+// reportFatal is the OnFatalError of the worker on queue. The SDK stops
+// that worker by itself, but not its sibling, and a process whose workers
+// poll nothing must not look alive.
+func (ws *Workers) reportFatal(queue string) func(error) {
+	return func(err error) {
+		select {
+		case ws.fatal <- fmt.Errorf("worker on task queue %s stopped: %w", queue, err):
+		default:
+		}
+	}
 }
 
 // StartWorkers starts every worker, and returns a function that stops them.
-func StartWorkers(ws []worker.Worker) (stop func(), err error) {
-	stop = func() {
-		for _, w := range ws {
-			w.Stop()
-		}
-	}
-	for i, w := range ws {
+// It leaves fatal errors unwatched; Run is for processes that must exit on
+// one.
+func StartWorkers(ws *Workers) (stop func(), err error) {
+	for i, w := range ws.workers {
 		if err := w.Start(); err != nil {
-			for _, started := range ws[:i] {
-				started.Stop()
-			}
-			return nil, fmt.Errorf("start worker: %w", err)
+			stopAll(ws.workers[:i])
+			return nil, fmt.Errorf("start worker on task queue %s: %w", ws.queues[i], err)
 		}
 	}
-	return stop, nil
+	return func() { stopAll(ws.workers) }, nil
+}
+
+// Run starts every worker and runs them until ctx ends, then stops them
+// and returns nil, or until one of them stops on a fatal error (its
+// namespace deleted, say), then stops the others and returns that error.
+func (ws *Workers) Run(ctx context.Context) error {
+	stop, err := StartWorkers(ws)
+	if err != nil {
+		return err
+	}
+	defer stop()
+	if ws.describe != nil {
+		watchCtx, cancel := context.WithCancel(ctx)
+		defer cancel()
+		go ws.watchNamespace(watchCtx)
+	}
+	select {
+	case <-ctx.Done():
+		return nil
+	case err := <-ws.fatal:
+		return err
+	}
+}
+
+// watchNamespace reports a fatal error once the namespace is gone. Only
+// NamespaceNotFound counts: an unreachable server is an outage the SDK rides
+// out, and Temporal itself renames a deleted namespace, so the name no
+// longer resolves from the moment it is deleted.
+func (ws *Workers) watchNamespace(ctx context.Context) {
+	tick := time.NewTicker(ws.checkEvery)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+		callCtx, cancel := context.WithTimeout(ctx, ws.checkEvery)
+		err := ws.describe(callCtx)
+		cancel()
+		var gone *serviceerror.NamespaceNotFound
+		if errors.As(err, &gone) {
+			ws.reportFatal(ws.queues[0])(fmt.Errorf("namespace check: %w", err))
+			return
+		}
+	}
+}
+
+// stopAll stops the workers side by side, so shutdown waits for one
+// WorkerStopTimeout, not one per worker.
+func stopAll(ws []worker.Worker) {
+	var wg sync.WaitGroup
+	for _, w := range ws {
+		wg.Go(w.Stop)
+	}
+	wg.Wait()
 }
 
 // NewActivities builds the activities on an open store.

@@ -26,7 +26,7 @@ func main() {
 }
 
 func run(ctx context.Context, getenv func(string) string, stderr io.Writer) error {
-	cfg, err := config.Load(getenv)
+	cfg, err := config.Load(getenv, config.Worker)
 	if err != nil {
 		return fmt.Errorf("configuration: %w", err)
 	}
@@ -48,19 +48,28 @@ func run(ctx context.Context, getenv func(string) string, stderr io.Writer) erro
 	}
 	defer c.Close()
 
-	stopWorkers, err := app.StartWorkers(app.NewWorkers(c, cfg.TaskQueue, app.NewActivities(st, poster, sender), app.WorkerOptions{
+	workers := app.NewWorkers(c, cfg.TaskQueue, app.NewActivities(st, poster, sender), app.WorkerOptions{
 		SlackPerSecond: cfg.SlackPerSecond,
 		// Let running activities finish (or time out) before the process
 		// exits, so a deploy does not waste an attempt of each.
 		StopTimeout: cfg.ShutdownTimeout,
-	}))
-	if err != nil {
+		// The SDK takes minutes to call a deleted namespace fatal; this
+		// check takes seconds.
+		Namespace:           cfg.TemporalNamespace,
+		NamespaceCheckEvery: app.DefaultNamespaceCheckEvery,
+	})
+	log.Info("worker starting", "taskQueue", cfg.TaskQueue, "namespace", cfg.TemporalNamespace, "temporal", cfg.TemporalAddress)
+	// Stopping waits up to SHUTDOWN_TIMEOUT for running activities; say so
+	// when it begins.
+	stopping := context.AfterFunc(ctx, func() { log.Info("worker stopping") })
+	defer stopping()
+	// Run returns when the signal arrives, or when a worker stops on a fatal
+	// error: then the process exits non-zero, so its supervisor restarts it
+	// rather than keeping a worker that polls nothing.
+	if err := workers.Run(ctx); err != nil {
+		log.Error("worker failed", "namespace", cfg.TemporalNamespace, "error", err)
 		return err
 	}
-	log.Info("worker started", "taskQueue", cfg.TaskQueue, "namespace", cfg.TemporalNamespace, "temporal", cfg.TemporalAddress)
-	<-ctx.Done()
-	log.Info("worker stopping")
-	stopWorkers()
 	log.Info("worker stopped")
 	return nil
 }
