@@ -33,7 +33,7 @@ RUN --mount=type=cache,target=/root/.cache/go-build \
 # The data folder is made here because the runtime image has no shell to run
 # mkdir. Docker seeds an empty named volume from the image, ownership included,
 # so a volume mounted at /data starts out writable by the non-root user.
-RUN mkdir -p /data/outbox && chmod -R 0750 /data
+RUN mkdir -p /data/outbox /data/dead-letter && chmod -R 0750 /data
 
 FROM gcr.io/distroless/static-debian13:nonroot
 COPY --from=build /out/coursehook-worker /out/coursehook-starter /usr/local/bin/

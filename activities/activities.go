@@ -38,6 +38,11 @@ const (
 	// ErrCertificate: the certificate cannot be rendered from this input, so
 	// retrying would only fail the same way.
 	ErrCertificate = "CertificateInvalid"
+	// ErrRecordPermanent: the database refused a record step in a way no
+	// retry can fix (the row is missing, a status it does not know, a schema
+	// that does not match this code). Connection losses, timeouts, locks and
+	// serialization failures are plain errors instead, retried without limit.
+	ErrRecordPermanent = "RecordPermanent"
 )
 
 // Store is the part of the database the activities use.
@@ -62,7 +67,8 @@ type Activities struct {
 // between the worker, Temporal and Slack.
 const findSkew = 2 * time.Minute
 
-// RecordInput is one event as the webhook server accepted it.
+// RecordInput is one event as the webhook server accepted it: the fields
+// coursehook reads (event.Event.Brief) and the raw body, kept byte for byte.
 type RecordInput struct {
 	Event      event.Event `json:"event"`
 	Payload    []byte      `json:"payload"`
@@ -101,7 +107,7 @@ func (a *Activities) insert(ctx context.Context, in RecordInput, status store.St
 		CompanyID:    e.CompanyID,
 		CourseID:     e.NotifiableID,
 		CourseTitle:  e.Title,
-		CompletedAt:  e.CompletedAt(),
+		CompletedAt:  e.CompletionTime(in.ReceivedAt),
 		ReceivedAt:   in.ReceivedAt,
 		Payload:      in.Payload,
 	}
@@ -110,7 +116,7 @@ func (a *Activities) insert(ctx context.Context, in RecordInput, status store.St
 	}
 	rec, created, err := a.Store.Insert(ctx, c, status)
 	if err != nil {
-		return RecordResult{}, fmt.Errorf("record event %s: %w", e.ID, err)
+		return RecordResult{}, recordFailure(fmt.Errorf("record event %s: %w", e.ID, err))
 	}
 	activity.GetLogger(ctx).Info("event recorded", "eventId", e.ID, "created", created, "status", string(rec.Status))
 	return RecordResult{
@@ -126,6 +132,10 @@ func (a *Activities) insert(ctx context.Context, in RecordInput, status store.St
 // NoticeInput is the completion to announce.
 type NoticeInput struct {
 	Event event.Event `json:"event"`
+	// ReceivedAt dates the completion when the event has no timestamp
+	// (event.Event.CompletionTime). Inputs scheduled before it existed lack
+	// it, and then only the event's own timestamp counts.
+	ReceivedAt time.Time `json:"receivedAt,omitzero"`
 }
 
 // SlackResult says where the notice landed.
@@ -168,7 +178,7 @@ func (a *Activities) PostSlackNotice(ctx context.Context, in NoticeInput) (Slack
 		CourseTitle:  e.Title,
 		CourseID:     e.NotifiableID,
 		CompanyID:    e.CompanyID,
-		CompletedAt:  e.CompletedAt(),
+		CompletedAt:  e.CompletionTime(in.ReceivedAt),
 	})
 	if err != nil {
 		return SlackResult{}, slackFailure(e.ID, err)
@@ -189,10 +199,11 @@ type EmailResult struct {
 // the very same file.
 func (a *Activities) EmailCertificate(ctx context.Context, in NoticeInput) (EmailResult, error) {
 	e := in.Event
+	completed := e.CompletionTime(in.ReceivedAt)
 	pdf, err := a.RenderCertificate(certificate.Data{
 		LearnerName:   e.LearnerName(),
 		CourseTitle:   e.Title,
-		CompletedAt:   e.CompletedAt(),
+		CompletedAt:   completed,
 		CertificateID: e.ID,
 	})
 	if errors.Is(err, certificate.ErrInvalidData) {
@@ -209,7 +220,7 @@ func (a *Activities) EmailCertificate(ctx context.Context, in NoticeInput) (Emai
 		To:              e.User,
 		LearnerName:     e.LearnerName(),
 		CourseTitle:     e.Title,
-		CompletedAt:     e.CompletedAt(),
+		CompletedAt:     completed,
 		Certificate:     pdf,
 		CertificateName: "certificate-" + e.ID + ".pdf",
 	})
@@ -245,10 +256,23 @@ func (a *Activities) RecordOutcome(ctx context.Context, in OutcomeInput) error {
 		Error:             in.Error,
 	})
 	if err != nil {
-		return fmt.Errorf("record outcome of %s: %w", in.EventID, err)
+		return recordFailure(fmt.Errorf("record outcome of %s: %w", in.EventID, err))
 	}
 	activity.GetLogger(ctx).Info("outcome recorded", "eventId", in.EventID, "status", in.Status)
 	return nil
+}
+
+// recordFailure decides, in one place, whether a database failure is worth
+// retrying. Most are (an outage ends, a lock is released), and the workflow
+// retries those without limit; the ones store.IsPermanent names would fail
+// the same way forever, so they stop at once and fail the workflow with the
+// database's own words, for an operator to fix and reset.
+func recordFailure(err error) error {
+	if !store.IsPermanent(err) {
+		return err
+	}
+	return temporal.NewApplicationErrorWithOptions(err.Error(), ErrRecordPermanent,
+		temporal.ApplicationErrorOptions{NonRetryable: true, Cause: err})
 }
 
 // slackFailure turns the notifier's classification into a Temporal failure:

@@ -16,6 +16,8 @@ import (
 	"codeberg.org/go-pdf/fpdf"
 	"golang.org/x/image/font/gofont/gobold"
 	"golang.org/x/image/font/gofont/goregular"
+
+	"github.com/coursehook/coursehook/event"
 )
 
 // ErrInvalidData marks input that can never render, however often it is
@@ -252,27 +254,16 @@ func drawBlock(pdf *fpdf.Fpdf, b block, y float64) {
 	}
 }
 
-// clean turns user text into something safe to draw verbatim: every kind of
-// whitespace (CR and LF included) becomes one space, control and other
-// invisible characters are dropped, and characters beyond the Basic
-// Multilingual Plane become U+FFFD because fpdf encodes text as UCS-2 and
-// would corrupt them (or index past its width table).
+// clean turns user text into something safe to draw verbatim: event.Clean
+// folds whitespace and drops invisible characters, exactly as validation saw
+// the value, and characters beyond the Basic Multilingual Plane become U+FFFD
+// because fpdf encodes text as UCS-2 and would corrupt them (or index past its
+// width table).
 func clean(s string) string {
-	var b strings.Builder
-	b.Grow(len(s))
-	for _, r := range s {
-		switch {
-		case unicode.IsSpace(r):
-			b.WriteByte(' ')
-		case !unicode.IsGraphic(r):
-			// Controls (C0, C1), format characters such as bidi overrides,
-			// private-use and unassigned code points; invalid UTF-8 arrives
-			// here as U+FFFD, which is graphic and kept.
-		case r > 0xFFFF:
-			b.WriteRune(unicode.ReplacementChar)
-		default:
-			b.WriteRune(r)
+	return strings.Map(func(r rune) rune {
+		if r > 0xFFFF {
+			return unicode.ReplacementChar
 		}
-	}
-	return strings.Join(strings.Fields(b.String()), " ")
+		return r
+	}, event.Clean(s))
 }

@@ -15,11 +15,11 @@ import (
 	"time"
 
 	"github.com/coursehook/coursehook/codec"
-	"github.com/coursehook/coursehook/workflows"
 )
 
-// Config is every setting of the worker and the webhook server. README.md
-// has the same list as a table; keep the two in step.
+// Config is every setting of the worker and the webhook server; Load fills
+// the ones of the binary that asks. README.md has the same list as a table;
+// keep the two in step.
 type Config struct {
 	TemporalAddress   string
 	TemporalNamespace string
@@ -62,20 +62,30 @@ type Config struct {
 	CodecOrigin string
 	// CodecToken, when set, is the bearer token the codec endpoint requires.
 	CodecToken string
+	// DeadLetterDir is where the webhook server keeps the raw body of an
+	// event Temporal refused for good, for an operator to replay.
+	DeadLetterDir string
 }
 
 // Defaults for the settings that have one.
 const (
 	DefaultTemporalAddress = "127.0.0.1:7233"
 	DefaultNamespace       = "default"
-	DefaultTaskQueue       = workflows.TaskQueue
 	DefaultHTTPAddr        = ":8080"
 	DefaultDatabaseURL     = ".data/coursehook.db"
 	DefaultSlackAPIURL     = "https://slack.com/api/"
 	DefaultSendGridAPIURL  = "https://api.sendgrid.com"
 	DefaultOutboxDir       = ".data/outbox"
 	DefaultEmailFromName   = "Course Certificates"
-	DefaultMaxBodyBytes    = 1 << 20
+	// DefaultMaxBodyBytes is 64 KiB: the platform's events are about 1 KB,
+	// and the body travels in the workflow input and the record step's input,
+	// base64-encoded (4/3 of its size), each far below Temporal's 512 KB
+	// payload warning and 2 MB limit.
+	DefaultMaxBodyBytes = 64 << 10
+	// MaxMaxBodyBytes is the largest WEBHOOK_MAX_BODY_BYTES accepted: 1 MiB
+	// encodes to 1.4 MB, still under the 2 MB limit with room for the
+	// event's other fields and the encryption envelope.
+	MaxMaxBodyBytes = 1 << 20
 	// DefaultStartTimeout bounds starting a workflow, well inside the
 	// platform's 15 s wait, so a Temporal outage is answered 503 in time.
 	DefaultStartTimeout = 5 * time.Second
@@ -94,6 +104,16 @@ const (
 	// it can decrypt.
 	DefaultCodecAddr   = "127.0.0.1:8081"
 	DefaultCodecOrigin = "http://localhost:8233"
+	// DefaultDeadLetterDir keeps the bodies of events Temporal refused for a
+	// reason a retry cannot fix, for an operator to replay.
+	DefaultDeadLetterDir = ".data/dead-letter"
+	// DefaultTaskQueue is where the worker polls and the webhook server
+	// starts workflows; workflows.TaskQueue is the same value.
+	DefaultTaskQueue = "coursehook"
+	// DefaultNoticeDeadline is how long the Slack notice and the email are
+	// retried before the workflow gives up on them and ends partial. A day
+	// rides out any provider outage worth waiting for.
+	DefaultNoticeDeadline = 24 * time.Hour
 )
 
 // SlackOutbox reports whether Slack notices go to files instead of Slack.
@@ -102,37 +122,34 @@ func (c Config) SlackOutbox() bool { return c.SlackBotToken == "" }
 // EmailOutbox reports whether emails go to files instead of SendGrid.
 func (c Config) EmailOutbox() bool { return c.SendGridAPIKey == "" }
 
-// Load reads the settings through getenv (os.Getenv in the binaries, a map
-// in tests). It reports every bad variable at once.
-func Load(getenv func(string) string) (Config, error) {
+// Binary names which program is loading its settings. Each reads and checks
+// only the variables it uses, so a setting meant for the other one can never
+// stop it from starting.
+type Binary int
+
+// The binaries.
+const (
+	// Worker runs the workflows and activities: database, Slack, SendGrid.
+	Worker Binary = iota + 1
+	// Starter is the webhook server: HTTP, the source check, the secret,
+	// the codec endpoint and the dead-letter folder.
+	Starter
+)
+
+// Load reads the settings of binary b through getenv (os.Getenv in the
+// binaries, a map in tests). Both read the Temporal connection, the task
+// queue, the log level, the shutdown timeout and the encryption keys; the rest
+// only the binary that uses them. Settings of the other binary are left zero.
+// It reports every bad variable at once.
+func Load(getenv func(string) string, b Binary) (Config, error) {
 	r := reader{getenv: getenv}
 	c := Config{
 		TemporalAddress:   r.hostPort("TEMPORAL_ADDRESS", DefaultTemporalAddress),
 		TemporalNamespace: r.str("TEMPORAL_NAMESPACE", DefaultNamespace),
 		TaskQueue:         r.str("TEMPORAL_TASK_QUEUE", DefaultTaskQueue),
-		HTTPAddr:          r.hostPort("HTTP_ADDR", DefaultHTTPAddr),
-		DatabaseURL:       r.databaseURL("DATABASE_URL", DefaultDatabaseURL),
-		SlackBotToken:     r.str("SLACK_BOT_TOKEN", ""),
-		SlackChannel:      r.str("SLACK_CHANNEL", ""),
-		SlackAPIURL:       r.httpURL("SLACK_API_URL", DefaultSlackAPIURL),
-		SlackPerSecond:    r.positiveFloat("SLACK_MESSAGES_PER_SECOND", 1),
-		SendGridAPIKey:    r.str("SENDGRID_API_KEY", ""),
-		SendGridAPIURL:    r.httpURL("SENDGRID_API_URL", DefaultSendGridAPIURL),
-		EmailFrom:         r.email("EMAIL_FROM", ""),
-		EmailFromName:     r.str("EMAIL_FROM_NAME", DefaultEmailFromName),
-		OutboxDir:         r.str("OUTBOX_DIR", DefaultOutboxDir),
-		MaxBodyBytes:      r.positiveInt("WEBHOOK_MAX_BODY_BYTES", DefaultMaxBodyBytes),
-		StartTimeout:      r.duration("TEMPORAL_START_TIMEOUT", DefaultStartTimeout),
-		NoticeDeadline:    r.duration("NOTICE_DEADLINE", workflows.DefaultNoticeDeadline),
 		ShutdownTimeout:   r.duration("SHUTDOWN_TIMEOUT", 20*time.Second),
 		LogLevel:          r.oneOf("LOG_LEVEL", "info", "debug", "info", "warn", "error"),
-		TrustedProxies:    r.prefixes("TRUSTED_PROXIES", ""),
-		WebhookSecret:     r.secret("WEBHOOK_SECRET"),
 	}
-	c.WebhookSecretPrevious = r.secret("WEBHOOK_SECRET_PREVIOUS")
-	c.CodecAddr = r.hostPort("CODEC_ADDR", DefaultCodecAddr)
-	c.CodecOrigin = r.httpURL("CODEC_CORS_ORIGIN", DefaultCodecOrigin)
-	c.CodecToken = r.str("CODEC_AUTH_TOKEN", "")
 	if keys, id := r.getenv(codec.KeysVar), r.getenv(codec.KeyIDVar); keys != "" || id != "" {
 		k, err := codec.ParseKeys(keys, id)
 		if err != nil {
@@ -142,17 +159,31 @@ func Load(getenv func(string) string) (Config, error) {
 			c.Encryption = &k
 		}
 	}
-	if v := r.str("ALLOWED_SOURCE_IPS", DefaultAllowedSources); v == AllSources {
-		c.AllowAllSources = true
-	} else {
-		c.AllowedSources = r.prefixes("ALLOWED_SOURCE_IPS", DefaultAllowedSources)
+	switch b {
+	case Worker:
+		r.worker(&c)
+	case Starter:
+		r.starter(&c)
+	default:
+		r.errs = append(r.errs, fmt.Errorf("config: unknown binary %d", b))
 	}
-	if c.WebhookSecretPrevious != "" && r.getenv("WEBHOOK_SECRET") == "" {
-		r.fail("WEBHOOK_SECRET_PREVIOUS", "is only accepted beside WEBHOOK_SECRET: set the new secret there")
+	if err := errors.Join(r.errs...); err != nil {
+		return Config{}, err
 	}
-	if c.WebhookSecret != "" && c.WebhookSecret == c.WebhookSecretPrevious {
-		r.fail("WEBHOOK_SECRET_PREVIOUS", "is the same as WEBHOOK_SECRET; leave it unset when not rotating")
-	}
+	return c, nil
+}
+
+func (r *reader) worker(c *Config) {
+	c.DatabaseURL = r.databaseURL("DATABASE_URL", DefaultDatabaseURL)
+	c.SlackBotToken = r.str("SLACK_BOT_TOKEN", "")
+	c.SlackChannel = r.str("SLACK_CHANNEL", "")
+	c.SlackAPIURL = r.httpURL("SLACK_API_URL", DefaultSlackAPIURL)
+	c.SlackPerSecond = r.positiveFloat("SLACK_MESSAGES_PER_SECOND", 1)
+	c.SendGridAPIKey = r.str("SENDGRID_API_KEY", "")
+	c.SendGridAPIURL = r.httpURL("SENDGRID_API_URL", DefaultSendGridAPIURL)
+	c.EmailFrom = r.email("EMAIL_FROM", "")
+	c.EmailFromName = r.str("EMAIL_FROM_NAME", DefaultEmailFromName)
+	c.OutboxDir = r.str("OUTBOX_DIR", DefaultOutboxDir)
 	if c.SlackBotToken != "" && c.SlackChannel == "" {
 		r.fail("SLACK_CHANNEL", "is required when SLACK_BOT_TOKEN is set")
 	}
@@ -165,10 +196,34 @@ func Load(getenv func(string) string) (Config, error) {
 	if strings.ContainsAny(c.EmailFromName, "\r\n") {
 		r.fail("EMAIL_FROM_NAME", "must be one line")
 	}
-	if err := errors.Join(r.errs...); err != nil {
-		return Config{}, err
+}
+
+func (r *reader) starter(c *Config) {
+	c.HTTPAddr = r.hostPort("HTTP_ADDR", DefaultHTTPAddr)
+	c.MaxBodyBytes = r.positiveInt("WEBHOOK_MAX_BODY_BYTES", DefaultMaxBodyBytes)
+	if c.MaxBodyBytes > MaxMaxBodyBytes {
+		r.fail("WEBHOOK_MAX_BODY_BYTES", "is %d; at most %d is accepted, since the body travels base64-encoded in the workflow input and Temporal refuses a payload over 2 MB", c.MaxBodyBytes, MaxMaxBodyBytes)
 	}
-	return c, nil
+	c.StartTimeout = r.duration("TEMPORAL_START_TIMEOUT", DefaultStartTimeout)
+	c.NoticeDeadline = r.duration("NOTICE_DEADLINE", DefaultNoticeDeadline)
+	c.TrustedProxies = r.prefixes("TRUSTED_PROXIES", "")
+	c.WebhookSecret = r.secret("WEBHOOK_SECRET")
+	c.WebhookSecretPrevious = r.secret("WEBHOOK_SECRET_PREVIOUS")
+	c.CodecAddr = r.hostPort("CODEC_ADDR", DefaultCodecAddr)
+	c.CodecOrigin = r.httpURL("CODEC_CORS_ORIGIN", DefaultCodecOrigin)
+	c.CodecToken = r.str("CODEC_AUTH_TOKEN", "")
+	c.DeadLetterDir = r.str("DEAD_LETTER_DIR", DefaultDeadLetterDir)
+	if v := r.str("ALLOWED_SOURCE_IPS", DefaultAllowedSources); v == AllSources {
+		c.AllowAllSources = true
+	} else {
+		c.AllowedSources = r.prefixes("ALLOWED_SOURCE_IPS", DefaultAllowedSources)
+	}
+	if c.WebhookSecretPrevious != "" && r.getenv("WEBHOOK_SECRET") == "" {
+		r.fail("WEBHOOK_SECRET_PREVIOUS", "is only accepted beside WEBHOOK_SECRET: set the new secret there")
+	}
+	if c.WebhookSecret != "" && c.WebhookSecret == c.WebhookSecretPrevious {
+		r.fail("WEBHOOK_SECRET_PREVIOUS", "is the same as WEBHOOK_SECRET; leave it unset when not rotating")
+	}
 }
 
 type reader struct {

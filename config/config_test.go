@@ -1,7 +1,12 @@
 package config
 
 import (
+	"errors"
+	"maps"
 	"net/netip"
+	"os/exec"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -14,8 +19,23 @@ func env(m map[string]string) func(string) string {
 	return func(k string) string { return m[k] }
 }
 
+// loadBoth loads as both binaries, for tests of variables either one reads:
+// it fails if either does, and returns the worker's settings over the
+// starter's.
+func loadBoth(getenv func(string) string) (Config, error) {
+	s, serr := Load(getenv, Starter)
+	w, werr := Load(getenv, Worker)
+	if err := errors.Join(serr, werr); err != nil {
+		return Config{}, err
+	}
+	s.DatabaseURL, s.OutboxDir = w.DatabaseURL, w.OutboxDir
+	s.SlackBotToken, s.SlackChannel, s.SlackAPIURL, s.SlackPerSecond = w.SlackBotToken, w.SlackChannel, w.SlackAPIURL, w.SlackPerSecond
+	s.SendGridAPIKey, s.SendGridAPIURL, s.EmailFrom, s.EmailFromName = w.SendGridAPIKey, w.SendGridAPIURL, w.EmailFrom, w.EmailFromName
+	return s, nil
+}
+
 func TestDefaults(t *testing.T) {
-	c, err := Load(env(nil))
+	c, err := loadBoth(env(nil))
 	require.NoError(t, err)
 	require.Equal(t, "127.0.0.1:7233", c.TemporalAddress)
 	require.Equal(t, "default", c.TemporalNamespace)
@@ -25,7 +45,8 @@ func TestDefaults(t *testing.T) {
 	require.Equal(t, ".data/outbox", c.OutboxDir)
 	require.Equal(t, "https://slack.com/api/", c.SlackAPIURL)
 	require.Equal(t, "https://api.sendgrid.com", c.SendGridAPIURL)
-	require.Equal(t, int64(1<<20), c.MaxBodyBytes)
+	require.Equal(t, int64(64<<10), c.MaxBodyBytes)
+	require.Equal(t, ".data/dead-letter", c.DeadLetterDir)
 	require.Equal(t, 5*time.Second, c.StartTimeout)
 	require.Equal(t, 24*time.Hour, c.NoticeDeadline)
 	require.True(t, c.SlackOutbox())
@@ -39,7 +60,7 @@ func TestDefaults(t *testing.T) {
 }
 
 func TestRealChannels(t *testing.T) {
-	c, err := Load(env(map[string]string{
+	c, err := loadBoth(env(map[string]string{
 		"SLACK_BOT_TOKEN": "xoxb-1", "SLACK_CHANNEL": "#done",
 		"SENDGRID_API_KEY": "SG.x", "EMAIL_FROM": "certs@example.org",
 		"DATABASE_URL": "postgres://app@db:5432/coursehook?sslmode=disable",
@@ -60,6 +81,7 @@ func TestInvalidValuesNameTheVariable(t *testing.T) {
 		"SLACK_CHANNEL":           {"SLACK_BOT_TOKEN": "xoxb-1"},
 		"DATABASE_URL":            {"DATABASE_URL": "mysql://db/x"},
 		"WEBHOOK_MAX_BODY_BYTES":  {"WEBHOOK_MAX_BODY_BYTES": "-1"},
+		"WEBHOOK_MAX_BODY_BYTES ": {"WEBHOOK_MAX_BODY_BYTES": "2000000"},
 		"TEMPORAL_START_TIMEOUT":  {"TEMPORAL_START_TIMEOUT": "5"},
 		"NOTICE_DEADLINE":         {"NOTICE_DEADLINE": "forever"},
 		"LOG_LEVEL":               {"LOG_LEVEL": "loud"},
@@ -71,23 +93,23 @@ func TestInvalidValuesNameTheVariable(t *testing.T) {
 	}
 	for name, vars := range cases {
 		t.Run(name, func(t *testing.T) {
-			_, err := Load(env(vars))
-			require.ErrorContains(t, err, name)
+			_, err := loadBoth(env(vars))
+			require.ErrorContains(t, err, strings.TrimSpace(name))
 		})
 	}
 	// A missing sender only matters once SendGrid is really used.
-	_, err := Load(env(map[string]string{"SENDGRID_API_KEY": "SG.x"}))
+	_, err := loadBoth(env(map[string]string{"SENDGRID_API_KEY": "SG.x"}))
 	require.ErrorContains(t, err, "EMAIL_FROM")
 }
 
 func TestDatabaseURLPasswordStaysOutOfErrors(t *testing.T) {
-	_, err := Load(env(map[string]string{"DATABASE_URL": "mysql://user:s3cret@db/x"}))
+	_, err := loadBoth(env(map[string]string{"DATABASE_URL": "mysql://user:s3cret@db/x"}))
 	require.Error(t, err)
 	require.NotContains(t, err.Error(), "s3cret")
 }
 
 func TestAllowedSources(t *testing.T) {
-	c, err := Load(env(map[string]string{
+	c, err := loadBoth(env(map[string]string{
 		"ALLOWED_SOURCE_IPS": " 54.243.7.71 , 10.1.2.3/16,2001:db8::/32, ::1, ::ffff:192.0.2.7",
 		"TRUSTED_PROXIES":    "10.0.0.0/8,fd00::1",
 	}))
@@ -104,28 +126,28 @@ func TestAllowedSources(t *testing.T) {
 }
 
 func TestAllowingEverySourceMustBeSpelledOut(t *testing.T) {
-	c, err := Load(env(map[string]string{"ALLOWED_SOURCE_IPS": "*"}))
+	c, err := loadBoth(env(map[string]string{"ALLOWED_SOURCE_IPS": "*"}))
 	require.NoError(t, err)
 	require.True(t, c.AllowAllSources)
 	require.Nil(t, c.AllowedSources)
 
-	c, err = Load(env(map[string]string{"ALLOWED_SOURCE_IPS": "  "}))
+	c, err = loadBoth(env(map[string]string{"ALLOWED_SOURCE_IPS": "  "}))
 	require.NoError(t, err)
 	require.False(t, c.AllowAllSources, "blank means the default, not everyone")
 	require.Len(t, c.AllowedSources, 2)
 
 	for _, v := range []string{"0.0.0.0/0", "::/0", "*,54.243.7.71", "54.243.7.71,", "fe80::1%eth0", "54.243.7.71 3.83.213.76"} {
-		_, err := Load(env(map[string]string{"ALLOWED_SOURCE_IPS": v}))
+		_, err := loadBoth(env(map[string]string{"ALLOWED_SOURCE_IPS": v}))
 		require.ErrorContains(t, err, "ALLOWED_SOURCE_IPS", v)
 	}
 	for _, v := range []string{"*", "0.0.0.0/0", "::/0"} {
-		_, err := Load(env(map[string]string{"TRUSTED_PROXIES": v}))
+		_, err := loadBoth(env(map[string]string{"TRUSTED_PROXIES": v}))
 		require.ErrorContains(t, err, "TRUSTED_PROXIES", v)
 	}
 }
 
 func TestWebhookSecrets(t *testing.T) {
-	c, err := Load(env(map[string]string{
+	c, err := loadBoth(env(map[string]string{
 		"WEBHOOK_SECRET":          "new-secret_0123456789",
 		"WEBHOOK_SECRET_PREVIOUS": "old.secret~0123456789",
 	}))
@@ -141,7 +163,7 @@ func TestWebhookSecrets(t *testing.T) {
 		"previous bad chars": {"WEBHOOK_SECRET": "s3cr3t0123456789abc", "WEBHOOK_SECRET_PREVIOUS": "s3cr3t%0123456789abd"},
 	} {
 		t.Run(name, func(t *testing.T) {
-			_, err := Load(env(vars))
+			_, err := loadBoth(env(vars))
 			require.ErrorContains(t, err, "WEBHOOK_SECRET")
 			require.NotContains(t, err.Error(), "s3cr3t", "a secret never appears in an error")
 		})
@@ -151,22 +173,60 @@ func TestWebhookSecrets(t *testing.T) {
 func TestEncryptionKeys(t *testing.T) {
 	spec, err := codec.GenerateSpec("k1")
 	require.NoError(t, err)
-	c, err := Load(env(map[string]string{"ENCRYPTION_KEYS": spec, "ENCRYPTION_KEY_ID": "k1"}))
+	c, err := loadBoth(env(map[string]string{"ENCRYPTION_KEYS": spec, "ENCRYPTION_KEY_ID": "k1"}))
 	require.NoError(t, err)
 	require.NotNil(t, c.Encryption)
 	require.Equal(t, "k1", c.Encryption.ActiveID())
 	require.Equal(t, DefaultCodecAddr, c.CodecAddr)
 	require.Equal(t, DefaultCodecOrigin, c.CodecOrigin)
 
-	c, err = Load(env(nil))
+	c, err = loadBoth(env(nil))
 	require.NoError(t, err)
 	require.Nil(t, c.Encryption, "no keys, no encryption")
 
-	_, err = Load(env(map[string]string{"ENCRYPTION_KEYS": spec, "ENCRYPTION_KEY_ID": "k2"}))
+	_, err = loadBoth(env(map[string]string{"ENCRYPTION_KEYS": spec, "ENCRYPTION_KEY_ID": "k2"}))
 	require.ErrorContains(t, err, "ENCRYPTION_KEY_ID")
 	require.NotContains(t, err.Error(), spec[3:], "no key material in errors")
-	_, err = Load(env(map[string]string{"ENCRYPTION_KEY_ID": "k1"}))
+	_, err = loadBoth(env(map[string]string{"ENCRYPTION_KEY_ID": "k1"}))
 	require.ErrorContains(t, err, "ENCRYPTION_KEYS")
-	_, err = Load(env(map[string]string{"CODEC_ADDR": "nowhere"}))
+	_, err = loadBoth(env(map[string]string{"CODEC_ADDR": "nowhere"}))
 	require.ErrorContains(t, err, "CODEC_ADDR")
+}
+
+// TestEachBinaryReadsOnlyItsOwn: a variable only one binary uses never stops
+// the other from starting, and neither reads the other's.
+func TestEachBinaryReadsOnlyItsOwn(t *testing.T) {
+	_, err := Load(env(map[string]string{"NOTICE_DEADLINE": "forever", "WEBHOOK_SECRET": "short", "HTTP_ADDR": "x"}), Worker)
+	require.NoError(t, err, "the worker does not read webhook settings")
+	_, err = Load(env(map[string]string{"DATABASE_URL": "mysql://db/x", "SLACK_BOT_TOKEN": "xoxb-1", "EMAIL_FROM": "no"}), Starter)
+	require.NoError(t, err, "the webhook server does not read the database or the channels")
+
+	read := func(b Binary) []string {
+		seen := map[string]bool{}
+		_, err := Load(func(k string) string { seen[k] = true; return "" }, b)
+		require.NoError(t, err)
+		return slices.Sorted(maps.Keys(seen))
+	}
+	worker, starter := read(Worker), read(Starter)
+	require.Contains(t, worker, "DATABASE_URL")
+	require.NotContains(t, worker, "NOTICE_DEADLINE")
+	require.NotContains(t, worker, "WEBHOOK_SECRET")
+	require.Contains(t, starter, "NOTICE_DEADLINE")
+	require.Contains(t, starter, "DEAD_LETTER_DIR")
+	require.NotContains(t, starter, "DATABASE_URL")
+	require.NotContains(t, starter, "SENDGRID_API_KEY")
+	for _, shared := range []string{"TEMPORAL_ADDRESS", "TEMPORAL_NAMESPACE", "TEMPORAL_TASK_QUEUE", "LOG_LEVEL", "ENCRYPTION_KEYS"} {
+		require.Contains(t, worker, shared)
+		require.Contains(t, starter, shared)
+	}
+}
+
+// TestConfigStaysLight: both binaries import config, so it must not drag
+// in the database drivers, the providers' clients or the PDF library.
+func TestConfigStaysLight(t *testing.T) {
+	out, err := exec.Command("go", "list", "-deps", ".").Output()
+	require.NoError(t, err)
+	for _, heavy := range []string{"modernc.org/sqlite", "github.com/jackc/pgx", "github.com/slack-go/slack", "github.com/sendgrid/", "codeberg.org/go-pdf/fpdf"} {
+		require.NotContains(t, string(out), heavy)
+	}
 }

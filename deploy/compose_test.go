@@ -265,27 +265,33 @@ func TestDatabasePasswordsAgree(t *testing.T) {
 	}
 }
 
-// coursehookVariables records every variable config.Load reads, which is
-// every variable the worker and the webhook server read.
-func coursehookVariables(t *testing.T) map[string]bool {
+// coursehookBinaries say which settings each service's binary loads.
+var coursehookBinaries = map[string]config.Binary{
+	"worker":  config.Worker,
+	"starter": config.Starter,
+}
+
+// coursehookVariables records every variable config.Load reads for b, which
+// is every variable that binary reads.
+func coursehookVariables(t *testing.T, b config.Binary) map[string]bool {
 	t.Helper()
 	read := map[string]bool{}
 	_, err := config.Load(func(name string) string {
 		read[name] = true
 		return ""
-	})
+	}, b)
 	require.NoError(t, err, "the defaults must load")
-	require.True(t, read["TEMPORAL_ADDRESS"] && read["DATABASE_URL"], "config.Load read only %v", slices.Sorted(maps.Keys(read)))
+	require.True(t, read["TEMPORAL_ADDRESS"], "config.Load read only %v", slices.Sorted(maps.Keys(read)))
 	return read
 }
 
 func TestCoursehookEnvironmentIsKnown(t *testing.T) {
 	p := loadProject(t, nil)
-	known := coursehookVariables(t)
 	for name := range coursehookServices {
 		t.Run(name, func(t *testing.T) {
+			known := coursehookVariables(t, coursehookBinaries[name])
 			for variable := range service(t, p, name).Environment {
-				require.True(t, known[variable], "%s sets %s, which coursehook never reads (a typo?)", name, variable)
+				require.True(t, known[variable], "%s sets %s, which its binary never reads (a typo, or the other binary's setting?)", name, variable)
 			}
 		})
 	}

@@ -69,18 +69,40 @@ func (e Event) IsCourseCompletion() bool {
 	return e.Event == TypeCourseCompletion || e.Event == TypeCourseComplete
 }
 
-// LearnerName is the learner's full name, or their email address when the
-// platform sent no name, so a certificate is never addressed to nobody.
+// LearnerName is the learner's full name as every sink shows it (see
+// Clean), or their email address when nothing visible is left of the name,
+// so a certificate, an email or a Slack notice is never addressed to nobody.
+// A first name of " " and a last name of a zero-width space count as no name.
 func (e Event) LearnerName() string {
 	var first, last string
 	if e.UserDetail != nil {
 		first, last = e.UserDetail.FirstName, e.UserDetail.LastName
 	}
-	name := strings.TrimSpace(strings.TrimSpace(first) + " " + strings.TrimSpace(last))
-	if name == "" {
-		return e.User
+	if name := Clean(first + " " + last); name != "" {
+		return name
 	}
-	return name
+	return e.User
+}
+
+// Clean returns s as coursehook's sinks show it: every kind of whitespace,
+// line breaks included, folded into single spaces, trimmed, and characters
+// that draw nothing dropped (controls, zero-width and bidi format
+// characters, private-use and unassigned code points). Validation and every
+// sink use it, so a value that is empty once cleaned is treated as absent
+// everywhere rather than accepted here and refused by the certificate later.
+func Clean(s string) string {
+	var b strings.Builder
+	b.Grow(len(s))
+	for _, r := range s {
+		switch {
+		case unicode.IsSpace(r):
+			b.WriteByte(' ')
+		case !unicode.IsGraphic(r):
+		default:
+			b.WriteRune(r)
+		}
+	}
+	return strings.Join(strings.Fields(b.String()), " ")
 }
 
 // LearnerHash stands for the learner in logs, which must not carry their
@@ -95,14 +117,73 @@ func (e Event) LearnerHash() string {
 	return hex.EncodeToString(sum[:6])
 }
 
-// CompletedAt is the event's timestamp. Parse has already checked it, so a
-// zero time means the platform sent none.
+// CompletedAt is the event's timestamp, or the zero time when the platform
+// sent none (or sent the zero instant itself). Parse has already checked it.
 func (e Event) CompletedAt() time.Time {
 	t, err := time.Parse(time.RFC3339Nano, e.Timestamp)
 	if err != nil {
 		return time.Time{}
 	}
 	return t.UTC()
+}
+
+// CompletionTime is the date a certificate and the notices give the
+// completion: the event's timestamp, or, when it has none, receivedAt, the
+// moment coursehook accepted the event. The platform sends the timestamp in
+// every sample, but its documentation does not promise it, and refusing an
+// event for want of it would lose the completion after the platform's
+// retries; the time of receipt is at most seconds away from the truth.
+func (e Event) CompletionTime(receivedAt time.Time) time.Time {
+	if t := e.CompletedAt(); !t.IsZero() {
+		return t
+	}
+	return receivedAt.UTC()
+}
+
+// Brief is the part of e that coursehook reads, and so what travels through
+// the workflow beside the raw body: the fields validation bounds, with the
+// timestamp in its canonical form. Everything else stays in the raw body only,
+// so a large body is carried once and never twice. For an event coursehook
+// ignores, whose fields are not checked, only the id and the event type (cut
+// to MaxIDLength) are kept.
+func (e Event) Brief() Event {
+	if !e.IsCourseCompletion() {
+		// The type is not checked either: invisible and control characters
+		// become U+FFFD rather than vanish, so the recorded type can never
+		// turn into a course completion, and PostgreSQL, which refuses NUL
+		// in text, can always store it.
+		return Event{ID: e.ID, Event: cut(strings.Map(visibleOrReplacement, e.Event), MaxIDLength)}
+	}
+	b := Event{
+		ID:           e.ID,
+		Event:        e.Event,
+		User:         e.User,
+		CompanyID:    e.CompanyID,
+		NotifiableID: e.NotifiableID,
+		Title:        e.Title,
+	}
+	if t := e.CompletedAt(); !t.IsZero() {
+		b.Timestamp = t.Format(time.RFC3339Nano)
+	}
+	if d := e.UserDetail; d != nil {
+		b.UserDetail = &UserDetail{ID: d.ID, FirstName: d.FirstName, LastName: d.LastName, ExternalCustomerID: d.ExternalCustomerID}
+	}
+	return b
+}
+
+func visibleOrReplacement(r rune) rune {
+	if unicode.IsGraphic(r) {
+		return r
+	}
+	return unicode.ReplacementChar
+}
+
+// cut keeps the first n runes of s.
+func cut(s string, n int) string {
+	if utf8.RuneCountInString(s) <= n {
+		return s
+	}
+	return string([]rune(s)[:n])
 }
 
 // Problem is one thing wrong with a payload, named by its JSON path.
@@ -231,6 +312,9 @@ func validateCompletion(v *ValidationError, e Event) {
 // checkText reports a missing, over-long or control-character-bearing value.
 // It returns whether the value is present and sound, so callers can run
 // further checks only on text worth checking.
+//
+// A value with nothing visible in it (only spaces and zero-width or other
+// invisible characters) counts as missing: every sink cleans it to nothing.
 func checkText(v *ValidationError, field, value string, maxLen int, required bool) bool {
 	if strings.TrimSpace(value) == "" {
 		if required {
@@ -244,6 +328,12 @@ func checkText(v *ValidationError, field, value string, maxLen int, required boo
 	}
 	if strings.ContainsFunc(value, unicode.IsControl) {
 		v.add(field, "must not contain control characters")
+		return false
+	}
+	if Clean(value) == "" {
+		if required {
+			v.add(field, "is required, and holds only invisible characters")
+		}
 		return false
 	}
 	return true

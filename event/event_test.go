@@ -177,3 +177,58 @@ func TestLearnerHash(t *testing.T) {
 	require.NotContains(t, a, "bob")
 	require.Empty(t, Event{}.LearnerHash())
 }
+
+func TestNameBlankOnceCleanedFallsBackToEmail(t *testing.T) {
+	for _, n := range [][2]string{
+		{" ", "\u200b"},
+		{"\u00a0", "\u202e\u2060"},
+		{"\ufeff", ""},
+	} {
+		e := Event{User: "a@example.org", UserDetail: &UserDetail{FirstName: n[0], LastName: n[1]}}
+		require.Equal(t, "a@example.org", e.LearnerName(), "%q %q", n[0], n[1])
+	}
+	e := Event{User: "a@example.org", UserDetail: &UserDetail{FirstName: "Zo\u200bë\u00a0", LastName: "\u202eMüller"}}
+	require.Equal(t, "Zoë Müller", e.LearnerName(), "invisible characters go, whitespace folds")
+}
+
+func TestInvisibleRequiredFieldsAreMissing(t *testing.T) {
+	body := `{"id":"e1","event":"courseCompletion","user":"a@example.org","notifiableId":"\u200b","title":" \u2060 "}`
+	_, err := Parse([]byte(body))
+	var v *ValidationError
+	require.ErrorAs(t, err, &v)
+	fields := []string{}
+	for _, p := range v.Problems {
+		fields = append(fields, p.Field)
+	}
+	require.ElementsMatch(t, []string{"notifiableId", "title"}, fields)
+	require.Contains(t, v.Error(), "invisible")
+}
+
+func TestCompletionTimeFallsBackToReceipt(t *testing.T) {
+	received := time.Date(2026, 11, 29, 7, 0, 0, 0, time.FixedZone("x", 3600))
+	require.Equal(t, received.UTC(), Event{}.CompletionTime(received))
+	require.Equal(t, received.UTC(), Event{Timestamp: "0001-01-01T00:00:00Z"}.CompletionTime(received), "the zero instant is no date")
+	require.Equal(t, time.Date(2019, 10, 17, 20, 50, 53, 103e6, time.UTC),
+		Event{Timestamp: "2019-10-17T22:50:53.103+02:00"}.CompletionTime(received))
+}
+
+func TestBriefKeepsOnlyWhatCoursehookReads(t *testing.T) {
+	e, err := Parse(sample(t, "course-completion.json"))
+	require.NoError(t, err)
+	e.Source = strings.Repeat("s", 100000)
+	e.Timestamp = "2019-10-17T20:50:53.103000000Z"
+	b := e.Brief()
+	require.Empty(t, b.Source)
+	require.Empty(t, b.Type)
+	require.Empty(t, b.UserDetail.Ref1)
+	require.Empty(t, b.UserDetail.Client)
+	require.Equal(t, "2019-10-17T20:50:53.103Z", b.Timestamp, "the canonical form")
+	require.Equal(t, e.LearnerName(), b.LearnerName())
+	require.Equal(t, e.ID, b.ID)
+	require.Equal(t, e.Title, b.Title)
+	require.Equal(t, e.NotifiableID, b.NotifiableID)
+	require.Equal(t, e.UserDetail.ExternalCustomerID, b.UserDetail.ExternalCustomerID)
+
+	other := Event{ID: "e2", Event: strings.Repeat("x", 5000), Title: strings.Repeat("t", 5000)}.Brief()
+	require.Equal(t, Event{ID: "e2", Event: strings.Repeat("x", MaxIDLength)}, other, "an ignored event keeps its id and a bounded type")
+}

@@ -512,20 +512,33 @@ func tail(b []byte, n int) []byte {
 	return b
 }
 
-// buildWorker builds the worker binary once per test run, into the folder
-// TestMain removes at the end.
-var buildWorker = sync.OnceValues(func() (string, error) {
-	bin := filepath.Join(scratch, "worker")
-	out, err := exec.Command("go", "build", "-o", bin, "../worker").CombinedOutput()
+// Each binary is built once per test run, into the folder TestMain removes
+// at the end.
+var (
+	buildWorker  = sync.OnceValues(func() (string, error) { return goBuild("worker") })
+	buildStarter = sync.OnceValues(func() (string, error) { return goBuild("starter") })
+)
+
+// goBuild builds the binary in the repository's folder name.
+func goBuild(name string) (string, error) {
+	bin := filepath.Join(scratch, name)
+	out, err := exec.Command("go", "build", "-o", bin, "../"+name).CombinedOutput()
 	if err != nil {
-		return "", fmt.Errorf("build worker: %v\n%s", err, out)
+		return "", fmt.Errorf("build %s: %v\n%s", name, err, out)
 	}
 	return bin, nil
-})
+}
 
 func workerBinary(t *testing.T) string {
 	t.Helper()
 	bin, err := buildWorker()
+	require.NoError(t, err)
+	return bin
+}
+
+func starterBinary(t *testing.T) string {
+	t.Helper()
+	bin, err := buildStarter()
 	require.NoError(t, err)
 	return bin
 }

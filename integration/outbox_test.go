@@ -23,7 +23,7 @@ import (
 func TestOutboxModeWritesWhatWouldBeSent(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
-	cfg, err := config.Load(func(k string) string { return map[string]string{"OUTBOX_DIR": dir}[k] })
+	cfg, err := config.Load(func(k string) string { return map[string]string{"OUTBOX_DIR": dir}[k] }, config.Worker)
 	require.NoError(t, err)
 	poster, sender := app.Channels(cfg, slog.New(slog.NewJSONHandler(io.Discard, nil)), nil)
 	s := build(t, poster, sender)

@@ -21,6 +21,7 @@ import (
 	sdklog "go.temporal.io/sdk/log"
 
 	"github.com/coursehook/coursehook/app"
+	"github.com/coursehook/coursehook/deadletter"
 	"github.com/coursehook/coursehook/internal/sendgridtest"
 	"github.com/coursehook/coursehook/internal/slacktest"
 	"github.com/coursehook/coursehook/internal/syncbuf"
@@ -122,6 +123,9 @@ func build(t testing.TB, poster slacknotify.Poster, sender mail.Sender, opts ...
 
 	wopts := o.Webhook
 	wopts.TaskQueue = taskQueue
+	if wopts.DeadLetters == "" {
+		wopts.DeadLetters = deadletter.Dir(t.TempDir())
+	}
 	s.Server = httptest.NewServer(webhook.New(c, log, wopts).Router())
 	t.Cleanup(s.Server.Close)
 	return s

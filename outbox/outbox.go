@@ -29,8 +29,10 @@ func FileName(eventID, ext string) string {
 }
 
 // Write stores data as dir/kind/FileName(eventID, ext). It writes to a
-// temporary file and renames it, so a reader never sees half a message and a
-// retried activity replaces its own file instead of adding a second one.
+// temporary file, syncs it and renames it, so a reader never sees half a
+// message, a retried activity replaces its own file instead of adding a
+// second one, and the file survives a power cut once Write returns (the dead
+// letters kept with it may be an event's only copy).
 func Write(dir, kind, eventID, ext string, data []byte) (string, error) {
 	folder := filepath.Join(dir, kind)
 	if err := os.MkdirAll(folder, 0o750); err != nil {
@@ -46,11 +48,24 @@ func Write(dir, kind, eventID, ext string, data []byte) (string, error) {
 		tmp.Close()
 		return "", fmt.Errorf("write outbox file %s: %w", path, err)
 	}
+	if err := tmp.Sync(); err != nil {
+		tmp.Close()
+		return "", fmt.Errorf("sync outbox file %s: %w", path, err)
+	}
 	if err := tmp.Close(); err != nil {
 		return "", fmt.Errorf("close outbox file %s: %w", path, err)
 	}
 	if err := os.Rename(tmp.Name(), path); err != nil {
 		return "", fmt.Errorf("move outbox file into place %s: %w", path, err)
+	}
+	// The rename itself is durable only once the folder is synced.
+	f, err := os.Open(folder)
+	if err != nil {
+		return "", fmt.Errorf("sync outbox folder %s: %w", folder, err)
+	}
+	defer f.Close()
+	if err := f.Sync(); err != nil {
+		return "", fmt.Errorf("sync outbox folder %s: %w", folder, err)
 	}
 	return path, nil
 }

@@ -17,6 +17,7 @@ export TEMPORAL_ADDRESS=${TEMPORAL_ADDRESS:-127.0.0.1:$TEMPORAL_PORT}
 export HTTP_ADDR=${HTTP_ADDR:-:8080}
 export DATABASE_URL=${DATABASE_URL:-$DATA/coursehook.db}
 export OUTBOX_DIR=${OUTBOX_DIR:-$DATA/outbox}
+export DEAD_LETTER_DIR=${DEAD_LETTER_DIR:-$DATA/dead-letter}
 # The webhook server takes events only from the platform's two addresses;
 # locally, curl comes from loopback too. An explicit ALLOWED_SOURCE_IPS
 # (even "*") is passed through untouched.
@@ -91,6 +92,7 @@ coursehook is running.
   webhook URL   http://localhost:${port}${path}
   Temporal UI   http://localhost:${TEMPORAL_UI_PORT}
   outbox        ${OUTBOX_DIR}   (Slack and email land here while SLACK_BOT_TOKEN / SENDGRID_API_KEY are unset)
+  dead letters  ${DEAD_LETTER_DIR}   (events Temporal refused; bin/starter replay-dead-letters)
   sources       ${ALLOWED_SOURCE_IPS}   (ALLOWED_SOURCE_IPS)
   codec         ${codec_url}   (the UI decrypts payloads through it; key id ${ENCRYPTION_KEY_ID})
   logs          this terminal (worker and starter), ${DATA}/temporal.log (dev server)

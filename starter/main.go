@@ -23,13 +23,28 @@ import (
 	"github.com/coursehook/coursehook/app"
 	"github.com/coursehook/coursehook/codec"
 	"github.com/coursehook/coursehook/config"
+	"github.com/coursehook/coursehook/deadletter"
 	"github.com/coursehook/coursehook/webhook"
 )
+
+const usage = `usage:
+  starter                         serve the webhook (and the codec endpoint)
+  starter replay-dead-letters     start the workflows of the events kept in DEAD_LETTER_DIR`
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := run(ctx, os.Getenv, os.Stderr, nil); err != nil {
+	var err error
+	switch args := os.Args[1:]; {
+	case len(args) == 0:
+		err = run(ctx, os.Getenv, os.Stderr, nil)
+	case len(args) == 1 && args[0] == "replay-dead-letters":
+		err = replayDeadLetters(ctx, os.Getenv, os.Stdout, os.Stderr)
+	default:
+		fmt.Fprintln(os.Stderr, usage)
+		os.Exit(2)
+	}
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "starter:", err)
 		os.Exit(1)
 	}
@@ -48,6 +63,7 @@ func webhookOptions(cfg config.Config, log *slog.Logger) webhook.Options {
 		TrustedProxies: cfg.TrustedProxies,
 		Secret:         cfg.WebhookSecret,
 		PreviousSecret: cfg.WebhookSecretPrevious,
+		DeadLetters:    deadletter.Dir(cfg.DeadLetterDir),
 	}
 	if cfg.AllowAllSources {
 		opts.AllowedSources = nil
@@ -77,7 +93,7 @@ func prefixList(ps []netip.Prefix, all bool) []string {
 // run serves until ctx ends. When ready is not nil it receives the bound
 // address, which lets tests listen on port 0.
 func run(ctx context.Context, getenv func(string) string, stderr io.Writer, ready chan<- string) error {
-	cfg, err := config.Load(getenv)
+	cfg, err := config.Load(getenv, config.Starter)
 	if err != nil {
 		return fmt.Errorf("configuration: %w", err)
 	}

@@ -15,6 +15,8 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.temporal.io/sdk/client"
 
+	"github.com/coursehook/coursehook/deadletter"
+	"github.com/coursehook/coursehook/internal/samples"
 	"github.com/coursehook/coursehook/internal/syncbuf"
 )
 
@@ -32,17 +34,24 @@ const platformPeer = "54.243.7.71:40000"
 type countingTemporal struct {
 	mu     sync.Mutex
 	starts []client.StartWorkflowOptions
+	inputs []any
 	// panics makes ExecuteWorkflow panic, to exercise the recoverer.
 	panics bool
+	// err, when set, is Temporal's answer to every start.
+	err error
 }
 
-func (c *countingTemporal) ExecuteWorkflow(_ context.Context, options client.StartWorkflowOptions, _ any, _ ...any) (client.WorkflowRun, error) {
+func (c *countingTemporal) ExecuteWorkflow(_ context.Context, options client.StartWorkflowOptions, _ any, args ...any) (client.WorkflowRun, error) {
 	if c.panics {
 		panic("temporal stand-in told to panic")
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if c.err != nil {
+		return nil, c.err
+	}
 	c.starts = append(c.starts, options)
+	c.inputs = append(c.inputs, args...)
 	return fakeRun{id: options.ID}, nil
 }
 
@@ -75,6 +84,9 @@ type harness struct {
 func newHarness(t *testing.T, opts Options) *harness {
 	t.Helper()
 	h := &harness{temporal: &countingTemporal{}, logs: &syncbuf.Buffer{}}
+	if opts.DeadLetters == "" {
+		opts.DeadLetters = deadletter.Dir(t.TempDir())
+	}
 	log := slog.New(slog.NewJSONHandler(h.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	h.router = New(h.temporal, log, opts).Router()
 	return h
@@ -99,4 +111,19 @@ func (h *harness) serve(t *testing.T, req *http.Request) (int, map[string]any) {
 	var m map[string]any
 	require.NoError(t, json.Unmarshal(raw, &m), "every answer is JSON, got %d %q", rec.Code, raw)
 	return rec.Code, m
+}
+
+// serveRaw runs req through the router and returns the recorded answer.
+func serveRaw(h *harness, req *http.Request) *httptest.ResponseRecorder {
+	rec := httptest.NewRecorder()
+	h.router.ServeHTTP(rec, req)
+	return rec
+}
+
+// largestBody pads body to exactly size bytes.
+func largestBody(t *testing.T, body []byte, size int) []byte {
+	t.Helper()
+	b, err := samples.Pad(body, size)
+	require.NoError(t, err)
+	return b
 }

@@ -6,6 +6,7 @@ package webhook
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"mime"
@@ -19,8 +20,11 @@ import (
 	"go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	"github.com/coursehook/coursehook/config"
+	"github.com/coursehook/coursehook/deadletter"
 	"github.com/coursehook/coursehook/event"
 	"github.com/coursehook/coursehook/workflows"
 )
@@ -77,6 +81,9 @@ type Options struct {
 	// PreviousSecret is accepted as well as Secret while the platform's URL
 	// is being changed to a new one.
 	PreviousSecret string
+	// DeadLetters keeps the body of an event whose start Temporal refused
+	// for good (config.DefaultDeadLetterDir).
+	DeadLetters deadletter.Dir
 }
 
 func (o Options) withDefaults() Options {
@@ -97,6 +104,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.Now == nil {
 		o.Now = time.Now
+	}
+	if o.DeadLetters == "" {
+		o.DeadLetters = config.DefaultDeadLetterDir
 	}
 	return o
 }
@@ -216,12 +226,69 @@ func (s *Server) receive(c *gin.Context) {
 		return
 	}
 
-	ans := startAnswer{Status: "accepted", EventID: ev.ID, WorkflowID: workflows.WorkflowID(ev.ID)}
-	if !ev.IsCourseCompletion() {
-		ans.Status = "ignored"
-	}
+	receivedAt := s.opts.Now().UTC()
 	ctx, cancel := context.WithTimeout(c.Request.Context(), s.opts.StartTimeout)
 	defer cancel()
+	ans, err := s.start(ctx, ev, body, receivedAt)
+	switch {
+	case err == nil && ans.Status == statusDuplicate:
+		s.log.Info("duplicate delivery", "eventId", ev.ID, "workflowId", ans.WorkflowID,
+			"courseId", ev.NotifiableID, "learner", ev.LearnerHash())
+		c.JSON(http.StatusOK, ans)
+	case err == nil:
+		// The learner appears as a hash: Info lines never carry an email
+		// address or a name.
+		s.log.Info("event accepted", "eventId", ev.ID, "workflowId", ans.WorkflowID, "runId", ans.RunID,
+			"status", ans.Status, "courseId", ev.NotifiableID, "learner", ev.LearnerHash())
+		c.JSON(http.StatusAccepted, ans)
+	case Transient(err):
+		// Nothing durable happened, and Temporal may well answer the
+		// platform's next attempt, so it must try again.
+		s.log.Error("could not start workflow; answering 503 for the platform to retry", "eventId", ev.ID, "error", err)
+		c.Header("Retry-After", strconv.Itoa(int(s.opts.RetryAfter.Seconds())))
+		c.JSON(http.StatusServiceUnavailable, gin.H{"error": "temporal unavailable; the event was not accepted, retry later", "eventId": ev.ID})
+	default:
+		s.refused(c, ev, body, receivedAt, err)
+	}
+}
+
+// refused answers an event Temporal will not start however often the
+// platform retries (an invalid argument, a permission error, a payload it
+// will not take). The platform would give up after ten tries, so the body is
+// kept as a dead letter first; only if that fails too is the answer a 503, so
+// that the platform's retries at least keep the event alive.
+func (s *Server) refused(c *gin.Context, ev event.Event, body []byte, receivedAt time.Time, cause error) {
+	path, err := s.opts.DeadLetters.Put(deadletter.Letter{EventID: ev.ID, ReceivedAt: receivedAt, Error: cause.Error(), Body: body})
+	if err != nil {
+		s.log.Error("temporal refused the workflow and the dead letter could not be written; answering 503 for the platform to retry",
+			"eventId", ev.ID, "error", cause, "deadLetterError", err)
+		c.Header("Retry-After", strconv.Itoa(int(s.opts.RetryAfter.Seconds())))
+		c.JSON(http.StatusServiceUnavailable, gin.H{"error": "the event could not be started or stored; retry later", "eventId": ev.ID})
+		return
+	}
+	s.log.Error("temporal refused the workflow; the event is kept as a dead letter for an operator to replay",
+		"eventId", ev.ID, "error", cause, "deadLetter", path)
+	c.JSON(http.StatusInternalServerError, gin.H{
+		"error":      "temporal refused to start the workflow: " + status.Convert(cause).Message(),
+		"eventId":    ev.ID,
+		"deadLetter": "kept for replay by the operators",
+	})
+}
+
+// Answer statuses.
+const (
+	statusAccepted  = "accepted"
+	statusIgnored   = "ignored"
+	statusDuplicate = "duplicate"
+)
+
+// start starts the workflow of one parsed event. A re-delivery is not an
+// error: it comes back with the status "duplicate" and the existing run.
+func (s *Server) start(ctx context.Context, ev event.Event, body []byte, receivedAt time.Time) (startAnswer, error) {
+	ans := startAnswer{Status: statusAccepted, EventID: ev.ID, WorkflowID: workflows.WorkflowID(ev.ID)}
+	if !ev.IsCourseCompletion() {
+		ans.Status = statusIgnored
+	}
 	run, err := s.temporal.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
 		ID:        ans.WorkflowID,
 		TaskQueue: s.opts.TaskQueue,
@@ -231,31 +298,54 @@ func (s *Server) receive(c *gin.Context) {
 		WorkflowIDReusePolicy:                    enums.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE,
 		StaticSummary:                            workflows.Summary(ev),
 	}, workflows.CourseCompletion, workflows.CourseCompletionInput{
-		Event:          ev,
+		// The brief event and the raw body: the body travels once.
+		Event:          ev.Brief(),
 		Payload:        body,
-		ReceivedAt:     s.opts.Now().UTC(),
+		ReceivedAt:     receivedAt,
 		NoticeDeadline: s.opts.NoticeDeadline,
 	})
 	var started *serviceerror.WorkflowExecutionAlreadyStarted
 	switch {
 	case errors.As(err, &started):
-		ans.Status, ans.RunID = "duplicate", started.RunId
-		s.log.Info("duplicate delivery", "eventId", ev.ID, "workflowId", ans.WorkflowID,
-			"courseId", ev.NotifiableID, "learner", ev.LearnerHash())
-		c.JSON(http.StatusOK, ans)
+		ans.Status, ans.RunID = statusDuplicate, started.RunId
+		return ans, nil
 	case err != nil:
-		// Nothing durable happened, so the platform must try again.
-		s.log.Error("could not start workflow", "eventId", ev.ID, "error", err)
-		c.Header("Retry-After", strconv.Itoa(int(s.opts.RetryAfter.Seconds())))
-		c.JSON(http.StatusServiceUnavailable, gin.H{"error": "temporal unavailable; the event was not accepted, retry later", "eventId": ev.ID})
-	default:
-		ans.RunID = run.GetRunID()
-		// The learner appears as a hash: Info lines never carry an email
-		// address or a name.
-		s.log.Info("event accepted", "eventId", ev.ID, "workflowId", ans.WorkflowID, "runId", ans.RunID,
-			"status", ans.Status, "courseId", ev.NotifiableID, "learner", ev.LearnerHash())
-		c.JSON(http.StatusAccepted, ans)
+		return ans, err
 	}
+	ans.RunID = run.GetRunID()
+	return ans, nil
+}
+
+// Transient reports whether a failed start may succeed if tried again:
+// Temporal unreachable, too slow or overloaded. Anything else (an invalid
+// argument, a permission or namespace error, a payload that cannot be
+// encoded) would fail the same way on every retry.
+func Transient(err error) bool {
+	switch serviceerror.ToStatus(err).Code() {
+	case codes.Unavailable, codes.DeadlineExceeded, codes.ResourceExhausted, codes.Canceled, codes.Aborted:
+		return true
+	}
+	return false
+}
+
+// Replay starts the workflow of a dead letter, dated by its original
+// receipt. It returns the answer the platform would have had.
+func (s *Server) Replay(ctx context.Context, l deadletter.Letter) (string, error) {
+	ev, err := event.Parse(l.Body)
+	if err != nil {
+		return "", err
+	}
+	receivedAt := l.ReceivedAt
+	if receivedAt.IsZero() {
+		receivedAt = s.opts.Now().UTC()
+	}
+	ctx, cancel := context.WithTimeout(ctx, s.opts.StartTimeout)
+	defer cancel()
+	ans, err := s.start(ctx, ev, l.Body, receivedAt)
+	if err != nil {
+		return "", fmt.Errorf("start %s: %w", workflows.WorkflowID(ev.ID), err)
+	}
+	return ans.Status, nil
 }
 
 func (s *Server) tooLarge(c *gin.Context) {

@@ -16,6 +16,8 @@ import (
 	"github.com/gin-gonic/gin"
 	"github.com/stretchr/testify/require"
 	"go.temporal.io/sdk/client"
+
+	"github.com/coursehook/coursehook/deadletter"
 )
 
 func TestMain(m *testing.M) {
@@ -41,6 +43,9 @@ func unreachableTemporal(t *testing.T) client.Client {
 func newServer(t *testing.T, opts Options) *httptest.Server {
 	t.Helper()
 	log := slog.New(slog.NewJSONHandler(io.Discard, nil))
+	if opts.DeadLetters == "" {
+		opts.DeadLetters = deadletter.Dir(t.TempDir())
+	}
 	srv := httptest.NewServer(New(unreachableTemporal(t), log, opts).Router())
 	t.Cleanup(srv.Close)
 	return srv

@@ -5,14 +5,18 @@
 package workflows
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"strings"
 	"time"
 
+	"github.com/coursehook/coursehook/config"
 	"github.com/coursehook/coursehook/event"
 )
 
-// TaskQueue is where the worker polls and the webhook server starts work.
-const TaskQueue = "coursehook"
+// TaskQueue is where the worker polls and the webhook server starts work,
+// unless TEMPORAL_TASK_QUEUE says otherwise.
+const TaskQueue = config.DefaultTaskQueue
 
 // SlackTaskQueue is the queue Slack notices run on, beside the workflow's
 // own queue. Slack allows about one message per second per channel, so the
@@ -27,9 +31,9 @@ func SlackTaskQueue(taskQueue string) string {
 const ProgressQuery = "progress"
 
 // DefaultNoticeDeadline is how long the Slack notice and the email are
-// retried before the workflow gives up on them and ends partial. A day rides
-// out any provider outage worth waiting for.
-const DefaultNoticeDeadline = 24 * time.Hour
+// retried before the workflow gives up on them and ends partial, unless
+// NOTICE_DEADLINE says otherwise.
+const DefaultNoticeDeadline = config.DefaultNoticeDeadline
 
 // workflowIDPrefix makes the ids readable in the Temporal UI and keeps them
 // apart from any other workflow in the namespace.
@@ -38,7 +42,19 @@ const workflowIDPrefix = "course-completion-"
 // WorkflowID is the id of the workflow for one event: "course-completion-"
 // followed by the platform's event id. A re-delivery carries the same event
 // id, so it maps to the same workflow and Temporal refuses to start it twice.
+//
+// The SDK sends the workflow id in a gRPC header, which takes printable ASCII
+// only, so an event id with any other character (validation allows any
+// visible text) is replaced by "sha256-" and the hex SHA-256 of its bytes:
+// still one id per event, and one Temporal accepts. The platform's ids are
+// UUIDs, which are kept as they are.
 func WorkflowID(eventID string) string {
+	for i := 0; i < len(eventID); i++ {
+		if c := eventID[i]; c < 0x20 || c > 0x7e {
+			sum := sha256.Sum256([]byte(eventID))
+			return workflowIDPrefix + "sha256-" + hex.EncodeToString(sum[:])
+		}
+	}
 	return workflowIDPrefix + eventID
 }
 
@@ -75,6 +91,9 @@ func notIDRune(r rune) bool {
 
 // CourseCompletionInput is one accepted webhook delivery.
 type CourseCompletionInput struct {
+	// Event is the part of the body coursehook reads (event.Event.Brief):
+	// bounded fields only, so a large body is not carried twice. Inputs
+	// written before the brief form carry the whole decoded event.
 	Event event.Event `json:"event"`
 	// Payload is the body exactly as received, kept byte for byte.
 	Payload    []byte    `json:"payload"`

@@ -16,19 +16,33 @@ import (
 // registers the real one.
 var a *activities.Activities
 
-// recordOptions: the database step must not give up, since without the row
-// nothing else may happen. An outage shows in the UI as a pending activity
-// with its attempt count and last error, and resumes on its own.
-func recordOptions() workflow.ActivityOptions {
+// recordOptions: the database step must not give up on an outage, since
+// without the row nothing else may happen. An outage shows in the UI as a
+// pending activity with its attempt count and last error, and resumes on its
+// own. A failure the database will repeat forever (permanent) stops at once.
+func recordOptions(permanent ...string) workflow.ActivityOptions {
 	return workflow.ActivityOptions{
 		StartToCloseTimeout: 15 * time.Second,
 		RetryPolicy: &temporal.RetryPolicy{
-			InitialInterval:    time.Second,
-			BackoffCoefficient: 2,
-			MaximumInterval:    time.Minute,
+			InitialInterval:        time.Second,
+			BackoffCoefficient:     2,
+			MaximumInterval:        time.Minute,
+			NonRetryableErrorTypes: permanent,
 		},
 	}
 }
+
+// Change ids for workflow.GetVersion. Each names one deliberate change to the
+// commands the workflow issues; histories recorded before it replay on the
+// old branch (workflow.DefaultVersion).
+const (
+	// changeSlackQueue moved the Slack notice to its own throttled queue.
+	changeSlackQueue = "slack-task-queue"
+	// changeAcceptedCompletes stops the record steps on permanent database
+	// failures, and gives the notices the brief event and the time of
+	// receipt, which dates a completion that came without a timestamp.
+	changeAcceptedCompletes = "accepted-completes"
+)
 
 // noticeOptions: providers get retried with backoff until the deadline; a
 // permanent refusal stops at once. The start-to-close timeout also bounds how
@@ -62,16 +76,25 @@ func CourseCompletion(ctx workflow.Context, in CourseCompletionInput) (CourseCom
 	if err := workflow.SetQueryHandler(ctx, ProgressQuery, func() (Progress, error) { return p, nil }); err != nil {
 		return CourseCompletionResult{}, err
 	}
+	ev := in.Event
 	recordCtx := workflow.WithActivityOptions(ctx, recordOptions())
-	recordIn := activities.RecordInput{Event: in.Event, Payload: in.Payload, ReceivedAt: in.ReceivedAt}
+	noticeIn := activities.NoticeInput{Event: ev}
+	if workflow.GetVersion(ctx, changeAcceptedCompletes, workflow.DefaultVersion, 1) == 1 {
+		// The webhook server already sends the brief event; inputs from
+		// before it did carried the whole one, and Brief is the same on both.
+		ev = ev.Brief()
+		recordCtx = workflow.WithActivityOptions(ctx, recordOptions(activities.ErrRecordPermanent))
+		noticeIn = activities.NoticeInput{Event: ev, ReceivedAt: in.ReceivedAt}
+	}
+	recordIn := activities.RecordInput{Event: ev, Payload: in.Payload, ReceivedAt: in.ReceivedAt}
 
-	if !in.Event.IsCourseCompletion() {
+	if !ev.IsCourseCompletion() {
 		p.Record.State = StepRunning
 		if err := workflow.ExecuteActivity(recordCtx, a.RecordIgnored, recordIn).Get(ctx, nil); err != nil {
 			p.Record = Step{State: StepFailed, Error: failureText(err)}
 			return CourseCompletionResult{}, err
 		}
-		p.Record = Step{State: StepDone, Detail: "recorded event type " + in.Event.Event}
+		p.Record = Step{State: StepDone, Detail: "recorded event type " + ev.Event}
 		p.Slack, p.Email, p.Outcome = skipped("not a course completion"), skipped("not a course completion"), skipped("")
 		p.Status = StatusIgnored
 		workflow.SetCurrentDetails(ctx, "Ignored: recorded, nobody notified.")
@@ -86,6 +109,9 @@ func CourseCompletion(ctx workflow.Context, in CourseCompletionInput) (CourseCom
 		return CourseCompletionResult{}, err
 	}
 	p.Record = Step{State: StepDone}
+	if ev.Timestamp == "" {
+		p.Record.Detail = "the event has no timestamp: dated by its receipt, " + in.ReceivedAt.UTC().Format(time.RFC3339)
+	}
 	res := CourseCompletionResult{
 		SlackChannel:      rec.SlackChannel,
 		SlackTS:           rec.SlackTS,
@@ -105,7 +131,6 @@ func CourseCompletion(ctx workflow.Context, in CourseCompletionInput) (CourseCom
 	}
 
 	workflow.SetCurrentDetails(ctx, "Recorded; sending the Slack notice and the certificate email.")
-	noticeIn := activities.NoticeInput{Event: in.Event}
 	var slackErr, emailErr error
 	wg := workflow.NewWaitGroup(ctx)
 	if rec.SlackTS == "" {
@@ -117,7 +142,7 @@ func CourseCompletion(ctx workflow.Context, in CourseCompletionInput) (CourseCom
 			opts := noticeOptions(in.NoticeDeadline, 30*time.Second, permanent...)
 			// Histories recorded before the throttled Slack queue existed
 			// replay with Slack on the main queue.
-			if workflow.GetVersion(ctx, "slack-task-queue", workflow.DefaultVersion, 1) == 1 {
+			if workflow.GetVersion(ctx, changeSlackQueue, workflow.DefaultVersion, 1) == 1 {
 				opts.TaskQueue = SlackTaskQueue(workflow.GetInfo(ctx).TaskQueueName)
 				opts.StartToCloseTimeout = 15 * time.Second
 			}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"os"
+	"strings"
 	"testing"
 	"time"
 
@@ -24,7 +25,7 @@ func sampleInput(t *testing.T) CourseCompletionInput {
 	require.NoError(t, err)
 	ev, err := event.Parse(body)
 	require.NoError(t, err)
-	return CourseCompletionInput{Event: ev, Payload: body, ReceivedAt: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)}
+	return CourseCompletionInput{Event: ev.Brief(), Payload: body, ReceivedAt: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)}
 }
 
 // defaultTestTaskQueue is the task queue testsuite gives a workflow.
@@ -38,8 +39,11 @@ func newEnv(t *testing.T) *testsuite.TestWorkflowEnvironment {
 	return env
 }
 
-func permanent(msg, errType string) error {
-	return temporal.NewApplicationErrorWithOptions(msg, errType, temporal.ApplicationErrorOptions{NonRetryable: true})
+// refusal is a plain application error of a permanent type, retryable as far
+// as the error itself says, as a provider package would return it: only the
+// workflow's own NonRetryableErrorTypes can stop its retries.
+func refusal(msg, errType string) error {
+	return temporal.NewApplicationError(msg, errType)
 }
 
 func result(t *testing.T, env *testsuite.TestWorkflowEnvironment) CourseCompletionResult {
@@ -123,18 +127,18 @@ func TestPermanentFailureOfOneNoticeKeepsTheOther(t *testing.T) {
 	}{
 		{
 			name:       "slack invalid_auth",
-			slackErr:   permanent("slack: invalid_auth", activities.ErrSlackPermanent),
+			slackErr:   refusal("slack: invalid_auth", activities.ErrSlackPermanent),
 			failedStep: "slack", errText: "slack: invalid_auth", slackCalls: 1, emailCalls: 1,
 		},
 		{
 			name:       "sendgrid 400",
-			emailErr:   permanent("sendgrid 400: The to email does not contain a valid address.", activities.ErrEmailPermanent),
+			emailErr:   refusal("sendgrid 400: The to email does not contain a valid address.", activities.ErrEmailPermanent),
 			failedStep: "email", errText: "sendgrid 400: The to email does not contain a valid address.", slackCalls: 1, emailCalls: 1,
 		},
 		{
 			name:       "both refuse",
-			slackErr:   permanent("slack: channel_not_found", activities.ErrSlackPermanent),
-			emailErr:   permanent("sendgrid 401: bad key", activities.ErrEmailPermanent),
+			slackErr:   refusal("slack: channel_not_found", activities.ErrSlackPermanent),
+			emailErr:   refusal("sendgrid 401: bad key", activities.ErrEmailPermanent),
 			failedStep: "slack,email", errText: "slack: channel_not_found; sendgrid 401: bad key", slackCalls: 1, emailCalls: 1,
 		},
 	}
@@ -238,21 +242,133 @@ func TestReceiptFromAnEarlierRunSkipsThatNotice(t *testing.T) {
 	require.Equal(t, StepSkipped, progress(t, env).Slack.State)
 }
 
-func TestRecordFailureFailsTheWorkflow(t *testing.T) {
+func TestPermanentRecordFailureFailsTheWorkflowAtOnce(t *testing.T) {
 	env := newEnv(t)
 	env.OnActivity(a.RecordCompletion, mock.Anything, mock.Anything).
-		Return(activities.RecordResult{}, permanent("schema mismatch", "StoreBroken"))
+		Return(activities.RecordResult{}, refusal("record event e1: no such table: completions", activities.ErrRecordPermanent))
 
 	env.ExecuteWorkflow(CourseCompletion, sampleInput(t))
 
 	require.True(t, env.IsWorkflowCompleted())
-	require.Error(t, env.GetWorkflowError())
+	var appErr *temporal.ApplicationError
+	require.ErrorAs(t, env.GetWorkflowError(), &appErr)
+	require.Equal(t, activities.ErrRecordPermanent, appErr.Type())
+	env.AssertNumberOfCalls(t, "RecordCompletion", 1)
 	env.AssertNotCalled(t, "PostSlackNotice", mock.Anything, mock.Anything)
 	env.AssertNotCalled(t, "EmailCertificate", mock.Anything, mock.Anything)
+	require.Equal(t, StepFailed, progress(t, env).Record.State)
+}
+
+func TestPermanentOutcomeFailureStopsAtOnce(t *testing.T) {
+	env := newEnv(t)
+	env.OnActivity(a.RecordCompletion, mock.Anything, mock.Anything).Return(activities.RecordResult{Created: true}, nil)
+	env.OnActivity(a.PostSlackNotice, mock.Anything, mock.Anything).Return(activities.SlackResult{Channel: "C1", TS: "1.2"}, nil)
+	env.OnActivity(a.EmailCertificate, mock.Anything, mock.Anything).Return(activities.EmailResult{MessageID: "m1"}, nil)
+	env.OnActivity(a.RecordOutcome, mock.Anything, mock.Anything).
+		Return(refusal("record outcome of e1: completion not found", activities.ErrRecordPermanent))
+
+	env.ExecuteWorkflow(CourseCompletion, sampleInput(t))
+
+	require.Error(t, env.GetWorkflowError())
+	env.AssertNumberOfCalls(t, "RecordOutcome", 1)
+}
+
+func TestDatabaseOutageIsRetriedUntilItEnds(t *testing.T) {
+	env := newEnv(t)
+	env.OnActivity(a.RecordCompletion, mock.Anything, mock.Anything).
+		Return(activities.RecordResult{}, errors.New("record event e1: dial tcp 127.0.0.1:5432: connection refused")).Times(4)
+	env.OnActivity(a.RecordCompletion, mock.Anything, mock.Anything).Return(activities.RecordResult{Created: true}, nil).Once()
+	env.OnActivity(a.PostSlackNotice, mock.Anything, mock.Anything).Return(activities.SlackResult{Channel: "C1", TS: "1.2"}, nil)
+	env.OnActivity(a.EmailCertificate, mock.Anything, mock.Anything).Return(activities.EmailResult{MessageID: "m1"}, nil)
+	env.OnActivity(a.RecordOutcome, mock.Anything, mock.Anything).
+		Return(temporal.NewApplicationError("database is locked (SQLITE_BUSY)", "")).Twice()
+	env.OnActivity(a.RecordOutcome, mock.Anything, mock.Anything).Return(nil).Once()
+
+	env.ExecuteWorkflow(CourseCompletion, sampleInput(t))
+
+	require.Equal(t, StatusCompleted, result(t, env).Status)
+	env.AssertNumberOfCalls(t, "RecordCompletion", 5)
+	env.AssertNumberOfCalls(t, "RecordOutcome", 3)
+}
+
+func TestUnrenderableCertificateIsNotRetried(t *testing.T) {
+	env := newEnv(t)
+	env.OnActivity(a.RecordCompletion, mock.Anything, mock.Anything).Return(activities.RecordResult{Created: true}, nil)
+	env.OnActivity(a.PostSlackNotice, mock.Anything, mock.Anything).Return(activities.SlackResult{Channel: "C1", TS: "1.2"}, nil)
+	env.OnActivity(a.EmailCertificate, mock.Anything, mock.Anything).
+		Return(activities.EmailResult{}, refusal("render certificate for e1: learner name is empty", activities.ErrCertificate))
+	env.OnActivity(a.RecordOutcome, mock.Anything, mock.Anything).Return(nil)
+
+	env.ExecuteWorkflow(CourseCompletion, sampleInput(t))
+
+	r := result(t, env)
+	require.Equal(t, StatusPartial, r.Status)
+	require.Equal(t, "email", r.FailedStep)
+	require.Equal(t, "render certificate for e1: learner name is empty", r.Error, "a permanent failure is not reported as a deadline")
+	env.AssertNumberOfCalls(t, "EmailCertificate", 1)
+}
+
+// TestMissingTimestampIsDatedByReceipt: the notices get the time of receipt
+// and the brief event, and the progress says why the date is what it is.
+func TestMissingTimestampIsDatedByReceipt(t *testing.T) {
+	env := newEnv(t)
+	in := sampleInput(t)
+	in.Event.Timestamp = ""
+	env.OnActivity(a.RecordCompletion, mock.Anything, mock.MatchedBy(func(r activities.RecordInput) bool {
+		return r.ReceivedAt.Equal(in.ReceivedAt) && r.Event.Timestamp == ""
+	})).Return(activities.RecordResult{Created: true}, nil).Once()
+	var slackIn, emailIn activities.NoticeInput
+	env.OnActivity(a.PostSlackNotice, mock.Anything, mock.Anything).Run(func(args mock.Arguments) {
+		slackIn = args.Get(1).(activities.NoticeInput)
+	}).Return(activities.SlackResult{Channel: "C1", TS: "1.2"}, nil)
+	env.OnActivity(a.EmailCertificate, mock.Anything, mock.Anything).Run(func(args mock.Arguments) {
+		emailIn = args.Get(1).(activities.NoticeInput)
+	}).Return(activities.EmailResult{MessageID: "m1"}, nil)
+	env.OnActivity(a.RecordOutcome, mock.Anything, mock.Anything).Return(nil)
+
+	env.ExecuteWorkflow(CourseCompletion, in)
+
+	require.Equal(t, StatusCompleted, result(t, env).Status)
+	for _, n := range []activities.NoticeInput{slackIn, emailIn} {
+		require.True(t, n.ReceivedAt.Equal(in.ReceivedAt))
+		require.Equal(t, in.ReceivedAt, n.Event.CompletionTime(n.ReceivedAt))
+		require.Empty(t, n.Event.UserDetail.Ref1, "notices get the brief event")
+	}
+	require.Contains(t, progress(t, env).Record.Detail, "dated by its receipt, 2026-01-02T03:04:05Z")
+}
+
+// TestOldInputsGetTheBriefEvent: an input written before the webhook sent
+// the brief event still gives the activities only the brief one.
+func TestOldInputsGetTheBriefEvent(t *testing.T) {
+	env := newEnv(t)
+	in := sampleInput(t)
+	full, err := event.Parse(in.Payload)
+	require.NoError(t, err)
+	full.Source = strings.Repeat("x", 10000)
+	in.Event = full
+	env.OnActivity(a.RecordCompletion, mock.Anything, mock.MatchedBy(func(r activities.RecordInput) bool {
+		return r.Event.Source == "" && string(r.Payload) == string(in.Payload)
+	})).Return(activities.RecordResult{Created: true}, nil).Once()
+	env.OnActivity(a.PostSlackNotice, mock.Anything, mock.MatchedBy(func(n activities.NoticeInput) bool { return n.Event.Source == "" })).
+		Return(activities.SlackResult{Channel: "C1", TS: "1.2"}, nil).Once()
+	env.OnActivity(a.EmailCertificate, mock.Anything, mock.MatchedBy(func(n activities.NoticeInput) bool { return n.Event.Source == "" })).
+		Return(activities.EmailResult{MessageID: "m1"}, nil).Once()
+	env.OnActivity(a.RecordOutcome, mock.Anything, mock.Anything).Return(nil)
+
+	env.ExecuteWorkflow(CourseCompletion, in)
+
+	require.Equal(t, StatusCompleted, result(t, env).Status)
+	env.AssertExpectations(t)
 }
 
 func TestWorkflowID(t *testing.T) {
 	require.Equal(t, "course-completion-32ed16df-27cb-5f72-90ff-4eaf39346f86", WorkflowID("32ed16df-27cb-5f72-90ff-4eaf39346f86"))
+	require.Equal(t, "course-completion-a b/c?%", WorkflowID("a b/c?%"), "printable ASCII stays as it is")
+	id := WorkflowID("évènement")
+	require.Regexp(t, `^course-completion-sha256-[0-9a-f]{64}$`, id, "a gRPC header takes printable ASCII only")
+	require.Equal(t, id, WorkflowID("évènement"), "stable")
+	require.NotEqual(t, id, WorkflowID("evenement"))
+	require.NotEqual(t, id, WorkflowID("évènement\u200b"))
 }
 
 func TestSummaryCarriesOnlySafeText(t *testing.T) {
