@@ -28,7 +28,9 @@ RUN --mount=type=cache,target=/root/.cache/go-build \
     GOOS=$TARGETOS GOARCH=$TARGETARCH \
     go build -trimpath -ldflags="-s -w" -o /out/coursehook-worker ./worker && \
     GOOS=$TARGETOS GOARCH=$TARGETARCH \
-    go build -trimpath -ldflags="-s -w" -o /out/coursehook-starter ./starter
+    go build -trimpath -ldflags="-s -w" -o /out/coursehook-starter ./starter && \
+    GOOS=$TARGETOS GOARCH=$TARGETARCH \
+    go build -trimpath -ldflags="-s -w" -o /out/coursehookctl ./ctl
 
 # The data folder is made here because the runtime image has no shell to run
 # mkdir. Docker seeds an empty named volume from the image, ownership included,
@@ -36,7 +38,7 @@ RUN --mount=type=cache,target=/root/.cache/go-build \
 RUN mkdir -p /data/outbox /data/dead-letter && chmod -R 0750 /data
 
 FROM gcr.io/distroless/static-debian13:nonroot
-COPY --from=build /out/coursehook-worker /out/coursehook-starter /usr/local/bin/
+COPY --from=build /out/coursehook-worker /out/coursehook-starter /out/coursehookctl /usr/local/bin/
 COPY --from=build --chown=65532:65532 /data /data
 # The relative defaults (.data/coursehook.db, .data/outbox) land in /data too.
 WORKDIR /data

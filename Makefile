@@ -12,6 +12,7 @@ run: build bin/temporal
 
 build:
 	go build -o bin/ ./worker ./starter ./codec/genkey
+	go build -o bin/coursehookctl ./ctl
 
 # The Temporal CLI carries the dev server and the Web UI. Newer tags cannot be
 # built with `go install`; this one is pinned and cached in bin/ (ignored).
@@ -34,4 +35,4 @@ bench: bin/temporal
 	go test -run '^$$' -bench . -benchmem -count 5 ./...
 
 clean:
-	rm -rf bin/worker bin/starter
+	rm -rf bin/worker bin/starter bin/genkey bin/coursehookctl

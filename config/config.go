@@ -65,6 +65,15 @@ type Config struct {
 	// DeadLetterDir is where the webhook server keeps the raw body of an
 	// event Temporal refused for good, for an operator to replay.
 	DeadLetterDir string
+	// LearnerHashKey keys the learner hash of logs and of the LearnerHash
+	// search attribute. LearnerHashKeyDefault says it is the development
+	// default, because LEARNER_HASH_KEY is unset.
+	LearnerHashKey        []byte
+	LearnerHashKeyDefault bool
+	// RegisterSearchAttributes lets a binary register coursehook's search
+	// attributes when the namespace lacks them; without it, a missing one
+	// stops the binary with the command to run.
+	RegisterSearchAttributes bool
 }
 
 // Defaults for the settings that have one.
@@ -134,6 +143,9 @@ const (
 	// Starter is the webhook server: HTTP, the source check, the secret,
 	// the codec endpoint and the dead-letter folder.
 	Starter
+	// Ctl is coursehookctl, the operators' command line: the worker's
+	// settings (the store, the channels) and the learner hash key.
+	Ctl
 )
 
 // Load reads the settings of binary b through getenv (os.Getenv in the
@@ -150,6 +162,7 @@ func Load(getenv func(string) string, b Binary) (Config, error) {
 		ShutdownTimeout:   r.duration("SHUTDOWN_TIMEOUT", 20*time.Second),
 		LogLevel:          r.oneOf("LOG_LEVEL", "info", "debug", "info", "warn", "error"),
 	}
+	c.RegisterSearchAttributes = r.boolean("TEMPORAL_REGISTER_SEARCH_ATTRIBUTES", true)
 	if keys, id := r.getenv(codec.KeysVar), r.getenv(codec.KeyIDVar); keys != "" || id != "" {
 		k, err := codec.ParseKeys(keys, id)
 		if err != nil {
@@ -164,6 +177,9 @@ func Load(getenv func(string) string, b Binary) (Config, error) {
 		r.worker(&c)
 	case Starter:
 		r.starter(&c)
+	case Ctl:
+		r.worker(&c)
+		c.LearnerHashKey, c.LearnerHashKeyDefault = r.learnerHashKey("LEARNER_HASH_KEY")
 	default:
 		r.errs = append(r.errs, fmt.Errorf("config: unknown binary %d", b))
 	}
@@ -213,6 +229,7 @@ func (r *reader) starter(c *Config) {
 	c.CodecOrigin = r.httpURL("CODEC_CORS_ORIGIN", DefaultCodecOrigin)
 	c.CodecToken = r.str("CODEC_AUTH_TOKEN", "")
 	c.DeadLetterDir = r.str("DEAD_LETTER_DIR", DefaultDeadLetterDir)
+	c.LearnerHashKey, c.LearnerHashKeyDefault = r.learnerHashKey("LEARNER_HASH_KEY")
 	if v := r.str("ALLOWED_SOURCE_IPS", DefaultAllowedSources); v == AllSources {
 		c.AllowAllSources = true
 	} else {
@@ -391,6 +408,38 @@ func (r *reader) secret(name string) string {
 func urlSafe(c rune) bool {
 	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' ||
 		c == '-' || c == '.' || c == '_' || c == '~'
+}
+
+// DevelopmentLearnerHashKey keys learner hashes when LEARNER_HASH_KEY is
+// unset. It is public, so hashes under it only keep addresses out of sight,
+// and the binaries warn about it at start.
+const DevelopmentLearnerHashKey = "coursehook development learner-hash key; set LEARNER_HASH_KEY"
+
+// MinLearnerHashKeyLength keeps the key out of reach of guessing.
+const MinLearnerHashKeyLength = 16
+
+func (r *reader) learnerHashKey(name string) ([]byte, bool) {
+	v := r.getenv(name)
+	if v == "" {
+		return []byte(DevelopmentLearnerHashKey), true
+	}
+	if len(v) < MinLearnerHashKeyLength {
+		r.fail(name, "must be at least %d characters long", MinLearnerHashKeyLength)
+	}
+	return []byte(v), false
+}
+
+func (r *reader) boolean(name string, def bool) bool {
+	v := strings.TrimSpace(r.getenv(name))
+	if v == "" {
+		return def
+	}
+	b, err := strconv.ParseBool(v)
+	if err != nil {
+		r.fail(name, "must be true or false, got %q", v)
+		return def
+	}
+	return b
 }
 
 func (r *reader) positiveInt(name string, def int64) int64 {

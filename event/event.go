@@ -4,6 +4,7 @@ package event
 
 import (
 	"bytes"
+	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -105,16 +106,26 @@ func Clean(s string) string {
 	return strings.Join(strings.Fields(b.String()), " ")
 }
 
-// LearnerHash stands for the learner in logs, which must not carry their
-// email address or name: the first 12 hex digits of the SHA-256 of the
-// lower-cased email, enough to follow one learner's events through the logs
-// without naming them. It is empty when the event names no learner.
-func (e Event) LearnerHash() string {
+// LearnerHash stands for the learner wherever their email address must not
+// appear: in log lines and in the LearnerHash search attribute, which
+// Temporal stores unencrypted. It is the HMAC-SHA-256 of the lower-cased
+// email under key, cut to 128 bits (32 hex digits): the same learner gets the
+// same value in a log line and in the UI, and without the key nobody can
+// find a learner by hashing a list of addresses. It is empty when the event
+// names no learner.
+func (e Event) LearnerHash(key []byte) string {
 	if e.User == "" {
 		return ""
 	}
-	sum := sha256.Sum256([]byte(strings.ToLower(e.User)))
-	return hex.EncodeToString(sum[:6])
+	return LearnerHash(key, e.User)
+}
+
+// LearnerHash is the hash of one email address under key, for an operator who
+// has the address and looks for the learner's events.
+func LearnerHash(key []byte, email string) string {
+	m := hmac.New(sha256.New, key)
+	m.Write([]byte(strings.ToLower(strings.TrimSpace(email))))
+	return hex.EncodeToString(m.Sum(nil)[:16])
 }
 
 // CompletedAt is the event's timestamp, or the zero time when the platform

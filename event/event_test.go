@@ -2,6 +2,8 @@ package event
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"os"
@@ -170,12 +172,16 @@ func TestBracketsInsideStringsAreNotNesting(t *testing.T) {
 }
 
 func TestLearnerHash(t *testing.T) {
-	a := Event{User: "Bob.Johnson@Example.com"}.LearnerHash()
-	require.Len(t, a, 12)
-	require.Equal(t, a, Event{User: "bob.johnson@example.com"}.LearnerHash(), "the same learner whatever the case")
-	require.NotEqual(t, a, Event{User: "ana.silva@example.org"}.LearnerHash())
-	require.NotContains(t, a, "bob")
-	require.Empty(t, Event{}.LearnerHash())
+	key := []byte("0123456789abcdef0123456789abcdef")
+	a := Event{User: "Bob.Johnson@Example.com"}.LearnerHash(key)
+	require.Len(t, a, 32)
+	require.Equal(t, a, Event{User: "bob.johnson@example.com"}.LearnerHash(key), "the same learner whatever the case")
+	require.Equal(t, a, LearnerHash(key, " bob.johnson@example.com "), "an operator's copy and paste")
+	require.NotEqual(t, a, Event{User: "ana.silva@example.org"}.LearnerHash(key))
+	require.NotEqual(t, a, Event{User: "bob.johnson@example.com"}.LearnerHash([]byte("another key, another hash......")), "keyed")
+	unkeyed := sha256.Sum256([]byte("bob.johnson@example.com"))
+	require.NotContains(t, hex.EncodeToString(unkeyed[:]), a, "not the plain SHA-256 a list of addresses would reveal")
+	require.Empty(t, Event{}.LearnerHash(key))
 }
 
 func TestNameBlankOnceCleanedFallsBackToEmail(t *testing.T) {

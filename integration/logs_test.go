@@ -7,6 +7,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/coursehook/coursehook/config"
 	"github.com/coursehook/coursehook/event"
 	"github.com/coursehook/coursehook/internal/sendgridtest"
 	"github.com/coursehook/coursehook/workflows"
@@ -28,7 +29,7 @@ func TestLogsNameNoLearner(t *testing.T) {
 
 	logs := s.Logs.String()
 	require.Contains(t, logs, id)
-	require.Contains(t, logs, `"learner":"`+event.Event{User: "bob.johnson@example.com"}.LearnerHash()+`"`)
+	require.Contains(t, logs, `"learner":"`+event.Event{User: "bob.johnson@example.com"}.LearnerHash([]byte(config.DevelopmentLearnerHashKey))+`"`)
 	lines := strings.Split(strings.TrimSpace(logs), "\n")
 	require.NotEmpty(t, lines)
 	for _, line := range lines {

@@ -37,6 +37,16 @@ if [ -z "${ENCRYPTION_KEYS:-}" ]; then
   export ENCRYPTION_KEYS
   export ENCRYPTION_KEY_ID=${ENCRYPTION_KEYS%%:*}
 fi
+# The learner hash in logs and search attributes is keyed; the first run
+# makes a local key beside the encryption key.
+if [ -z "${LEARNER_HASH_KEY:-}" ]; then
+  keyfile="$DATA/learner-hash.key"
+  if [ ! -s "$keyfile" ]; then
+    (umask 077 && head -c 32 /dev/urandom | base64 >"$keyfile.tmp" && mv "$keyfile.tmp" "$keyfile")
+  fi
+  LEARNER_HASH_KEY=$(<"$keyfile")
+  export LEARNER_HASH_KEY
+fi
 export CODEC_ADDR=${CODEC_ADDR:-127.0.0.1:8081}
 export CODEC_CORS_ORIGIN=${CODEC_CORS_ORIGIN:-http://localhost:$TEMPORAL_UI_PORT}
 codec_url="http://localhost:${CODEC_ADDR##*:}"
@@ -58,6 +68,9 @@ trap stop INT TERM EXIT
   --db-filename "$DATA/temporal.db" \
   --ip 127.0.0.1 --port "$TEMPORAL_PORT" --ui-port "$TEMPORAL_UI_PORT" \
   --ui-codec-endpoint "$codec_url" \
+  --search-attribute CourseId=Keyword --search-attribute CompanyId=Keyword \
+  --search-attribute LearnerHash=Keyword --search-attribute CompletionStatus=Keyword \
+  --search-attribute FailedSteps=KeywordList \
   --log-level warn >"$DATA/temporal.log" 2>&1 &
 pids+=($!)
 

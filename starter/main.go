@@ -64,6 +64,10 @@ func webhookOptions(cfg config.Config, log *slog.Logger) webhook.Options {
 		Secret:         cfg.WebhookSecret,
 		PreviousSecret: cfg.WebhookSecretPrevious,
 		DeadLetters:    deadletter.Dir(cfg.DeadLetterDir),
+		LearnerHashKey: cfg.LearnerHashKey,
+	}
+	if cfg.LearnerHashKeyDefault {
+		log.Warn("LEARNER_HASH_KEY is unset: learner hashes in logs and in the LearnerHash search attribute use the public development key, so anyone can match them to an email address")
 	}
 	if cfg.AllowAllSources {
 		opts.AllowedSources = nil
@@ -152,7 +156,23 @@ func run(ctx context.Context, getenv func(string) string, stderr io.Writer, read
 	if ready != nil {
 		ready <- webhookLn.Addr().String()
 	}
-	return serveAll(ctx, log, cfg.ShutdownTimeout, servers)
+	// The server answers (503) while Temporal is down, so the search
+	// attributes are checked beside it, once Temporal answers. If they are
+	// missing for good, the server stops and the process exits non-zero:
+	// every start would be refused anyway.
+	ctx, stop := context.WithCancelCause(ctx)
+	defer stop(nil)
+	go func() {
+		if err := app.WaitForSearchAttributes(ctx, c, cfg.TemporalNamespace, cfg.RegisterSearchAttributes, log); errors.Is(err, app.ErrSearchAttributes) {
+			log.Error("search attributes", "error", err)
+			stop(err)
+		}
+	}()
+	err = serveAll(ctx, log, cfg.ShutdownTimeout, servers)
+	if cause := context.Cause(ctx); errors.Is(cause, app.ErrSearchAttributes) {
+		return errors.Join(cause, err)
+	}
+	return err
 }
 
 // served is one HTTP server on its listener.

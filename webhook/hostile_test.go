@@ -12,6 +12,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/coursehook/coursehook/config"
 	"github.com/coursehook/coursehook/event"
 )
 
@@ -300,7 +301,7 @@ func TestLogsCarryNoLearnerData(t *testing.T) {
 	logs := h.logs.String()
 	require.Contains(t, logs, `"eventId":"32ed16df-27cb-5f72-90ff-4eaf39346f86"`)
 	require.Contains(t, logs, `"courseId":"7670fdbe-15ed-504b-a680-d404fa4b0eb4"`)
-	require.Contains(t, logs, `"learner":"`+event.Event{User: "bob.johnson@example.com"}.LearnerHash()+`"`)
+	require.Contains(t, logs, `"learner":"`+event.Event{User: "bob.johnson@example.com"}.LearnerHash([]byte(config.DevelopmentLearnerHashKey))+`"`)
 	for _, personal := range []string{"bob.johnson", "Bob", "Johnson", "New Student Orientation"} {
 		require.NotContains(t, logs, personal)
 	}

@@ -84,6 +84,9 @@ type Options struct {
 	// DeadLetters keeps the body of an event whose start Temporal refused
 	// for good (config.DefaultDeadLetterDir).
 	DeadLetters deadletter.Dir
+	// LearnerHashKey keys the learner hash in logs and in the LearnerHash
+	// search attribute (config.DevelopmentLearnerHashKey).
+	LearnerHashKey []byte
 }
 
 func (o Options) withDefaults() Options {
@@ -107,6 +110,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.DeadLetters == "" {
 		o.DeadLetters = config.DefaultDeadLetterDir
+	}
+	if len(o.LearnerHashKey) == 0 {
+		o.LearnerHashKey = []byte(config.DevelopmentLearnerHashKey)
 	}
 	return o
 }
@@ -233,13 +239,13 @@ func (s *Server) receive(c *gin.Context) {
 	switch {
 	case err == nil && ans.Status == statusDuplicate:
 		s.log.Info("duplicate delivery", "eventId", ev.ID, "workflowId", ans.WorkflowID,
-			"courseId", ev.NotifiableID, "learner", ev.LearnerHash())
+			"courseId", ev.NotifiableID, "learner", ev.LearnerHash(s.opts.LearnerHashKey))
 		c.JSON(http.StatusOK, ans)
 	case err == nil:
 		// The learner appears as a hash: Info lines never carry an email
 		// address or a name.
 		s.log.Info("event accepted", "eventId", ev.ID, "workflowId", ans.WorkflowID, "runId", ans.RunID,
-			"status", ans.Status, "courseId", ev.NotifiableID, "learner", ev.LearnerHash())
+			"status", ans.Status, "courseId", ev.NotifiableID, "learner", ev.LearnerHash(s.opts.LearnerHashKey))
 		c.JSON(http.StatusAccepted, ans)
 	case Transient(err):
 		// Nothing durable happened, and Temporal may well answer the
@@ -297,6 +303,7 @@ func (s *Server) start(ctx context.Context, ev event.Event, body []byte, receive
 		WorkflowExecutionErrorWhenAlreadyStarted: true,
 		WorkflowIDReusePolicy:                    enums.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE,
 		StaticSummary:                            workflows.Summary(ev),
+		TypedSearchAttributes:                    workflows.StartSearchAttributes(ev, ev.LearnerHash(s.opts.LearnerHashKey)),
 	}, workflows.CourseCompletion, workflows.CourseCompletionInput{
 		// The brief event and the raw body: the body travels once.
 		Event:          ev.Brief(),

@@ -47,6 +47,12 @@ func run(ctx context.Context, getenv func(string) string, stderr io.Writer) erro
 		return err
 	}
 	defer c.Close()
+	// A workflow must never run in a namespace that lacks its search
+	// attributes; the start would be refused, or the upsert fail.
+	if err := app.WaitForSearchAttributes(ctx, c, cfg.TemporalNamespace, cfg.RegisterSearchAttributes, log); err != nil {
+		log.Error("search attributes", "error", err)
+		return err
+	}
 
 	workers := app.NewWorkers(c, cfg.TaskQueue, app.NewActivities(st, poster, sender), app.WorkerOptions{
 		SlackPerSecond: cfg.SlackPerSecond,

@@ -42,6 +42,9 @@ const (
 	// failures, and gives the notices the brief event and the time of
 	// receipt, which dates a completion that came without a timestamp.
 	changeAcceptedCompletes = "accepted-completes"
+	// changeSearchAttributes upserts CompletionStatus and FailedSteps as the
+	// workflow goes, so operators can list events by outcome.
+	changeSearchAttributes = "search-attributes"
 )
 
 // noticeOptions: providers get retried with backoff until the deadline; a
@@ -87,6 +90,20 @@ func CourseCompletion(ctx workflow.Context, in CourseCompletionInput) (CourseCom
 		noticeIn = activities.NoticeInput{Event: ev, ReceivedAt: in.ReceivedAt}
 	}
 	recordIn := activities.RecordInput{Event: ev, Payload: in.Payload, ReceivedAt: in.ReceivedAt}
+	searchable := workflow.GetVersion(ctx, changeSearchAttributes, workflow.DefaultVersion, 1) == 1
+	// setStatus tells the visibility store where the event stands. The
+	// start set "recording" and the ids; histories from before the change
+	// upsert nothing.
+	setStatus := func(status string, failed ...string) error {
+		if !searchable {
+			return nil
+		}
+		updates := []temporal.SearchAttributeUpdate{CompletionStatusKey.ValueSet(status)}
+		if len(failed) > 0 {
+			updates = append(updates, FailedStepsKey.ValueSet(failed))
+		}
+		return workflow.UpsertTypedSearchAttributes(ctx, updates...)
+	}
 
 	if !ev.IsCourseCompletion() {
 		p.Record.State = StepRunning
@@ -97,6 +114,9 @@ func CourseCompletion(ctx workflow.Context, in CourseCompletionInput) (CourseCom
 		p.Record = Step{State: StepDone, Detail: "recorded event type " + ev.Event}
 		p.Slack, p.Email, p.Outcome = skipped("not a course completion"), skipped("not a course completion"), skipped("")
 		p.Status = StatusIgnored
+		if err := setStatus(string(StatusIgnored)); err != nil {
+			return CourseCompletionResult{}, err
+		}
 		workflow.SetCurrentDetails(ctx, "Ignored: recorded, nobody notified.")
 		logger.Info("event ignored", "eventId", in.Event.ID)
 		return CourseCompletionResult{Status: StatusIgnored}, nil
@@ -125,11 +145,17 @@ func CourseCompletion(ctx workflow.Context, in CourseCompletionInput) (CourseCom
 		p.Slack, p.Email, p.Outcome = skipped("already delivered"), skipped("already delivered"), skipped("")
 		p.Status = StatusDuplicate
 		res.Status = StatusDuplicate
+		if err := setStatus(string(StatusDuplicate)); err != nil {
+			return res, err
+		}
 		workflow.SetCurrentDetails(ctx, "Duplicate: an earlier run already delivered both notices.")
 		logger.Info("event already completed", "eventId", in.Event.ID)
 		return res, nil
 	}
 
+	if err := setStatus(CompletionNotifying); err != nil {
+		return res, err
+	}
 	workflow.SetCurrentDetails(ctx, "Recorded; sending the Slack notice and the certificate email.")
 	var slackErr, emailErr error
 	wg := workflow.NewWaitGroup(ctx)
@@ -211,6 +237,9 @@ func CourseCompletion(ctx workflow.Context, in CourseCompletionInput) (CourseCom
 	}
 	p.Outcome = Step{State: StepDone, Detail: string(res.Status)}
 	p.Status = res.Status
+	if err := setStatus(string(res.Status), failed...); err != nil {
+		return res, err
+	}
 	workflow.SetCurrentDetails(ctx, outcomeDetails(res))
 	logger.Info("course completion finished", "eventId", in.Event.ID, "status", string(res.Status), "failedStep", res.FailedStep)
 	return res, nil

@@ -384,3 +384,49 @@ func TestSummaryCarriesOnlySafeText(t *testing.T) {
 		require.Equal(t, c.want, Summary(event.Event{Event: c.event, NotifiableID: c.course}), c.course)
 	}
 }
+
+// TestSearchAttributesFollowTheOutcome: CompletionStatus moves to
+// "notifying", then to the outcome, with FailedSteps naming the failed
+// notice, so `CompletionStatus = "partial"` finds the event.
+func TestSearchAttributesFollowTheOutcome(t *testing.T) {
+	env := newEnv(t)
+	var upserts []temporal.SearchAttributes
+	env.OnUpsertTypedSearchAttributes(mock.Anything).Run(func(args mock.Arguments) {
+		upserts = append(upserts, args.Get(0).(temporal.SearchAttributes))
+	}).Return(nil)
+	env.OnActivity(a.RecordCompletion, mock.Anything, mock.Anything).Return(activities.RecordResult{Created: true}, nil)
+	env.OnActivity(a.PostSlackNotice, mock.Anything, mock.Anything).Return(activities.SlackResult{}, refusal("slack: invalid_auth", activities.ErrSlackPermanent))
+	env.OnActivity(a.EmailCertificate, mock.Anything, mock.Anything).Return(activities.EmailResult{MessageID: "m1"}, nil)
+	env.OnActivity(a.RecordOutcome, mock.Anything, mock.Anything).Return(nil)
+
+	env.ExecuteWorkflow(CourseCompletion, sampleInput(t))
+
+	require.Equal(t, StatusPartial, result(t, env).Status)
+	require.Len(t, upserts, 2)
+	status, ok := upserts[0].GetKeyword(CompletionStatusKey)
+	require.True(t, ok)
+	require.Equal(t, CompletionNotifying, status)
+	status, _ = upserts[1].GetKeyword(CompletionStatusKey)
+	require.Equal(t, string(StatusPartial), status)
+	failed, ok := upserts[1].GetKeywordList(FailedStepsKey)
+	require.True(t, ok)
+	require.Equal(t, []string{StepNameSlack}, failed)
+}
+
+func TestStartSearchAttributesHoldNoLearnerData(t *testing.T) {
+	in := sampleInput(t)
+	sa := StartSearchAttributes(in.Event, "0123456789abcdef0123456789abcdef")
+	course, _ := sa.GetKeyword(CourseIDKey)
+	require.Equal(t, in.Event.NotifiableID, course)
+	company, _ := sa.GetKeyword(CompanyIDKey)
+	require.Equal(t, in.Event.CompanyID, company)
+	learner, _ := sa.GetKeyword(LearnerHashKey)
+	require.Equal(t, "0123456789abcdef0123456789abcdef", learner)
+	status, _ := sa.GetKeyword(CompletionStatusKey)
+	require.Equal(t, CompletionRecording, status)
+	require.Equal(t, 4, sa.Size())
+
+	ignored := StartSearchAttributes(event.Event{ID: "e", Event: "courseStarted", NotifiableID: "c"}, "h")
+	require.Equal(t, 1, ignored.Size(), "an ignored event's unchecked fields stay out")
+	require.Len(t, SearchAttributeTypes(), 5)
+}

@@ -36,4 +36,18 @@ fi
 # Listing workflows goes through that cache, so success means the worker can
 # poll and the webhook server can start workflows.
 wait_for temporal workflow list --address "$TEMPORAL_ADDRESS" --namespace "$namespace" --limit 1
+
+# Then coursehook's search attributes (workflows.SearchAttributeTypes). The
+# binaries check them at start and would register them too, but this job runs
+# with the admin tools' rights, which a production worker may not have.
+existing=$(temporal operator search-attribute list --address "$TEMPORAL_ADDRESS" --namespace "$namespace" 2>/dev/null || true)
+for spec in CourseId:Keyword CompanyId:Keyword LearnerHash:Keyword CompletionStatus:Keyword FailedSteps:KeywordList; do
+	name=${spec%%:*}
+	if printf '%s\n' "$existing" | grep -qw "$name"; then
+		echo "create-namespace: search attribute $name already exists"
+	else
+		temporal operator search-attribute create --address "$TEMPORAL_ADDRESS" --namespace "$namespace" --name "$name" --type "${spec#*:}"
+	fi
+done
+
 echo "create-namespace: namespace $namespace is ready"

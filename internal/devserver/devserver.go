@@ -11,9 +11,12 @@ import (
 	"os"
 	"path/filepath"
 
+	"go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/client"
 	sdklog "go.temporal.io/sdk/log"
 	"go.temporal.io/sdk/testsuite"
+
+	"github.com/coursehook/coursehook/workflows"
 )
 
 // CLIPath finds the Temporal CLI: $TEMPORAL_CLI, else bin/temporal in the
@@ -63,6 +66,13 @@ func Start(ctx context.Context, opts Options) (*testsuite.DevServer, error) {
 	if out == nil {
 		out = io.Discard
 	}
+	// Like `make run`, every test server has coursehook's search
+	// attributes in its default namespace, so the binaries never need to
+	// register them there.
+	var args []string
+	for name, typ := range workflows.SearchAttributeTypes() {
+		args = append(args, "--search-attribute", name+"="+cliType(typ))
+	}
 	quiet := sdklog.NewStructuredLogger(slog.New(slog.NewTextHandler(out, &slog.HandlerOptions{Level: slog.LevelWarn})))
 	return testsuite.StartDevServer(ctx, testsuite.DevServerOptions{
 		ExistingPath:  path,
@@ -71,5 +81,14 @@ func Start(ctx context.Context, opts Options) (*testsuite.DevServer, error) {
 		LogLevel:      "error",
 		Stdout:        out,
 		Stderr:        out,
+		ExtraArgs:     args,
 	})
+}
+
+// cliType is the type as the CLI's --search-attribute flag spells it.
+func cliType(t enums.IndexedValueType) string {
+	if t == enums.INDEXED_VALUE_TYPE_KEYWORD_LIST {
+		return "KeywordList"
+	}
+	return "Keyword"
 }

@@ -1,0 +1,127 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"strings"
+	"time"
+
+	"go.temporal.io/api/enums/v1"
+	"go.temporal.io/api/operatorservice/v1"
+	"go.temporal.io/sdk/client"
+
+	"github.com/coursehook/coursehook/workflows"
+)
+
+// ErrSearchAttributes reports that the namespace lacks coursehook's search
+// attributes and they could not be registered; its message says what to run.
+var ErrSearchAttributes = errors.New("search attributes missing")
+
+// EnsureSearchAttributes makes sure the namespace has every search attribute
+// the workflow sets (workflows.SearchAttributeTypes), so no workflow ever
+// runs with one Temporal does not know. Missing ones are registered when
+// register is true and the server allows it (a self-hosted cluster; Temporal
+// Cloud registers through its own API). Otherwise the error names the
+// missing attributes and the exact `temporal operator search-attribute
+// create` commands to run. An attribute registered with another type cannot
+// be fixed here and is always an error.
+func EnsureSearchAttributes(ctx context.Context, c client.Client, namespace string, register bool, log *slog.Logger) error {
+	resp, err := c.OperatorService().ListSearchAttributes(ctx, &operatorservice.ListSearchAttributesRequest{Namespace: namespace})
+	if err != nil {
+		return fmt.Errorf("list the search attributes of namespace %s: %w", namespace, err)
+	}
+	missing := map[string]enums.IndexedValueType{}
+	var wrong []string
+	for name, want := range workflows.SearchAttributeTypes() {
+		got, ok := resp.GetCustomAttributes()[name]
+		switch {
+		case !ok:
+			missing[name] = want
+		case got != want:
+			wrong = append(wrong, fmt.Sprintf("%s is %s, not %s", name, typeName(got), typeName(want)))
+		}
+	}
+	if len(wrong) > 0 {
+		slices.Sort(wrong)
+		return fmt.Errorf("%w: namespace %s has search attributes of the wrong type (%s); remove them with `temporal operator search-attribute remove` and start again",
+			ErrSearchAttributes, namespace, strings.Join(wrong, "; "))
+	}
+	if len(missing) == 0 {
+		return nil
+	}
+	names := sortedNames(missing)
+	if !register {
+		return missingError(namespace, missing, "TEMPORAL_REGISTER_SEARCH_ATTRIBUTES is false")
+	}
+	_, err = c.OperatorService().AddSearchAttributes(ctx, &operatorservice.AddSearchAttributesRequest{Namespace: namespace, SearchAttributes: missing})
+	if err != nil {
+		return missingError(namespace, missing, "registering them failed: "+err.Error())
+	}
+	log.Info("registered search attributes", "namespace", namespace, "attributes", names)
+	return nil
+}
+
+func missingError(namespace string, missing map[string]enums.IndexedValueType, why string) error {
+	byType := map[enums.IndexedValueType][]string{}
+	for _, name := range sortedNames(missing) {
+		byType[missing[name]] = append(byType[missing[name]], name)
+	}
+	var cmds []string
+	for _, typ := range []enums.IndexedValueType{enums.INDEXED_VALUE_TYPE_KEYWORD, enums.INDEXED_VALUE_TYPE_KEYWORD_LIST} {
+		if names := byType[typ]; len(names) > 0 {
+			cmd := "temporal operator search-attribute create --namespace " + namespace
+			for _, n := range names {
+				cmd += " --name " + n
+			}
+			cmds = append(cmds, cmd+" --type "+typeName(typ))
+		}
+	}
+	return fmt.Errorf("%w: namespace %s lacks %s (%s); register them with:\n  %s",
+		ErrSearchAttributes, namespace, strings.Join(sortedNames(missing), ", "), why, strings.Join(cmds, "\n  "))
+}
+
+func sortedNames(m map[string]enums.IndexedValueType) []string {
+	names := make([]string, 0, len(m))
+	for n := range m {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	return names
+}
+
+// typeName is the type as the Temporal CLI spells it.
+func typeName(t enums.IndexedValueType) string {
+	switch t {
+	case enums.INDEXED_VALUE_TYPE_KEYWORD:
+		return "Keyword"
+	case enums.INDEXED_VALUE_TYPE_KEYWORD_LIST:
+		return "KeywordList"
+	}
+	return t.String()
+}
+
+// WaitForSearchAttributes runs EnsureSearchAttributes until it succeeds or
+// finds them missing for good (ErrSearchAttributes), retrying while Temporal
+// cannot answer (it may still be starting, or the namespace not yet known to
+// every frontend). It returns ctx's error if ctx ends first.
+func WaitForSearchAttributes(ctx context.Context, c client.Client, namespace string, register bool, log *slog.Logger) error {
+	wait := 500 * time.Millisecond
+	for {
+		callCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		err := EnsureSearchAttributes(callCtx, c, namespace, register, log)
+		cancel()
+		if err == nil || errors.Is(err, ErrSearchAttributes) {
+			return err
+		}
+		log.Warn("cannot check the search attributes yet", "namespace", namespace, "error", err, "retryIn", wait.String())
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("check search attributes: %w", ctx.Err())
+		case <-time.After(wait):
+		}
+		wait = min(wait*2, 10*time.Second)
+	}
+}

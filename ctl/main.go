@@ -1,0 +1,77 @@
+// Command coursehookctl is the operators' command line. It reads the same
+// environment as the binaries.
+//
+//	coursehookctl learner-hash EMAIL   the LearnerHash of an email address,
+//	                                   to find the learner's events in the
+//	                                   Temporal UI and in the logs
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/coursehook/coursehook/config"
+	"github.com/coursehook/coursehook/event"
+)
+
+const usage = `usage: coursehookctl <command> [arguments]
+
+commands:
+  learner-hash EMAIL   print the LearnerHash of EMAIL (keyed by LEARNER_HASH_KEY) and the
+                       Temporal filter that lists the learner's events`
+
+// errUsage marks bad input: the process exits 2, as for a flag error.
+var errUsage = errors.New("usage")
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr)
+	switch {
+	case errors.Is(err, errUsage):
+		fmt.Fprintln(os.Stderr, "coursehookctl:", err)
+		os.Exit(2)
+	case err != nil:
+		fmt.Fprintln(os.Stderr, "coursehookctl:", err)
+		os.Exit(1)
+	}
+}
+
+func run(_ context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		return fmt.Errorf("%w: no command\n%s", errUsage, usage)
+	}
+	switch args[0] {
+	case "learner-hash":
+		return learnerHash(args[1:], getenv, stdout, stderr)
+	case "help", "-h", "--help":
+		fmt.Fprintln(stdout, usage)
+		return nil
+	}
+	return fmt.Errorf("%w: unknown command %q\n%s", errUsage, args[0], usage)
+}
+
+func learnerHash(args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("learner-hash", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	if err := fs.Parse(args); err != nil || fs.NArg() != 1 {
+		return fmt.Errorf("%w: learner-hash takes one email address", errUsage)
+	}
+	cfg, err := config.Load(getenv, config.Ctl)
+	if err != nil {
+		return fmt.Errorf("configuration: %w", err)
+	}
+	if cfg.LearnerHashKeyDefault {
+		fmt.Fprintln(stderr, "coursehookctl: LEARNER_HASH_KEY is unset; this is the hash under the development key, as the binaries use when it is unset")
+	}
+	h := event.LearnerHash(cfg.LearnerHashKey, fs.Arg(0))
+	fmt.Fprintln(stdout, h)
+	fmt.Fprintf(stdout, "Temporal filter: LearnerHash = %q\n", h)
+	return nil
+}
