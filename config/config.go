@@ -10,6 +10,7 @@ import (
 	"net/mail"
 	"net/netip"
 	"net/url"
+	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -418,10 +419,32 @@ const DevelopmentLearnerHashKey = "coursehook development learner-hash key; set 
 // MinLearnerHashKeyLength keeps the key out of reach of guessing.
 const MinLearnerHashKeyLength = 16
 
+// DefaultLearnerHashKeyFile is where `make run` keeps a generated key, read
+// when LEARNER_HASH_KEY is unset, so the binaries and coursehookctl agree.
+const DefaultLearnerHashKeyFile = ".data/learner-hash.key"
+
+// learnerHashKey reads LEARNER_HASH_KEY, else the file LEARNER_HASH_KEY_FILE
+// names (DefaultLearnerHashKeyFile when it is unset and the file exists),
+// else the development key.
 func (r *reader) learnerHashKey(name string) ([]byte, bool) {
 	v := r.getenv(name)
 	if v == "" {
-		return []byte(DevelopmentLearnerHashKey), true
+		path := r.str(name+"_FILE", "")
+		explicit := path != ""
+		if !explicit {
+			path = DefaultLearnerHashKeyFile
+		}
+		b, err := os.ReadFile(path)
+		switch {
+		case err == nil:
+			v = strings.TrimSpace(string(b))
+			name += "_FILE"
+		case explicit:
+			r.fail(name+"_FILE", "cannot be read: %v", err)
+			return nil, false
+		default:
+			return []byte(DevelopmentLearnerHashKey), true
+		}
 	}
 	if len(v) < MinLearnerHashKeyLength {
 		r.fail(name, "must be at least %d characters long", MinLearnerHashKeyLength)

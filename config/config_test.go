@@ -4,7 +4,9 @@ import (
 	"errors"
 	"maps"
 	"net/netip"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -229,4 +231,27 @@ func TestConfigStaysLight(t *testing.T) {
 	for _, heavy := range []string{"modernc.org/sqlite", "github.com/jackc/pgx", "github.com/slack-go/slack", "github.com/sendgrid/", "codeberg.org/go-pdf/fpdf"} {
 		require.NotContains(t, string(out), heavy)
 	}
+}
+
+func TestLearnerHashKeySources(t *testing.T) {
+	c, err := Load(env(nil), Starter)
+	require.NoError(t, err)
+	require.True(t, c.LearnerHashKeyDefault, "no key, no file: the development key")
+	require.Equal(t, []byte(DevelopmentLearnerHashKey), c.LearnerHashKey)
+
+	file := filepath.Join(t.TempDir(), "learner-hash.key")
+	require.NoError(t, os.WriteFile(file, []byte("from-the-file-0123456789\n"), 0o600))
+	c, err = Load(env(map[string]string{"LEARNER_HASH_KEY_FILE": file}), Ctl)
+	require.NoError(t, err)
+	require.False(t, c.LearnerHashKeyDefault)
+	require.Equal(t, []byte("from-the-file-0123456789"), c.LearnerHashKey)
+
+	c, err = Load(env(map[string]string{"LEARNER_HASH_KEY_FILE": file, "LEARNER_HASH_KEY": "from-the-variable-012345"}), Starter)
+	require.NoError(t, err)
+	require.Equal(t, []byte("from-the-variable-012345"), c.LearnerHashKey, "the variable wins")
+
+	_, err = Load(env(map[string]string{"LEARNER_HASH_KEY": "short"}), Starter)
+	require.ErrorContains(t, err, "LEARNER_HASH_KEY")
+	_, err = Load(env(map[string]string{"LEARNER_HASH_KEY_FILE": filepath.Join(t.TempDir(), "missing")}), Starter)
+	require.ErrorContains(t, err, "LEARNER_HASH_KEY_FILE")
 }

@@ -37,16 +37,13 @@ if [ -z "${ENCRYPTION_KEYS:-}" ]; then
   export ENCRYPTION_KEYS
   export ENCRYPTION_KEY_ID=${ENCRYPTION_KEYS%%:*}
 fi
-# The learner hash in logs and search attributes is keyed; the first run
-# makes a local key beside the encryption key.
-if [ -z "${LEARNER_HASH_KEY:-}" ]; then
-  keyfile="$DATA/learner-hash.key"
-  if [ ! -s "$keyfile" ]; then
-    (umask 077 && head -c 32 /dev/urandom | base64 >"$keyfile.tmp" && mv "$keyfile.tmp" "$keyfile")
-  fi
-  LEARNER_HASH_KEY=$(<"$keyfile")
-  export LEARNER_HASH_KEY
+# The learner hash in logs and search attributes is keyed. The first run
+# makes a local key; the binaries and bin/coursehookctl read it from
+# .data/learner-hash.key whenever LEARNER_HASH_KEY is unset.
+if [ -z "${LEARNER_HASH_KEY:-}" ] && [ ! -s "$DATA/learner-hash.key" ]; then
+  (umask 077 && head -c 32 /dev/urandom | base64 >"$DATA/learner-hash.key.tmp" && mv "$DATA/learner-hash.key.tmp" "$DATA/learner-hash.key")
 fi
+export LEARNER_HASH_KEY_FILE=${LEARNER_HASH_KEY_FILE:-$DATA/learner-hash.key}
 export CODEC_ADDR=${CODEC_ADDR:-127.0.0.1:8081}
 export CODEC_CORS_ORIGIN=${CODEC_CORS_ORIGIN:-http://localhost:$TEMPORAL_UI_PORT}
 codec_url="http://localhost:${CODEC_ADDR##*:}"
