@@ -1,6 +1,7 @@
 // Command coursehookctl is the operators' command line. It reads the same
 // environment as the binaries.
 //
+//	coursehookctl find [flags]         list events from the database
 //	coursehookctl learner-hash EMAIL   the LearnerHash of an email address,
 //	                                   to find the learner's events in the
 //	                                   Temporal UI and in the logs
@@ -15,6 +16,7 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 
 	"github.com/coursehook/coursehook/config"
 	"github.com/coursehook/coursehook/event"
@@ -23,6 +25,10 @@ import (
 const usage = `usage: coursehookctl <command> [arguments]
 
 commands:
+  find [--course ID] [--company ID] [--email EMAIL] [--status recorded|completed|partial|ignored]
+       [--since 24h|TIME] [--until TIME] [--limit N] [--json]
+                       list events from the database, in completion order, and print the
+                       Temporal filter that finds the same workflows in the UI
   learner-hash EMAIL   print the LearnerHash of EMAIL (keyed by LEARNER_HASH_KEY) and the
                        Temporal filter that lists the learner's events`
 
@@ -43,11 +49,13 @@ func main() {
 	}
 }
 
-func run(_ context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
 		return fmt.Errorf("%w: no command\n%s", errUsage, usage)
 	}
 	switch args[0] {
+	case "find":
+		return find(ctx, args[1:], getenv, stdout, stderr, time.Now())
 	case "learner-hash":
 		return learnerHash(args[1:], getenv, stdout, stderr)
 	case "help", "-h", "--help":

@@ -47,6 +47,10 @@ func migrations() []migration {
 			`CREATE INDEX completions_status_idx ON completions (status)`,
 			`CREATE INDEX completions_course_id_idx ON completions (course_id)`,
 		}},
+		// List walks events in completion order, a page at a time.
+		{version: 2, stmts: []string{
+			`CREATE INDEX completions_completed_at_idx ON completions (completed_at, event_id)`,
+		}},
 	}
 }
 

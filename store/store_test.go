@@ -46,6 +46,7 @@ func runSuite(t *testing.T, newURL func(t *testing.T) string) {
 		{"ReopenKeepsDataAndMigratesOnce", testReopen},
 		{"SQLMetacharactersStoredVerbatim", testSQLMetacharacters},
 		{"Count", testCount},
+		{"List", testList},
 		{"RefusalsArePermanent", testRefusalsArePermanent},
 		{"SchemaMismatchIsPermanent", testSchemaMismatchIsPermanent},
 		{"BadStatementsArePermanent", testBadStatementsArePermanent},

@@ -1,0 +1,194 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/coursehook/coursehook/config"
+	"github.com/coursehook/coursehook/event"
+	"github.com/coursehook/coursehook/store"
+	"github.com/coursehook/coursehook/workflows"
+)
+
+// statuses are the values --status takes: the database's.
+var statuses = []store.Status{store.StatusRecorded, store.StatusCompleted, store.StatusPartial, store.StatusIgnored}
+
+// findRow is one event as `find --json` prints it.
+type findRow struct {
+	EventID           string    `json:"eventId"`
+	WorkflowID        string    `json:"workflowId"`
+	Status            string    `json:"status"`
+	CompletedAt       time.Time `json:"completedAt"`
+	ReceivedAt        time.Time `json:"receivedAt"`
+	CourseID          string    `json:"courseId"`
+	CourseTitle       string    `json:"courseTitle"`
+	CompanyID         string    `json:"companyId"`
+	LearnerEmail      string    `json:"learnerEmail"`
+	LearnerHash       string    `json:"learnerHash"`
+	FailedStep        string    `json:"failedStep,omitempty"`
+	Error             string    `json:"error,omitempty"`
+	SlackTS           string    `json:"slackTs,omitempty"`
+	EmailMessageID    string    `json:"emailMessageId,omitempty"`
+	CertificateSHA256 string    `json:"certificateSha256,omitempty"`
+}
+
+// find lists events from the database, newest filter first, and prints the
+// Temporal filter that finds the same workflows in the UI.
+func find(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer, now time.Time) error {
+	fs := flag.NewFlagSet("find", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	var f store.Filter
+	var status, since, until string
+	var asJSON bool
+	fs.StringVar(&f.CourseID, "course", "", "course id (notifiableId)")
+	fs.StringVar(&f.CompanyID, "company", "", "company id")
+	fs.StringVar(&f.LearnerEmail, "email", "", "learner email")
+	fs.StringVar(&status, "status", "", "recorded, completed, partial or ignored")
+	fs.StringVar(&since, "since", "", "a duration back from now (24h) or an RFC 3339 time")
+	fs.StringVar(&until, "until", "", "an RFC 3339 time")
+	fs.IntVar(&f.Limit, "limit", store.DefaultListLimit, "how many events at most")
+	fs.BoolVar(&asJSON, "json", false, "print JSON instead of a table")
+	if err := fs.Parse(args); err != nil {
+		return fmt.Errorf("%w: find: %v", errUsage, err)
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("%w: find takes flags only, got %q", errUsage, fs.Arg(0))
+	}
+	if status != "" {
+		f.Status = store.Status(status)
+		if !validStatus(f.Status) {
+			return fmt.Errorf("%w: --status %q is not one of %s", errUsage, status, statusList())
+		}
+	}
+	var err error
+	if f.Since, err = parseSince(since, now); err != nil {
+		return err
+	}
+	if until != "" {
+		if f.Until, err = time.Parse(time.RFC3339, until); err != nil {
+			return fmt.Errorf("%w: --until must be an RFC 3339 time such as 2026-11-29T00:00:00Z", errUsage)
+		}
+	}
+	if f.Limit <= 0 {
+		return fmt.Errorf("%w: --limit must be positive", errUsage)
+	}
+
+	cfg, err := config.Load(getenv, config.Ctl)
+	if err != nil {
+		return fmt.Errorf("configuration: %w", err)
+	}
+	st, err := store.Open(ctx, cfg.DatabaseURL)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	recs, err := st.List(ctx, f)
+	if err != nil {
+		return err
+	}
+	rows := make([]findRow, len(recs))
+	for i, r := range recs {
+		rows[i] = findRow{
+			EventID: r.EventID, WorkflowID: workflows.WorkflowID(r.EventID), Status: string(r.Status),
+			CompletedAt: r.CompletedAt, ReceivedAt: r.ReceivedAt,
+			CourseID: r.CourseID, CourseTitle: r.CourseTitle, CompanyID: r.CompanyID,
+			LearnerEmail: r.LearnerEmail, LearnerHash: event.LearnerHash(cfg.LearnerHashKey, r.LearnerEmail),
+			FailedStep: r.FailedStep, Error: r.Error, SlackTS: r.SlackTS, EmailMessageID: r.EmailMessageID,
+			CertificateSHA256: r.CertificateSHA256,
+		}
+	}
+	filter := temporalFilter(f, cfg.LearnerHashKey)
+	if asJSON {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(struct {
+			Events         []findRow `json:"events"`
+			TemporalFilter string    `json:"temporalFilter"`
+		}{rows, filter})
+	}
+	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "EVENT ID\tSTATUS\tCOMPLETED (UTC)\tCOURSE\tCOMPANY\tFAILED")
+	for _, r := range rows {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", oneLine(r.EventID), r.Status, r.CompletedAt.Format("2006-01-02 15:04:05"),
+			oneLine(r.CourseID), oneLine(r.CompanyID), r.FailedStep)
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "\n%d events", len(rows))
+	if len(rows) == f.Limit {
+		fmt.Fprintf(stdout, " (the --limit; there may be more)")
+	}
+	fmt.Fprintf(stdout, "\nTemporal filter: %s\n", filter)
+	return nil
+}
+
+func validStatus(s store.Status) bool {
+	for _, v := range statuses {
+		if s == v {
+			return true
+		}
+	}
+	return false
+}
+
+func statusList() string {
+	names := make([]string, len(statuses))
+	for i, s := range statuses {
+		names[i] = string(s)
+	}
+	return strings.Join(names, ", ")
+}
+
+// parseSince reads --since: a duration back from now, or a time.
+func parseSince(v string, now time.Time) (time.Time, error) {
+	if v == "" {
+		return time.Time{}, nil
+	}
+	if d, err := time.ParseDuration(v); err == nil && d > 0 {
+		return now.Add(-d).UTC(), nil
+	}
+	if t, err := time.Parse(time.RFC3339, v); err == nil {
+		return t.UTC(), nil
+	}
+	return time.Time{}, fmt.Errorf("%w: --since must be a duration such as 24h or an RFC 3339 time, got %q", errUsage, v)
+}
+
+// temporalFilter is the visibility query for the same events, to paste into
+// the UI's filter box or `temporal workflow list --query`. The database's
+// "recorded" is the workflow still at work: recording or notifying.
+func temporalFilter(f store.Filter, learnerKey []byte) string {
+	terms := []string{`WorkflowType = "CourseCompletion"`}
+	if f.CourseID != "" {
+		terms = append(terms, workflows.CourseIDKey.GetName()+" = "+strconv.Quote(f.CourseID))
+	}
+	if f.CompanyID != "" {
+		terms = append(terms, workflows.CompanyIDKey.GetName()+" = "+strconv.Quote(f.CompanyID))
+	}
+	if f.LearnerEmail != "" {
+		terms = append(terms, workflows.LearnerHashKey.GetName()+" = "+strconv.Quote(event.LearnerHash(learnerKey, f.LearnerEmail)))
+	}
+	switch f.Status {
+	case "":
+	case store.StatusRecorded:
+		terms = append(terms, fmt.Sprintf("%s IN (%q, %q)", workflows.CompletionStatusKey.GetName(), workflows.CompletionRecording, workflows.CompletionNotifying))
+	default:
+		terms = append(terms, workflows.CompletionStatusKey.GetName()+" = "+strconv.Quote(string(f.Status)))
+	}
+	if !f.Since.IsZero() {
+		terms = append(terms, "StartTime >= "+strconv.Quote(f.Since.Format(time.RFC3339)))
+	}
+	return strings.Join(terms, " AND ")
+}
+
+// oneLine keeps a stored id from breaking the table.
+func oneLine(s string) string {
+	return strings.Join(strings.Fields(s), " ")
+}

@@ -1,0 +1,98 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/coursehook/coursehook/event"
+	"github.com/coursehook/coursehook/store"
+)
+
+// seeded is a database with three events, and the environment that points
+// coursehookctl at it.
+func seeded(t *testing.T) map[string]string {
+	t.Helper()
+	dbURL := filepath.Join(t.TempDir(), "coursehook.db")
+	st, err := store.Open(context.Background(), dbURL)
+	require.NoError(t, err)
+	defer st.Close()
+	at := time.Date(2026, 11, 28, 9, 0, 0, 0, time.UTC)
+	for i, c := range []store.Completion{
+		{EventID: "e1", EventType: "courseCompletion", LearnerEmail: "bob@example.com", CourseID: "c-1", CompanyID: "acme", CourseTitle: "Safety"},
+		{EventID: "e2", EventType: "courseCompletion", LearnerEmail: "ana@example.org", CourseID: "c-1", CompanyID: "globex", CourseTitle: "Safety"},
+		{EventID: "e3", EventType: "courseCompletion", LearnerEmail: "Bob@Example.com", CourseID: "c-2", CompanyID: "acme", CourseTitle: "Ethics"},
+	} {
+		c.CompletedAt, c.ReceivedAt = at.Add(time.Duration(i)*time.Hour), at.Add(time.Duration(i)*time.Hour)
+		c.Payload = []byte(`{}`)
+		_, _, err := st.Insert(context.Background(), c, store.StatusRecorded)
+		require.NoError(t, err)
+	}
+	require.NoError(t, st.RecordOutcome(context.Background(), store.Outcome{EventID: "e1", Status: store.StatusCompleted}))
+	require.NoError(t, st.RecordOutcome(context.Background(), store.Outcome{EventID: "e3", Status: store.StatusPartial, FailedStep: "slack", Error: "slack: invalid_auth"}))
+	return map[string]string{"DATABASE_URL": dbURL, "LEARNER_HASH_KEY": "a-long-deployment-secret"}
+}
+
+func ctl(t *testing.T, env map[string]string, args ...string) (string, error) {
+	t.Helper()
+	var out bytes.Buffer
+	now := time.Date(2026, 11, 29, 9, 0, 0, 0, time.UTC)
+	err := find(context.Background(), args, func(k string) string { return env[k] }, &out, &bytes.Buffer{}, now)
+	return out.String(), err
+}
+
+func TestFindPrintsATableAndTheTemporalFilter(t *testing.T) {
+	env := seeded(t)
+	out, err := ctl(t, env, "--email", "BOB@example.com")
+	require.NoError(t, err)
+	lines := strings.Split(out, "\n")
+	require.Regexp(t, `^EVENT ID\s+STATUS\s+COMPLETED \(UTC\)\s+COURSE\s+COMPANY\s+FAILED`, lines[0])
+	require.Regexp(t, `^e1\s+completed\s+2026-11-28 09:00:00\s+c-1\s+acme`, lines[1])
+	require.Regexp(t, `^e3\s+partial\s+2026-11-28 11:00:00\s+c-2\s+acme\s+slack`, lines[2])
+	require.Contains(t, out, "2 events")
+	hash := event.LearnerHash([]byte("a-long-deployment-secret"), "bob@example.com")
+	require.Contains(t, out, `Temporal filter: WorkflowType = "CourseCompletion" AND LearnerHash = "`+hash+`"`)
+
+	out, err = ctl(t, env, "--course", "c-1", "--status", "recorded", "--since", "24h")
+	require.NoError(t, err)
+	require.Contains(t, out, "\ne2 ")
+	require.Contains(t, out, "1 events")
+	require.Contains(t, out, `CourseId = "c-1" AND CompletionStatus IN ("recording", "notifying") AND StartTime >= "2026-11-28T09:00:00Z"`)
+}
+
+func TestFindJSON(t *testing.T) {
+	out, err := ctl(t, seeded(t), "--company", "acme", "--status", "partial", "--json")
+	require.NoError(t, err)
+	var got struct {
+		Events []struct {
+			EventID, WorkflowID, Status, FailedStep, Error string
+		}
+		TemporalFilter string
+	}
+	require.NoError(t, json.Unmarshal([]byte(out), &got))
+	require.Len(t, got.Events, 1)
+	require.Equal(t, "e3", got.Events[0].EventID)
+	require.Equal(t, "course-completion-e3", got.Events[0].WorkflowID)
+	require.Equal(t, "slack", got.Events[0].FailedStep)
+	require.Equal(t, "slack: invalid_auth", got.Events[0].Error)
+	require.Equal(t, `WorkflowType = "CourseCompletion" AND CompanyId = "acme" AND CompletionStatus = "partial"`, got.TemporalFilter)
+}
+
+func TestFindRefusesBadInput(t *testing.T) {
+	env := seeded(t)
+	for _, args := range [][]string{
+		{"--status", "stuck"}, {"--since", "yesterday"}, {"--until", "29/11/2026"}, {"--limit", "0"}, {"--colour"}, {"e1"},
+	} {
+		_, err := ctl(t, env, args...)
+		require.True(t, errors.Is(err, errUsage), "%v: %v", args, err)
+	}
+	_, err := ctl(t, env, "--status", "stuck")
+	require.ErrorContains(t, err, "recorded, completed, partial, ignored", "the valid values are listed")
+}

@@ -1,0 +1,115 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// Filter selects completions for List. Empty fields match everything.
+type Filter struct {
+	CourseID, CompanyID string
+	// LearnerEmail matches regardless of case.
+	LearnerEmail string
+	Status       Status
+	// Since and Until bound the completion time: Since <= completed_at < Until.
+	Since, Until time.Time
+	// After continues a listing after the last record of a page.
+	After *Cursor
+	// Limit caps the records returned; zero or less means DefaultListLimit.
+	Limit int
+}
+
+// Cursor is a place in the listing order: completion time, then event id.
+type Cursor struct {
+	CompletedAt time.Time
+	EventID     string
+}
+
+// CursorOf is the cursor just after r.
+func CursorOf(r Record) Cursor {
+	return Cursor{CompletedAt: r.CompletedAt, EventID: r.EventID}
+}
+
+// DefaultListLimit is the page size when Filter.Limit is unset.
+const DefaultListLimit = 100
+
+const listColumns = `
+	event_id, event_type, status,
+	learner_email, first_name, last_name, learner_id, external_customer_id,
+	company_id, course_id, course_title,
+	completed_at, received_at, recorded_at, updated_at,
+	slack_channel, slack_ts, email_message_id, certificate_sha256, failed_step, error`
+
+// List returns the completions f selects, ordered by completion time and
+// then event id, without their raw payloads (Get has them). The order is a
+// total one, so paging with After never repeats or skips a record, even
+// among events completed at the same instant.
+func (s *Store) List(ctx context.Context, f Filter) ([]Record, error) {
+	if f.Status != "" && !f.Status.valid() {
+		return nil, fmt.Errorf("list completions: %w: unknown status %q", ErrInvalid, f.Status)
+	}
+	var where []string
+	var args []any
+	add := func(cond string, arg any) {
+		where = append(where, cond)
+		args = append(args, arg)
+	}
+	if f.CourseID != "" {
+		add("course_id = ?", f.CourseID)
+	}
+	if f.CompanyID != "" {
+		add("company_id = ?", f.CompanyID)
+	}
+	if f.LearnerEmail != "" {
+		add("LOWER(learner_email) = ?", strings.ToLower(strings.TrimSpace(f.LearnerEmail)))
+	}
+	if f.Status != "" {
+		add("status = ?", string(f.Status))
+	}
+	if !f.Since.IsZero() {
+		add("completed_at >= ?", s.dialect.timeArg(f.Since))
+	}
+	if !f.Until.IsZero() {
+		add("completed_at < ?", s.dialect.timeArg(f.Until))
+	}
+	if f.After != nil {
+		at := s.dialect.timeArg(f.After.CompletedAt)
+		where = append(where, "(completed_at > ? OR (completed_at = ? AND event_id > ?))")
+		args = append(args, at, at, f.After.EventID)
+	}
+	limit := f.Limit
+	if limit <= 0 {
+		limit = DefaultListLimit
+	}
+	q := "SELECT" + listColumns + " FROM completions"
+	if len(where) > 0 {
+		q += " WHERE " + strings.Join(where, " AND ")
+	}
+	q += " ORDER BY completed_at, event_id LIMIT ?"
+	args = append(args, limit)
+	rows, err := s.db.QueryContext(ctx, s.dialect.rebind(q), args...)
+	if err != nil {
+		return nil, fmt.Errorf("list completions: %w", err)
+	}
+	defer rows.Close()
+	var out []Record
+	for rows.Next() {
+		var r Record
+		if err := rows.Scan(
+			&r.EventID, &r.EventType, &r.Status,
+			&r.LearnerEmail, &r.FirstName, &r.LastName, &r.LearnerID, &r.ExternalCustomerID,
+			&r.CompanyID, &r.CourseID, &r.CourseTitle,
+			timeScanner{&r.CompletedAt}, timeScanner{&r.ReceivedAt}, timeScanner{&r.RecordedAt}, timeScanner{&r.UpdatedAt},
+			&r.SlackChannel, &r.SlackTS, &r.EmailMessageID, &r.CertificateSHA256, &r.FailedStep, &r.Error,
+		); err != nil {
+			return nil, fmt.Errorf("list completions: %w", err)
+		}
+		out = append(out, r)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list completions: %w", err)
+	}
+	return out, nil
+}

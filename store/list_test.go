@@ -1,0 +1,71 @@
+package store
+
+import (
+	"errors"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+)
+
+func testList(t *testing.T, url string) {
+	s := open(t, url)
+	ctx := t.Context()
+	base := time.Date(2026, 6, 1, 9, 0, 0, 0, time.UTC)
+	// Seven events; three share one instant, so paging must break the tie.
+	for i, at := range []time.Duration{0, time.Hour, time.Hour, time.Hour, 2 * time.Hour, 3 * time.Hour, 4 * time.Hour} {
+		c := sampleCompletion(fmt.Sprintf("evt-%d", 6-i)) // ids out of time order
+		c.CompletedAt = base.Add(at)
+		c.CourseID = []string{"course-a", "course-b"}[i%2]
+		c.CompanyID = []string{"acme", "globex", "initech"}[i%3]
+		if i == 4 {
+			c.LearnerEmail = "Ana.Silva@Example.org"
+		}
+		_, _, err := s.Insert(ctx, c, StatusRecorded)
+		require.NoError(t, err)
+	}
+	require.NoError(t, s.RecordOutcome(ctx, Outcome{EventID: "evt-1", Status: StatusPartial, FailedStep: "slack", Error: "slack: invalid_auth"}))
+
+	ids := func(rs []Record) []string {
+		out := []string{}
+		for _, r := range rs {
+			out = append(out, r.EventID)
+		}
+		return out
+	}
+	list := func(f Filter) []string {
+		t.Helper()
+		rs, err := s.List(ctx, f)
+		require.NoError(t, err)
+		for _, r := range rs {
+			require.Empty(t, r.Payload, "List leaves the payload to Get")
+		}
+		return ids(rs)
+	}
+	require.Equal(t, []string{"evt-6", "evt-3", "evt-4", "evt-5", "evt-2", "evt-1", "evt-0"}, list(Filter{}), "completion time, then event id")
+	require.Equal(t, []string{"evt-6", "evt-4", "evt-2", "evt-0"}, list(Filter{CourseID: "course-a"}))
+	require.Equal(t, []string{"evt-6", "evt-3", "evt-0"}, list(Filter{CompanyID: "acme"}))
+	require.Equal(t, []string{"evt-2"}, list(Filter{LearnerEmail: "ana.silva@EXAMPLE.org"}), "email matches regardless of case")
+	require.Equal(t, []string{"evt-1"}, list(Filter{Status: StatusPartial}))
+	require.Equal(t, []string{"evt-3", "evt-4", "evt-5", "evt-2"}, list(Filter{Since: base.Add(time.Hour), Until: base.Add(3 * time.Hour)}))
+	require.Equal(t, []string{"evt-6", "evt-3"}, list(Filter{Limit: 2}))
+
+	// Pages of two walk every record once, ties included.
+	var walked []string
+	var after *Cursor
+	for {
+		rs, err := s.List(ctx, Filter{Limit: 2, After: after})
+		require.NoError(t, err)
+		if len(rs) == 0 {
+			break
+		}
+		walked = append(walked, ids(rs)...)
+		c := CursorOf(rs[len(rs)-1])
+		after = &c
+	}
+	require.Equal(t, list(Filter{}), walked)
+
+	_, err := s.List(ctx, Filter{Status: "stuck"})
+	require.True(t, errors.Is(err, ErrInvalid), "%v", err)
+}
