@@ -71,6 +71,11 @@ type Config struct {
 	// default, because LEARNER_HASH_KEY is unset.
 	LearnerHashKey        []byte
 	LearnerHashKeyDefault bool
+	// AdminAddr is the webhook server's private listener, for the
+	// completions export; APIToken is the bearer token the export requires,
+	// and without it the export (and the store) stay off.
+	AdminAddr string
+	APIToken  string
 	// RegisterSearchAttributes lets a binary register coursehook's search
 	// attributes when the namespace lacks them; without it, a missing one
 	// stops the binary with the command to run.
@@ -114,6 +119,8 @@ const (
 	// it can decrypt.
 	DefaultCodecAddr   = "127.0.0.1:8081"
 	DefaultCodecOrigin = "http://localhost:8233"
+	// DefaultAdminAddr keeps the export on loopback.
+	DefaultAdminAddr = "127.0.0.1:8082"
 	// DefaultDeadLetterDir keeps the bodies of events Temporal refused for a
 	// reason a retry cannot fix, for an operator to replay.
 	DefaultDeadLetterDir = ".data/dead-letter"
@@ -231,6 +238,12 @@ func (r *reader) starter(c *Config) {
 	c.CodecToken = r.str("CODEC_AUTH_TOKEN", "")
 	c.DeadLetterDir = r.str("DEAD_LETTER_DIR", DefaultDeadLetterDir)
 	c.LearnerHashKey, c.LearnerHashKeyDefault = r.learnerHashKey("LEARNER_HASH_KEY")
+	c.AdminAddr = r.hostPort("ADMIN_ADDR", DefaultAdminAddr)
+	c.APIToken = r.token("API_TOKEN")
+	if c.APIToken != "" {
+		// Only the export opens the database from the webhook server.
+		c.DatabaseURL = r.databaseURL("DATABASE_URL", DefaultDatabaseURL)
+	}
 	if v := r.str("ALLOWED_SOURCE_IPS", DefaultAllowedSources); v == AllSources {
 		c.AllowAllSources = true
 	} else {
@@ -450,6 +463,17 @@ func (r *reader) learnerHashKey(name string) ([]byte, bool) {
 		r.fail(name, "must be at least %d characters long", MinLearnerHashKeyLength)
 	}
 	return []byte(v), false
+}
+
+// token reads a bearer token: unset, or long enough not to be guessed. The
+// value never appears in a message.
+func (r *reader) token(name string) string {
+	v := strings.TrimSpace(r.getenv(name))
+	if v != "" && len(v) < MinSecretLength {
+		r.fail(name, "must be at least %d characters long", MinSecretLength)
+		return ""
+	}
+	return v
 }
 
 func (r *reader) boolean(name string, def bool) bool {

@@ -255,3 +255,20 @@ func TestLearnerHashKeySources(t *testing.T) {
 	_, err = Load(env(map[string]string{"LEARNER_HASH_KEY_FILE": filepath.Join(t.TempDir(), "missing")}), Starter)
 	require.ErrorContains(t, err, "LEARNER_HASH_KEY_FILE")
 }
+
+func TestTheWebhookServerReadsTheDatabaseOnlyForTheExport(t *testing.T) {
+	c, err := Load(env(map[string]string{"DATABASE_URL": "mysql://db/x"}), Starter)
+	require.NoError(t, err)
+	require.Empty(t, c.APIToken)
+	require.Empty(t, c.DatabaseURL, "no export, no database")
+	require.Equal(t, DefaultAdminAddr, c.AdminAddr)
+
+	_, err = Load(env(map[string]string{"DATABASE_URL": "mysql://db/x", "API_TOKEN": "export-token-0123456789"}), Starter)
+	require.ErrorContains(t, err, "DATABASE_URL")
+	c, err = Load(env(map[string]string{"API_TOKEN": "export-token-0123456789"}), Starter)
+	require.NoError(t, err)
+	require.Equal(t, DefaultDatabaseURL, c.DatabaseURL)
+	_, err = Load(env(map[string]string{"API_TOKEN": "short"}), Starter)
+	require.ErrorContains(t, err, "API_TOKEN")
+	require.NotContains(t, err.Error(), "short")
+}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/coursehook/coursehook/config"
 	"github.com/coursehook/coursehook/event"
+	"github.com/coursehook/coursehook/export"
 	"github.com/coursehook/coursehook/store"
 	"github.com/coursehook/coursehook/workflows"
 )
@@ -20,23 +21,15 @@ import (
 // statuses are the values --status takes: the database's.
 var statuses = []store.Status{store.StatusRecorded, store.StatusCompleted, store.StatusPartial, store.StatusIgnored}
 
-// findRow is one event as `find --json` prints it.
+// findRow is one event as `find --json` prints it: the export's item, and
+// what an operator needs beside it.
 type findRow struct {
-	EventID           string    `json:"eventId"`
-	WorkflowID        string    `json:"workflowId"`
-	Status            string    `json:"status"`
-	CompletedAt       time.Time `json:"completedAt"`
-	ReceivedAt        time.Time `json:"receivedAt"`
-	CourseID          string    `json:"courseId"`
-	CourseTitle       string    `json:"courseTitle"`
-	CompanyID         string    `json:"companyId"`
-	LearnerEmail      string    `json:"learnerEmail"`
-	LearnerHash       string    `json:"learnerHash"`
-	FailedStep        string    `json:"failedStep,omitempty"`
-	Error             string    `json:"error,omitempty"`
-	SlackTS           string    `json:"slackTs,omitempty"`
-	EmailMessageID    string    `json:"emailMessageId,omitempty"`
-	CertificateSHA256 string    `json:"certificateSha256,omitempty"`
+	export.Item
+	WorkflowID     string `json:"workflowId"`
+	LearnerHash    string `json:"learnerHash"`
+	Error          string `json:"error,omitempty"`
+	SlackTS        string `json:"slackTs,omitempty"`
+	EmailMessageID string `json:"emailMessageId,omitempty"`
 }
 
 // find lists events from the database, newest filter first, and prints the
@@ -96,12 +89,9 @@ func find(ctx context.Context, args []string, getenv func(string) string, stdout
 	rows := make([]findRow, len(recs))
 	for i, r := range recs {
 		rows[i] = findRow{
-			EventID: r.EventID, WorkflowID: workflows.WorkflowID(r.EventID), Status: string(r.Status),
-			CompletedAt: r.CompletedAt, ReceivedAt: r.ReceivedAt,
-			CourseID: r.CourseID, CourseTitle: r.CourseTitle, CompanyID: r.CompanyID,
-			LearnerEmail: r.LearnerEmail, LearnerHash: event.LearnerHash(cfg.LearnerHashKey, r.LearnerEmail),
-			FailedStep: r.FailedStep, Error: r.Error, SlackTS: r.SlackTS, EmailMessageID: r.EmailMessageID,
-			CertificateSHA256: r.CertificateSHA256,
+			Item: export.ItemOf(r), WorkflowID: workflows.WorkflowID(r.EventID),
+			LearnerHash: event.LearnerHash(cfg.LearnerHashKey, r.LearnerEmail),
+			Error:       r.Error, SlackTS: r.SlackTS, EmailMessageID: r.EmailMessageID,
 		}
 	}
 	filter := temporalFilter(f, cfg.LearnerHashKey)

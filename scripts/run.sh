@@ -44,6 +44,16 @@ if [ -z "${LEARNER_HASH_KEY:-}" ] && [ ! -s "$DATA/learner-hash.key" ]; then
   (umask 077 && head -c 32 /dev/urandom | base64 >"$DATA/learner-hash.key.tmp" && mv "$DATA/learner-hash.key.tmp" "$DATA/learner-hash.key")
 fi
 export LEARNER_HASH_KEY_FILE=${LEARNER_HASH_KEY_FILE:-$DATA/learner-hash.key}
+# The completions export on the admin listener needs a bearer token; the
+# first run makes one and keeps it in $DATA/api-token.
+if [ -z "${API_TOKEN:-}" ]; then
+  if [ ! -s "$DATA/api-token" ]; then
+    (umask 077 && head -c 24 /dev/urandom | base64 | tr '+/' '-_' >"$DATA/api-token.tmp" && mv "$DATA/api-token.tmp" "$DATA/api-token")
+  fi
+  API_TOKEN=$(<"$DATA/api-token")
+  export API_TOKEN
+fi
+export ADMIN_ADDR=${ADMIN_ADDR:-127.0.0.1:8082}
 export CODEC_ADDR=${CODEC_ADDR:-127.0.0.1:8081}
 export CODEC_CORS_ORIGIN=${CODEC_CORS_ORIGIN:-http://localhost:$TEMPORAL_UI_PORT}
 codec_url="http://localhost:${CODEC_ADDR##*:}"
@@ -103,6 +113,8 @@ coursehook is running.
   Temporal UI   http://localhost:${TEMPORAL_UI_PORT}
   outbox        ${OUTBOX_DIR}   (Slack and email land here while SLACK_BOT_TOKEN / SENDGRID_API_KEY are unset)
   dead letters  ${DEAD_LETTER_DIR}   (events Temporal refused; bin/starter replay-dead-letters)
+  export        http://${ADMIN_ADDR}/api/completions   (export API_TOKEN=\$(cat ${DATA}/api-token), then
+                curl -H 'Accept: text/csv' -H "Authorization: Bearer \$API_TOKEN" ${ADMIN_ADDR}/api/completions)
   sources       ${ALLOWED_SOURCE_IPS}   (ALLOWED_SOURCE_IPS)
   codec         ${codec_url}   (the UI decrypts payloads through it; key id ${ENCRYPTION_KEY_ID})
   logs          this terminal (worker and starter), ${DATA}/temporal.log (dev server)

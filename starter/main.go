@@ -24,6 +24,8 @@ import (
 	"github.com/coursehook/coursehook/codec"
 	"github.com/coursehook/coursehook/config"
 	"github.com/coursehook/coursehook/deadletter"
+	"github.com/coursehook/coursehook/export"
+	"github.com/coursehook/coursehook/store"
 	"github.com/coursehook/coursehook/webhook"
 )
 
@@ -153,6 +155,19 @@ func run(ctx context.Context, getenv func(string) string, stderr io.Writer, read
 		})
 		log.Info("codec server listening", "addr", codecLn.Addr().String(), "origin", cfg.CodecOrigin, "token", cfg.CodecToken != "")
 	}
+	if cfg.APIToken != "" {
+		// The export reads the database the worker writes; it has the
+		// admin listener, on loopback by default, to itself.
+		admin, err := adminServer(ctx, cfg, log)
+		if err != nil {
+			for _, s := range servers {
+				s.ln.Close()
+			}
+			return err
+		}
+		defer admin.close()
+		servers = append(servers, admin.served)
+	}
 	if ready != nil {
 		ready <- webhookLn.Addr().String()
 	}
@@ -173,6 +188,37 @@ func run(ctx context.Context, getenv func(string) string, stderr io.Writer, read
 		return errors.Join(cause, err)
 	}
 	return err
+}
+
+// admin is the private listener with the completions export, and the
+// store behind it.
+type admin struct {
+	served
+	close func()
+}
+
+func adminServer(ctx context.Context, cfg config.Config, log *slog.Logger) (admin, error) {
+	st, err := store.Open(ctx, cfg.DatabaseURL)
+	if err != nil {
+		return admin{}, fmt.Errorf("export (API_TOKEN is set): %w", err)
+	}
+	ln, err := net.Listen("tcp", cfg.AdminAddr)
+	if err != nil {
+		st.Close()
+		return admin{}, fmt.Errorf("listen on %s (ADMIN_ADDR): %w", cfg.AdminAddr, err)
+	}
+	log.Info("admin server listening", "addr", ln.Addr().String(), "export", export.Path, "dialect", st.Dialect())
+	return admin{
+		served: served{name: "admin server", ln: ln, srv: &http.Server{
+			Handler:           export.Handler(st, cfg.APIToken),
+			ReadHeaderTimeout: 5 * time.Second,
+			ReadTimeout:       10 * time.Second,
+			// A page of 1000 rows as CSV is well under a second; the
+			// margin is for a slow reader.
+			WriteTimeout: 60 * time.Second,
+		}},
+		close: func() { st.Close() },
+	}, nil
 }
 
 // served is one HTTP server on its listener.

@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -149,4 +150,44 @@ func TestCodecServerRunsWithEncryptionKeys(t *testing.T) {
 	require.Equal(t, "http://localhost:8233", resp.Header.Get("Access-Control-Allow-Origin"), "the UI may call the codec endpoint")
 	require.Contains(t, logs.String(), `"msg":"payload encryption is on","keyId":"k1"`)
 	require.NotContains(t, logs.String(), spec[len("k1:"):], "the key never reaches the logs")
+}
+
+// TestExportIsOnTheAdminListenerOnly: with API_TOKEN set, the completions
+// export answers on ADMIN_ADDR, behind the token, and never on the public
+// port.
+func TestExportIsOnTheAdminListenerOnly(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	adminAddr := ln.Addr().String()
+	require.NoError(t, ln.Close())
+	const token = "export-token-0123456789"
+	addr, logs := serve(t, map[string]string{
+		"API_TOKEN": token, "ADMIN_ADDR": adminAddr,
+		"DATABASE_URL": filepath.Join(t.TempDir(), "coursehook.db"),
+	})
+	require.Contains(t, logs.String(), "admin server listening")
+
+	req, err := http.NewRequest(http.MethodGet, "http://"+adminAddr+"/api/completions", nil)
+	require.NoError(t, err)
+	resp, err := testHTTP.Do(req)
+	require.NoError(t, err)
+	resp.Body.Close()
+	require.Equal(t, http.StatusUnauthorized, resp.StatusCode)
+
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err = testHTTP.Do(req)
+	require.NoError(t, err)
+	body, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	require.NoError(t, err)
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	require.JSONEq(t, `{"items":[],"nextCursor":null}`, string(body))
+
+	req, err = http.NewRequest(http.MethodGet, "http://"+addr+"/api/completions", nil)
+	require.NoError(t, err)
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err = testHTTP.Do(req)
+	require.NoError(t, err)
+	resp.Body.Close()
+	require.NotEqual(t, http.StatusOK, resp.StatusCode, "the public port never serves the export")
 }
