@@ -17,6 +17,7 @@ import (
 	"github.com/coursehook/coursehook/certificate"
 	"github.com/coursehook/coursehook/event"
 	"github.com/coursehook/coursehook/mail"
+	"github.com/coursehook/coursehook/metrics"
 	"github.com/coursehook/coursehook/slacknotify"
 	"github.com/coursehook/coursehook/store"
 )
@@ -61,6 +62,8 @@ type Activities struct {
 	SlackFinder       slacknotify.Finder
 	Mail              mail.Sender
 	RenderCertificate func(certificate.Data) ([]byte, error)
+	// Metrics counts notices and times the providers; nil counts nothing.
+	Metrics *metrics.Worker
 }
 
 // findSkew widens the search for an earlier post, for clock differences
@@ -158,6 +161,7 @@ func (a *Activities) PostSlackNotice(ctx context.Context, in NoticeInput) (Slack
 		switch {
 		case err == nil && found:
 			activity.GetLogger(ctx).Info("slack notice was already posted by an earlier attempt", "eventId", e.ID, "channel", r.Channel, "ts", r.TS)
+			a.Metrics.Notice("slack", metrics.FoundExisting)
 			return SlackResult{Channel: r.Channel, TS: r.TS}, nil
 		case err == nil:
 		case errors.Is(err, slacknotify.ErrChannelNotID), errors.As(err, &se) && se.Permanent:
@@ -168,9 +172,10 @@ func (a *Activities) PostSlackNotice(ctx context.Context, in NoticeInput) (Slack
 		default:
 			// Slack is unreachable: posting would fail too, and a blind
 			// post could duplicate. Retry the whole attempt later.
-			return SlackResult{}, slackFailure(e.ID, err)
+			return SlackResult{}, a.counted("slack", slackFailure(e.ID, err))
 		}
 	}
+	start := time.Now()
 	r, err := a.Slack.Post(ctx, slacknotify.Notice{
 		EventID:      e.ID,
 		LearnerName:  e.LearnerName(),
@@ -180,9 +185,11 @@ func (a *Activities) PostSlackNotice(ctx context.Context, in NoticeInput) (Slack
 		CompanyID:    e.CompanyID,
 		CompletedAt:  e.CompletionTime(in.ReceivedAt),
 	})
+	a.Metrics.ProviderCall("slack", time.Since(start), err)
 	if err != nil {
-		return SlackResult{}, slackFailure(e.ID, err)
+		return SlackResult{}, a.counted("slack", slackFailure(e.ID, err))
 	}
+	a.Metrics.Notice("slack", metrics.Sent)
 	activity.GetLogger(ctx).Info("slack notice posted", "eventId", e.ID, "channel", r.Channel, "ts", r.TS)
 	return SlackResult{Channel: r.Channel, TS: r.TS}, nil
 }
@@ -207,14 +214,15 @@ func (a *Activities) EmailCertificate(ctx context.Context, in NoticeInput) (Emai
 		CertificateID: e.ID,
 	})
 	if errors.Is(err, certificate.ErrInvalidData) {
-		return EmailResult{}, temporal.NewApplicationErrorWithOptions(
+		return EmailResult{}, a.counted("email", temporal.NewApplicationErrorWithOptions(
 			fmt.Sprintf("render certificate for %s: %v", e.ID, err), ErrCertificate,
-			temporal.ApplicationErrorOptions{NonRetryable: true, Cause: err})
+			temporal.ApplicationErrorOptions{NonRetryable: true, Cause: err}))
 	}
 	if err != nil {
 		return EmailResult{}, fmt.Errorf("render certificate for %s: %w", e.ID, err)
 	}
 	sum := sha256.Sum256(pdf)
+	start := time.Now()
 	r, err := a.Mail.Send(ctx, mail.Message{
 		EventID:         e.ID,
 		To:              e.User,
@@ -224,9 +232,11 @@ func (a *Activities) EmailCertificate(ctx context.Context, in NoticeInput) (Emai
 		Certificate:     pdf,
 		CertificateName: "certificate-" + e.ID + ".pdf",
 	})
+	a.Metrics.ProviderCall("sendgrid", time.Since(start), err)
 	if err != nil {
-		return EmailResult{}, emailFailure(e.ID, err)
+		return EmailResult{}, a.counted("email", emailFailure(e.ID, err))
 	}
+	a.Metrics.Notice("email", metrics.Sent)
 	activity.GetLogger(ctx).Info("certificate emailed", "eventId", e.ID, "messageId", r.MessageID)
 	return EmailResult{MessageID: r.MessageID, CertificateSHA256: hex.EncodeToString(sum[:])}, nil
 }
@@ -260,6 +270,18 @@ func (a *Activities) RecordOutcome(ctx context.Context, in OutcomeInput) error {
 	}
 	activity.GetLogger(ctx).Info("outcome recorded", "eventId", in.EventID, "status", in.Status)
 	return nil
+}
+
+// counted records a failed notice attempt by what it means for the workflow:
+// permanent, or to be retried.
+func (a *Activities) counted(channel string, err error) error {
+	outcome := metrics.Retryable
+	var appErr *temporal.ApplicationError
+	if errors.As(err, &appErr) && appErr.NonRetryable() {
+		outcome = metrics.Permanent
+	}
+	a.Metrics.Notice(channel, outcome)
+	return err
 }
 
 // recordFailure decides, in one place, whether a database failure is worth

@@ -76,6 +76,8 @@ type Config struct {
 	// and without it the export (and the store) stay off.
 	AdminAddr string
 	APIToken  string
+	// MetricsAddr is where the worker serves /metrics.
+	MetricsAddr string
 	// RegisterSearchAttributes lets a binary register coursehook's search
 	// attributes when the namespace lacks them; without it, a missing one
 	// stops the binary with the command to run.
@@ -119,6 +121,8 @@ const (
 	// it can decrypt.
 	DefaultCodecAddr   = "127.0.0.1:8081"
 	DefaultCodecOrigin = "http://localhost:8233"
+	// DefaultMetricsAddr keeps the worker's /metrics on loopback.
+	DefaultMetricsAddr = "127.0.0.1:9091"
 	// DefaultAdminAddr keeps the export on loopback.
 	DefaultAdminAddr = "127.0.0.1:8082"
 	// DefaultDeadLetterDir keeps the bodies of events Temporal refused for a
@@ -208,6 +212,7 @@ func (r *reader) worker(c *Config) {
 	c.EmailFrom = r.email("EMAIL_FROM", "")
 	c.EmailFromName = r.str("EMAIL_FROM_NAME", DefaultEmailFromName)
 	c.OutboxDir = r.str("OUTBOX_DIR", DefaultOutboxDir)
+	c.MetricsAddr = r.hostPort("METRICS_ADDR", DefaultMetricsAddr)
 	if c.SlackBotToken != "" && c.SlackChannel == "" {
 		r.fail("SLACK_CHANNEL", "is required when SLACK_BOT_TOKEN is set")
 	}

@@ -488,7 +488,8 @@ func startWorkerProcess(t *testing.T, env []string, logName string) *exec.Cmd {
 	logFile, err := os.Create(logPath)
 	require.NoError(t, err)
 	cmd := exec.Command(workerBinary(t))
-	cmd.Env = append(os.Environ(), env...)
+	// Each process gets its own metrics port, so several can run at once.
+	cmd.Env = append(append(os.Environ(), "METRICS_ADDR=127.0.0.1:0"), env...)
 	cmd.Stdout, cmd.Stderr = logFile, logFile
 	require.NoError(t, cmd.Start())
 	t.Cleanup(func() {

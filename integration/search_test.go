@@ -122,7 +122,7 @@ func TestBinariesRefuseANamespaceWithoutTheAttributes(t *testing.T) {
 			cmd.Env = append(os.Environ(),
 				"TEMPORAL_ADDRESS="+frontend, "TEMPORAL_NAMESPACE="+ns, "TEMPORAL_REGISTER_SEARCH_ATTRIBUTES=false",
 				"DATABASE_URL="+filepath.Join(dir, "db.sqlite"), "OUTBOX_DIR="+filepath.Join(dir, "outbox"),
-				"HTTP_ADDR=127.0.0.1:0", "CODEC_ADDR=127.0.0.1:0", "DEAD_LETTER_DIR="+filepath.Join(dir, "dead"))
+				"HTTP_ADDR=127.0.0.1:0", "CODEC_ADDR=127.0.0.1:0", "ADMIN_ADDR=127.0.0.1:0", "METRICS_ADDR=127.0.0.1:0", "DEAD_LETTER_DIR="+filepath.Join(dir, "dead"))
 			out, err := cmd.CombinedOutput()
 			require.Error(t, err, "%s", out)
 			require.NotNil(t, cmd.ProcessState, "%s", out)
@@ -144,7 +144,7 @@ func TestBinariesRegisterMissingAttributesWhenAllowed(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
 	cmd := exec.Command(workerBinary(t))
-	cmd.Env = append(os.Environ(), "TEMPORAL_ADDRESS="+frontend, "TEMPORAL_NAMESPACE="+ns,
+	cmd.Env = append(os.Environ(), "TEMPORAL_ADDRESS="+frontend, "TEMPORAL_NAMESPACE="+ns, "METRICS_ADDR=127.0.0.1:0",
 		"DATABASE_URL="+filepath.Join(dir, "db.sqlite"), "OUTBOX_DIR="+filepath.Join(dir, "outbox"))
 	logs := &syncbuf.Buffer{}
 	cmd.Stderr = logs

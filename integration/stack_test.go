@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/stretchr/testify/require"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/converter"
@@ -26,6 +27,7 @@ import (
 	"github.com/coursehook/coursehook/internal/slacktest"
 	"github.com/coursehook/coursehook/internal/syncbuf"
 	"github.com/coursehook/coursehook/mail"
+	"github.com/coursehook/coursehook/metrics"
 	"github.com/coursehook/coursehook/slacknotify"
 	"github.com/coursehook/coursehook/store"
 	"github.com/coursehook/coursehook/webhook"
@@ -43,6 +45,8 @@ type stack struct {
 	TaskQueue string
 	Server    *httptest.Server
 	Logs      *syncbuf.Buffer
+	// WebhookMetrics and WorkerMetrics are the two binaries' registries.
+	WebhookMetrics, WorkerMetrics *prometheus.Registry
 }
 
 // stackOptions vary a deployment; the zero value is the default one.
@@ -85,7 +89,7 @@ func build(t testing.TB, poster slacknotify.Poster, sender mail.Sender, opts ...
 	if len(opts) > 0 {
 		o = opts[0]
 	}
-	s := &stack{Logs: &syncbuf.Buffer{}}
+	s := &stack{Logs: &syncbuf.Buffer{}, WebhookMetrics: prometheus.NewRegistry(), WorkerMetrics: prometheus.NewRegistry()}
 	log := slog.New(slog.NewJSONHandler(s.Logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	ctx := context.Background()
 
@@ -116,13 +120,18 @@ func build(t testing.TB, poster slacknotify.Poster, sender mail.Sender, opts ...
 	taskQueue := "coursehook-" + t.Name() + "-" + uuid.NewString()
 	s.TaskQueue = taskQueue
 	if !o.NoWorker {
-		stop, err := app.StartWorkers(app.NewWorkers(c, taskQueue, app.NewActivities(st, poster, sender), app.WorkerOptions{SlackPerSecond: o.SlackPerSecond}))
+		acts := app.NewActivities(st, poster, sender)
+		acts.Metrics = metrics.NewWorker(s.WorkerMetrics, func(ctx context.Context) (int, error) {
+			return st.CountStatus(ctx, store.StatusPartial)
+		}, log)
+		stop, err := app.StartWorkers(app.NewWorkers(c, taskQueue, acts, app.WorkerOptions{SlackPerSecond: o.SlackPerSecond}))
 		require.NoError(t, err)
 		t.Cleanup(stop)
 	}
 
 	wopts := o.Webhook
 	wopts.TaskQueue = taskQueue
+	wopts.Metrics = webhook.NewMetrics(s.WebhookMetrics)
 	if wopts.DeadLetters == "" {
 		wopts.DeadLetters = deadletter.Dir(t.TempDir())
 	}

@@ -18,6 +18,9 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"go.temporal.io/sdk/client"
 
 	"github.com/coursehook/coursehook/app"
@@ -121,11 +124,15 @@ func run(ctx context.Context, getenv func(string) string, stderr io.Writer, read
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", cfg.HTTPAddr, err)
 	}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	wopts := webhookOptions(cfg, log)
+	wopts.Metrics = webhook.NewMetrics(reg)
 	servers := []served{{
 		name: "webhook server",
 		ln:   webhookLn,
 		srv: &http.Server{
-			Handler:           webhook.New(c, log, webhookOptions(cfg, log)).Router(),
+			Handler:           webhook.New(c, log, wopts).Router(),
 			ReadHeaderTimeout: 5 * time.Second,
 			ReadTimeout:       10 * time.Second,
 			WriteTimeout:      15 * time.Second,
@@ -155,19 +162,17 @@ func run(ctx context.Context, getenv func(string) string, stderr io.Writer, read
 		})
 		log.Info("codec server listening", "addr", codecLn.Addr().String(), "origin", cfg.CodecOrigin, "token", cfg.CodecToken != "")
 	}
-	if cfg.APIToken != "" {
-		// The export reads the database the worker writes; it has the
-		// admin listener, on loopback by default, to itself.
-		admin, err := adminServer(ctx, cfg, log)
-		if err != nil {
-			for _, s := range servers {
-				s.ln.Close()
-			}
-			return err
+	// Metrics and the export are for operators and their systems: they
+	// have a listener of their own, on loopback by default.
+	admin, err := adminServer(ctx, cfg, log, reg)
+	if err != nil {
+		for _, s := range servers {
+			s.ln.Close()
 		}
-		defer admin.close()
-		servers = append(servers, admin.served)
+		return err
 	}
+	defer admin.close()
+	servers = append(servers, admin.served)
 	if ready != nil {
 		ready <- webhookLn.Addr().String()
 	}
@@ -190,34 +195,42 @@ func run(ctx context.Context, getenv func(string) string, stderr io.Writer, read
 	return err
 }
 
-// admin is the private listener with the completions export, and the
-// store behind it.
+// admin is the private listener with /metrics and, when API_TOKEN is set,
+// the completions export and the store behind it.
 type admin struct {
 	served
 	close func()
 }
 
-func adminServer(ctx context.Context, cfg config.Config, log *slog.Logger) (admin, error) {
-	st, err := store.Open(ctx, cfg.DatabaseURL)
-	if err != nil {
-		return admin{}, fmt.Errorf("export (API_TOKEN is set): %w", err)
+func adminServer(ctx context.Context, cfg config.Config, log *slog.Logger, reg *prometheus.Registry) (admin, error) {
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
+	closeStore := func() {}
+	if cfg.APIToken != "" {
+		// The export reads the database the worker writes.
+		st, err := store.Open(ctx, cfg.DatabaseURL)
+		if err != nil {
+			return admin{}, fmt.Errorf("export (API_TOKEN is set): %w", err)
+		}
+		closeStore = func() { st.Close() }
+		mux.Handle(export.Path, export.Handler(st, cfg.APIToken))
 	}
 	ln, err := net.Listen("tcp", cfg.AdminAddr)
 	if err != nil {
-		st.Close()
+		closeStore()
 		return admin{}, fmt.Errorf("listen on %s (ADMIN_ADDR): %w", cfg.AdminAddr, err)
 	}
-	log.Info("admin server listening", "addr", ln.Addr().String(), "export", export.Path, "dialect", st.Dialect())
+	log.Info("admin server listening", "addr", ln.Addr().String(), "metrics", "/metrics", "export", cfg.APIToken != "")
 	return admin{
 		served: served{name: "admin server", ln: ln, srv: &http.Server{
-			Handler:           export.Handler(st, cfg.APIToken),
+			Handler:           mux,
 			ReadHeaderTimeout: 5 * time.Second,
 			ReadTimeout:       10 * time.Second,
 			// A page of 1000 rows as CSV is well under a second; the
 			// margin is for a slow reader.
 			WriteTimeout: 60 * time.Second,
 		}},
-		close: func() { st.Close() },
+		close: closeStore,
 	}, nil
 }
 

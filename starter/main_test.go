@@ -30,7 +30,7 @@ func TestBadConfigurationNamesTheVariable(t *testing.T) {
 func TestServesUntilCancelledThenStops(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	env := map[string]string{"HTTP_ADDR": "127.0.0.1:0", "TEMPORAL_ADDRESS": "127.0.0.1:1"}
+	env := map[string]string{"HTTP_ADDR": "127.0.0.1:0", "ADMIN_ADDR": "127.0.0.1:0", "TEMPORAL_ADDRESS": "127.0.0.1:1"}
 	ready := make(chan string, 1)
 	done := make(chan error, 1)
 	var logs bytes.Buffer
@@ -65,6 +65,9 @@ func serve(t *testing.T, env map[string]string) (string, *syncbuf.Buffer) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	env["HTTP_ADDR"], env["TEMPORAL_ADDRESS"] = "127.0.0.1:0", "127.0.0.1:1"
+	if env["ADMIN_ADDR"] == "" {
+		env["ADMIN_ADDR"] = "127.0.0.1:0"
+	}
 	env["TEMPORAL_START_TIMEOUT"] = "1s"
 	ready := make(chan string, 1)
 	done := make(chan error, 1)

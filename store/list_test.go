@@ -66,6 +66,10 @@ func testList(t *testing.T, url string) {
 	}
 	require.Equal(t, list(Filter{}), walked)
 
-	_, err := s.List(ctx, Filter{Status: "stuck"})
+	n, err := s.CountStatus(ctx, StatusPartial)
+	require.NoError(t, err)
+	require.Equal(t, 1, n)
+
+	_, err = s.List(ctx, Filter{Status: "stuck"})
 	require.True(t, errors.Is(err, ErrInvalid), "%v", err)
 }

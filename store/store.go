@@ -329,6 +329,16 @@ func (s *Store) Get(ctx context.Context, eventID string) (Record, error) {
 	return r, nil
 }
 
+// CountStatus returns the number of completions with status s, for the
+// worker's gauge of partial events.
+func (s *Store) CountStatus(ctx context.Context, status Status) (int, error) {
+	var n int
+	if err := s.db.QueryRowContext(ctx, s.dialect.rebind("SELECT COUNT(*) FROM completions WHERE status = ?"), string(status)).Scan(&n); err != nil {
+		return 0, fmt.Errorf("count %s completions: %w", status, err)
+	}
+	return n, nil
+}
+
 // Count returns the number of stored completions.
 func (s *Store) Count(ctx context.Context) (int, error) {
 	var n int

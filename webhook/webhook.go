@@ -87,6 +87,8 @@ type Options struct {
 	// LearnerHashKey keys the learner hash in logs and in the LearnerHash
 	// search attribute (config.DevelopmentLearnerHashKey).
 	LearnerHashKey []byte
+	// Metrics records requests, starts and refusals; nil records nothing.
+	Metrics *Metrics
 }
 
 func (o Options) withDefaults() Options {
@@ -148,7 +150,8 @@ func (s *Server) Router() *gin.Engine {
 	r.ForwardedByClientIP = false
 	r.RemoteIPHeaders = []string{"X-Forwarded-For"}
 	r.TrustedPlatform = ""
-	r.Use(s.recoverer, s.allowSources)
+	// Metrics come first, so a refused source is counted too.
+	r.Use(s.opts.Metrics.observe, s.recoverer, s.allowSources)
 	r.POST(Path, s.requireToken, s.receive)
 	if s.secrets.enabled() {
 		// Without a secret this route does not exist, so a URL with a token
@@ -238,22 +241,26 @@ func (s *Server) receive(c *gin.Context) {
 	ans, err := s.start(ctx, ev, body, receivedAt)
 	switch {
 	case err == nil && ans.Status == statusDuplicate:
+		s.opts.Metrics.duplicate()
 		s.log.Info("duplicate delivery", "eventId", ev.ID, "workflowId", ans.WorkflowID,
 			"courseId", ev.NotifiableID, "learner", ev.LearnerHash(s.opts.LearnerHashKey))
 		c.JSON(http.StatusOK, ans)
 	case err == nil:
+		s.opts.Metrics.workflowStarted(map[string]string{statusAccepted: "completion", statusIgnored: "ignored"}[ans.Status])
 		// The learner appears as a hash: Info lines never carry an email
 		// address or a name.
 		s.log.Info("event accepted", "eventId", ev.ID, "workflowId", ans.WorkflowID, "runId", ans.RunID,
 			"status", ans.Status, "courseId", ev.NotifiableID, "learner", ev.LearnerHash(s.opts.LearnerHashKey))
 		c.JSON(http.StatusAccepted, ans)
 	case Transient(err):
+		s.opts.Metrics.startError("transient")
 		// Nothing durable happened, and Temporal may well answer the
 		// platform's next attempt, so it must try again.
 		s.log.Error("could not start workflow; answering 503 for the platform to retry", "eventId", ev.ID, "error", err)
 		c.Header("Retry-After", strconv.Itoa(int(s.opts.RetryAfter.Seconds())))
 		c.JSON(http.StatusServiceUnavailable, gin.H{"error": "temporal unavailable; the event was not accepted, retry later", "eventId": ev.ID})
 	default:
+		s.opts.Metrics.startError("refused")
 		s.refused(c, ev, body, receivedAt, err)
 	}
 }

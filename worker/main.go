@@ -4,15 +4,24 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
+	"net/http"
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/coursehook/coursehook/app"
 	"github.com/coursehook/coursehook/config"
+	"github.com/coursehook/coursehook/metrics"
 	"github.com/coursehook/coursehook/store"
 )
 
@@ -42,6 +51,21 @@ func run(ctx context.Context, getenv func(string) string, stderr io.Writer) erro
 
 	app.LogEncryption(cfg, log)
 	poster, sender := app.Channels(cfg, log, nil)
+	acts := app.NewActivities(st, poster, sender)
+
+	// /metrics listens from the start, so a scrape shows the worker alive
+	// while it still waits for Temporal.
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	acts.Metrics = metrics.NewWorker(reg, func(ctx context.Context) (int, error) {
+		return st.CountStatus(ctx, store.StatusPartial)
+	}, log)
+	stopMetrics, err := serveMetrics(cfg.MetricsAddr, reg, log)
+	if err != nil {
+		return err
+	}
+	defer stopMetrics()
+
 	c, err := app.DialTemporal(ctx, cfg, log)
 	if err != nil {
 		return err
@@ -54,7 +78,7 @@ func run(ctx context.Context, getenv func(string) string, stderr io.Writer) erro
 		return err
 	}
 
-	workers := app.NewWorkers(c, cfg.TaskQueue, app.NewActivities(st, poster, sender), app.WorkerOptions{
+	workers := app.NewWorkers(c, cfg.TaskQueue, acts, app.WorkerOptions{
 		SlackPerSecond: cfg.SlackPerSecond,
 		// Let running activities finish (or time out) before the process
 		// exits, so a deploy does not waste an attempt of each.
@@ -78,4 +102,26 @@ func run(ctx context.Context, getenv func(string) string, stderr io.Writer) erro
 	}
 	log.Info("worker stopped")
 	return nil
+}
+
+// serveMetrics serves reg on addr until the returned function is called.
+func serveMetrics(addr string, reg *prometheus.Registry, log *slog.Logger) (stop func(), err error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("listen on %s (METRICS_ADDR): %w", addr, err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second, WriteTimeout: 30 * time.Second}
+	go func() {
+		if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+			log.Error("metrics server", "error", err)
+		}
+	}()
+	log.Info("metrics server listening", "addr", ln.Addr().String())
+	return func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(ctx)
+	}, nil
 }

@@ -64,6 +64,7 @@ func TestWorkerExitsWhenItsNamespaceIsDeleted(t *testing.T) {
 		"DATABASE_URL":        filepath.Join(dir, "db.sqlite"),
 		"OUTBOX_DIR":          filepath.Join(dir, "outbox"),
 		"SHUTDOWN_TIMEOUT":    "1s",
+		"METRICS_ADDR":        "127.0.0.1:0",
 	}
 	var logs syncbuf.Buffer
 	runCtx, cancel := context.WithCancel(ctx)

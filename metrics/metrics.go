@@ -1,0 +1,92 @@
+// Package metrics holds the worker's own Prometheus metrics: notices by
+// channel and outcome, the providers' answer times, and the number of
+// partial events. The Temporal SDK's metrics sit beside them on the same
+// registry (see app).
+package metrics
+
+import (
+	"context"
+	"log/slog"
+	"math"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Notice outcomes.
+const (
+	Sent          = "sent"
+	Retryable     = "retryable"
+	Permanent     = "permanent"
+	FoundExisting = "found-existing"
+)
+
+// Worker records what the activities do. A nil *Worker records nothing.
+type Worker struct {
+	notices  *prometheus.CounterVec
+	provider *prometheus.HistogramVec
+}
+
+// Counter counts the events of one status, for the partial-events gauge.
+type Counter func(ctx context.Context) (int, error)
+
+// NewWorker registers the worker's metrics with reg. partial, when not nil,
+// is asked for the number of partial events at each scrape (with a bound on
+// how long it may take); log hears of its failures.
+func NewWorker(reg prometheus.Registerer, partial Counter, log *slog.Logger) *Worker {
+	w := &Worker{
+		notices: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "coursehook_notices_total",
+			Help: "Notice attempts by channel (slack, email) and outcome (sent, retryable, permanent, found-existing).",
+		}, []string{"channel", "outcome"}),
+		provider: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "coursehook_provider_request_duration_seconds",
+			Help:    "Time the providers took to answer a request, by provider (slack, sendgrid) and result (ok, error).",
+			Buckets: prometheus.ExponentialBuckets(0.01, 2.5, 9), // 10 ms to about 15 s
+		}, []string{"provider", "result"}),
+	}
+	reg.MustRegister(w.notices, w.provider)
+	for _, ch := range []string{"slack", "email"} {
+		for _, o := range []string{Sent, Retryable, Permanent, FoundExisting} {
+			if ch == "email" && o == FoundExisting {
+				continue
+			}
+			w.notices.WithLabelValues(ch, o)
+		}
+	}
+	if partial != nil {
+		reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "coursehook_partial_events",
+			Help: "Events whose notices failed for good (status partial in the database), waiting for an operator.",
+		}, func() float64 {
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			n, err := partial(ctx)
+			if err != nil {
+				log.Warn("count partial events for /metrics", "error", err)
+				return math.NaN()
+			}
+			return float64(n)
+		}))
+	}
+	return w
+}
+
+// Notice counts one attempt of a notice.
+func (w *Worker) Notice(channel, outcome string) {
+	if w != nil {
+		w.notices.WithLabelValues(channel, outcome).Inc()
+	}
+}
+
+// ProviderCall records how long one request to a provider took.
+func (w *Worker) ProviderCall(provider string, d time.Duration, err error) {
+	if w == nil {
+		return
+	}
+	result := "ok"
+	if err != nil {
+		result = "error"
+	}
+	w.provider.WithLabelValues(provider, result).Observe(d.Seconds())
+}
