@@ -50,6 +50,9 @@ const (
 type Store interface {
 	Insert(ctx context.Context, c store.Completion, status store.Status) (store.Record, bool, error)
 	RecordOutcome(ctx context.Context, o store.Outcome) error
+	Get(ctx context.Context, eventID string) (store.Record, error)
+	InsertResend(ctx context.Context, r store.Resend) (store.Resend, bool, error)
+	FinishResend(ctx context.Context, r store.Resend) error
 }
 
 // Activities carries the clients the activities need. The worker registers

@@ -20,6 +20,11 @@ import (
 // attributes and they could not be registered; its message says what to run.
 var ErrSearchAttributes = errors.New("search attributes missing")
 
+// ErrCannotConnect reports that Temporal refused the connection itself (the
+// client certificate, the API key, the server's certificate), which no retry
+// fixes.
+var ErrCannotConnect = errors.New("temporal refused the connection")
+
 // EnsureSearchAttributes makes sure the namespace has every search attribute
 // the workflow sets (workflows.SearchAttributeTypes), so no workflow ever
 // runs with one Temporal does not know. Missing ones are registered when
@@ -115,6 +120,10 @@ func WaitForSearchAttributes(ctx context.Context, c client.Client, namespace str
 		cancel()
 		if err == nil || errors.Is(err, ErrSearchAttributes) {
 			return err
+		}
+		if why := DialRefusal(err); why != "" {
+			// A refused certificate or key does not heal by waiting.
+			return fmt.Errorf("%w: %s: %v", ErrCannotConnect, why, err)
 		}
 		log.Warn("cannot check the search attributes yet", "namespace", namespace, "error", err, "retryIn", wait.String())
 		select {

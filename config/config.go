@@ -15,6 +15,8 @@ import (
 	"strings"
 	"time"
 
+	"go.temporal.io/sdk/contrib/envconfig"
+
 	"github.com/coursehook/coursehook/codec"
 )
 
@@ -22,6 +24,11 @@ import (
 // the ones of the binary that asks. README.md has the same list as a table;
 // keep the two in step.
 type Config struct {
+	// Temporal is the whole connection: the temporal.toml profile
+	// TEMPORAL_PROFILE names, under the TEMPORAL_* variables (address,
+	// namespace, API key, TLS and client certificate), checked.
+	// TemporalAddress and TemporalNamespace are its Address and Namespace.
+	Temporal          envconfig.ClientConfigProfile
 	TemporalAddress   string
 	TemporalNamespace string
 	TaskQueue         string
@@ -167,9 +174,11 @@ const (
 // It reports every bad variable at once.
 func Load(getenv func(string) string, b Binary) (Config, error) {
 	r := reader{getenv: getenv}
+	temporal := r.temporal()
 	c := Config{
-		TemporalAddress:   r.hostPort("TEMPORAL_ADDRESS", DefaultTemporalAddress),
-		TemporalNamespace: r.str("TEMPORAL_NAMESPACE", DefaultNamespace),
+		TemporalAddress:   temporal.Address,
+		TemporalNamespace: temporal.Namespace,
+		Temporal:          temporal,
 		TaskQueue:         r.str("TEMPORAL_TASK_QUEUE", DefaultTaskQueue),
 		ShutdownTimeout:   r.duration("SHUTDOWN_TIMEOUT", 20*time.Second),
 		LogLevel:          r.oneOf("LOG_LEVEL", "info", "debug", "info", "warn", "error"),

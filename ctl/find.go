@@ -11,7 +11,6 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/coursehook/coursehook/config"
 	"github.com/coursehook/coursehook/event"
 	"github.com/coursehook/coursehook/export"
 	"github.com/coursehook/coursehook/store"
@@ -30,6 +29,19 @@ type findRow struct {
 	Error          string `json:"error,omitempty"`
 	SlackTS        string `json:"slackTs,omitempty"`
 	EmailMessageID string `json:"emailMessageId,omitempty"`
+	// Resends are the operators' resends of the event, oldest first.
+	Resends []resendRow `json:"resends"`
+}
+
+// resendRow is one audited resend.
+type resendRow struct {
+	RequestID   string    `json:"requestId"`
+	What        string    `json:"what"`
+	Reason      string    `json:"reason,omitempty"`
+	RequestedBy string    `json:"requestedBy"`
+	RequestedAt time.Time `json:"requestedAt"`
+	Status      string    `json:"status"`
+	Result      string    `json:"result,omitempty"`
 }
 
 // find lists events from the database, newest filter first, and prints the
@@ -38,14 +50,13 @@ func find(ctx context.Context, args []string, getenv func(string) string, stdout
 	fs := flag.NewFlagSet("find", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	var f store.Filter
-	var status, since, until string
+	var status, since string
 	var asJSON bool
 	fs.StringVar(&f.CourseID, "course", "", "course id (notifiableId)")
 	fs.StringVar(&f.CompanyID, "company", "", "company id")
 	fs.StringVar(&f.LearnerEmail, "email", "", "learner email")
 	fs.StringVar(&status, "status", "", "recorded, completed, partial or ignored")
-	fs.StringVar(&since, "since", "", "a duration back from now (24h) or an RFC 3339 time")
-	fs.StringVar(&until, "until", "", "an RFC 3339 time")
+	fs.StringVar(&since, "since", "", "received since: a duration back from now (24h) or an RFC 3339 time")
 	fs.IntVar(&f.Limit, "limit", store.DefaultListLimit, "how many events at most")
 	fs.BoolVar(&asJSON, "json", false, "print JSON instead of a table")
 	if err := fs.Parse(args); err != nil {
@@ -61,23 +72,14 @@ func find(ctx context.Context, args []string, getenv func(string) string, stdout
 		}
 	}
 	var err error
-	if f.Since, err = parseSince(since, now); err != nil {
+	if f.ReceivedSince, err = parseSince(since, now); err != nil {
 		return err
-	}
-	if until != "" {
-		if f.Until, err = time.Parse(time.RFC3339, until); err != nil {
-			return fmt.Errorf("%w: --until must be an RFC 3339 time such as 2026-11-29T00:00:00Z", errUsage)
-		}
 	}
 	if f.Limit <= 0 {
 		return fmt.Errorf("%w: --limit must be positive", errUsage)
 	}
 
-	cfg, err := config.Load(getenv, config.Ctl)
-	if err != nil {
-		return fmt.Errorf("configuration: %w", err)
-	}
-	st, err := store.Open(ctx, cfg.DatabaseURL)
+	cfg, st, err := openStore(ctx, getenv)
 	if err != nil {
 		return err
 	}
@@ -92,6 +94,15 @@ func find(ctx context.Context, args []string, getenv func(string) string, stdout
 			Item: export.ItemOf(r), WorkflowID: workflows.WorkflowID(r.EventID),
 			LearnerHash: event.LearnerHash(cfg.LearnerHashKey, r.LearnerEmail),
 			Error:       r.Error, SlackTS: r.SlackTS, EmailMessageID: r.EmailMessageID,
+			Resends: []resendRow{},
+		}
+		resends, err := st.Resends(ctx, r.EventID)
+		if err != nil {
+			return err
+		}
+		for _, rs := range resends {
+			rows[i].Resends = append(rows[i].Resends, resendRow{RequestID: rs.RequestID, What: rs.What, Reason: rs.Reason,
+				RequestedBy: rs.RequestedBy, RequestedAt: rs.RequestedAt, Status: rs.Status, Result: rs.Result})
 		}
 	}
 	filter := temporalFilter(f, cfg.LearnerHashKey)
@@ -104,10 +115,10 @@ func find(ctx context.Context, args []string, getenv func(string) string, stdout
 		}{rows, filter})
 	}
 	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "EVENT ID\tSTATUS\tCOMPLETED (UTC)\tCOURSE\tCOMPANY\tFAILED")
+	fmt.Fprintln(tw, "EVENT ID\tSTATUS\tCOMPLETED (UTC)\tCOURSE\tCOMPANY\tFAILED\tRESENDS")
 	for _, r := range rows {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", oneLine(r.EventID), r.Status, r.CompletedAt.Format("2006-01-02 15:04:05"),
-			oneLine(r.CourseID), oneLine(r.CompanyID), r.FailedStep)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", oneLine(r.EventID), r.Status, r.CompletedAt.Format("2006-01-02 15:04:05"),
+			oneLine(r.CourseID), oneLine(r.CompanyID), r.FailedStep, resendSummary(r.Resends))
 	}
 	if err := tw.Flush(); err != nil {
 		return err
@@ -172,8 +183,8 @@ func temporalFilter(f store.Filter, learnerKey []byte) string {
 	default:
 		terms = append(terms, workflows.CompletionStatusKey.GetName()+" = "+strconv.Quote(string(f.Status)))
 	}
-	if !f.Since.IsZero() {
-		terms = append(terms, "StartTime >= "+strconv.Quote(f.Since.Format(time.RFC3339)))
+	if !f.ReceivedSince.IsZero() {
+		terms = append(terms, "StartTime >= "+strconv.Quote(f.ReceivedSince.Format(time.RFC3339)))
 	}
 	return strings.Join(terms, " AND ")
 }
@@ -181,4 +192,13 @@ func temporalFilter(f store.Filter, learnerKey []byte) string {
 // oneLine keeps a stored id from breaking the table.
 func oneLine(s string) string {
 	return strings.Join(strings.Fields(s), " ")
+}
+
+// resendSummary is the table's view of an event's resends: the last one.
+func resendSummary(rs []resendRow) string {
+	if len(rs) == 0 {
+		return ""
+	}
+	last := rs[len(rs)-1]
+	return fmt.Sprintf("%d (last: %s %s by %s, %s)", len(rs), last.What, last.RequestedAt.Format("2006-01-02"), oneLine(last.RequestedBy), last.Status)
 }

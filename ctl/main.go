@@ -2,6 +2,7 @@
 // environment as the binaries.
 //
 //	coursehookctl find [flags]         list events from the database
+//	coursehookctl resend [flags]       send an event's notices again
 //	coursehookctl learner-hash EMAIL   the LearnerHash of an email address,
 //	                                   to find the learner's events in the
 //	                                   Temporal UI and in the logs
@@ -20,15 +21,21 @@ import (
 
 	"github.com/coursehook/coursehook/config"
 	"github.com/coursehook/coursehook/event"
+	"github.com/coursehook/coursehook/store"
 )
 
 const usage = `usage: coursehookctl <command> [arguments]
 
 commands:
   find [--course ID] [--company ID] [--email EMAIL] [--status recorded|completed|partial|ignored]
-       [--since 24h|TIME] [--until TIME] [--limit N] [--json]
+       [--since 24h|TIME] [--limit N] [--json]
                        list events from the database, in completion order, and print the
                        Temporal filter that finds the same workflows in the UI
+  resend --event ID --what email|slack|all [--reason TEXT] [--request-id ID] [--by NAME]
+                       send an event's notices again, as a workflow of its own; the same request id
+                       (by default: the event, --what and today's UTC date) never sends twice
+  resend --status partial --since 24h [--what W] [--dry-run] [--reason TEXT]
+                       the same for every matching event (without --what: its failed steps)
   learner-hash EMAIL   print the LearnerHash of EMAIL (keyed by LEARNER_HASH_KEY) and the
                        Temporal filter that lists the learner's events`
 
@@ -56,6 +63,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	switch args[0] {
 	case "find":
 		return find(ctx, args[1:], getenv, stdout, stderr, time.Now())
+	case "resend":
+		return resend(ctx, args[1:], getenv, stdout, time.Now())
 	case "learner-hash":
 		return learnerHash(args[1:], getenv, stdout, stderr)
 	case "help", "-h", "--help":
@@ -82,4 +91,17 @@ func learnerHash(args []string, getenv func(string) string, stdout, stderr io.Wr
 	fmt.Fprintln(stdout, h)
 	fmt.Fprintf(stdout, "Temporal filter: LearnerHash = %q\n", h)
 	return nil
+}
+
+// openStore reads the configuration and opens the database the binaries use.
+func openStore(ctx context.Context, getenv func(string) string) (config.Config, *store.Store, error) {
+	cfg, err := config.Load(getenv, config.Ctl)
+	if err != nil {
+		return config.Config{}, nil, fmt.Errorf("configuration: %w", err)
+	}
+	st, err := store.Open(ctx, cfg.DatabaseURL)
+	if err != nil {
+		return config.Config{}, nil, err
+	}
+	return cfg, st, nil
 }

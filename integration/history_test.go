@@ -21,11 +21,17 @@ import (
 // running in production on the old code.
 func recordHistory(t *testing.T, eventID, name string) {
 	t.Helper()
+	recordWorkflowHistory(t, workflows.WorkflowID(eventID), name)
+}
+
+// recordWorkflowHistory does the same for any workflow, by its id.
+func recordWorkflowHistory(t *testing.T, workflowID, name string) {
+	t.Helper()
 	if os.Getenv("RECORD_HISTORY") != "1" {
 		return
 	}
 	ctx := context.Background()
-	iter := temporal.GetWorkflowHistory(ctx, workflows.WorkflowID(eventID), "", false, enums.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
+	iter := temporal.GetWorkflowHistory(ctx, workflowID, "", false, enums.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
 	var h historypb.History
 	for iter.HasNext() {
 		e, err := iter.Next()

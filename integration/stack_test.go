@@ -45,6 +45,8 @@ type stack struct {
 	TaskQueue string
 	Server    *httptest.Server
 	Logs      *syncbuf.Buffer
+	// DatabaseURL is where Store keeps its rows, for processes of the stack.
+	DatabaseURL string
 	// WebhookMetrics and WorkerMetrics are the two binaries' registries.
 	WebhookMetrics, WorkerMetrics *prometheus.Registry
 }
@@ -97,6 +99,7 @@ func build(t testing.TB, poster slacknotify.Poster, sender mail.Sender, opts ...
 	if dbURL == "" {
 		dbURL = filepath.Join(t.TempDir(), "coursehook.db")
 	}
+	s.DatabaseURL = dbURL
 	st, err := store.Open(ctx, dbURL)
 	require.NoError(t, err)
 	t.Cleanup(func() { st.Close() })

@@ -14,6 +14,10 @@ mkdir -p "$DATA"
 # Every setting the binaries read passes through from this environment; these
 # are only the local defaults.
 export TEMPORAL_ADDRESS=${TEMPORAL_ADDRESS:-127.0.0.1:$TEMPORAL_PORT}
+# The binaries read temporal.toml profiles as the Temporal CLI does; the local
+# dev server is plaintext, so a developer's own default profile (TLS, an API
+# key for Temporal Cloud) must not apply here unless asked for.
+export TEMPORAL_CONFIG_FILE=${TEMPORAL_CONFIG_FILE:-/dev/null}
 export HTTP_ADDR=${HTTP_ADDR:-:8080}
 export DATABASE_URL=${DATABASE_URL:-$DATA/coursehook.db}
 export OUTBOX_DIR=${OUTBOX_DIR:-$DATA/outbox}

@@ -112,7 +112,11 @@ func run(ctx context.Context, getenv func(string) string, stderr io.Writer, read
 
 	// A lazy client connects on first use, so the server comes up and answers
 	// 503 while Temporal is down instead of refusing to start.
-	c, err := client.NewLazyClient(app.ClientOptions(cfg, log))
+	opts, err := app.ClientOptions(cfg, log)
+	if err != nil {
+		return err
+	}
+	c, err := client.NewLazyClient(opts)
 	if err != nil {
 		return fmt.Errorf("temporal client: %w", err)
 	}
@@ -178,18 +182,20 @@ func run(ctx context.Context, getenv func(string) string, stderr io.Writer, read
 	}
 	// The server answers (503) while Temporal is down, so the search
 	// attributes are checked beside it, once Temporal answers. If they are
-	// missing for good, the server stops and the process exits non-zero:
-	// every start would be refused anyway.
+	// missing for good, or Temporal refuses the client's certificate or key,
+	// the server stops and the process exits non-zero: every start would be
+	// refused anyway.
 	ctx, stop := context.WithCancelCause(ctx)
 	defer stop(nil)
 	go func() {
-		if err := app.WaitForSearchAttributes(ctx, c, cfg.TemporalNamespace, cfg.RegisterSearchAttributes, log); errors.Is(err, app.ErrSearchAttributes) {
-			log.Error("search attributes", "error", err)
+		err := app.WaitForSearchAttributes(ctx, c, cfg.TemporalNamespace, cfg.RegisterSearchAttributes, log)
+		if errors.Is(err, app.ErrSearchAttributes) || errors.Is(err, app.ErrCannotConnect) {
+			log.Error("cannot serve", "error", err)
 			stop(err)
 		}
 	}()
 	err = serveAll(ctx, log, cfg.ShutdownTimeout, servers)
-	if cause := context.Cause(ctx); errors.Is(cause, app.ErrSearchAttributes) {
+	if cause := context.Cause(ctx); errors.Is(cause, app.ErrSearchAttributes) || errors.Is(cause, app.ErrCannotConnect) {
 		return errors.Join(cause, err)
 	}
 	return err

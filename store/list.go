@@ -15,6 +15,9 @@ type Filter struct {
 	Status       Status
 	// Since and Until bound the completion time: Since <= completed_at < Until.
 	Since, Until time.Time
+	// ReceivedSince keeps the events received at or after it: the recent
+	// ones, whatever date the platform gave their completion.
+	ReceivedSince time.Time
 	// After continues a listing after the last record of a page.
 	After *Cursor
 	// Limit caps the records returned; zero or less means DefaultListLimit.
@@ -73,6 +76,9 @@ func (s *Store) List(ctx context.Context, f Filter) ([]Record, error) {
 	}
 	if !f.Until.IsZero() {
 		add("completed_at < ?", s.dialect.timeArg(f.Until))
+	}
+	if !f.ReceivedSince.IsZero() {
+		add("received_at >= ?", s.dialect.timeArg(f.ReceivedSince))
 	}
 	if f.After != nil {
 		at := s.dialect.timeArg(f.After.CompletedAt)

@@ -50,6 +50,8 @@ func testList(t *testing.T, url string) {
 	require.Equal(t, []string{"evt-1"}, list(Filter{Status: StatusPartial}))
 	require.Equal(t, []string{"evt-3", "evt-4", "evt-5", "evt-2"}, list(Filter{Since: base.Add(time.Hour), Until: base.Add(3 * time.Hour)}))
 	require.Equal(t, []string{"evt-6", "evt-3"}, list(Filter{Limit: 2}))
+	require.Len(t, list(Filter{ReceivedSince: time.Date(2026, 5, 20, 14, 3, 28, 0, time.UTC)}), 7)
+	require.Empty(t, list(Filter{ReceivedSince: time.Date(2026, 5, 21, 0, 0, 0, 0, time.UTC)}))
 
 	// Pages of two walk every record once, ties included.
 	var walked []string
@@ -72,4 +74,36 @@ func testList(t *testing.T, url string) {
 
 	_, err = s.List(ctx, Filter{Status: "stuck"})
 	require.True(t, errors.Is(err, ErrInvalid), "%v", err)
+}
+
+func testResends(t *testing.T, url string) {
+	s := open(t, url)
+	ctx := t.Context()
+	at := time.Date(2026, 11, 29, 8, 0, 0, 0, time.UTC)
+	r := Resend{RequestID: "r1", EventID: "e1", What: "email", Reason: "bounced", RequestedBy: "ops", RequestedAt: at}
+	got, created, err := s.InsertResend(ctx, r)
+	require.NoError(t, err)
+	require.True(t, created)
+	require.Equal(t, ResendRunning, got.Status)
+	require.True(t, got.FinishedAt.IsZero())
+
+	r.Reason = "a second try"
+	got, created, err = s.InsertResend(ctx, r)
+	require.NoError(t, err)
+	require.False(t, created, "one request id is recorded once")
+	require.Equal(t, "bounced", got.Reason)
+
+	require.NoError(t, s.FinishResend(ctx, Resend{RequestID: "r1", Status: ResendDone, Result: "email sent", EmailMessageID: "m2"}))
+	_, _, err = s.InsertResend(ctx, Resend{RequestID: "r0", EventID: "e1", What: "slack", RequestedAt: at.Add(-time.Hour)})
+	require.NoError(t, err)
+	list, err := s.Resends(ctx, "e1")
+	require.NoError(t, err)
+	require.Len(t, list, 2)
+	require.Equal(t, "r0", list[0].RequestID, "oldest first")
+	require.Equal(t, ResendDone, list[1].Status)
+	require.Equal(t, "m2", list[1].EmailMessageID)
+	require.False(t, list[1].FinishedAt.IsZero())
+
+	err = s.FinishResend(ctx, Resend{RequestID: "nope", Status: ResendDone})
+	require.True(t, errors.Is(err, ErrNotFound))
 }

@@ -51,6 +51,23 @@ func migrations() []migration {
 		{version: 2, stmts: []string{
 			`CREATE INDEX completions_completed_at_idx ON completions (completed_at, event_id)`,
 		}},
+		// Every resend an operator asks for, and what came of it.
+		{version: 3, stmts: []string{
+			`CREATE TABLE resends (
+				request_id TEXT PRIMARY KEY,
+				event_id TEXT NOT NULL,
+				what TEXT NOT NULL,
+				reason TEXT NOT NULL DEFAULT '',
+				requested_by TEXT NOT NULL DEFAULT '',
+				requested_at {timestamp} NOT NULL,
+				status TEXT NOT NULL,
+				result TEXT NOT NULL DEFAULT '',
+				slack_ts TEXT NOT NULL DEFAULT '',
+				email_message_id TEXT NOT NULL DEFAULT '',
+				finished_at {timestamp}
+			)`,
+			`CREATE INDEX resends_event_id_idx ON resends (event_id, requested_at)`,
+		}},
 	}
 }
 

@@ -47,6 +47,7 @@ func runSuite(t *testing.T, newURL func(t *testing.T) string) {
 		{"SQLMetacharactersStoredVerbatim", testSQLMetacharacters},
 		{"Count", testCount},
 		{"List", testList},
+		{"Resends", testResends},
 		{"RefusalsArePermanent", testRefusalsArePermanent},
 		{"SchemaMismatchIsPermanent", testSchemaMismatchIsPermanent},
 		{"BadStatementsArePermanent", testBadStatementsArePermanent},

@@ -164,22 +164,10 @@ func CourseCompletion(ctx workflow.Context, in CourseCompletionInput) (CourseCom
 		workflow.Go(ctx, func(ctx workflow.Context) {
 			defer wg.Done()
 			p.Slack.State = StepRunning
-			permanent := []string{activities.ErrSlackPermanent}
-			opts := noticeOptions(in.NoticeDeadline, 30*time.Second, permanent...)
-			// Histories recorded before the throttled Slack queue existed
-			// replay with Slack on the main queue.
-			if workflow.GetVersion(ctx, changeSlackQueue, workflow.DefaultVersion, 1) == 1 {
-				opts.TaskQueue = SlackTaskQueue(workflow.GetInfo(ctx).TaskQueueName)
-				opts.StartToCloseTimeout = 15 * time.Second
-			}
-			actx := workflow.WithActivityOptions(ctx, opts)
 			var r activities.SlackResult
-			if slackErr = workflow.ExecuteActivity(actx, a.PostSlackNotice, noticeIn).Get(ctx, &r); slackErr != nil {
-				p.Slack = Step{State: StepFailed, Error: failureText(slackErr, permanent...)}
-				return
+			if r, p.Slack, slackErr = postSlack(ctx, in.NoticeDeadline, noticeIn); slackErr == nil {
+				res.SlackChannel, res.SlackTS = r.Channel, r.TS
 			}
-			res.SlackChannel, res.SlackTS = r.Channel, r.TS
-			p.Slack = Step{State: StepDone, Detail: r.Channel + " " + r.TS}
 		})
 	} else {
 		p.Slack = skipped("posted by an earlier run: " + rec.SlackTS)
@@ -189,15 +177,10 @@ func CourseCompletion(ctx workflow.Context, in CourseCompletionInput) (CourseCom
 		workflow.Go(ctx, func(ctx workflow.Context) {
 			defer wg.Done()
 			p.Email.State = StepRunning
-			permanent := []string{activities.ErrEmailPermanent, activities.ErrCertificate}
-			actx := workflow.WithActivityOptions(ctx, noticeOptions(in.NoticeDeadline, 30*time.Second, permanent...))
 			var r activities.EmailResult
-			if emailErr = workflow.ExecuteActivity(actx, a.EmailCertificate, noticeIn).Get(ctx, &r); emailErr != nil {
-				p.Email = Step{State: StepFailed, Error: failureText(emailErr, permanent...)}
-				return
+			if r, p.Email, emailErr = emailCertificate(ctx, in.NoticeDeadline, noticeIn); emailErr == nil {
+				res.EmailMessageID, res.CertificateSHA256 = r.MessageID, r.CertificateSHA256
 			}
-			res.EmailMessageID, res.CertificateSHA256 = r.MessageID, r.CertificateSHA256
-			p.Email = Step{State: StepDone, Detail: r.MessageID}
 		})
 	} else {
 		p.Email = skipped("sent by an earlier run: " + rec.EmailMessageID)
@@ -243,6 +226,36 @@ func CourseCompletion(ctx workflow.Context, in CourseCompletionInput) (CourseCom
 	workflow.SetCurrentDetails(ctx, outcomeDetails(res))
 	logger.Info("course completion finished", "eventId", in.Event.ID, "status", string(res.Status), "failedStep", res.FailedStep)
 	return res, nil
+}
+
+// postSlack is the Slack notice step, shared by CourseCompletion and
+// Resend: on the throttled Slack queue, retried until the deadline, stopped
+// at once by a permanent refusal. It returns the step's state for progress.
+func postSlack(ctx workflow.Context, deadline time.Duration, in activities.NoticeInput) (activities.SlackResult, Step, error) {
+	permanent := []string{activities.ErrSlackPermanent}
+	opts := noticeOptions(deadline, 30*time.Second, permanent...)
+	// Histories recorded before the throttled Slack queue existed replay
+	// with Slack on the main queue.
+	if workflow.GetVersion(ctx, changeSlackQueue, workflow.DefaultVersion, 1) == 1 {
+		opts.TaskQueue = SlackTaskQueue(workflow.GetInfo(ctx).TaskQueueName)
+		opts.StartToCloseTimeout = 15 * time.Second
+	}
+	var r activities.SlackResult
+	if err := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, opts), a.PostSlackNotice, in).Get(ctx, &r); err != nil {
+		return r, Step{State: StepFailed, Error: failureText(err, permanent...)}, err
+	}
+	return r, Step{State: StepDone, Detail: r.Channel + " " + r.TS}, nil
+}
+
+// emailCertificate is the certificate email step, shared likewise.
+func emailCertificate(ctx workflow.Context, deadline time.Duration, in activities.NoticeInput) (activities.EmailResult, Step, error) {
+	permanent := []string{activities.ErrEmailPermanent, activities.ErrCertificate}
+	actx := workflow.WithActivityOptions(ctx, noticeOptions(deadline, 30*time.Second, permanent...))
+	var r activities.EmailResult
+	if err := workflow.ExecuteActivity(actx, a.EmailCertificate, in).Get(ctx, &r); err != nil {
+		return r, Step{State: StepFailed, Error: failureText(err, permanent...)}, err
+	}
+	return r, Step{State: StepDone, Detail: r.MessageID}, nil
 }
 
 // outcomeDetails is what the UI shows an operator once the workflow is done.

@@ -15,6 +15,7 @@ import (
 type Proxy struct {
 	ln     net.Listener
 	target string
+	accept Accept
 
 	mu     sync.Mutex
 	down   bool
@@ -22,15 +23,25 @@ type Proxy struct {
 	closed bool
 }
 
+// Accept may wrap or refuse a client's connection before it is forwarded,
+// as a TLS-terminating proxy does; a refused connection is closed.
+type Accept func(client net.Conn) (net.Conn, bool)
+
 // Start listens on a free loopback port and forwards to target until the
 // test ends.
 func Start(t testing.TB, target string) *Proxy {
+	t.Helper()
+	return StartWith(t, target, nil)
+}
+
+// StartWith is Start with an Accept step for every client connection.
+func StartWith(t testing.TB, target string, accept Accept) *Proxy {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatalf("faultproxy: listen: %v", err)
 	}
-	p := &Proxy{ln: ln, target: target, conns: map[net.Conn]struct{}{}}
+	p := &Proxy{ln: ln, target: target, accept: accept, conns: map[net.Conn]struct{}{}}
 	go p.serve()
 	t.Cleanup(p.close)
 	return p
@@ -99,6 +110,13 @@ func (p *Proxy) forward(client net.Conn) {
 	}
 	defer p.untrack(client)
 	defer client.Close()
+	if p.accept != nil {
+		wrapped, ok := p.accept(client)
+		if !ok {
+			return
+		}
+		client = wrapped
+	}
 	server, err := net.Dial("tcp", p.target)
 	if err != nil {
 		return
@@ -115,8 +133,9 @@ func (p *Proxy) forward(client net.Conn) {
 		if err != nil && !errors.Is(err, net.ErrClosed) {
 			dst.Close()
 		}
-		if tcp, ok := dst.(*net.TCPConn); ok {
-			tcp.CloseWrite()
+		// Both TCP and TLS connections can half-close.
+		if hc, ok := dst.(interface{ CloseWrite() error }); ok {
+			_ = hc.CloseWrite()
 		}
 		done <- struct{}{}
 	}

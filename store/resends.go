@@ -1,0 +1,113 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// Resend statuses.
+const (
+	ResendRunning = "running"
+	ResendDone    = "done"
+	ResendFailed  = "failed"
+)
+
+// Resend is one audited request to send an event's notices again.
+type Resend struct {
+	RequestID, EventID string
+	// What is "slack", "email" or "all".
+	What        string
+	Reason      string
+	RequestedBy string
+	RequestedAt time.Time
+	// Status is ResendRunning until the resend ends, then ResendDone or
+	// ResendFailed; Result says what happened, in words.
+	Status, Result          string
+	SlackTS, EmailMessageID string
+	FinishedAt              time.Time
+}
+
+// InsertResend records r as running unless its request id is known, and
+// returns the stored row: the earlier one when it existed, so a request
+// repeated (by an operator or a retried activity) is recorded once.
+func (s *Store) InsertResend(ctx context.Context, r Resend) (Resend, bool, error) {
+	if r.RequestID == "" || r.EventID == "" {
+		return Resend{}, false, fmt.Errorf("record resend: %w: request id and event id are required", ErrInvalid)
+	}
+	res, err := s.db.ExecContext(ctx, s.dialect.rebind(`INSERT INTO resends
+		(request_id, event_id, what, reason, requested_by, requested_at, status)
+		VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (request_id) DO NOTHING`),
+		r.RequestID, r.EventID, r.What, r.Reason, r.RequestedBy, s.dialect.timeArg(r.RequestedAt), ResendRunning)
+	if err != nil {
+		return Resend{}, false, fmt.Errorf("record resend %s: %w", r.RequestID, err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return Resend{}, false, fmt.Errorf("record resend %s: %w", r.RequestID, err)
+	}
+	got, err := s.GetResend(ctx, r.RequestID)
+	return got, n == 1, err
+}
+
+// FinishResend stores how the resend ended.
+func (s *Store) FinishResend(ctx context.Context, r Resend) error {
+	res, err := s.db.ExecContext(ctx, s.dialect.rebind(`UPDATE resends SET
+		status = ?, result = ?, slack_ts = ?, email_message_id = ?, finished_at = ?
+		WHERE request_id = ?`),
+		r.Status, r.Result, r.SlackTS, r.EmailMessageID, s.dialect.timeArg(s.now()), r.RequestID)
+	if err != nil {
+		return fmt.Errorf("finish resend %s: %w", r.RequestID, err)
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return fmt.Errorf("finish resend %s: %w", r.RequestID, err)
+	} else if n == 0 {
+		return fmt.Errorf("finish resend %s: %w", r.RequestID, ErrNotFound)
+	}
+	return nil
+}
+
+const resendColumns = `request_id, event_id, what, reason, requested_by, requested_at,
+	status, result, slack_ts, email_message_id, finished_at`
+
+func scanResend(row interface{ Scan(...any) error }) (Resend, error) {
+	var r Resend
+	err := row.Scan(&r.RequestID, &r.EventID, &r.What, &r.Reason, &r.RequestedBy, timeScanner{&r.RequestedAt},
+		&r.Status, &r.Result, &r.SlackTS, &r.EmailMessageID, timeScanner{&r.FinishedAt})
+	return r, err
+}
+
+// GetResend returns the resend with requestID, or a wrapped ErrNotFound.
+func (s *Store) GetResend(ctx context.Context, requestID string) (Resend, error) {
+	r, err := scanResend(s.db.QueryRowContext(ctx, s.dialect.rebind("SELECT "+resendColumns+" FROM resends WHERE request_id = ?"), requestID))
+	if errors.Is(err, sql.ErrNoRows) {
+		return Resend{}, fmt.Errorf("get resend %s: %w", requestID, ErrNotFound)
+	}
+	if err != nil {
+		return Resend{}, fmt.Errorf("get resend %s: %w", requestID, err)
+	}
+	return r, nil
+}
+
+// Resends returns an event's resends, oldest first.
+func (s *Store) Resends(ctx context.Context, eventID string) ([]Resend, error) {
+	rows, err := s.db.QueryContext(ctx, s.dialect.rebind("SELECT "+resendColumns+" FROM resends WHERE event_id = ? ORDER BY requested_at, request_id"), eventID)
+	if err != nil {
+		return nil, fmt.Errorf("list resends of %s: %w", eventID, err)
+	}
+	defer rows.Close()
+	var out []Resend
+	for rows.Next() {
+		r, err := scanResend(rows)
+		if err != nil {
+			return nil, fmt.Errorf("list resends of %s: %w", eventID, err)
+		}
+		out = append(out, r)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list resends of %s: %w", eventID, err)
+	}
+	return out, nil
+}

@@ -1,0 +1,182 @@
+package workflows
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"slices"
+	"strings"
+	"time"
+
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/coursehook/coursehook/activities"
+)
+
+// What a resend sends: the step names of FailedSteps, or both.
+const (
+	ResendSlack = StepNameSlack
+	ResendEmail = StepNameEmail
+	ResendAll   = "all"
+)
+
+// ResendWhats are the values ResendInput.What takes.
+func ResendWhats() []string { return []string{ResendEmail, ResendSlack, ResendAll} }
+
+// resendIDPrefix keeps resends apart from course completions in the UI.
+const resendIDPrefix = "resend-"
+
+// ResendWorkflowID is the id of the resend with requestID: the same request
+// maps to the same workflow, so Temporal refuses to run it twice.
+func ResendWorkflowID(requestID string) string {
+	return resendIDPrefix + requestID
+}
+
+// DefaultResendRequestID is the request id of a resend nobody named: derived
+// from the event, what is sent and the UTC day, so an accidental repeat on
+// the same day is the same request and does nothing.
+func DefaultResendRequestID(eventID, what string, now time.Time) string {
+	sum := sha256.Sum256([]byte(eventID + "\x00" + what + "\x00" + now.UTC().Format(time.DateOnly)))
+	return now.UTC().Format("20060102") + "-" + hex.EncodeToString(sum[:8])
+}
+
+// ResendInput asks for an event's notices again.
+type ResendInput struct {
+	RequestID   string    `json:"requestId"`
+	EventID     string    `json:"eventId"`
+	What        string    `json:"what"`
+	Reason      string    `json:"reason,omitempty"`
+	RequestedBy string    `json:"requestedBy,omitempty"`
+	RequestedAt time.Time `json:"requestedAt"`
+	// LearnerHash is set as a search attribute, like the completion's.
+	LearnerHash string `json:"learnerHash,omitempty"`
+	// NoticeDeadline bounds the retries, as for a completion.
+	NoticeDeadline time.Duration `json:"noticeDeadline,omitempty"`
+}
+
+// ResendResult is what the resend did, and the event's status after it.
+type ResendResult struct {
+	Status         Status   `json:"status"`
+	Sent           []string `json:"sent,omitempty"`
+	Failed         []string `json:"failed,omitempty"`
+	Error          string   `json:"error,omitempty"`
+	SlackTS        string   `json:"slackTs,omitempty"`
+	EmailMessageID string   `json:"emailMessageId,omitempty"`
+}
+
+// Resend sends an event's notices again, from its stored row and raw
+// payload, so it works after the original workflow's history is gone. It
+// audits the request first, sends what was asked in parallel, then records
+// the event's new state: a step that now went out is no longer failed, and
+// an event with no failed step left is completed. The resend workflow
+// carries the event's search attributes, with CompletionStatus saying how
+// the event stands after it.
+func Resend(ctx workflow.Context, in ResendInput) (ResendResult, error) {
+	recordCtx := workflow.WithActivityOptions(ctx, recordOptions(activities.ErrRecordPermanent, activities.ErrResendRefused))
+	var ev activities.LoadedEvent
+	if err := workflow.ExecuteActivity(recordCtx, a.LoadEvent, activities.LoadInput{EventID: in.EventID}).Get(ctx, &ev); err != nil {
+		return ResendResult{}, err
+	}
+	if err := workflow.UpsertTypedSearchAttributes(ctx, searchUpdates(StartSearchAttributes(ev.Event, in.LearnerHash))...); err != nil {
+		return ResendResult{}, err
+	}
+	err := workflow.ExecuteActivity(recordCtx, a.RecordResend, activities.ResendRecord{
+		RequestID: in.RequestID, EventID: in.EventID, What: in.What, Reason: in.Reason,
+		RequestedBy: in.RequestedBy, RequestedAt: in.RequestedAt,
+	}).Get(ctx, nil)
+	if err != nil {
+		return ResendResult{}, err
+	}
+	if err := workflow.UpsertTypedSearchAttributes(ctx, CompletionStatusKey.ValueSet(CompletionNotifying)); err != nil {
+		return ResendResult{}, err
+	}
+
+	noticeIn := activities.NoticeInput{Event: ev.Event, ReceivedAt: ev.ReceivedAt}
+	outcome := activities.OutcomeInput{EventID: in.EventID, SlackChannel: ev.SlackChannel, SlackTS: ev.SlackTS, EmailMessageID: ev.EmailMessageID}
+	var sent, failed, messages []string
+	var slackErr, emailErr error
+	var slackStep, emailStep Step
+	wg := workflow.NewWaitGroup(ctx)
+	if in.What == ResendSlack || in.What == ResendAll {
+		wg.Add(1)
+		workflow.Go(ctx, func(ctx workflow.Context) {
+			defer wg.Done()
+			var r activities.SlackResult
+			if r, slackStep, slackErr = postSlack(ctx, in.NoticeDeadline, noticeIn); slackErr == nil {
+				outcome.SlackChannel, outcome.SlackTS = r.Channel, r.TS
+			}
+		})
+	}
+	if in.What == ResendEmail || in.What == ResendAll {
+		wg.Add(1)
+		workflow.Go(ctx, func(ctx workflow.Context) {
+			defer wg.Done()
+			var r activities.EmailResult
+			if r, emailStep, emailErr = emailCertificate(ctx, in.NoticeDeadline, noticeIn); emailErr == nil {
+				outcome.EmailMessageID, outcome.CertificateSHA256 = r.MessageID, r.CertificateSHA256
+			}
+		})
+	}
+	wg.Wait(ctx)
+
+	// Steps that failed before and were not resent stay failed; a step
+	// resent now counts by how it went now. Fixed order, whichever ended first.
+	stillFailed := strings.Split(ev.FailedStep, ",")
+	for _, step := range []struct {
+		name  string
+		asked bool
+		err   error
+		state Step
+	}{
+		{StepNameSlack, in.What != ResendEmail, slackErr, slackStep},
+		{StepNameEmail, in.What != ResendSlack, emailErr, emailStep},
+	} {
+		switch {
+		case !step.asked:
+			continue
+		case step.err != nil:
+			failed, messages = append(failed, step.name), append(messages, step.state.Error)
+		default:
+			sent = append(sent, step.name)
+			stillFailed = slices.DeleteFunc(stillFailed, func(s string) bool { return s == step.name })
+		}
+	}
+	stillFailed = slices.DeleteFunc(stillFailed, func(s string) bool { return s == "" })
+	for _, f := range failed {
+		if !slices.Contains(stillFailed, f) {
+			stillFailed = append(stillFailed, f)
+		}
+	}
+	slices.Sort(stillFailed)
+	slices.Reverse(stillFailed) // "slack" before "email", as CourseCompletion writes them
+	outcome.Status = string(StatusCompleted)
+	if len(stillFailed) > 0 {
+		outcome.Status = string(StatusPartial)
+		outcome.FailedStep = strings.Join(stillFailed, ",")
+		outcome.Error = strings.Join(messages, "; ")
+	}
+	res := ResendResult{Status: Status(outcome.Status), Sent: sent, Failed: failed, Error: strings.Join(messages, "; "),
+		SlackTS: outcome.SlackTS, EmailMessageID: outcome.EmailMessageID}
+	err = workflow.ExecuteActivity(recordCtx, a.FinishResend, activities.ResendOutcome{
+		RequestID: in.RequestID, Event: outcome, Sent: sent, Failed: failed, Error: res.Error,
+	}).Get(ctx, nil)
+	if err != nil {
+		return res, err
+	}
+	updates := []temporal.SearchAttributeUpdate{CompletionStatusKey.ValueSet(outcome.Status)}
+	if len(stillFailed) > 0 {
+		updates = append(updates, FailedStepsKey.ValueSet(stillFailed))
+	}
+	return res, workflow.UpsertTypedSearchAttributes(ctx, updates...)
+}
+
+// searchUpdates turns start-time search attributes into upserts.
+func searchUpdates(sa temporal.SearchAttributes) []temporal.SearchAttributeUpdate {
+	var out []temporal.SearchAttributeUpdate
+	for _, key := range []temporal.SearchAttributeKeyKeyword{CourseIDKey, CompanyIDKey, LearnerHashKey, CompletionStatusKey} {
+		if v, ok := sa.GetKeyword(key); ok {
+			out = append(out, key.ValueSet(v))
+		}
+	}
+	return out
+}
