@@ -83,10 +83,15 @@ func LogEncryption(cfg config.Config, log *slog.Logger) {
 // under `make run` or a compose stack) until ctx ends. A refusal no retry
 // can change, such as a client certificate the server does not accept, ends
 // it at once.
-func DialTemporal(ctx context.Context, cfg config.Config, log *slog.Logger) (client.Client, error) {
+// Each of with adjusts the options first, as the worker does to add its
+// metrics handler.
+func DialTemporal(ctx context.Context, cfg config.Config, log *slog.Logger, with ...func(*client.Options)) (client.Client, error) {
 	opts, err := ClientOptions(cfg, log)
 	if err != nil {
 		return nil, err
+	}
+	for _, w := range with {
+		w(&opts)
 	}
 	wait := 500 * time.Millisecond
 	for {

@@ -18,6 +18,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"go.temporal.io/sdk/client"
 
 	"github.com/coursehook/coursehook/app"
 	"github.com/coursehook/coursehook/config"
@@ -66,7 +67,11 @@ func run(ctx context.Context, getenv func(string) string, stderr io.Writer) erro
 	}
 	defer stopMetrics()
 
-	c, err := app.DialTemporal(ctx, cfg, log)
+	sdkMetrics, err := metrics.SDK(reg, log)
+	if err != nil {
+		return err
+	}
+	c, err := app.DialTemporal(ctx, cfg, log, func(o *client.Options) { o.MetricsHandler = sdkMetrics })
 	if err != nil {
 		return err
 	}

@@ -3,7 +3,12 @@ package main
 import (
 	"bytes"
 	"context"
+	"io"
+	"net/http"
+	"os/exec"
 	"path/filepath"
+	"regexp"
+	"strings"
 	"testing"
 	"time"
 
@@ -78,6 +83,7 @@ func TestWorkerExitsWhenItsNamespaceIsDeleted(t *testing.T) {
 	waitForPollers(t, temporal, ns, done, &logs,
 		queue{taskQueue, enumspb.TASK_QUEUE_TYPE_WORKFLOW},
 		queue{workflows.SlackTaskQueue(taskQueue), enumspb.TASK_QUEUE_TYPE_ACTIVITY})
+	checkMetrics(t, &logs)
 
 	deleted, err := temporal.OperatorService().DeleteNamespace(ctx, &operatorservice.DeleteNamespaceRequest{Namespace: ns})
 	require.NoError(t, err)
@@ -131,4 +137,33 @@ func waitForPollers(t *testing.T, c client.Client, ns string, done chan error, l
 			}
 		}
 	}
+}
+
+// checkMetrics scrapes the running worker's /metrics, found through its log
+// line: the worker's own metrics and the Temporal SDK's are there, and
+// promtool, where installed, accepts the output.
+func checkMetrics(t *testing.T, logs *syncbuf.Buffer) {
+	t.Helper()
+	m := regexp.MustCompile(`"msg":"metrics server listening","addr":"([^"]+)"`).FindStringSubmatch(logs.String())
+	require.NotNil(t, m, "no metrics address in the log:\n%s", logs.String())
+	resp, err := http.Get("http://" + m[1] + "/metrics")
+	require.NoError(t, err)
+	body, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	require.NoError(t, err)
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	text := string(body)
+	require.Contains(t, text, `coursehook_notices_total{channel="slack",outcome="sent"} 0`)
+	require.Contains(t, text, "coursehook_partial_events 0")
+	require.Regexp(t, `(?m)^temporal_\w+`, text, "the Temporal SDK's metrics")
+
+	promtool, err := exec.LookPath("promtool")
+	if err != nil {
+		t.Log("promtool is not installed (Debian package prometheus): the output's conventions are unchecked")
+		return
+	}
+	cmd := exec.Command(promtool, "check", "metrics")
+	cmd.Stdin = strings.NewReader(text)
+	out, err := cmd.CombinedOutput()
+	require.NoError(t, err, "promtool check metrics:\n%s", out)
 }
