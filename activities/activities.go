@@ -142,6 +142,9 @@ type NoticeInput struct {
 	// (event.Event.CompletionTime). Inputs scheduled before it existed lack
 	// it, and then only the event's own timestamp counts.
 	ReceivedAt time.Time `json:"receivedAt,omitzero"`
+	// ResendID is the request id of an operator's resend (the Resend
+	// workflow), so its messages are told apart from the first ones.
+	ResendID string `json:"resendId,omitempty"`
 }
 
 // SlackResult says where the notice landed.
@@ -187,6 +190,7 @@ func (a *Activities) PostSlackNotice(ctx context.Context, in NoticeInput) (Slack
 		CourseID:     e.NotifiableID,
 		CompanyID:    e.CompanyID,
 		CompletedAt:  e.CompletionTime(in.ReceivedAt),
+		ResendID:     in.ResendID,
 	})
 	a.Metrics.ProviderCall("slack", time.Since(start), err)
 	if err != nil {
@@ -228,6 +232,7 @@ func (a *Activities) EmailCertificate(ctx context.Context, in NoticeInput) (Emai
 	start := time.Now()
 	r, err := a.Mail.Send(ctx, mail.Message{
 		EventID:         e.ID,
+		ResendID:        in.ResendID,
 		To:              e.User,
 		LearnerName:     e.LearnerName(),
 		CourseTitle:     e.Title,

@@ -184,7 +184,11 @@ func Load(getenv func(string) string, b Binary) (Config, error) {
 		LogLevel:          r.oneOf("LOG_LEVEL", "info", "debug", "info", "warn", "error"),
 	}
 	c.RegisterSearchAttributes = r.boolean("TEMPORAL_REGISTER_SEARCH_ATTRIBUTES", true)
-	if keys, id := r.getenv(codec.KeysVar), r.getenv(codec.KeyIDVar); keys != "" || id != "" {
+	keys, id := r.getenv(codec.KeysVar), r.getenv(codec.KeyIDVar)
+	if keys == "" && id == "" {
+		keys, id = r.keyFile()
+	}
+	if keys != "" || id != "" {
 		k, err := codec.ParseKeys(keys, id)
 		if err != nil {
 			// The codec's errors name the variable and never the key.
@@ -436,6 +440,31 @@ func (r *reader) secret(name string) string {
 func urlSafe(c rune) bool {
 	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' ||
 		c == '-' || c == '.' || c == '_' || c == '~'
+}
+
+// DefaultEncryptionKeyFile is where `make run` keeps its generated key
+// ("id:base64key"), read when ENCRYPTION_KEYS is unset, so coursehookctl run
+// beside `make run` reads what the binaries wrote.
+const DefaultEncryptionKeyFile = ".data/encryption.key"
+
+// keyFile reads ENCRYPTION_KEYS_FILE, or DefaultEncryptionKeyFile when it
+// exists: one "id:key" entry, which is also the active one.
+func (r *reader) keyFile() (keys, id string) {
+	path := r.str("ENCRYPTION_KEYS_FILE", "")
+	explicit := path != ""
+	if !explicit {
+		path = DefaultEncryptionKeyFile
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		if explicit {
+			r.fail("ENCRYPTION_KEYS_FILE", "cannot be read: %v", err)
+		}
+		return "", ""
+	}
+	keys = strings.TrimSpace(string(b))
+	id, _, _ = strings.Cut(keys, ":")
+	return keys, id
 }
 
 // DevelopmentLearnerHashKey keys learner hashes when LEARNER_HASH_KEY is

@@ -8,6 +8,8 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/coursehook/coursehook/codec"
+
 	"github.com/coursehook/coursehook/internal/tlsproxy"
 )
 
@@ -210,4 +212,21 @@ func TestEveryTemporalVariableIsReadThroughGetenv(t *testing.T) {
 			require.True(t, seen[name], "binary %d never reads %s", b, name)
 		}
 	}
+}
+
+func TestEncryptionKeyFile(t *testing.T) {
+	spec, err := codec.GenerateSpec("local-1")
+	require.NoError(t, err)
+	file := filepath.Join(t.TempDir(), "encryption.key")
+	require.NoError(t, os.WriteFile(file, []byte(spec+"\n"), 0o600))
+	c, err := Load(env(map[string]string{"ENCRYPTION_KEYS_FILE": file}), Ctl)
+	require.NoError(t, err)
+	require.NotNil(t, c.Encryption)
+	require.Equal(t, "local-1", c.Encryption.ActiveID())
+
+	_, err = Load(env(map[string]string{"ENCRYPTION_KEYS_FILE": filepath.Join(t.TempDir(), "missing")}), Worker)
+	require.ErrorContains(t, err, "ENCRYPTION_KEYS_FILE")
+	c, err = Load(env(nil), Worker)
+	require.NoError(t, err)
+	require.Nil(t, c.Encryption, "no variable, no file: plaintext")
 }

@@ -21,7 +21,10 @@ import (
 
 // Message is one certificate email.
 type Message struct {
-	EventID     string
+	EventID string
+	// ResendID is the request id of an operator's resend, empty for the
+	// first email.
+	ResendID    string
 	To          string // learner email, already validated with net/mail by the caller
 	LearnerName string // "First Last"
 	CourseTitle string
@@ -79,6 +82,9 @@ func Build(from From, m Message) *sgmail.SGMailV3 {
 	// Top-level custom_args apply to every personalization, and SendGrid
 	// requires their values to be strings, which the helper's map enforces.
 	msg.SetCustomArg(customArgEventID, m.EventID)
+	if m.ResendID != "" {
+		msg.SetCustomArg("resend_id", m.ResendID)
+	}
 	msg.AddAttachment(sgmail.NewAttachment().
 		SetContent(base64.StdEncoding.EncodeToString(m.Certificate)).
 		SetType("application/pdf").

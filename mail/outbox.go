@@ -25,12 +25,14 @@ type Outbox struct {
 
 // Send writes the certificate, then the envelope that names it, so an
 // envelope never points at a missing file. The receipt's MessageID is the
-// envelope's path. Sending the same event again replaces both files.
+// envelope's path. Sending the same event again replaces both files; a
+// resend writes files of its own.
 func (o Outbox) Send(ctx context.Context, m Message) (Receipt, error) {
 	if err := ctx.Err(); err != nil {
 		return Receipt{}, fmt.Errorf("write certificate email for event %s: %w", m.EventID, err)
 	}
-	pdfPath, err := outbox.Write(o.Dir, outboxKind, m.EventID, ".pdf", m.Certificate)
+	name := outbox.MessageName(m.EventID, m.ResendID)
+	pdfPath, err := outbox.Write(o.Dir, outboxKind, name, ".pdf", m.Certificate)
 	if err != nil {
 		return Receipt{}, fmt.Errorf("write certificate for event %s: %w", m.EventID, err)
 	}
@@ -50,7 +52,7 @@ func (o Outbox) Send(ctx context.Context, m Message) (Receipt, error) {
 	if err := enc.Encode(envelope); err != nil {
 		return Receipt{}, fmt.Errorf("encode email envelope for event %s: %w", m.EventID, err)
 	}
-	path, err := outbox.Write(o.Dir, outboxKind, m.EventID, ".json", data.Bytes())
+	path, err := outbox.Write(o.Dir, outboxKind, name, ".json", data.Bytes())
 	if err != nil {
 		return Receipt{}, fmt.Errorf("write email envelope for event %s: %w", m.EventID, err)
 	}

@@ -28,6 +28,16 @@ func FileName(eventID, ext string) string {
 	return b.String() + ext
 }
 
+// MessageName is what a message's files are named after: the event id, and
+// for a resend, the resend's request id too, so a resend adds files beside
+// the first message instead of replacing them.
+func MessageName(eventID, resendID string) string {
+	if resendID == "" {
+		return eventID
+	}
+	return eventID + "-resend-" + resendID
+}
+
 // Write stores data as dir/kind/FileName(eventID, ext). It writes to a
 // temporary file, syncs it and renames it, so a reader never sees half a
 // message, a retried activity replaces its own file instead of adding a

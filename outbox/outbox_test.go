@@ -36,3 +36,13 @@ func TestWriteReplacesTheSameEvent(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, entries, 1, "a rewrite must not leave a second or temporary file")
 }
+
+func TestAResendHasFilesOfItsOwn(t *testing.T) {
+	dir := t.TempDir()
+	first, err := Write(dir, "email", MessageName("e1", ""), ".json", []byte("first"))
+	require.NoError(t, err)
+	resent, err := Write(dir, "email", MessageName("e1", "20261129-abc"), ".json", []byte("resent"))
+	require.NoError(t, err)
+	require.NotEqual(t, first, resent)
+	require.FileExists(t, first, "a resend does not replace the first message")
+}

@@ -53,6 +53,9 @@ type Notice struct {
 	CourseID     string    `json:"course_id"`
 	CompanyID    string    `json:"company_id"`
 	CompletedAt  time.Time `json:"completed_at"`
+	// ResendID is the request id of an operator's resend, empty for the
+	// first notice.
+	ResendID string `json:"resend_id,omitempty"`
 }
 
 // Message builds the notice for n: the fallback text shown in notifications,

@@ -60,7 +60,7 @@ func (o Outbox) Post(ctx context.Context, n Notice) (Receipt, error) {
 	if err := enc.Encode(outboxMessage{Channel: channel, Text: text, Blocks: blocks, Metadata: meta}); err != nil {
 		return Receipt{}, fmt.Errorf("encode notice for event %s: %w", n.EventID, err)
 	}
-	path, err := outbox.Write(o.Dir, outboxKind, n.EventID, ".json", buf.Bytes())
+	path, err := outbox.Write(o.Dir, outboxKind, outbox.MessageName(n.EventID, n.ResendID), ".json", buf.Bytes())
 	if err != nil {
 		return Receipt{}, fmt.Errorf("write notice for event %s: %w", n.EventID, err)
 	}

@@ -91,7 +91,7 @@ func Resend(ctx workflow.Context, in ResendInput) (ResendResult, error) {
 		return ResendResult{}, err
 	}
 
-	noticeIn := activities.NoticeInput{Event: ev.Event, ReceivedAt: ev.ReceivedAt}
+	noticeIn := activities.NoticeInput{Event: ev.Event, ReceivedAt: ev.ReceivedAt, ResendID: in.RequestID}
 	outcome := activities.OutcomeInput{EventID: in.EventID, SlackChannel: ev.SlackChannel, SlackTS: ev.SlackTS, EmailMessageID: ev.EmailMessageID}
 	var sent, failed, messages []string
 	var slackErr, emailErr error
