@@ -25,6 +25,25 @@ var ErrSearchAttributes = errors.New("search attributes missing")
 // fixes.
 var ErrCannotConnect = errors.New("temporal refused the connection")
 
+// CheckTLS makes one TLS connection to Temporal when the options use TLS,
+// and returns an ErrCannotConnect when the server refuses the client's
+// certificate (or the client the server's). The webhook server connects
+// lazily, to answer 503 while Temporal is down; this lets it stop at start
+// on a refusal no retry can fix, as the worker does. An unreachable server is
+// not a refusal: the lazy client waits for it.
+func CheckTLS(ctx context.Context, opts client.Options) error {
+	if opts.ConnectionOptions.TLS == nil {
+		return nil
+	}
+	if why, err := refusal(ctx, opts, errNotDialled); why != "" {
+		return fmt.Errorf("%w at %s: %s: %v", ErrCannotConnect, opts.HostPort, why, err)
+	}
+	return nil
+}
+
+// errNotDialled stands for the dial CheckTLS did not make.
+var errNotDialled = errors.New("not dialled yet")
+
 // EnsureSearchAttributes makes sure the namespace has every search attribute
 // the workflow sets (workflows.SearchAttributeTypes), so no workflow ever
 // runs with one Temporal does not know. Missing ones are registered when

@@ -192,6 +192,18 @@ func TestMTLSAClientCertificateOfAnotherCAFailsAtStart(t *testing.T) {
 	require.Contains(t, string(out), "TEMPORAL_TLS_CLIENT_CERT_PATH")
 	require.Less(t, time.Since(start), 30*time.Second)
 
+	// The webhook server, which connects lazily, checks the handshake at
+	// start and stops too.
+	vars = cluster.env(t, "starter-process", intruder)
+	vars["HTTP_ADDR"], vars["ADMIN_ADDR"], vars["CODEC_ADDR"] = "127.0.0.1:0", "127.0.0.1:0", "127.0.0.1:0"
+	cmd = exec.CommandContext(ctx, starterBinary(t))
+	cmd.Env = environ(vars)
+	out, err = cmd.CombinedOutput()
+	require.Error(t, err, "%s", out)
+	require.NoError(t, ctx.Err(), "the webhook server exited by itself: %s", out)
+	require.Equal(t, 1, cmd.ProcessState.ExitCode(), "%s", out)
+	require.Contains(t, string(out), reason)
+
 	require.Empty(t, cluster.proxy.Accepted(), "no connection got past the proxy")
 	require.NotEmpty(t, cluster.proxy.Refused())
 }

@@ -116,6 +116,9 @@ func run(ctx context.Context, getenv func(string) string, stderr io.Writer, read
 	if err != nil {
 		return err
 	}
+	if err := app.CheckTLS(ctx, opts); err != nil {
+		return err
+	}
 	c, err := client.NewLazyClient(opts)
 	if err != nil {
 		return fmt.Errorf("temporal client: %w", err)
@@ -186,8 +189,9 @@ func run(ctx context.Context, getenv func(string) string, stderr io.Writer, read
 	// the server stops and the process exits non-zero: every start would be
 	// refused anyway.
 	ctx, stop := context.WithCancelCause(ctx)
-	defer stop(nil)
+	checked := make(chan struct{})
 	go func() {
+		defer close(checked)
 		err := app.WaitForSearchAttributes(ctx, c, cfg.TemporalNamespace, cfg.RegisterSearchAttributes, log)
 		if errors.Is(err, app.ErrSearchAttributes) || errors.Is(err, app.ErrCannotConnect) {
 			log.Error("cannot serve", "error", err)
@@ -195,6 +199,9 @@ func run(ctx context.Context, getenv func(string) string, stderr io.Writer, read
 		}
 	}()
 	err = serveAll(ctx, log, cfg.ShutdownTimeout, servers)
+	// The check ends with ctx; nothing of this run may log after it returns.
+	stop(nil)
+	<-checked
 	if cause := context.Cause(ctx); errors.Is(cause, app.ErrSearchAttributes) || errors.Is(cause, app.ErrCannotConnect) {
 		return errors.Join(cause, err)
 	}
