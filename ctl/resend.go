@@ -17,6 +17,7 @@ import (
 	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
 
+	"github.com/coursehook/coursehook/activities"
 	"github.com/coursehook/coursehook/app"
 	"github.com/coursehook/coursehook/config"
 	"github.com/coursehook/coursehook/event"
@@ -73,7 +74,7 @@ func resend(ctx context.Context, args []string, getenv func(string) string, stdo
 			return fmt.Errorf("%w: --status and --since go together", errUsage)
 		}
 		filter.Status = store.Status(r.status)
-		if !validStatus(filter.Status) || filter.Status == store.StatusIgnored {
+		if !filter.Status.Valid() || filter.Status == store.StatusIgnored {
 			return fmt.Errorf("%w: --status %q must be recorded, completed or partial", errUsage, r.status)
 		}
 		var err error
@@ -184,8 +185,10 @@ func resendOne(ctx context.Context, c client.Client, st *store.Store, cfg config
 		WorkflowIDReusePolicy:                    enums.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE,
 		StaticSummary:                            "Resend " + what + " of " + workflows.WorkflowID(rec.EventID),
 	}, workflows.Resend, workflows.ResendInput{
-		RequestID: requestID, EventID: rec.EventID, What: what, Reason: r.reason,
-		RequestedBy: r.by, RequestedAt: now.UTC(),
+		ResendRecord: activities.ResendRecord{
+			RequestID: requestID, EventID: rec.EventID, What: what, Reason: r.reason,
+			RequestedBy: r.by, RequestedAt: now.UTC(),
+		},
 		LearnerHash: event.LearnerHash(cfg.LearnerHashKey, rec.LearnerEmail),
 	})
 	var started *serviceerror.WorkflowExecutionAlreadyStarted

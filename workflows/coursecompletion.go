@@ -98,11 +98,7 @@ func CourseCompletion(ctx workflow.Context, in CourseCompletionInput) (CourseCom
 		if !searchable {
 			return nil
 		}
-		updates := []temporal.SearchAttributeUpdate{CompletionStatusKey.ValueSet(status)}
-		if len(failed) > 0 {
-			updates = append(updates, FailedStepsKey.ValueSet(failed))
-		}
-		return workflow.UpsertTypedSearchAttributes(ctx, updates...)
+		return upsertStatus(ctx, status, failed...)
 	}
 
 	if !ev.IsCourseCompletion() {

@@ -7,7 +7,6 @@ import (
 	"strings"
 	"time"
 
-	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/coursehook/coursehook/activities"
@@ -40,14 +39,10 @@ func DefaultResendRequestID(eventID, what string, now time.Time) string {
 	return now.UTC().Format("20060102") + "-" + hex.EncodeToString(sum[:8])
 }
 
-// ResendInput asks for an event's notices again.
+// ResendInput asks for an event's notices again: the request, as its audit
+// row records it, and what the workflow needs beside it.
 type ResendInput struct {
-	RequestID   string    `json:"requestId"`
-	EventID     string    `json:"eventId"`
-	What        string    `json:"what"`
-	Reason      string    `json:"reason,omitempty"`
-	RequestedBy string    `json:"requestedBy,omitempty"`
-	RequestedAt time.Time `json:"requestedAt"`
+	activities.ResendRecord
 	// LearnerHash is set as a search attribute, like the completion's.
 	LearnerHash string `json:"learnerHash,omitempty"`
 	// NoticeDeadline bounds the retries, as for a completion.
@@ -77,17 +72,13 @@ func Resend(ctx workflow.Context, in ResendInput) (ResendResult, error) {
 	if err := workflow.ExecuteActivity(recordCtx, a.LoadEvent, activities.LoadInput{EventID: in.EventID}).Get(ctx, &ev); err != nil {
 		return ResendResult{}, err
 	}
-	if err := workflow.UpsertTypedSearchAttributes(ctx, searchUpdates(StartSearchAttributes(ev.Event, in.LearnerHash))...); err != nil {
+	if err := workflow.UpsertTypedSearchAttributes(ctx, startUpdates(ev.Event, in.LearnerHash)...); err != nil {
 		return ResendResult{}, err
 	}
-	err := workflow.ExecuteActivity(recordCtx, a.RecordResend, activities.ResendRecord{
-		RequestID: in.RequestID, EventID: in.EventID, What: in.What, Reason: in.Reason,
-		RequestedBy: in.RequestedBy, RequestedAt: in.RequestedAt,
-	}).Get(ctx, nil)
-	if err != nil {
+	if err := workflow.ExecuteActivity(recordCtx, a.RecordResend, in.ResendRecord).Get(ctx, nil); err != nil {
 		return ResendResult{}, err
 	}
-	if err := workflow.UpsertTypedSearchAttributes(ctx, CompletionStatusKey.ValueSet(CompletionNotifying)); err != nil {
+	if err := upsertStatus(ctx, CompletionNotifying); err != nil {
 		return ResendResult{}, err
 	}
 
@@ -119,9 +110,10 @@ func Resend(ctx workflow.Context, in ResendInput) (ResendResult, error) {
 	}
 	wg.Wait(ctx)
 
-	// Steps that failed before and were not resent stay failed; a step
-	// resent now counts by how it went now. Fixed order, whichever ended first.
-	stillFailed := strings.Split(ev.FailedStep, ",")
+	// A step resent now counts by how it went now; one not resent keeps
+	// its earlier state. The order is fixed, whichever ended first.
+	failedBefore := strings.Split(ev.FailedStep, ",")
+	var stillFailed []string
 	for _, step := range []struct {
 		name  string
 		asked bool
@@ -133,22 +125,16 @@ func Resend(ctx workflow.Context, in ResendInput) (ResendResult, error) {
 	} {
 		switch {
 		case !step.asked:
-			continue
+			if slices.Contains(failedBefore, step.name) {
+				stillFailed = append(stillFailed, step.name)
+			}
 		case step.err != nil:
 			failed, messages = append(failed, step.name), append(messages, step.state.Error)
+			stillFailed = append(stillFailed, step.name)
 		default:
 			sent = append(sent, step.name)
-			stillFailed = slices.DeleteFunc(stillFailed, func(s string) bool { return s == step.name })
 		}
 	}
-	stillFailed = slices.DeleteFunc(stillFailed, func(s string) bool { return s == "" })
-	for _, f := range failed {
-		if !slices.Contains(stillFailed, f) {
-			stillFailed = append(stillFailed, f)
-		}
-	}
-	slices.Sort(stillFailed)
-	slices.Reverse(stillFailed) // "slack" before "email", as CourseCompletion writes them
 	outcome.Status = string(StatusCompleted)
 	if len(stillFailed) > 0 {
 		outcome.Status = string(StatusPartial)
@@ -157,26 +143,11 @@ func Resend(ctx workflow.Context, in ResendInput) (ResendResult, error) {
 	}
 	res := ResendResult{Status: Status(outcome.Status), Sent: sent, Failed: failed, Error: strings.Join(messages, "; "),
 		SlackTS: outcome.SlackTS, EmailMessageID: outcome.EmailMessageID}
-	err = workflow.ExecuteActivity(recordCtx, a.FinishResend, activities.ResendOutcome{
+	err := workflow.ExecuteActivity(recordCtx, a.FinishResend, activities.ResendOutcome{
 		RequestID: in.RequestID, Event: outcome, Sent: sent, Failed: failed, Error: res.Error,
 	}).Get(ctx, nil)
 	if err != nil {
 		return res, err
 	}
-	updates := []temporal.SearchAttributeUpdate{CompletionStatusKey.ValueSet(outcome.Status)}
-	if len(stillFailed) > 0 {
-		updates = append(updates, FailedStepsKey.ValueSet(stillFailed))
-	}
-	return res, workflow.UpsertTypedSearchAttributes(ctx, updates...)
-}
-
-// searchUpdates turns start-time search attributes into upserts.
-func searchUpdates(sa temporal.SearchAttributes) []temporal.SearchAttributeUpdate {
-	var out []temporal.SearchAttributeUpdate
-	for _, key := range []temporal.SearchAttributeKeyKeyword{CourseIDKey, CompanyIDKey, LearnerHashKey, CompletionStatusKey} {
-		if v, ok := sa.GetKeyword(key); ok {
-			out = append(out, key.ValueSet(v))
-		}
-	}
-	return out
+	return res, upsertStatus(ctx, outcome.Status, stillFailed...)
 }

@@ -37,7 +37,7 @@ func TestResendKeepsStepsNotResentFailed(t *testing.T) {
 				finished = args.Get(1).(activities.ResendOutcome)
 			}).Return(nil).Once()
 
-			env.ExecuteWorkflow(Resend, ResendInput{RequestID: "r1", EventID: ev.ID, What: c.what, RequestedAt: time.Now()})
+			env.ExecuteWorkflow(Resend, ResendInput{ResendRecord: activities.ResendRecord{RequestID: "r1", EventID: ev.ID, What: c.what, RequestedAt: time.Now()}})
 
 			require.True(t, env.IsWorkflowCompleted())
 			require.NoError(t, env.GetWorkflowError())

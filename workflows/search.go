@@ -5,6 +5,7 @@ import (
 
 	"go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/workflow"
 
 	"github.com/coursehook/coursehook/event"
 )
@@ -56,6 +57,12 @@ const maxAttributeRunes = event.MaxIDLength
 // and the learner of a course completion, and CompletionStatus "recording".
 // learnerHash is e.LearnerHash under the deployment's key.
 func StartSearchAttributes(e event.Event, learnerHash string) temporal.SearchAttributes {
+	return temporal.NewSearchAttributes(startUpdates(e, learnerHash)...)
+}
+
+// startUpdates are StartSearchAttributes as upserts, for a workflow that
+// learns them itself (Resend).
+func startUpdates(e event.Event, learnerHash string) []temporal.SearchAttributeUpdate {
 	updates := []temporal.SearchAttributeUpdate{CompletionStatusKey.ValueSet(CompletionRecording)}
 	if e.IsCourseCompletion() {
 		for _, kv := range []struct {
@@ -67,5 +74,26 @@ func StartSearchAttributes(e event.Event, learnerHash string) temporal.SearchAtt
 			}
 		}
 	}
-	return temporal.NewSearchAttributes(updates...)
+	return updates
+}
+
+// upsertStatus tells the visibility store where an event stands, and which
+// notices failed for good, if any.
+func upsertStatus(ctx workflow.Context, status string, failed ...string) error {
+	updates := []temporal.SearchAttributeUpdate{CompletionStatusKey.ValueSet(status)}
+	if len(failed) > 0 {
+		updates = append(updates, FailedStepsKey.ValueSet(failed))
+	}
+	return workflow.UpsertTypedSearchAttributes(ctx, updates...)
+}
+
+// SearchAttributeTypeName is the type as the Temporal CLI spells it.
+func SearchAttributeTypeName(t enums.IndexedValueType) string {
+	switch t {
+	case enums.INDEXED_VALUE_TYPE_KEYWORD:
+		return "Keyword"
+	case enums.INDEXED_VALUE_TYPE_KEYWORD_LIST:
+		return "KeywordList"
+	}
+	return t.String()
 }
