@@ -65,7 +65,7 @@ func EnsureSearchAttributes(ctx context.Context, c client.Client, namespace stri
 		case !ok:
 			missing[name] = want
 		case got != want:
-			wrong = append(wrong, fmt.Sprintf("%s is %s, not %s", name, typeName(got), typeName(want)))
+			wrong = append(wrong, fmt.Sprintf("%s is %s, not %s", name, workflows.SearchAttributeTypeName(got), workflows.SearchAttributeTypeName(want)))
 		}
 	}
 	if len(wrong) > 0 {
@@ -100,7 +100,7 @@ func missingError(namespace string, missing map[string]enums.IndexedValueType, w
 			for _, n := range names {
 				cmd += " --name " + n
 			}
-			cmds = append(cmds, cmd+" --type "+typeName(typ))
+			cmds = append(cmds, cmd+" --type "+workflows.SearchAttributeTypeName(typ))
 		}
 	}
 	return fmt.Errorf("%w: namespace %s lacks %s (%s); register them with:\n  %s",
@@ -114,17 +114,6 @@ func sortedNames(m map[string]enums.IndexedValueType) []string {
 	}
 	slices.Sort(names)
 	return names
-}
-
-// typeName is the type as the Temporal CLI spells it.
-func typeName(t enums.IndexedValueType) string {
-	switch t {
-	case enums.INDEXED_VALUE_TYPE_KEYWORD:
-		return "Keyword"
-	case enums.INDEXED_VALUE_TYPE_KEYWORD_LIST:
-		return "KeywordList"
-	}
-	return t.String()
 }
 
 // WaitForSearchAttributes runs EnsureSearchAttributes until it succeeds or

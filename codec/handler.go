@@ -1,12 +1,12 @@
 package codec
 
 import (
-	"crypto/sha256"
-	"crypto/subtle"
 	"net/http"
 	"strings"
 
 	"go.temporal.io/sdk/converter"
+
+	"github.com/coursehook/coursehook/bearer"
 )
 
 // maxRequestBytes bounds a request body, which the SDK's handler reads
@@ -39,10 +39,7 @@ func Handler(k Keys, opts HandlerOptions) http.Handler {
 	// Browsers never send a trailing slash in Origin; configuration often
 	// has one.
 	allowed := strings.TrimSuffix(opts.AllowedOrigin, "/")
-	var tokenSum [sha256.Size]byte
-	if opts.BearerToken != "" {
-		tokenSum = sha256.Sum256([]byte(opts.BearerToken))
-	}
+	token := bearer.New(opts.BearerToken)
 
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h := w.Header()
@@ -69,7 +66,7 @@ func Handler(k Keys, opts HandlerOptions) http.Handler {
 			w.WriteHeader(http.StatusNoContent)
 			return
 		}
-		if opts.BearerToken != "" && !bearerMatches(r, tokenSum) {
+		if opts.BearerToken != "" && !token.Matches(r) {
 			h.Set("WWW-Authenticate", `Bearer realm="codec"`)
 			http.Error(w, "missing or wrong bearer token", http.StatusUnauthorized)
 			return
@@ -79,15 +76,4 @@ func Handler(k Keys, opts HandlerOptions) http.Handler {
 		}
 		codec.ServeHTTP(w, r)
 	})
-}
-
-// bearerMatches compares digests so that the comparison takes the same time
-// whatever the presented token's length and content.
-func bearerMatches(r *http.Request, want [sha256.Size]byte) bool {
-	scheme, token, ok := strings.Cut(r.Header.Get("Authorization"), " ")
-	if !ok || !strings.EqualFold(scheme, "Bearer") {
-		return false
-	}
-	got := sha256.Sum256([]byte(strings.TrimSpace(token)))
-	return subtle.ConstantTimeCompare(got[:], want[:]) == 1
 }

@@ -450,21 +450,28 @@ const DefaultEncryptionKeyFile = ".data/encryption.key"
 // keyFile reads ENCRYPTION_KEYS_FILE, or DefaultEncryptionKeyFile when it
 // exists: one "id:key" entry, which is also the active one.
 func (r *reader) keyFile() (keys, id string) {
-	path := r.str("ENCRYPTION_KEYS_FILE", "")
+	keys, _ = r.file("ENCRYPTION_KEYS_FILE", DefaultEncryptionKeyFile)
+	id, _, _ = strings.Cut(keys, ":")
+	return keys, id
+}
+
+// file reads the file the variable name points at, or def when the variable
+// is unset and that file exists, trimmed. A file named and unreadable is a
+// configuration error; a default that is missing is simply not there.
+func (r *reader) file(name, def string) (string, bool) {
+	path := r.str(name, "")
 	explicit := path != ""
 	if !explicit {
-		path = DefaultEncryptionKeyFile
+		path = def
 	}
 	b, err := os.ReadFile(path)
 	if err != nil {
 		if explicit {
-			r.fail("ENCRYPTION_KEYS_FILE", "cannot be read: %v", err)
+			r.fail(name, "cannot be read: %v", err)
 		}
-		return "", ""
+		return "", false
 	}
-	keys = strings.TrimSpace(string(b))
-	id, _, _ = strings.Cut(keys, ":")
-	return keys, id
+	return strings.TrimSpace(string(b)), true
 }
 
 // DevelopmentLearnerHashKey keys learner hashes when LEARNER_HASH_KEY is
@@ -485,18 +492,12 @@ const DefaultLearnerHashKeyFile = ".data/learner-hash.key"
 func (r *reader) learnerHashKey(name string) ([]byte, bool) {
 	v := r.getenv(name)
 	if v == "" {
-		path := r.str(name+"_FILE", "")
-		explicit := path != ""
-		if !explicit {
-			path = DefaultLearnerHashKeyFile
-		}
-		b, err := os.ReadFile(path)
+		fromFile, ok := r.file(name+"_FILE", DefaultLearnerHashKeyFile)
 		switch {
-		case err == nil:
-			v = strings.TrimSpace(string(b))
-			name += "_FILE"
-		case explicit:
-			r.fail(name+"_FILE", "cannot be read: %v", err)
+		case ok:
+			v, name = fromFile, name+"_FILE"
+		case r.str(name+"_FILE", "") != "":
+			// Named and unreadable: file has said so.
 			return nil, false
 		default:
 			return []byte(DevelopmentLearnerHashKey), true

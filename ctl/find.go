@@ -17,9 +17,6 @@ import (
 	"github.com/coursehook/coursehook/workflows"
 )
 
-// statuses are the values --status takes: the database's.
-var statuses = []store.Status{store.StatusRecorded, store.StatusCompleted, store.StatusPartial, store.StatusIgnored}
-
 // findRow is one event as `find --json` prints it: the export's item, and
 // what an operator needs beside it.
 type findRow struct {
@@ -67,7 +64,7 @@ func find(ctx context.Context, args []string, getenv func(string) string, stdout
 	}
 	if status != "" {
 		f.Status = store.Status(status)
-		if !validStatus(f.Status) {
+		if !f.Status.Valid() {
 			return fmt.Errorf("%w: --status %q is not one of %s", errUsage, status, statusList())
 		}
 	}
@@ -131,16 +128,8 @@ func find(ctx context.Context, args []string, getenv func(string) string, stdout
 	return nil
 }
 
-func validStatus(s store.Status) bool {
-	for _, v := range statuses {
-		if s == v {
-			return true
-		}
-	}
-	return false
-}
-
 func statusList() string {
+	statuses := store.Statuses()
 	names := make([]string, len(statuses))
 	for i, s := range statuses {
 		names[i] = string(s)

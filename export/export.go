@@ -6,8 +6,6 @@ package export
 
 import (
 	"context"
-	"crypto/sha256"
-	"crypto/subtle"
 	"encoding/base64"
 	"encoding/csv"
 	"encoding/json"
@@ -19,6 +17,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/coursehook/coursehook/bearer"
 	"github.com/coursehook/coursehook/store"
 )
 
@@ -75,12 +74,10 @@ func (i Item) row() []string {
 // Handler serves Path for holders of token. The store is only reached once
 // the token checks out.
 func Handler(l Lister, token string) http.Handler {
-	want := sha256.Sum256([]byte(token))
+	want := bearer.New(token)
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET "+Path, func(w http.ResponseWriter, r *http.Request) {
-		// Digests of equal length, compared in constant time.
-		got := sha256.Sum256([]byte(strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer ")))
-		if !strings.HasPrefix(r.Header.Get("Authorization"), "Bearer ") || subtle.ConstantTimeCompare(got[:], want[:]) != 1 {
+		if !want.Matches(r) {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="coursehook"`)
 			writeJSON(w, http.StatusUnauthorized, map[string]string{"error": "a valid API_TOKEN is required as Authorization: Bearer <token>"})
 			return
@@ -109,10 +106,9 @@ func parse(q url.Values) (store.Filter, []problem) {
 	}
 	f.CourseID, f.CompanyID = q.Get("course"), q.Get("company")
 	if v := q.Get("status"); v != "" {
-		switch s := store.Status(v); s {
-		case store.StatusRecorded, store.StatusCompleted, store.StatusPartial, store.StatusIgnored:
+		if s := store.Status(v); s.Valid() {
 			f.Status = s
-		default:
+		} else {
 			bad("status", "must be recorded, completed, partial or ignored")
 		}
 	}

@@ -50,7 +50,7 @@ const listColumns = `
 // total one, so paging with After never repeats or skips a record, even
 // among events completed at the same instant.
 func (s *Store) List(ctx context.Context, f Filter) ([]Record, error) {
-	if f.Status != "" && !f.Status.valid() {
+	if f.Status != "" && !f.Status.Valid() {
 		return nil, fmt.Errorf("list completions: %w: unknown status %q", ErrInvalid, f.Status)
 	}
 	var where []string

@@ -12,6 +12,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -34,13 +35,15 @@ const (
 	StatusIgnored Status = "ignored"
 )
 
-// valid keeps a typo in a caller from writing a status no operator query knows about.
-func (s Status) valid() bool {
-	switch s {
-	case StatusRecorded, StatusCompleted, StatusPartial, StatusIgnored:
-		return true
-	}
-	return false
+// Statuses are every status a row can have, in the order a life goes.
+func Statuses() []Status {
+	return []Status{StatusRecorded, StatusCompleted, StatusPartial, StatusIgnored}
+}
+
+// Valid keeps a typo in a caller from writing, or asking for, a status no
+// operator query knows about.
+func (s Status) Valid() bool {
+	return slices.Contains(Statuses(), s)
 }
 
 // Completion is what the webhook told us.
@@ -231,7 +234,7 @@ func (s *Store) Insert(ctx context.Context, c Completion, status Status) (rec Re
 	if c.EventID == "" {
 		return Record{}, false, fmt.Errorf("record completion: %w: event id is empty", ErrInvalid)
 	}
-	if !status.valid() {
+	if !status.Valid() {
 		return Record{}, false, fmt.Errorf("record completion %s: %w: unknown status %q", c.EventID, ErrInvalid, status)
 	}
 	now := s.now()
@@ -278,7 +281,7 @@ WHERE event_id = ?`
 // It returns a wrapped ErrNotFound when no row has o.EventID, and a wrapped
 // ErrInvalid for an unknown status.
 func (s *Store) RecordOutcome(ctx context.Context, o Outcome) error {
-	if !o.Status.valid() {
+	if !o.Status.Valid() {
 		return fmt.Errorf("record outcome %s: %w: unknown status %q", o.EventID, ErrInvalid, o.Status)
 	}
 	res, err := s.db.ExecContext(ctx, s.dialect.rebind(outcomeQuery),

@@ -188,6 +188,9 @@ type startAnswer struct {
 	EventID    string `json:"eventId"`
 	WorkflowID string `json:"workflowId"`
 	RunID      string `json:"runId,omitempty"`
+	// learner is the event's learner hash, for the log line: computed once
+	// for the search attribute and the log.
+	learner string
 }
 
 func (s *Server) receive(c *gin.Context) {
@@ -243,14 +246,14 @@ func (s *Server) receive(c *gin.Context) {
 	case err == nil && ans.Status == statusDuplicate:
 		s.opts.Metrics.duplicate()
 		s.log.Info("duplicate delivery", "eventId", ev.ID, "workflowId", ans.WorkflowID,
-			"courseId", ev.NotifiableID, "learner", ev.LearnerHash(s.opts.LearnerHashKey))
+			"courseId", ev.NotifiableID, "learner", ans.learner)
 		c.JSON(http.StatusOK, ans)
 	case err == nil:
 		s.opts.Metrics.workflowStarted(map[string]string{statusAccepted: "completion", statusIgnored: "ignored"}[ans.Status])
 		// The learner appears as a hash: Info lines never carry an email
 		// address or a name.
 		s.log.Info("event accepted", "eventId", ev.ID, "workflowId", ans.WorkflowID, "runId", ans.RunID,
-			"status", ans.Status, "courseId", ev.NotifiableID, "learner", ev.LearnerHash(s.opts.LearnerHashKey))
+			"status", ans.Status, "courseId", ev.NotifiableID, "learner", ans.learner)
 		c.JSON(http.StatusAccepted, ans)
 	case Transient(err):
 		s.opts.Metrics.startError("transient")
@@ -298,7 +301,8 @@ const (
 // start starts the workflow of one parsed event. A re-delivery is not an
 // error: it comes back with the status "duplicate" and the existing run.
 func (s *Server) start(ctx context.Context, ev event.Event, body []byte, receivedAt time.Time) (startAnswer, error) {
-	ans := startAnswer{Status: statusAccepted, EventID: ev.ID, WorkflowID: workflows.WorkflowID(ev.ID)}
+	ans := startAnswer{Status: statusAccepted, EventID: ev.ID, WorkflowID: workflows.WorkflowID(ev.ID),
+		learner: ev.LearnerHash(s.opts.LearnerHashKey)}
 	if !ev.IsCourseCompletion() {
 		ans.Status = statusIgnored
 	}
@@ -310,7 +314,7 @@ func (s *Server) start(ctx context.Context, ev event.Event, body []byte, receive
 		WorkflowExecutionErrorWhenAlreadyStarted: true,
 		WorkflowIDReusePolicy:                    enums.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE,
 		StaticSummary:                            workflows.Summary(ev),
-		TypedSearchAttributes:                    workflows.StartSearchAttributes(ev, ev.LearnerHash(s.opts.LearnerHashKey)),
+		TypedSearchAttributes:                    workflows.StartSearchAttributes(ev, ans.learner),
 	}, workflows.CourseCompletion, workflows.CourseCompletionInput{
 		// The brief event and the raw body: the body travels once.
 		Event:          ev.Brief(),

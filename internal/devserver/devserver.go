@@ -11,7 +11,6 @@ import (
 	"os"
 	"path/filepath"
 
-	"go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/client"
 	sdklog "go.temporal.io/sdk/log"
 	"go.temporal.io/sdk/testsuite"
@@ -71,7 +70,7 @@ func Start(ctx context.Context, opts Options) (*testsuite.DevServer, error) {
 	// register them there.
 	var args []string
 	for name, typ := range workflows.SearchAttributeTypes() {
-		args = append(args, "--search-attribute", name+"="+cliType(typ))
+		args = append(args, "--search-attribute", name+"="+workflows.SearchAttributeTypeName(typ))
 	}
 	quiet := sdklog.NewStructuredLogger(slog.New(slog.NewTextHandler(out, &slog.HandlerOptions{Level: slog.LevelWarn})))
 	return testsuite.StartDevServer(ctx, testsuite.DevServerOptions{
@@ -83,12 +82,4 @@ func Start(ctx context.Context, opts Options) (*testsuite.DevServer, error) {
 		Stderr:        out,
 		ExtraArgs:     args,
 	})
-}
-
-// cliType is the type as the CLI's --search-attribute flag spells it.
-func cliType(t enums.IndexedValueType) string {
-	if t == enums.INDEXED_VALUE_TYPE_KEYWORD_LIST {
-		return "KeywordList"
-	}
-	return "Keyword"
 }
