@@ -43,7 +43,8 @@ const listColumns = `
 	learner_email, first_name, last_name, learner_id, external_customer_id,
 	company_id, course_id, course_title,
 	completed_at, received_at, recorded_at, updated_at,
-	slack_channel, slack_ts, email_message_id, certificate_sha256, failed_step, error`
+	slack_channel, slack_ts, email_message_id, certificate_sha256, failed_step, error,
+	route, announcement, previous_event_id`
 
 // List returns the completions f selects, ordered by completion time and
 // then event id, without their raw payloads (Get has them). The order is a
@@ -109,6 +110,7 @@ func (s *Store) List(ctx context.Context, f Filter) ([]Record, error) {
 			&r.CompanyID, &r.CourseID, &r.CourseTitle,
 			timeScanner{&r.CompletedAt}, timeScanner{&r.ReceivedAt}, timeScanner{&r.RecordedAt}, timeScanner{&r.UpdatedAt},
 			&r.SlackChannel, &r.SlackTS, &r.EmailMessageID, &r.CertificateSHA256, &r.FailedStep, &r.Error,
+			&r.Route, &r.Announcement, &r.PreviousEventID,
 		); err != nil {
 			return nil, fmt.Errorf("list completions: %w", err)
 		}

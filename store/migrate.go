@@ -68,6 +68,17 @@ func migrations() []migration {
 			)`,
 			`CREATE INDEX resends_event_id_idx ON resends (event_id, requested_at)`,
 		}},
+		// Per-course routing and cohort digests: the route decided for each
+		// event, how its Slack announcement was made (its own message or a
+		// digest), and the earlier completion a re-completion follows.
+		{version: 4, stmts: []string{
+			`ALTER TABLE completions ADD COLUMN route TEXT NOT NULL DEFAULT ''`,
+			`ALTER TABLE completions ADD COLUMN announcement TEXT NOT NULL DEFAULT ''`,
+			`ALTER TABLE completions ADD COLUMN previous_event_id TEXT NOT NULL DEFAULT ''`,
+			// A new completion looks for the learner's earlier one of the
+			// same course; a cohort of thousands must not scan the course.
+			`CREATE INDEX completions_course_learner_idx ON completions (course_id, learner_email)`,
+		}},
 	}
 }
 

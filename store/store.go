@@ -57,6 +57,10 @@ type Completion struct {
 	ReceivedAt time.Time
 	// Payload is the raw JSON body exactly as received.
 	Payload []byte
+	// Route is the per-course routing decided for the event, as JSON: it is
+	// stored with the first insert, so every later run of the event (a
+	// retry, a reset, a resend) does what the first one decided.
+	Route string
 }
 
 // Record is a stored row. Its times are in UTC with microsecond precision,
@@ -67,7 +71,21 @@ type Record struct {
 	RecordedAt, UpdatedAt                                    time.Time
 	SlackChannel, SlackTS, EmailMessageID, CertificateSHA256 string
 	FailedStep, Error                                        string
+	// Announcement says how SlackTS announced the event: AnnouncedMessage
+	// or AnnouncedDigest; empty before it was announced.
+	Announcement string
+	// PreviousEventID is the learner's earlier completion of the same
+	// course when this one is a re-completion, found when it was inserted.
+	PreviousEventID string
 }
+
+// How an event's Slack announcement was made.
+const (
+	// AnnouncedMessage: a message of its own.
+	AnnouncedMessage = "message"
+	// AnnouncedDigest: a line in its course's cohort digest.
+	AnnouncedDigest = "digest"
+)
 
 // Outcome is what the workflow learned from the notices.
 type Outcome struct {
@@ -75,6 +93,7 @@ type Outcome struct {
 	Status                                                   Status
 	SlackChannel, SlackTS, EmailMessageID, CertificateSHA256 string
 	FailedStep, Error                                        string
+	Announcement                                             string
 }
 
 // Store reads and writes completions. It is safe for concurrent use once
@@ -221,21 +240,40 @@ const insertQuery = `INSERT INTO completions (
 	event_id, event_type, status,
 	learner_email, first_name, last_name, learner_id, external_customer_id,
 	company_id, course_id, course_title,
-	completed_at, received_at, payload, recorded_at, updated_at
-) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+	completed_at, received_at, payload, recorded_at, updated_at,
+	route, previous_event_id
+) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 ON CONFLICT (event_id) DO NOTHING`
+
+// previousQuery finds the learner's latest other completion of the course
+// up to this one's time: the completion a re-completion follows.
+const previousQuery = `SELECT event_id FROM completions
+WHERE course_id = ? AND learner_email = ? AND event_id <> ? AND status <> ? AND completed_at <= ?
+ORDER BY completed_at DESC, event_id DESC LIMIT 1`
 
 // Insert stores c with the given status unless a row with c.EventID exists,
 // then returns the row as stored: the earlier one when it already existed.
 // created tells which, and exactly one of several concurrent calls with the
 // same id gets true, because the primary key decides, not a prior read.
 // An empty event id or an unknown status gives a wrapped ErrInvalid.
+//
+// A course completion is linked to the learner's latest earlier completion
+// of the same course (Record.PreviousEventID): the platform resets a
+// completion to send the notification again, and that arrives as a new event.
 func (s *Store) Insert(ctx context.Context, c Completion, status Status) (rec Record, created bool, err error) {
 	if c.EventID == "" {
 		return Record{}, false, fmt.Errorf("record completion: %w: event id is empty", ErrInvalid)
 	}
 	if !status.Valid() {
 		return Record{}, false, fmt.Errorf("record completion %s: %w: unknown status %q", c.EventID, ErrInvalid, status)
+	}
+	var previous string
+	if status != StatusIgnored && c.CourseID != "" && c.LearnerEmail != "" {
+		err := s.db.QueryRowContext(ctx, s.dialect.rebind(previousQuery),
+			c.CourseID, c.LearnerEmail, c.EventID, string(StatusIgnored), s.dialect.timeArg(c.CompletedAt)).Scan(&previous)
+		if err != nil && !errors.Is(err, sql.ErrNoRows) {
+			return Record{}, false, fmt.Errorf("record completion %s: find an earlier completion: %w", c.EventID, err)
+		}
 	}
 	now := s.now()
 	res, err := s.db.ExecContext(ctx, s.dialect.rebind(insertQuery),
@@ -244,6 +282,7 @@ func (s *Store) Insert(ctx context.Context, c Completion, status Status) (rec Re
 		c.CompanyID, c.CourseID, c.CourseTitle,
 		s.dialect.timeArg(c.CompletedAt), s.dialect.timeArg(c.ReceivedAt), s.dialect.payloadArg(c.Payload),
 		s.dialect.timeArg(now), s.dialect.timeArg(now),
+		c.Route, previous,
 	)
 	if err != nil {
 		return Record{}, false, fmt.Errorf("record completion %s: %w", c.EventID, err)
@@ -273,6 +312,7 @@ const outcomeQuery = `UPDATE completions SET
 	certificate_sha256 = COALESCE(NULLIF(?, ''), certificate_sha256),
 	failed_step = ?,
 	error = ?,
+	announcement = COALESCE(NULLIF(?, ''), announcement),
 	updated_at = ?
 WHERE event_id = ?`
 
@@ -287,7 +327,7 @@ func (s *Store) RecordOutcome(ctx context.Context, o Outcome) error {
 	res, err := s.db.ExecContext(ctx, s.dialect.rebind(outcomeQuery),
 		string(o.Status),
 		o.SlackChannel, o.SlackTS, o.EmailMessageID, o.CertificateSHA256,
-		o.FailedStep, o.Error,
+		o.FailedStep, o.Error, o.Announcement,
 		s.dialect.timeArg(s.now()),
 		o.EventID,
 	)
@@ -309,7 +349,8 @@ const getQuery = `SELECT
 	learner_email, first_name, last_name, learner_id, external_customer_id,
 	company_id, course_id, course_title,
 	completed_at, received_at, payload, recorded_at, updated_at,
-	slack_channel, slack_ts, email_message_id, certificate_sha256, failed_step, error
+	slack_channel, slack_ts, email_message_id, certificate_sha256, failed_step, error,
+	route, announcement, previous_event_id
 FROM completions WHERE event_id = ?`
 
 // Get returns the row for eventID, or a wrapped ErrNotFound.
@@ -322,6 +363,7 @@ func (s *Store) Get(ctx context.Context, eventID string) (Record, error) {
 		timeScanner{&r.CompletedAt}, timeScanner{&r.ReceivedAt}, &r.Payload,
 		timeScanner{&r.RecordedAt}, timeScanner{&r.UpdatedAt},
 		&r.SlackChannel, &r.SlackTS, &r.EmailMessageID, &r.CertificateSHA256, &r.FailedStep, &r.Error,
+		&r.Route, &r.Announcement, &r.PreviousEventID,
 	)
 	if errors.Is(err, sql.ErrNoRows) {
 		return Record{}, fmt.Errorf("get completion %s: %w", eventID, ErrNotFound)

@@ -52,6 +52,9 @@ func runSuite(t *testing.T, newURL func(t *testing.T) string) {
 		{"SchemaMismatchIsPermanent", testSchemaMismatchIsPermanent},
 		{"BadStatementsArePermanent", testBadStatementsArePermanent},
 		{"LockTimeoutIsRetryable", testLockTimeoutIsRetryable},
+		{"RouteIsKeptFromTheFirstInsert", testRouteKept},
+		{"ReCompletionLinksTheEarlierOne", testReCompletion},
+		{"AnnouncementIsKept", testAnnouncement},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -433,4 +436,83 @@ func testCount(t *testing.T, url string) {
 	n, err = s.Count(t.Context())
 	require.NoError(t, err)
 	require.Equal(t, 3, n, "a duplicate id must not add a row")
+}
+
+func testRouteKept(t *testing.T, url string) {
+	s := open(t, url)
+	c := sampleCompletion("route-1")
+	c.Route = `{"slack":{"channel":"C0456EFGH","enabled":true}}`
+	_, created, err := s.Insert(t.Context(), c, StatusRecorded)
+	require.NoError(t, err)
+	require.True(t, created)
+	// A later run decided otherwise (the file changed): the first decision stands.
+	c.Route = `{"slack":{"channel":"C0999ZZZZ","enabled":false}}`
+	rec, created, err := s.Insert(t.Context(), c, StatusRecorded)
+	require.NoError(t, err)
+	require.False(t, created)
+	require.JSONEq(t, `{"slack":{"channel":"C0456EFGH","enabled":true}}`, rec.Route)
+	list, err := s.List(t.Context(), Filter{})
+	require.NoError(t, err)
+	require.Len(t, list, 1)
+	require.Equal(t, rec.Route, list[0].Route)
+}
+
+func testReCompletion(t *testing.T, url string) {
+	s := open(t, url)
+	first := sampleCompletion("first")
+	_, _, err := s.Insert(t.Context(), first, StatusRecorded)
+	require.NoError(t, err)
+
+	// Another learner, another course and an ignored event never count.
+	other := sampleCompletion("other-learner")
+	other.LearnerEmail = "someone.else@example.com"
+	other.CompletedAt = first.CompletedAt.Add(time.Hour)
+	ignored := sampleCompletion("ignored")
+	ignored.CompletedAt = first.CompletedAt.Add(2 * time.Hour)
+	otherCourse := sampleCompletion("other-course")
+	otherCourse.CourseID = "another-course"
+	otherCourse.CompletedAt = first.CompletedAt.Add(3 * time.Hour)
+	for _, c := range []Completion{other, otherCourse} {
+		rec, _, err := s.Insert(t.Context(), c, StatusRecorded)
+		require.NoError(t, err)
+		require.Empty(t, rec.PreviousEventID, c.EventID)
+	}
+	_, _, err = s.Insert(t.Context(), ignored, StatusIgnored)
+	require.NoError(t, err)
+
+	again := sampleCompletion("again")
+	again.CompletedAt = first.CompletedAt.Add(24 * time.Hour)
+	rec, created, err := s.Insert(t.Context(), again, StatusRecorded)
+	require.NoError(t, err)
+	require.True(t, created)
+	require.Equal(t, "first", rec.PreviousEventID)
+
+	// A third completion follows the second, and the first has none.
+	third := sampleCompletion("third")
+	third.CompletedAt = again.CompletedAt.Add(time.Hour)
+	rec, _, err = s.Insert(t.Context(), third, StatusRecorded)
+	require.NoError(t, err)
+	require.Equal(t, "again", rec.PreviousEventID)
+	rec, err = s.Get(t.Context(), "first")
+	require.NoError(t, err)
+	require.Empty(t, rec.PreviousEventID)
+	// A duplicate delivery of the second keeps its link.
+	rec, created, err = s.Insert(t.Context(), again, StatusRecorded)
+	require.NoError(t, err)
+	require.False(t, created)
+	require.Equal(t, "first", rec.PreviousEventID)
+}
+
+func testAnnouncement(t *testing.T, url string) {
+	s := open(t, url)
+	_, _, err := s.Insert(t.Context(), sampleCompletion("announced"), StatusRecorded)
+	require.NoError(t, err)
+	require.NoError(t, s.RecordOutcome(t.Context(), Outcome{EventID: "announced", Status: StatusCompleted,
+		SlackChannel: "C0456EFGH", SlackTS: "1700000000.000100", Announcement: AnnouncedDigest}))
+	// A later outcome that did not touch Slack keeps how it was announced.
+	require.NoError(t, s.RecordOutcome(t.Context(), Outcome{EventID: "announced", Status: StatusCompleted, EmailMessageID: "m-1"}))
+	rec, err := s.Get(t.Context(), "announced")
+	require.NoError(t, err)
+	require.Equal(t, AnnouncedDigest, rec.Announcement)
+	require.Equal(t, "1700000000.000100", rec.SlackTS)
 }
