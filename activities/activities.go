@@ -7,6 +7,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -15,6 +16,7 @@ import (
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/coursehook/coursehook/certificate"
+	"github.com/coursehook/coursehook/courses"
 	"github.com/coursehook/coursehook/event"
 	"github.com/coursehook/coursehook/mail"
 	"github.com/coursehook/coursehook/metrics"
@@ -60,13 +62,31 @@ type Store interface {
 type Activities struct {
 	Store Store
 	Slack slacknotify.Poster
-	// SlackFinder finds a notice an earlier attempt already posted; nil
-	// turns the check off.
-	SlackFinder       slacknotify.Finder
+	// SlackFinder finds a notice an earlier attempt already posted, in the
+	// course's channel or (an empty one) the configured one; nil turns the
+	// check off.
+	SlackFinder slacknotify.ChannelFinder
+	// DigestPoster and DigestFinder post a course window's digest and find
+	// one an earlier attempt posted (nil turns the check off).
+	DigestPoster      slacknotify.DigestPoster
+	DigestFinder      slacknotify.DigestFinder
 	Mail              mail.Sender
 	RenderCertificate func(certificate.Data) ([]byte, error)
 	// Metrics counts notices and times the providers; nil counts nothing.
 	Metrics *metrics.Worker
+	// Routes decides each course's routing (COURSES_FILE); nil means no
+	// routing: every course gets the configured channel and wording.
+	Routes Routes
+	// Digests feeds a course's cohort digest (a workflow) by
+	// signal-with-start; the worker passes its Temporal client.
+	Digests Signaller
+	// ReadFile reads a course's certificate logo; nil means os.ReadFile.
+	ReadFile func(name string) ([]byte, error)
+}
+
+// Routes decides what coursehook does for a course.
+type Routes interface {
+	Route(courseID string) courses.Route
 }
 
 // findSkew widens the search for an earlier post, for clock differences
@@ -90,6 +110,21 @@ type RecordResult struct {
 	SlackTS           string `json:"slackTs,omitempty"`
 	EmailMessageID    string `json:"emailMessageId,omitempty"`
 	CertificateSHA256 string `json:"certificateSha256,omitempty"`
+	// Announcement says how SlackTS announced the event (store.AnnouncedMessage
+	// or store.AnnouncedDigest).
+	Announcement string `json:"announcement,omitempty"`
+	// Route is the routing recorded with the event on its first run; nil
+	// when the worker has no routing (Activities.Routes unset).
+	Route *courses.Route `json:"route,omitempty"`
+	// Previous is the learner's earlier completion of the course when this
+	// one is a re-completion.
+	Previous *Previous `json:"previous,omitempty"`
+}
+
+// Previous is an earlier completion of the same course by the same learner.
+type Previous struct {
+	EventID     string    `json:"eventId"`
+	CompletedAt time.Time `json:"completedAt"`
 }
 
 // RecordCompletion stores the completion once per event id. A second call
@@ -120,19 +155,69 @@ func (a *Activities) insert(ctx context.Context, in RecordInput, status store.St
 	if d := e.UserDetail; d != nil {
 		c.FirstName, c.LastName, c.LearnerID, c.ExternalCustomerID = d.FirstName, d.LastName, d.ID, d.ExternalCustomerID
 	}
+	if a.Routes != nil && status == store.StatusRecorded {
+		route, err := json.Marshal(a.Routes.Route(e.NotifiableID))
+		if err != nil {
+			return RecordResult{}, fmt.Errorf("record event %s: encode its route: %w", e.ID, err)
+		}
+		c.Route = string(route)
+	}
 	rec, created, err := a.Store.Insert(ctx, c, status)
 	if err != nil {
 		return RecordResult{}, recordFailure(fmt.Errorf("record event %s: %w", e.ID, err))
 	}
-	activity.GetLogger(ctx).Info("event recorded", "eventId", e.ID, "created", created, "status", string(rec.Status))
-	return RecordResult{
+	res := RecordResult{
 		Created:           created,
 		AlreadyCompleted:  rec.Status == store.StatusCompleted,
 		SlackChannel:      rec.SlackChannel,
 		SlackTS:           rec.SlackTS,
 		EmailMessageID:    rec.EmailMessageID,
 		CertificateSHA256: rec.CertificateSHA256,
-	}, nil
+		Announcement:      rec.Announcement,
+	}
+	if a.Routes != nil && status == store.StatusRecorded {
+		if res.Route, err = a.recordedRoute(rec); err != nil {
+			return RecordResult{}, recordFailure(fmt.Errorf("record event %s: %w", e.ID, err))
+		}
+	}
+	if rec.PreviousEventID != "" {
+		prev, err := a.Store.Get(ctx, rec.PreviousEventID)
+		if err != nil {
+			return RecordResult{}, recordFailure(fmt.Errorf("record event %s: read the earlier completion: %w", e.ID, err))
+		}
+		res.Previous = &Previous{EventID: prev.EventID, CompletedAt: prev.CompletedAt}
+	}
+	activity.GetLogger(ctx).Info("event recorded", "eventId", e.ID, "created", created, "status", string(rec.Status),
+		"course", courseName(res.Route), "channel", routeChannel(res.Route), "recompletion", res.Previous != nil)
+	return res, nil
+}
+
+// recordedRoute is the route stored with the event's row. Rows recorded
+// before routing existed have none, and take the current one.
+func (a *Activities) recordedRoute(rec store.Record) (*courses.Route, error) {
+	if rec.Route == "" {
+		r := a.Routes.Route(rec.CourseID)
+		return &r, nil
+	}
+	var r courses.Route
+	if err := json.Unmarshal([]byte(rec.Route), &r); err != nil {
+		return nil, fmt.Errorf("%w: stored route does not decode: %v", store.ErrInvalid, err)
+	}
+	return &r, nil
+}
+
+func courseName(r *courses.Route) string {
+	if r == nil {
+		return ""
+	}
+	return r.CourseName
+}
+
+func routeChannel(r *courses.Route) string {
+	if r == nil {
+		return ""
+	}
+	return r.Slack.Channel
 }
 
 // NoticeInput is the completion to announce.
@@ -145,6 +230,12 @@ type NoticeInput struct {
 	// ResendID is the request id of an operator's resend (the Resend
 	// workflow), so its messages are told apart from the first ones.
 	ResendID string `json:"resendId,omitempty"`
+	// Route is the event's recorded routing: its channel, email wording and
+	// certificate wording. Nil (inputs from before routing) means the
+	// configured defaults.
+	Route *courses.Route `json:"route,omitempty"`
+	// Previous marks a re-completion.
+	Previous *Previous `json:"previous,omitempty"`
 }
 
 // SlackResult says where the notice landed.
@@ -161,8 +252,9 @@ type SlackResult struct {
 func (a *Activities) PostSlackNotice(ctx context.Context, in NoticeInput) (SlackResult, error) {
 	e := in.Event
 	info := activity.GetInfo(ctx)
+	channel := routeChannel(in.Route)
 	if info.Attempt > 1 && a.SlackFinder != nil {
-		r, found, err := a.SlackFinder.Find(ctx, e.ID, info.ScheduledTime.Add(-findSkew))
+		r, found, err := a.SlackFinder.FindIn(ctx, channel, e.ID, info.ScheduledTime.Add(-findSkew))
 		var se *slacknotify.Error
 		switch {
 		case err == nil && found:
@@ -182,7 +274,7 @@ func (a *Activities) PostSlackNotice(ctx context.Context, in NoticeInput) (Slack
 		}
 	}
 	start := time.Now()
-	r, err := a.Slack.Post(ctx, slacknotify.Notice{
+	n := slacknotify.Notice{
 		EventID:      e.ID,
 		LearnerName:  e.LearnerName(),
 		LearnerEmail: e.User,
@@ -191,7 +283,13 @@ func (a *Activities) PostSlackNotice(ctx context.Context, in NoticeInput) (Slack
 		CompanyID:    e.CompanyID,
 		CompletedAt:  e.CompletionTime(in.ReceivedAt),
 		ResendID:     in.ResendID,
-	})
+		Channel:      channel,
+		CourseName:   courseName(in.Route),
+	}
+	if p := in.Previous; p != nil {
+		n.PreviousEventID, n.PreviousCompletedAt = p.EventID, p.CompletedAt
+	}
+	r, err := a.Slack.Post(ctx, n)
 	a.Metrics.ProviderCall("slack", time.Since(start), err)
 	if err != nil {
 		return SlackResult{}, a.counted("slack", slackFailure(e.ID, err))
@@ -214,12 +312,25 @@ type EmailResult struct {
 func (a *Activities) EmailCertificate(ctx context.Context, in NoticeInput) (EmailResult, error) {
 	e := in.Event
 	completed := e.CompletionTime(in.ReceivedAt)
-	pdf, err := a.RenderCertificate(certificate.Data{
+	data := certificate.Data{
 		LearnerName:   e.LearnerName(),
 		CourseTitle:   e.Title,
 		CompletedAt:   completed,
 		CertificateID: e.ID,
-	})
+	}
+	msg := mail.Message{
+		EventID:         e.ID,
+		ResendID:        in.ResendID,
+		To:              e.User,
+		LearnerName:     e.LearnerName(),
+		CourseTitle:     e.Title,
+		CompletedAt:     completed,
+		CertificateName: "certificate-" + e.ID + ".pdf",
+	}
+	if err := a.applyRoute(in.Route, e, &data, &msg); err != nil {
+		return EmailResult{}, a.counted("email", err)
+	}
+	pdf, err := a.RenderCertificate(data)
 	if errors.Is(err, certificate.ErrInvalidData) {
 		return EmailResult{}, a.counted("email", temporal.NewApplicationErrorWithOptions(
 			fmt.Sprintf("render certificate for %s: %v", e.ID, err), ErrCertificate,
@@ -229,17 +340,9 @@ func (a *Activities) EmailCertificate(ctx context.Context, in NoticeInput) (Emai
 		return EmailResult{}, fmt.Errorf("render certificate for %s: %w", e.ID, err)
 	}
 	sum := sha256.Sum256(pdf)
+	msg.Certificate = pdf
 	start := time.Now()
-	r, err := a.Mail.Send(ctx, mail.Message{
-		EventID:         e.ID,
-		ResendID:        in.ResendID,
-		To:              e.User,
-		LearnerName:     e.LearnerName(),
-		CourseTitle:     e.Title,
-		CompletedAt:     completed,
-		Certificate:     pdf,
-		CertificateName: "certificate-" + e.ID + ".pdf",
-	})
+	r, err := a.Mail.Send(ctx, msg)
 	a.Metrics.ProviderCall("sendgrid", time.Since(start), err)
 	if err != nil {
 		return EmailResult{}, a.counted("email", emailFailure(e.ID, err))
@@ -259,6 +362,8 @@ type OutcomeInput struct {
 	CertificateSHA256 string `json:"certificateSha256,omitempty"`
 	FailedStep        string `json:"failedStep,omitempty"`
 	Error             string `json:"error,omitempty"`
+	// Announcement says how SlackTS announced the event.
+	Announcement string `json:"announcement,omitempty"`
 }
 
 // RecordOutcome stores the receipts and the final status.
@@ -272,6 +377,7 @@ func (a *Activities) RecordOutcome(ctx context.Context, in OutcomeInput) error {
 		CertificateSHA256: in.CertificateSHA256,
 		FailedStep:        in.FailedStep,
 		Error:             in.Error,
+		Announcement:      in.Announcement,
 	})
 	if err != nil {
 		return recordFailure(fmt.Errorf("record outcome of %s: %w", in.EventID, err))

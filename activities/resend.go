@@ -10,6 +10,7 @@ import (
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/temporal"
 
+	"github.com/coursehook/coursehook/courses"
 	"github.com/coursehook/coursehook/event"
 	"github.com/coursehook/coursehook/store"
 )
@@ -21,6 +22,9 @@ const ErrResendRefused = "ResendRefused"
 // LoadInput names a recorded event.
 type LoadInput struct {
 	EventID string `json:"eventId"`
+	// CurrentRouting asks for the worker's routing now rather than the
+	// route recorded with the event.
+	CurrentRouting bool `json:"currentRouting,omitempty"`
 }
 
 // LoadedEvent is a recorded event as a resend needs it: rebuilt from the
@@ -34,6 +38,9 @@ type LoadedEvent struct {
 	SlackChannel   string      `json:"slackChannel,omitempty"`
 	SlackTS        string      `json:"slackTs,omitempty"`
 	EmailMessageID string      `json:"emailMessageId,omitempty"`
+	// Route is the event's recorded route, or the current one when asked;
+	// nil without routing.
+	Route *courses.Route `json:"route,omitempty"`
 }
 
 // LoadEvent reads a recorded course completion.
@@ -50,10 +57,19 @@ func (a *Activities) LoadEvent(ctx context.Context, in LoadInput) (LoadedEvent, 
 			fmt.Sprintf("event %s is not a recorded course completion (status %s)", in.EventID, rec.Status),
 			ErrResendRefused, temporal.ApplicationErrorOptions{NonRetryable: true})
 	}
-	return LoadedEvent{
+	loaded := LoadedEvent{
 		Event: ev.Brief(), ReceivedAt: rec.ReceivedAt, Status: string(rec.Status), FailedStep: rec.FailedStep,
 		SlackChannel: rec.SlackChannel, SlackTS: rec.SlackTS, EmailMessageID: rec.EmailMessageID,
-	}, nil
+	}
+	if a.Routes != nil {
+		if in.CurrentRouting {
+			r := a.Routes.Route(rec.CourseID)
+			loaded.Route = &r
+		} else if loaded.Route, err = a.recordedRoute(rec); err != nil {
+			return LoadedEvent{}, recordFailure(fmt.Errorf("load event %s: %w", in.EventID, err))
+		}
+	}
+	return loaded, nil
 }
 
 // ResendRecord is the audit row of one resend.

@@ -24,12 +24,14 @@ import (
 	"go.temporal.io/sdk/contrib/envconfig"
 	sdklog "go.temporal.io/sdk/log"
 	"go.temporal.io/sdk/worker"
+	"go.temporal.io/sdk/workflow"
 	"google.golang.org/grpc/codes"
 
 	"github.com/coursehook/coursehook/activities"
 	"github.com/coursehook/coursehook/certificate"
 	"github.com/coursehook/coursehook/codec"
 	"github.com/coursehook/coursehook/config"
+	"github.com/coursehook/coursehook/courses"
 	"github.com/coursehook/coursehook/mail"
 	"github.com/coursehook/coursehook/slacknotify"
 	"github.com/coursehook/coursehook/store"
@@ -205,6 +207,9 @@ type WorkerOptions struct {
 	// deployment (the server enforces it per task queue). Zero means 1, the
 	// rate Slack allows per channel.
 	SlackPerSecond float64
+	// EmailsPerSecond caps certificate emails likewise, for SendGrid's
+	// per-account rate limit. Zero means config.DefaultEmailsPerSecond.
+	EmailsPerSecond float64
 	// StopTimeout lets running activities finish on shutdown.
 	StopTimeout time.Duration
 	// Namespace, with NamespaceCheckEvery, is checked by Run at that
@@ -230,34 +235,51 @@ type Workers struct {
 	checkEvery time.Duration
 }
 
-// NewWorkers returns the two workers of a deployment: one on taskQueue for
-// the workflow, the database and email, and one on its Slack queue, throttled
-// so a burst of completions never meets Slack's rate limit.
+// NewWorkers returns the three workers of a deployment: one on taskQueue
+// for the workflows and the database, one on its Slack queue, throttled so
+// a burst of completions never meets Slack's rate limit, and one on its
+// email queue, throttled for SendGrid's.
 func NewWorkers(c client.Client, taskQueue string, acts *activities.Activities, opts WorkerOptions) *Workers {
-	perSecond := opts.SlackPerSecond
-	if perSecond <= 0 {
-		perSecond = 1
+	slackPerSecond := opts.SlackPerSecond
+	if slackPerSecond <= 0 {
+		slackPerSecond = 1
 	}
-	slackQueue := workflows.SlackTaskQueue(taskQueue)
+	emailsPerSecond := opts.EmailsPerSecond
+	if emailsPerSecond <= 0 {
+		emailsPerSecond = config.DefaultEmailsPerSecond
+	}
+	slackQueue, emailQueue := workflows.SlackTaskQueue(taskQueue), workflows.EmailTaskQueue(taskQueue)
 	// The SDK reports at most one fatal error per worker, so a slot each
 	// means reporting never blocks.
-	ws := &Workers{queues: []string{taskQueue, slackQueue}, fatal: make(chan error, 2)}
+	ws := &Workers{queues: []string{taskQueue, slackQueue, emailQueue}, fatal: make(chan error, 3)}
 	main := worker.New(c, taskQueue, worker.Options{
 		WorkerStopTimeout: opts.StopTimeout,
 		OnFatalError:      ws.reportFatal(taskQueue),
 	})
 	main.RegisterWorkflow(workflows.CourseCompletion)
 	main.RegisterWorkflow(workflows.Resend)
+	main.RegisterWorkflowWithOptions(workflows.CourseDigest, workflow.RegisterOptions{Name: workflows.DigestWorkflowType})
 	main.RegisterActivity(acts)
-	slack := worker.New(c, slackQueue, worker.Options{
-		WorkerStopTimeout:            opts.StopTimeout,
-		TaskQueueActivitiesPerSecond: perSecond,
-		OnFatalError:                 ws.reportFatal(slackQueue),
-	})
-	// Only PostSlackNotice is ever scheduled here; registering the struct
+	ws.workers = []worker.Worker{main}
+	// Only the notices (PostSlackNotice and PostDigest, or EmailCertificate)
+	// are ever scheduled on the throttled queues; registering the struct
 	// keeps the activity names in one place.
-	slack.RegisterActivity(acts)
-	ws.workers = []worker.Worker{main, slack}
+	for _, q := range []struct {
+		name      string
+		perSecond float64
+	}{{slackQueue, slackPerSecond}, {emailQueue, emailsPerSecond}} {
+		w := worker.New(c, q.name, worker.Options{
+			WorkerStopTimeout:            opts.StopTimeout,
+			TaskQueueActivitiesPerSecond: q.perSecond,
+			// The server's limit holds across every worker but lets a short
+			// burst through as the queue starts; a worker of its own never
+			// goes faster either.
+			WorkerActivitiesPerSecond: q.perSecond,
+			OnFatalError:              ws.reportFatal(q.name),
+		})
+		w.RegisterActivity(acts)
+		ws.workers = append(ws.workers, w)
+	}
 	if opts.NamespaceCheckEvery > 0 && opts.Namespace != "" {
 		ws.checkEvery = opts.NamespaceCheckEvery
 		ws.describe = func(ctx context.Context) error {
@@ -349,14 +371,30 @@ func stopAll(ws []worker.Worker) {
 	wg.Wait()
 }
 
-// NewActivities builds the activities on an open store.
+// NewActivities builds the activities on an open store. Routing and the
+// digests' Temporal client are set by the caller (Activities.Routes and
+// Digests), when it has them.
 func NewActivities(st *store.Store, poster slacknotify.Poster, sender mail.Sender) *activities.Activities {
-	finder, _ := poster.(slacknotify.Finder)
+	finder, _ := poster.(slacknotify.ChannelFinder)
+	digests, _ := poster.(slacknotify.DigestPoster)
+	digestFinder, _ := poster.(slacknotify.DigestFinder)
 	return &activities.Activities{
 		Store:             st,
 		Slack:             poster,
 		SlackFinder:       finder,
+		DigestPoster:      digests,
+		DigestFinder:      digestFinder,
 		Mail:              sender,
 		RenderCertificate: certificate.Render,
+	}
+}
+
+// BaseRoute is the routing the environment gives every course, which
+// COURSES_FILE's defaults and courses refine.
+func BaseRoute(cfg config.Config) courses.Route {
+	return courses.Route{
+		Slack:  courses.SlackRoute{Channel: cfg.SlackChannel, Enabled: true},
+		Email:  courses.EmailRoute{Enabled: true},
+		Digest: courses.DigestRoute{Threshold: cfg.DigestThreshold, Window: cfg.DigestWindow},
 	}
 }

@@ -2,6 +2,16 @@ package certificate
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"image"
+	"image/color"
+	"image/jpeg"
+	"image/png"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -27,6 +37,36 @@ func with(mod func(*Data)) Data {
 	d := sample
 	mod(&d)
 	return d
+}
+
+// goldenSHA256 is the SHA-256 of Render(sample) as it was before
+// certificates had optional parts. A certificate without them must stay
+// byte for byte what it was: a retry attaches the same file, and a
+// certificate's hash, once recorded, must keep naming it. The bytes depend
+// on fpdf and on the standard library's zlib, so a change of either may
+// legitimately move them: check the PDF still reads the same, then update.
+const goldenSHA256 = "bd78d12c7abc6a793d7af8304f22ffc2c96203a62ca34804d3db85003d4585dc"
+
+func TestRenderGolden(t *testing.T) {
+	tests := map[string]Data{
+		"sample": sample,
+		"optional parts empty": with(func(d *Data) {
+			d.Heading, d.Issuer, d.Signatory, d.Logo, d.Verification = "", "", Signatory{}, []byte{}, nil
+		}),
+		"optional parts blank once cleaned": with(func(d *Data) {
+			d.Heading, d.Issuer = " \u200b\t", "\u202e\x00"
+			d.Signatory = Signatory{Name: "\u200f ", Role: "\r\n"}
+		}),
+		"default heading given": with(func(d *Data) { d.Heading = "Certificate of Completion" }),
+	}
+	for name, d := range tests {
+		t.Run(name, func(t *testing.T) {
+			b, err := Render(d)
+			require.NoError(t, err)
+			sum := sha256.Sum256(b)
+			require.Equal(t, goldenSHA256, hex.EncodeToString(sum[:]))
+		})
+	}
 }
 
 func TestRenderShowsEverything(t *testing.T) {
@@ -130,23 +170,63 @@ func TestRenderIsDeterministic(t *testing.T) {
 	}
 }
 
-// TestRenderConcurrently catches shared state between renders: under -race
-// any write to the shared font bytes fails, and every result must match.
-func TestRenderConcurrently(t *testing.T) {
-	want, err := Render(sample)
+func TestRenderWithEverythingIsDeterministic(t *testing.T) {
+	full := everything(t)
+	first, err := Render(full)
 	require.NoError(t, err)
+	for _, logo := range [][]byte{logoPNG(t, 150, 50), logoJPEG(t, 150, 50)} {
+		d := full
+		d.Logo = logo
+		a, err := Render(d)
+		require.NoError(t, err)
+		b, err := Render(d)
+		require.NoError(t, err)
+		require.Equal(t, a, b, "same data rendered different bytes")
+	}
+
+	for name, mod := range map[string]func(*Data){
+		"heading":           func(d *Data) { d.Heading = "Certificate of Merit" },
+		"issuer":            func(d *Data) { d.Issuer = "Acme Academy Ltd" },
+		"signatory name":    func(d *Data) { d.Signatory.Name = "Dr. Jane Smyth" },
+		"signatory role":    func(d *Data) { d.Signatory.Role = "Dean" },
+		"logo":              func(d *Data) { d.Logo = logoPNG(t, 150, 51) },
+		"verification code": func(d *Data) { d.Verification = &Verification{Code: "7Q2K9-XRT4N", URL: d.Verification.URL} },
+		"verification URL": func(d *Data) {
+			d.Verification = &Verification{Code: d.Verification.Code, URL: d.Verification.URL + "5"}
+		},
+	} {
+		d := full
+		mod(&d)
+		other, err := Render(d)
+		require.NoError(t, err)
+		require.NotEqual(t, first, other, "changing the %s did not change the bytes", name)
+	}
+}
+
+// TestRenderConcurrently catches shared state between renders: under -race
+// any write to the shared font or logo bytes fails, and every result must
+// match. Half the renders share one Data with a logo and a QR code.
+func TestRenderConcurrently(t *testing.T) {
+	full := everything(t)
+	inputs := []Data{sample, full}
+	want := make([][]byte, len(inputs))
+	for i, d := range inputs {
+		var err error
+		want[i], err = Render(d)
+		require.NoError(t, err)
+	}
 
 	const n = 8
 	got := make([][]byte, n)
 	errs := make([]error, n)
 	var wg sync.WaitGroup
 	for i := range n {
-		wg.Go(func() { got[i], errs[i] = Render(sample) })
+		wg.Go(func() { got[i], errs[i] = Render(inputs[i%len(inputs)]) })
 	}
 	wg.Wait()
 	for i := range n {
 		require.NoError(t, errs[i])
-		require.Equal(t, want, got[i])
+		require.Equal(t, want[i%len(inputs)], got[i])
 	}
 }
 
@@ -279,12 +359,30 @@ func TestFitCutsWhatCannotFit(t *testing.T) {
 	require.Equal(t, s.maxPt, short.pt)
 }
 
+// BenchmarkRender renders the sample, a certificate without optional parts,
+// and reports its size.
 func BenchmarkRender(b *testing.B) {
+	benchmarkRender(b, sample)
+}
+
+// BenchmarkRenderEverything adds every optional part, a 600×200 PNG logo
+// and a QR code among them.
+func BenchmarkRenderEverything(b *testing.B) {
+	d := everything(b)
+	d.Logo = logoPNG(b, 600, 200)
+	benchmarkRender(b, d)
+}
+
+func benchmarkRender(b *testing.B, d Data) {
+	var size int
 	for b.Loop() {
-		if _, err := Render(sample); err != nil {
+		pdf, err := Render(d)
+		if err != nil {
 			b.Fatal(err)
 		}
+		size = len(pdf)
 	}
+	b.ReportMetric(float64(size), "pdf-bytes")
 }
 
 // read reads b back with pdftext, which decodes fpdf's UTF-8 fonts correctly
@@ -295,3 +393,373 @@ func read(t *testing.T, b []byte) pdftext.Document {
 	require.NoError(t, err)
 	return doc
 }
+
+// logoImage is a plausible logo: a solid mark on a transparent ground.
+func logoImage(w, h int, mark color.NRGBA) *image.NRGBA {
+	img := image.NewNRGBA(image.Rect(0, 0, w, h))
+	for y := h / 8; y < h-h/8; y++ {
+		for x := w / 8; x < w-w/8; x++ {
+			img.SetNRGBA(x, y, mark)
+		}
+	}
+	return img
+}
+
+var logoRed = color.NRGBA{R: 200, G: 30, B: 30, A: 255}
+
+func logoPNG(t testing.TB, w, h int) []byte {
+	t.Helper()
+	var b bytes.Buffer
+	require.NoError(t, png.Encode(&b, logoImage(w, h, logoRed)))
+	return b.Bytes()
+}
+
+func logoJPEG(t testing.TB, w, h int) []byte {
+	t.Helper()
+	img := logoImage(w, h, logoRed)
+	// JPEG has no transparency: fill the ground white.
+	for i := 3; i < len(img.Pix); i += 4 {
+		if img.Pix[i] == 0 {
+			img.Pix[i-3], img.Pix[i-2], img.Pix[i-1], img.Pix[i] = 255, 255, 255, 255
+		}
+	}
+	var b bytes.Buffer
+	require.NoError(t, jpeg.Encode(&b, img, &jpeg.Options{Quality: 90}))
+	return b.Bytes()
+}
+
+// everything is sample with every optional part. The logo is small, to
+// keep tests quick under the race detector; it is drawn as large as a
+// bigger one of the same shape.
+func everything(t testing.TB) Data {
+	t.Helper()
+	return with(func(d *Data) {
+		d.Heading = "Certificate of Achievement"
+		d.Issuer = "Acme Academy"
+		d.Signatory = Signatory{Name: "Dr. Jane Smith", Role: "Head of Learning"}
+		d.Logo = logoPNG(t, 150, 50)
+		d.Verification = &Verification{Code: "7Q2K9-XRT4M", URL: "https://verify.acme.example/c/7Q2K9-XRT4M"}
+	})
+}
+
+// requireLaidOut renders d and checks its layout: everything drawn stays
+// inside the inner frame, clear of the corner squares, and nothing overlaps
+// anything else. Text boxes are whole columns, wider than the lines in them,
+// so the check is stricter than the eye.
+func requireLaidOut(t *testing.T, d Data) pdftext.Document {
+	t.Helper()
+	b, drawn, err := render(d)
+	require.NoError(t, err)
+	const inset = 15.0
+	for _, x := range drawn {
+		require.GreaterOrEqual(t, x.x, inset, "%s starts left of the frame", x.what)
+		require.GreaterOrEqual(t, x.y, inset, "%s starts above the frame", x.what)
+		require.LessOrEqual(t, x.x+x.w, pageW-inset, "%s ends right of the frame", x.what)
+		require.LessOrEqual(t, x.y+x.h, pageH-inset, "%s ends below the frame", x.what)
+	}
+	for i, a := range drawn {
+		for _, c := range drawn[i+1:] {
+			overlap := a.x < c.x+c.w && c.x < a.x+a.w && a.y < c.y+c.h && c.y < a.y+a.h
+			require.False(t, overlap, "%s %+v overlaps %s %+v", a.what, a, c.what, c)
+		}
+	}
+
+	doc := read(t, b)
+	require.Len(t, doc.Pages, 1)
+	for _, p := range doc.Pages[0].Pieces {
+		require.GreaterOrEqual(t, p.X, textLeft*ptPerMM-0.01, "line %q starts left of the text column", p.Text)
+		require.Greater(t, p.Y, inset*ptPerMM, "line %q is below the frame", p.Text)
+		require.Less(t, p.Y, (pageH-inset)*ptPerMM, "line %q is above the frame", p.Text)
+		for _, r := range p.Text {
+			require.False(t, unicode.IsControl(r) || unicode.Is(unicode.Cf, r), "%U reached the PDF", r)
+		}
+	}
+	return doc
+}
+
+func TestRenderShowsCourseWording(t *testing.T) {
+	verify := &Verification{Code: "7Q2K9-XRT4M", URL: "https://verify.acme.example/c/7Q2K9-XRT4M"}
+	tests := []struct {
+		name   string
+		mod    func(*Data)
+		want   []string
+		absent []string
+	}{
+		{"heading", func(d *Data) { d.Heading = "Certificate of Achievement" },
+			[]string{"Certificate of Achievement"}, []string{"Certificate of Completion"}},
+		{"issuer", func(d *Data) { d.Issuer = "Acme Academy" },
+			[]string{"Issued by Acme Academy"}, nil},
+		{"signatory", func(d *Data) { d.Signatory = Signatory{Name: "Dr. Jane Smith", Role: "Head of Learning"} },
+			[]string{"Dr. Jane Smith", "Head of Learning"}, nil},
+		{"signatory without a role", func(d *Data) { d.Signatory.Name = "Jane Smith" },
+			[]string{"Jane Smith"}, nil},
+		{"role without a name", func(d *Data) { d.Signatory.Role = "The Board" },
+			[]string{"The Board"}, nil},
+		{"verification", func(d *Data) { d.Verification = verify },
+			[]string{"Verification code: 7Q2K9-XRT4M", "Verify at https://verify.acme.example/c/7Q2K9-XRT4M"}, nil},
+		{"logo", func(d *Data) { d.Logo = logoPNG(t, 300, 100) },
+			[]string{"Certificate of Completion"}, nil},
+		{"everything", func(d *Data) { *d = everything(t) },
+			[]string{"Certificate of Achievement", "Issued by Acme Academy", "Dr. Jane Smith", "Head of Learning",
+				"Verification code: 7Q2K9-XRT4M", "Verify at https://verify.acme.example/c/7Q2K9-XRT4M"},
+			[]string{"Certificate of Completion"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			text := requireLaidOut(t, with(tt.mod)).Text()
+			for _, want := range append(tt.want,
+				"This certifies that", "Bob Johnson", "has completed", "New Student Orientation",
+				"Completed on 17 October 2019", "Certificate ID: evt_1FUfx9Jq7sMRu3Bo") {
+				require.Contains(t, text, want)
+			}
+			for _, absent := range tt.absent {
+				require.NotContains(t, text, absent)
+			}
+		})
+	}
+}
+
+func TestRenderTitlesThePDFWithTheHeading(t *testing.T) {
+	b, err := Render(with(func(d *Data) { d.Heading = "Zertifikat über die Teilnahme" }))
+	require.NoError(t, err)
+	r, err := pdf.NewReader(bytes.NewReader(b), int64(len(b)))
+	require.NoError(t, err)
+	require.Equal(t, "Zertifikat über die Teilnahme", r.Trailer().Key("Info").Key("Title").Text())
+}
+
+func TestRenderHostileWording(t *testing.T) {
+	long := strings.Repeat("Organisation ", 40)[:500]
+	hostile := []struct {
+		name, in string
+		want     string // what the certificate shows; empty when it may be cut
+	}{
+		{"control characters", "Acme\x00\x07 Aca\x1bdemy\u0085Ltd\x7f", "Acme Academy Ltd"},
+		{"bidi override", "\u202eAcme Academy\u202c", "Acme Academy"},
+		{"rtl and ltr marks", "\u200fAcme\u200e Academy\u2067", "Acme Academy"},
+		{"zero-width characters", "Ac\u200bme\ufeff Academy", "Acme Academy"},
+		{"beyond the BMP", "Acme 🎓 Academy 𝔄", "Acme \uFFFD Academy \uFFFD"},
+		{"500 characters", long, ""},
+		{"500 characters without a space", strings.Repeat("W", 500), ""},
+		{"500 characters of Cyrillic", strings.Repeat("Щедрость ", 56)[:500], ""},
+	}
+	fields := []struct {
+		name   string
+		set    func(*Data, string)
+		prefix string
+	}{
+		{"heading", func(d *Data, s string) { d.Heading = s }, ""},
+		{"issuer", func(d *Data, s string) { d.Issuer = s }, "Issued by "},
+		{"signatory name", func(d *Data, s string) { d.Signatory.Name = s }, ""},
+		{"signatory role", func(d *Data, s string) { d.Signatory.Role = s }, ""},
+		{"verification code", func(d *Data, s string) { d.Verification.Code = s }, "Verification code: "},
+	}
+	for _, f := range fields {
+		for _, h := range hostile {
+			t.Run(f.name+"/"+h.name, func(t *testing.T) {
+				d := everything(t)
+				f.set(&d, h.in)
+				text := requireLaidOut(t, d).Text()
+				if h.want != "" {
+					require.Contains(t, text, f.prefix+h.want)
+				}
+			})
+		}
+	}
+}
+
+func TestRenderEverythingAtItsLongestStaysOnPage(t *testing.T) {
+	// words repeats word up to exactly n characters.
+	words := func(n int, word string) string {
+		return strings.TrimSpace(string([]rune(strings.Repeat(word+" ", n))[:n]))
+	}
+	url := "https://verify.example.com/certificates/"
+	url += strings.Repeat("x", MaxVerificationURL-len(url))
+	tests := []struct {
+		name string
+		word string
+		logo []byte
+	}{
+		{"latin, wide logo", "Maximilian", logoPNG(t, 1000, 100)},
+		{"latin, tall logo", "Datenschutz", logoPNG(t, 100, 1000)},
+		{"cyrillic, square logo", "Александровна", logoJPEG(t, 200, 200)},
+		{"wide letters", "WWWWWW", logoPNG(t, 600, 200)},
+		{"no spaces at all", strings.Repeat("m", 600), logoPNG(t, 600, 200)},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			requireLaidOut(t, Data{
+				LearnerName:   words(200, tt.word),
+				CourseTitle:   words(500, tt.word),
+				CompletedAt:   time.Date(2029, 9, 30, 12, 0, 0, 0, time.UTC), // the longest month name
+				CertificateID: strings.Repeat("W", 128),
+				Heading:       words(500, tt.word),
+				Issuer:        words(500, tt.word),
+				Signatory:     Signatory{Name: words(500, tt.word), Role: words(500, tt.word)},
+				Logo:          tt.logo,
+				Verification:  &Verification{Code: words(500, tt.word), URL: url},
+			})
+		})
+	}
+}
+
+func TestRenderDrawsLogo(t *testing.T) {
+	tests := []struct {
+		name string
+		logo []byte
+		// the image embedded, as pdfimages lists it
+		wantW, wantH int
+	}{
+		{"png", logoPNG(t, 300, 100), 300, 100},
+		{"jpeg", logoJPEG(t, 300, 100), 300, 100},
+		{"wide png is shrunk to the box at 300 dpi", logoPNG(t, 1500, 150), pixels(logoMaxW), 71},
+		{"tall jpeg is shrunk to the box at 300 dpi", logoJPEG(t, 300, 1200), 47, pixels(logoMaxH)},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			d := with(func(d *Data) { d.Logo = tt.logo })
+			b, err := Render(d)
+			require.NoError(t, err)
+			again, err := Render(d)
+			require.NoError(t, err)
+			require.Equal(t, b, again, "the same logo rendered different bytes")
+			require.Contains(t, requireLaidOut(t, d).Text(), "Certificate of Completion")
+
+			if _, err := exec.LookPath("pdfimages"); err != nil {
+				t.Skip("pdfimages (poppler-utils) is not installed: cannot look at the embedded image")
+			}
+			path := writeTemp(t, b)
+			out, err := exec.Command("pdfimages", "-list", path).CombinedOutput()
+			require.NoError(t, err, "%s", out)
+			// A header, a rule, then one line per image (plus one for a
+			// soft mask): page num type width height ...
+			lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+			require.GreaterOrEqual(t, len(lines), 3, "%s", out)
+			fields := strings.Fields(lines[2])
+			require.Equal(t, []string{"image"}, fields[2:3])
+			require.Equal(t, []string{itoa(tt.wantW), itoa(tt.wantH)}, fields[3:5], "%s", out)
+
+			// And it is where it should be: the box's centre is red.
+			_, drawn, err := render(d)
+			require.NoError(t, err)
+			logoBox := drawn[0]
+			require.Equal(t, "logo", logoBox.what)
+			px := raster(t, path, 50)
+			c := px.At(mmToPx(logoBox.x+logoBox.w/2, 50), mmToPx(logoBox.y+logoBox.h/2, 50))
+			r, g, bl, _ := c.RGBA()
+			require.InDelta(t, 200, r>>8, 30, "logo centre is %v", c)
+			require.InDelta(t, 30, g>>8, 30, "logo centre is %v", c)
+			require.InDelta(t, 30, bl>>8, 30, "logo centre is %v", c)
+		})
+	}
+}
+
+// TestRenderTakesEveryKindOfLogo covers the image types the decoders
+// return, each of which reaches fpdf in a form it can read.
+func TestRenderTakesEveryKindOfLogo(t *testing.T) {
+	rect := image.Rect(0, 0, 90, 30)
+	gray := image.NewGray(rect)
+	gray16 := image.NewGray16(rect)
+	opaque := image.NewRGBA(rect)
+	paletted := image.NewPaletted(rect, color.Palette{color.Transparent, logoRed, color.NRGBA{R: 255, A: 128}})
+	deep := image.NewNRGBA64(rect)
+	for i := range rect.Dx() * rect.Dy() {
+		x, y := i%rect.Dx(), i/rect.Dx()
+		gray.SetGray(x, y, color.Gray{Y: uint8(x * 2)})
+		gray16.SetGray16(x, y, color.Gray16{Y: uint16(x * 500)})
+		opaque.SetRGBA(x, y, color.RGBA{R: uint8(x), G: uint8(y), B: 90, A: 255})
+		paletted.SetColorIndex(x, y, uint8(x%3))
+		deep.SetNRGBA64(x, y, color.NRGBA64{R: 0xFFFF, A: uint16(x * 700)})
+	}
+	encode := func(img image.Image) []byte {
+		var b bytes.Buffer
+		require.NoError(t, png.Encode(&b, img))
+		return b.Bytes()
+	}
+	var grayJPEG bytes.Buffer
+	require.NoError(t, jpeg.Encode(&grayJPEG, gray, nil))
+	tests := map[string][]byte{
+		"gray png":          encode(gray),
+		"16-bit gray png":   encode(gray16),
+		"opaque rgb png":    encode(opaque),
+		"paletted png":      encode(paletted),
+		"16-bit png":        encode(deep),
+		"gray jpeg":         grayJPEG.Bytes(),
+		"colour jpeg":       logoJPEG(t, 90, 30),
+		"png with alpha":    logoPNG(t, 90, 30),
+		"one pixel":         encode(image.NewGray(image.Rect(0, 0, 1, 1))),
+		"largest side, png": encode(image.NewGray(image.Rect(0, 0, 4096, 2))),
+	}
+	for name, b := range tests {
+		t.Run(name, func(t *testing.T) {
+			d := with(func(d *Data) { d.Logo = b })
+			requireLaidOut(t, d)
+			first, err := Render(d)
+			require.NoError(t, err)
+			again, err := Render(d)
+			require.NoError(t, err)
+			require.Equal(t, first, again)
+		})
+	}
+}
+
+func TestRenderRefusesBadLogo(t *testing.T) {
+	good := logoPNG(t, 40, 20)
+	tests := map[string][]byte{
+		"gif":       []byte("GIF89a\x01\x00\x01\x00\x00\x00\x00;"),
+		"garbage":   []byte("not an image at all"),
+		"truncated": good[:len(good)-20],
+	}
+	for name, b := range tests {
+		t.Run(name, func(t *testing.T) {
+			require.Error(t, CheckLogo(b))
+			pdf, err := Render(with(func(d *Data) { d.Logo = b }))
+			require.ErrorIs(t, err, ErrInvalidData)
+			require.ErrorContains(t, err, "logo")
+			require.Nil(t, pdf)
+		})
+	}
+	require.NoError(t, CheckLogo(good))
+	require.EqualError(t, CheckLogo(nil), "logo is empty")
+}
+
+func TestRenderSize(t *testing.T) {
+	const limit = 60 << 10
+	b, err := Render(sample)
+	require.NoError(t, err)
+	require.Less(t, len(b), limit)
+	b, err = Render(with(func(d *Data) {
+		*d = everything(t)
+		d.Logo = logoPNG(t, 600, 200)
+	}))
+	require.NoError(t, err)
+	require.Less(t, len(b), limit, "with every optional part and a 600×200 logo")
+}
+
+func writeTemp(t *testing.T, b []byte) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "certificate.pdf")
+	require.NoError(t, os.WriteFile(path, b, 0o600))
+	return path
+}
+
+// raster renders the PDF at path's page at dpi with pdftoppm.
+func raster(t *testing.T, path string, dpi int) image.Image {
+	t.Helper()
+	if _, err := exec.LookPath("pdftoppm"); err != nil {
+		t.Skip("pdftoppm (poppler-utils) is not installed: cannot rasterise the certificate")
+	}
+	prefix := filepath.Join(t.TempDir(), "page")
+	out, err := exec.Command("pdftoppm", "-png", "-r", itoa(dpi), "-singlefile", path, prefix).CombinedOutput()
+	require.NoError(t, err, "%s", out)
+	f, err := os.ReadFile(prefix + ".png")
+	require.NoError(t, err)
+	img, err := png.Decode(bytes.NewReader(f))
+	require.NoError(t, err)
+	return img
+}
+
+func mmToPx(mm float64, dpi int) int {
+	return int(mm / 25.4 * float64(dpi))
+}
+
+func itoa(n int) string { return strconv.Itoa(n) }

@@ -38,16 +38,24 @@ type Config struct {
 	SlackChannel      string
 	SlackAPIURL       string
 	SlackPerSecond    float64
-	SendGridAPIKey    string
-	SendGridAPIURL    string
-	EmailFrom         string
-	EmailFromName     string
-	OutboxDir         string
-	MaxBodyBytes      int64
-	StartTimeout      time.Duration
-	NoticeDeadline    time.Duration
-	ShutdownTimeout   time.Duration
-	LogLevel          string
+	// CoursesFile is the per-course routing (COURSES_FILE); empty means
+	// every course gets the variables below.
+	CoursesFile string
+	// DigestThreshold and DigestWindow: past DigestThreshold completions of
+	// a course within DigestWindow, Slack gets one digest per window.
+	DigestThreshold int
+	DigestWindow    time.Duration
+	EmailsPerSecond float64
+	SendGridAPIKey  string
+	SendGridAPIURL  string
+	EmailFrom       string
+	EmailFromName   string
+	OutboxDir       string
+	MaxBodyBytes    int64
+	StartTimeout    time.Duration
+	NoticeDeadline  time.Duration
+	ShutdownTimeout time.Duration
+	LogLevel        string
 	// AllowedSources are the addresses that may post webhooks. It is nil
 	// exactly when AllowAllSources is set.
 	AllowedSources []netip.Prefix
@@ -142,6 +150,17 @@ const (
 	// retried before the workflow gives up on them and ends partial. A day
 	// rides out any provider outage worth waiting for.
 	DefaultNoticeDeadline = 24 * time.Hour
+
+	// DefaultDigestThreshold and DefaultDigestWindow: a course's first five
+	// completions in a minute get a Slack message each, the rest of that
+	// minute one digest. Slack allows about one message a second a channel.
+	DefaultDigestThreshold = 5
+	DefaultDigestWindow    = time.Minute
+	// MaxDigestWindow bounds how long a completion may wait for its digest.
+	MaxDigestWindow = 24 * time.Hour
+	// DefaultEmailsPerSecond caps certificate emails across the deployment,
+	// under SendGrid's per-account rate limit.
+	DefaultEmailsPerSecond = 10
 )
 
 // SlackOutbox reports whether Slack notices go to files instead of Slack.
@@ -220,6 +239,13 @@ func (r *reader) worker(c *Config) {
 	c.SlackChannel = r.str("SLACK_CHANNEL", "")
 	c.SlackAPIURL = r.httpURL("SLACK_API_URL", DefaultSlackAPIURL)
 	c.SlackPerSecond = r.positiveFloat("SLACK_MESSAGES_PER_SECOND", 1)
+	c.CoursesFile = r.str("COURSES_FILE", "")
+	c.DigestThreshold = int(r.nonNegativeInt("SLACK_DIGEST_THRESHOLD", DefaultDigestThreshold))
+	c.DigestWindow = r.duration("SLACK_DIGEST_WINDOW", DefaultDigestWindow)
+	if c.DigestWindow > MaxDigestWindow {
+		r.fail("SLACK_DIGEST_WINDOW", "is %s; at most %s is accepted", c.DigestWindow, MaxDigestWindow)
+	}
+	c.EmailsPerSecond = r.positiveFloat("SENDGRID_EMAILS_PER_SECOND", DefaultEmailsPerSecond)
 	c.SendGridAPIKey = r.str("SENDGRID_API_KEY", "")
 	c.SendGridAPIURL = r.httpURL("SENDGRID_API_URL", DefaultSendGridAPIURL)
 	c.EmailFrom = r.email("EMAIL_FROM", "")
@@ -541,6 +567,19 @@ func (r *reader) positiveInt(name string, def int64) int64 {
 	n, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
 	if err != nil || n <= 0 {
 		r.fail(name, "must be a positive whole number, got %q", v)
+		return def
+	}
+	return n
+}
+
+func (r *reader) nonNegativeInt(name string, def int64) int64 {
+	v := strings.TrimSpace(r.getenv(name))
+	if v == "" {
+		return def
+	}
+	n, err := strconv.ParseInt(v, 10, 64)
+	if err != nil || n < 0 || n > math.MaxInt32 {
+		r.fail(name, "must be a whole number, 0 or more, got %q", v)
 		return def
 	}
 	return n

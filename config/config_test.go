@@ -33,6 +33,7 @@ func loadBoth(getenv func(string) string) (Config, error) {
 	s.DatabaseURL, s.OutboxDir = w.DatabaseURL, w.OutboxDir
 	s.SlackBotToken, s.SlackChannel, s.SlackAPIURL, s.SlackPerSecond = w.SlackBotToken, w.SlackChannel, w.SlackAPIURL, w.SlackPerSecond
 	s.SendGridAPIKey, s.SendGridAPIURL, s.EmailFrom, s.EmailFromName = w.SendGridAPIKey, w.SendGridAPIURL, w.EmailFrom, w.EmailFromName
+	s.CoursesFile, s.DigestThreshold, s.DigestWindow, s.EmailsPerSecond = w.CoursesFile, w.DigestThreshold, w.DigestWindow, w.EmailsPerSecond
 	return s, nil
 }
 
@@ -59,6 +60,10 @@ func TestDefaults(t *testing.T) {
 	require.Empty(t, c.TrustedProxies, "no proxy is trusted unless listed")
 	require.Empty(t, c.WebhookSecret)
 	require.Empty(t, c.WebhookSecretPrevious)
+	require.Empty(t, c.CoursesFile)
+	require.Equal(t, 5, c.DigestThreshold)
+	require.Equal(t, time.Minute, c.DigestWindow)
+	require.Equal(t, 10.0, c.EmailsPerSecond)
 }
 
 func TestRealChannels(t *testing.T) {
@@ -75,23 +80,27 @@ func TestRealChannels(t *testing.T) {
 
 func TestInvalidValuesNameTheVariable(t *testing.T) {
 	cases := map[string]map[string]string{
-		"TEMPORAL_ADDRESS":        {"TEMPORAL_ADDRESS": "localhost"},
-		"HTTP_ADDR":               {"HTTP_ADDR": ":99999"},
-		"SLACK_API_URL":           {"SLACK_API_URL": "ftp://slack"},
-		"SENDGRID_API_URL":        {"SENDGRID_API_URL": "not a url"},
-		"EMAIL_FROM":              {"EMAIL_FROM": "Certs <certs@example.org>"},
-		"SLACK_CHANNEL":           {"SLACK_BOT_TOKEN": "xoxb-1"},
-		"DATABASE_URL":            {"DATABASE_URL": "mysql://db/x"},
-		"WEBHOOK_MAX_BODY_BYTES":  {"WEBHOOK_MAX_BODY_BYTES": "-1"},
-		"WEBHOOK_MAX_BODY_BYTES ": {"WEBHOOK_MAX_BODY_BYTES": "2000000"},
-		"TEMPORAL_START_TIMEOUT":  {"TEMPORAL_START_TIMEOUT": "5"},
-		"NOTICE_DEADLINE":         {"NOTICE_DEADLINE": "forever"},
-		"LOG_LEVEL":               {"LOG_LEVEL": "loud"},
-		"EMAIL_FROM_NAME":         {"EMAIL_FROM_NAME": "a\nBcc: x@y"},
-		"ALLOWED_SOURCE_IPS":      {"ALLOWED_SOURCE_IPS": "54.243.7.71,10.0.0.0/33"},
-		"TRUSTED_PROXIES":         {"TRUSTED_PROXIES": "proxy.internal"},
-		"WEBHOOK_SECRET":          {"WEBHOOK_SECRET": "short"},
-		"WEBHOOK_SECRET_PREVIOUS": {"WEBHOOK_SECRET_PREVIOUS": "old-secret-0123456789"},
+		"TEMPORAL_ADDRESS":           {"TEMPORAL_ADDRESS": "localhost"},
+		"HTTP_ADDR":                  {"HTTP_ADDR": ":99999"},
+		"SLACK_API_URL":              {"SLACK_API_URL": "ftp://slack"},
+		"SENDGRID_API_URL":           {"SENDGRID_API_URL": "not a url"},
+		"EMAIL_FROM":                 {"EMAIL_FROM": "Certs <certs@example.org>"},
+		"SLACK_CHANNEL":              {"SLACK_BOT_TOKEN": "xoxb-1"},
+		"DATABASE_URL":               {"DATABASE_URL": "mysql://db/x"},
+		"WEBHOOK_MAX_BODY_BYTES":     {"WEBHOOK_MAX_BODY_BYTES": "-1"},
+		"WEBHOOK_MAX_BODY_BYTES ":    {"WEBHOOK_MAX_BODY_BYTES": "2000000"},
+		"TEMPORAL_START_TIMEOUT":     {"TEMPORAL_START_TIMEOUT": "5"},
+		"NOTICE_DEADLINE":            {"NOTICE_DEADLINE": "forever"},
+		"LOG_LEVEL":                  {"LOG_LEVEL": "loud"},
+		"EMAIL_FROM_NAME":            {"EMAIL_FROM_NAME": "a\nBcc: x@y"},
+		"ALLOWED_SOURCE_IPS":         {"ALLOWED_SOURCE_IPS": "54.243.7.71,10.0.0.0/33"},
+		"TRUSTED_PROXIES":            {"TRUSTED_PROXIES": "proxy.internal"},
+		"WEBHOOK_SECRET":             {"WEBHOOK_SECRET": "short"},
+		"WEBHOOK_SECRET_PREVIOUS":    {"WEBHOOK_SECRET_PREVIOUS": "old-secret-0123456789"},
+		"SLACK_DIGEST_THRESHOLD":     {"SLACK_DIGEST_THRESHOLD": "-1"},
+		"SLACK_DIGEST_WINDOW":        {"SLACK_DIGEST_WINDOW": "48h"},
+		"SLACK_DIGEST_WINDOW ":       {"SLACK_DIGEST_WINDOW": "60"},
+		"SENDGRID_EMAILS_PER_SECOND": {"SENDGRID_EMAILS_PER_SECOND": "0"},
 	}
 	for name, vars := range cases {
 		t.Run(name, func(t *testing.T) {

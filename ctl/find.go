@@ -11,6 +11,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/coursehook/coursehook/courses"
 	"github.com/coursehook/coursehook/event"
 	"github.com/coursehook/coursehook/export"
 	"github.com/coursehook/coursehook/store"
@@ -26,6 +27,12 @@ type findRow struct {
 	Error          string `json:"error,omitempty"`
 	SlackTS        string `json:"slackTs,omitempty"`
 	EmailMessageID string `json:"emailMessageId,omitempty"`
+	// CourseName is the course's name in COURSES_FILE, when it has one.
+	CourseName string `json:"courseName,omitempty"`
+	// Announcement says how Slack announced the event: its own "message",
+	// or a line in its course's "digest" (SlackTS is the digest's).
+	Announcement    string `json:"announcement,omitempty"`
+	PreviousEventID string `json:"previousEventId,omitempty"`
 	// Resends are the operators' resends of the event, oldest first.
 	Resends []resendRow `json:"resends"`
 }
@@ -49,7 +56,7 @@ func find(ctx context.Context, args []string, getenv func(string) string, stdout
 	var f store.Filter
 	var status, since string
 	var asJSON bool
-	fs.StringVar(&f.CourseID, "course", "", "course id (notifiableId)")
+	fs.StringVar(&f.CourseID, "course", "", "course id (notifiableId), or its name in COURSES_FILE")
 	fs.StringVar(&f.CompanyID, "company", "", "company id")
 	fs.StringVar(&f.LearnerEmail, "email", "", "learner email")
 	fs.StringVar(&status, "status", "", "recorded, completed, partial or ignored")
@@ -81,6 +88,11 @@ func find(ctx context.Context, args []string, getenv func(string) string, stdout
 		return err
 	}
 	defer st.Close()
+	names, err := courseNames(cfg.CoursesFile)
+	if err != nil {
+		return err
+	}
+	f.CourseID = courseID(f.CourseID, names)
 	recs, err := st.List(ctx, f)
 	if err != nil {
 		return err
@@ -91,6 +103,7 @@ func find(ctx context.Context, args []string, getenv func(string) string, stdout
 			Item: export.ItemOf(r), WorkflowID: workflows.WorkflowID(r.EventID),
 			LearnerHash: event.LearnerHash(cfg.LearnerHashKey, r.LearnerEmail),
 			Error:       r.Error, SlackTS: r.SlackTS, EmailMessageID: r.EmailMessageID,
+			CourseName: names[r.CourseID], Announcement: r.Announcement, PreviousEventID: r.PreviousEventID,
 			Resends: []resendRow{},
 		}
 		resends, err := st.Resends(ctx, r.EventID)
@@ -112,10 +125,14 @@ func find(ctx context.Context, args []string, getenv func(string) string, stdout
 		}{rows, filter})
 	}
 	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "EVENT ID\tSTATUS\tCOMPLETED (UTC)\tCOURSE\tCOMPANY\tFAILED\tRESENDS")
+	fmt.Fprintln(tw, "EVENT ID\tSTATUS\tCOMPLETED (UTC)\tCOURSE\tCOMPANY\tSLACK\tFAILED\tRESENDS")
 	for _, r := range rows {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", oneLine(r.EventID), r.Status, r.CompletedAt.Format("2006-01-02 15:04:05"),
-			oneLine(r.CourseID), oneLine(r.CompanyID), r.FailedStep, resendSummary(r.Resends))
+		course := oneLine(r.CourseID)
+		if r.CourseName != "" {
+			course = oneLine(r.CourseName) + " (" + course + ")"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", oneLine(r.EventID), r.Status, r.CompletedAt.Format("2006-01-02 15:04:05"),
+			course, oneLine(r.CompanyID), r.Announcement, r.FailedStep, resendSummary(r.Resends))
 	}
 	if err := tw.Flush(); err != nil {
 		return err
@@ -126,6 +143,30 @@ func find(ctx context.Context, args []string, getenv func(string) string, stdout
 	}
 	fmt.Fprintf(stdout, "\nTemporal filter: %s\n", filter)
 	return nil
+}
+
+// courseNames are the course names COURSES_FILE gives, by course id; none
+// without the file.
+func courseNames(path string) (map[string]string, error) {
+	if path == "" {
+		return nil, nil
+	}
+	t, err := courses.Load(path, courses.Route{})
+	if err != nil {
+		return nil, fmt.Errorf("COURSES_FILE: %w", err)
+	}
+	return t.Names(), nil
+}
+
+// courseID takes --course as an id, or as a course's name in COURSES_FILE
+// (any case) when one has it.
+func courseID(v string, names map[string]string) string {
+	for id, name := range names {
+		if strings.EqualFold(name, v) {
+			return id
+		}
+	}
+	return v
 }
 
 func statusList() string {

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -53,7 +54,7 @@ func TestFindPrintsATableAndTheTemporalFilter(t *testing.T) {
 	out, err := ctl(t, env, "--email", "BOB@example.com")
 	require.NoError(t, err)
 	lines := strings.Split(out, "\n")
-	require.Regexp(t, `^EVENT ID\s+STATUS\s+COMPLETED \(UTC\)\s+COURSE\s+COMPANY\s+FAILED`, lines[0])
+	require.Regexp(t, `^EVENT ID\s+STATUS\s+COMPLETED \(UTC\)\s+COURSE\s+COMPANY\s+SLACK\s+FAILED`, lines[0])
 	require.Regexp(t, `^e1\s+completed\s+2026-11-28 09:00:00\s+c-1\s+acme`, lines[1])
 	require.Regexp(t, `^e3\s+partial\s+2026-11-28 11:00:00\s+c-2\s+acme\s+slack`, lines[2])
 	require.Contains(t, out, "2 events")
@@ -65,6 +66,27 @@ func TestFindPrintsATableAndTheTemporalFilter(t *testing.T) {
 	require.Contains(t, out, "\ne2 ")
 	require.Contains(t, out, "1 events")
 	require.Contains(t, out, `CourseId = "c-1" AND CompletionStatus IN ("recording", "notifying") AND StartTime >= "2026-11-28T09:00:00Z"`)
+}
+
+func TestFindKnowsCourseNames(t *testing.T) {
+	env := seeded(t)
+	env["COURSES_FILE"] = filepath.Join(t.TempDir(), "courses.yaml")
+	require.NoError(t, os.WriteFile(env["COURSES_FILE"], []byte("courses:\n  c-2:\n    name: Business Ethics\n"), 0o600))
+
+	out, err := ctl(t, env, "--course", "business ethics")
+	require.NoError(t, err)
+	lines := strings.Split(out, "\n")
+	require.Regexp(t, `^e3\s+partial\s+2026-11-28 11:00:00\s+Business Ethics \(c-2\)\s+acme`, lines[1])
+	require.Contains(t, out, "1 events")
+	require.Contains(t, out, `CourseId = "c-2"`, "the name becomes the id in the Temporal filter")
+
+	out, err = ctl(t, env, "--course", "c-2", "--json")
+	require.NoError(t, err)
+	require.Contains(t, out, `"courseName": "Business Ethics"`)
+
+	env["COURSES_FILE"] = filepath.Join(t.TempDir(), "missing.yaml")
+	_, err = ctl(t, env, "--course", "c-2")
+	require.ErrorContains(t, err, "COURSES_FILE")
 }
 
 func TestFindJSON(t *testing.T) {

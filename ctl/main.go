@@ -27,13 +27,15 @@ import (
 const usage = `usage: coursehookctl <command> [arguments]
 
 commands:
-  find [--course ID] [--company ID] [--email EMAIL] [--status recorded|completed|partial|ignored]
+  find [--course ID|NAME] [--company ID] [--email EMAIL] [--status recorded|completed|partial|ignored]
        [--since 24h|TIME] [--limit N] [--json]
                        list events from the database, in completion order, and print the
                        Temporal filter that finds the same workflows in the UI
   resend --event ID --what email|slack|all [--reason TEXT] [--request-id ID] [--by NAME]
+         [--current-routing]
                        send an event's notices again, as a workflow of its own; the same request id
-                       (by default: the event, --what and today's UTC date) never sends twice
+                       (by default: the event, --what and today's UTC date) never sends twice; by the
+                       route recorded with the event, or with --current-routing by COURSES_FILE now
   resend --status partial --since 24h [--what W] [--dry-run] [--reason TEXT]
                        the same for every matching event (without --what: its failed steps)
   learner-hash EMAIL   print the LearnerHash of EMAIL (keyed by LEARNER_HASH_KEY) and the

@@ -30,6 +30,9 @@ type resendArgs struct {
 	eventID, what, reason, requestID, by string
 	status, since                        string
 	dryRun                               bool
+	// currentRouting sends by the worker's routing now, not the route
+	// recorded with the event.
+	currentRouting bool
 }
 
 // resend sends notices again, for one event or for every event a filter
@@ -46,6 +49,7 @@ func resend(ctx context.Context, args []string, getenv func(string) string, stdo
 	fs.StringVar(&r.status, "status", "", "with --since: resend every event of this status")
 	fs.StringVar(&r.since, "since", "", "with --status: a duration back from now (24h) or an RFC 3339 time")
 	fs.BoolVar(&r.dryRun, "dry-run", false, "list what would be resent, send nothing")
+	fs.BoolVar(&r.currentRouting, "current-routing", false, "send by the worker's COURSES_FILE now, not the route recorded with the event")
 	if err := fs.Parse(args); err != nil {
 		return fmt.Errorf("%w: resend: %v", errUsage, err)
 	}
@@ -189,7 +193,8 @@ func resendOne(ctx context.Context, c client.Client, st *store.Store, cfg config
 			RequestID: requestID, EventID: rec.EventID, What: what, Reason: r.reason,
 			RequestedBy: r.by, RequestedAt: now.UTC(),
 		},
-		LearnerHash: event.LearnerHash(cfg.LearnerHashKey, rec.LearnerEmail),
+		LearnerHash:    event.LearnerHash(cfg.LearnerHashKey, rec.LearnerEmail),
+		CurrentRouting: r.currentRouting,
 	})
 	var started *serviceerror.WorkflowExecutionAlreadyStarted
 	if errors.As(err, &started) {

@@ -445,6 +445,10 @@ func TestFaultWorkerKilledMidFlight(t *testing.T) {
 		"SLACK_CHANNEL=" + slacktest.ChannelID,
 		"SLACK_API_URL=" + s.Slack.URL(),
 		"SLACK_MESSAGES_PER_SECOND=50",
+		// Every completion gets a message of its own, so each one's crash
+		// window can be checked; the digest's is checked in cohort_test.go.
+		"SLACK_DIGEST_THRESHOLD=1000",
+		"SENDGRID_EMAILS_PER_SECOND=50",
 		"SENDGRID_API_KEY=SG.test-key",
 		"SENDGRID_API_URL=" + s.SendGrid.URL(),
 		"EMAIL_FROM=certificates@coursehook.example",

@@ -2,6 +2,7 @@ package integration
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"io"
@@ -22,6 +23,8 @@ import (
 	sdklog "go.temporal.io/sdk/log"
 
 	"github.com/coursehook/coursehook/app"
+	"github.com/coursehook/coursehook/config"
+	"github.com/coursehook/coursehook/courses"
 	"github.com/coursehook/coursehook/deadletter"
 	"github.com/coursehook/coursehook/internal/sendgridtest"
 	"github.com/coursehook/coursehook/internal/slacktest"
@@ -70,6 +73,18 @@ type stackOptions struct {
 	Temporal client.Client
 	// NoWorker leaves the worker out, for tests that run it as a process.
 	NoWorker bool
+	// Routing gives the worker per-course routing and cohort digests, as
+	// the worker binary always has: Courses is COURSES_FILE's text (none
+	// when empty) over DigestThreshold and DigestWindow (the defaults when
+	// zero). Without it the
+	// worker posts every notice directly, as before routing existed, which
+	// the tests that count one Slack message per event rely on.
+	Routing         bool
+	Courses         string
+	DigestThreshold int
+	DigestWindow    time.Duration
+	// EmailsPerSecond throttles the email queue (the default when zero).
+	EmailsPerSecond float64
 }
 
 // newStack sends through the real Slack and SendGrid clients, pointed at the
@@ -127,7 +142,12 @@ func build(t testing.TB, poster slacknotify.Poster, sender mail.Sender, opts ...
 		acts.Metrics = metrics.NewWorker(s.WorkerMetrics, func(ctx context.Context) (int, error) {
 			return st.CountStatus(ctx, store.StatusPartial)
 		}, log)
-		stop, err := app.StartWorkers(app.NewWorkers(c, taskQueue, acts, app.WorkerOptions{SlackPerSecond: o.SlackPerSecond}))
+		if o.Routing {
+			acts.Routes, acts.Digests = routes(t, o), c
+		}
+		stop, err := app.StartWorkers(app.NewWorkers(c, taskQueue, acts, app.WorkerOptions{
+			SlackPerSecond: o.SlackPerSecond, EmailsPerSecond: o.EmailsPerSecond,
+		}))
 		require.NoError(t, err)
 		t.Cleanup(stop)
 	}
@@ -141,6 +161,24 @@ func build(t testing.TB, poster slacknotify.Poster, sender mail.Sender, opts ...
 	s.Server = httptest.NewServer(webhook.New(c, log, wopts).Router())
 	t.Cleanup(s.Server.Close)
 	return s
+}
+
+// routes loads the stack's courses file, as the worker binary does.
+func routes(t testing.TB, o stackOptions) *courses.Routes {
+	t.Helper()
+	var path string
+	if o.Courses != "" {
+		path = filepath.Join(t.TempDir(), "courses.yaml")
+		require.NoError(t, os.WriteFile(path, []byte(o.Courses), 0o600))
+	}
+	base := courses.Route{
+		Slack:  courses.SlackRoute{Channel: slacktest.ChannelID, Enabled: true},
+		Email:  courses.EmailRoute{Enabled: true},
+		Digest: courses.DigestRoute{Threshold: cmp.Or(o.DigestThreshold, config.DefaultDigestThreshold), Window: cmp.Or(o.DigestWindow, config.DefaultDigestWindow)},
+	}
+	table, err := courses.Load(path, base)
+	require.NoError(t, err)
+	return courses.NewRoutes(table)
 }
 
 type answer struct {

@@ -33,6 +33,19 @@ type Message struct {
 	// CertificateName is the attachment's file name, e.g.
 	// "certificate-<event id>.pdf". It is sanitised before use.
 	CertificateName string
+	// Subject is the subject line from the course's template, already
+	// rendered; empty means "Your certificate for <course title>". It is
+	// made as safe as that one: one line, control characters gone, capped.
+	Subject string
+	// Intro is the opening paragraph from the course's template, already
+	// rendered, as plain text; empty means "You completed <course> on
+	// <date>.". It is escaped in the HTML part and kept to one paragraph of
+	// bounded length in both parts.
+	Intro string
+	// Issuer is who awards the certificate, such as "Acme Academy". When set,
+	// the email ends with it as a signature line; empty leaves the email as
+	// it was without one.
+	Issuer string
 }
 
 // Receipt identifies a sent message: SendGrid's X-Message-Id, or the envelope
@@ -58,6 +71,9 @@ const (
 	maxSubjectRunes  = 200
 	maxNameRunes     = 100
 	maxFileNameBytes = 100
+	// maxIntroRunes leaves a course's template room for a few sentences,
+	// and keeps one from filling the email.
+	maxIntroRunes = 2000
 )
 
 // dateLayout matches how a certificate states its date: "17 October 2019".
@@ -73,12 +89,20 @@ func Build(from From, m Message) *sgmail.SGMailV3 {
 	course := singleLine(m.CourseTitle)
 	completed := m.CompletedAt.UTC().Format(dateLayout)
 
-	v := bodyValues{Name: name, Course: course, Date: completed, CertificateID: m.EventID}
+	v := bodyValues{
+		Name: name, Course: course, Date: completed, CertificateID: m.EventID,
+		Intro:  truncate(singleLine(m.Intro), maxIntroRunes),
+		Issuer: truncate(singleLine(m.Issuer), maxNameRunes),
+	}
 	text := plainBody(v)
 	html := htmlBody(v)
 
+	subject := SubjectLine(m.Subject)
+	if subject == "" {
+		subject = Subject(m.CourseTitle)
+	}
 	to := sgmail.NewEmail(displayName(m.LearnerName), m.To)
-	msg := sgmail.NewSingleEmail(sgmail.NewEmail(displayName(from.Name), from.Email), Subject(m.CourseTitle), to, text, html)
+	msg := sgmail.NewSingleEmail(sgmail.NewEmail(displayName(from.Name), from.Email), subject, to, text, html)
 	// Top-level custom_args apply to every personalization, and SendGrid
 	// requires their values to be strings, which the helper's map enforces.
 	msg.SetCustomArg(customArgEventID, m.EventID)
@@ -102,6 +126,15 @@ func Subject(courseTitle string) string {
 		subject += " for " + title
 	}
 	return truncate(subject, maxSubjectRunes)
+}
+
+// SubjectLine makes a subject rendered from a course's template safe for the
+// header as Subject does a title: control characters (CR and LF included)
+// become spaces, white space collapses, and the result is capped. It
+// returns "" for a subject with nothing left, for which Build falls back to
+// Subject.
+func SubjectLine(subject string) string {
+	return truncate(singleLine(subject), maxSubjectRunes)
 }
 
 // singleLine turns every control character (CR, LF, tab, NUL...) into a space
@@ -163,12 +196,15 @@ func attachmentName(name, eventID string) string {
 	return stem + ".pdf"
 }
 
-// bodyValues are the learner-controlled values the email interpolates.
+// bodyValues are the untrusted values the email interpolates: the
+// learner's, and the course template's intro and issuer.
 type bodyValues struct {
 	Name          string
 	Course        string
 	Date          string
 	CertificateID string
+	Intro         string
+	Issuer        string
 }
 
 func plainBody(v bodyValues) string {
@@ -176,8 +212,16 @@ func plainBody(v bodyValues) string {
 	if v.Name != "" {
 		greeting = "Congratulations, " + v.Name + "!"
 	}
-	return fmt.Sprintf("%s\n\nYou completed %s on %s.\nYour certificate is attached to this email.\n\nCertificate ID: %s\n",
-		greeting, v.Course, v.Date, v.CertificateID)
+	intro := fmt.Sprintf("You completed %s on %s.", v.Course, v.Date)
+	if v.Intro != "" {
+		intro = v.Intro
+	}
+	body := fmt.Sprintf("%s\n\n%s\nYour certificate is attached to this email.\n\nCertificate ID: %s\n",
+		greeting, intro, v.CertificateID)
+	if v.Issuer != "" {
+		body += "\n— " + v.Issuer + "\n"
+	}
+	return body
 }
 
 // htmlTemplate escapes every value by context, so a name or title containing
@@ -186,10 +230,11 @@ var htmlTemplate = htmltemplate.Must(htmltemplate.New("certificate").Parse(`<!DO
 <html>
 <body>
 <p>{{if .Name}}Congratulations, {{.Name}}!{{else}}Congratulations!{{end}}</p>
-<p>You completed <strong>{{.Course}}</strong> on {{.Date}}.<br>
+<p>{{if .Intro}}{{.Intro}}{{else}}You completed <strong>{{.Course}}</strong> on {{.Date}}.{{end}}<br>
 Your certificate is attached to this email.</p>
 <p>Certificate ID: {{.CertificateID}}</p>
-</body>
+{{if .Issuer}}<p>— {{.Issuer}}</p>
+{{end}}</body>
 </html>
 `))
 

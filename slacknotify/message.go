@@ -39,6 +39,9 @@ const (
 	ellipsis  = "…"
 	emptyText = "—"
 	header    = "Course completed"
+	// headerAgain is the header of a re-completion, so the team sees at a
+	// glance that this learner finished the course before.
+	headerAgain = "Course completed again"
 	// timeLayout renders CompletedAt in UTC; the readers are a business team
 	// across time zones, so one unambiguous zone beats the server's local one.
 	timeLayout = "2006-01-02 15:04 UTC"
@@ -56,6 +59,24 @@ type Notice struct {
 	// ResendID is the request id of an operator's resend, empty for the
 	// first notice.
 	ResendID string `json:"resend_id,omitempty"`
+	// Channel is where the notice goes, such as a course's own channel (an
+	// id or a name); empty means the channel the Client or Outbox was made
+	// with.
+	Channel string `json:"channel,omitempty"`
+	// CourseName is the operators' own name for the course, shown beside
+	// the platform's title when set.
+	CourseName string `json:"course_name,omitempty"`
+	// PreviousEventID and PreviousCompletedAt describe the learner's earlier
+	// completion of the same course, under another event id. Both empty
+	// mean this is not a re-completion.
+	PreviousEventID     string    `json:"previous_event_id,omitempty"`
+	PreviousCompletedAt time.Time `json:"previous_completed_at,omitzero"`
+}
+
+// Recompletion reports whether n announces a course the learner had already
+// completed under another event, which the notice then says.
+func (n Notice) Recompletion() bool {
+	return oneLine(n.PreviousEventID) != "" || !n.PreviousCompletedAt.IsZero()
 }
 
 // Message builds the notice for n: the fallback text shown in notifications,
@@ -72,32 +93,68 @@ type Notice struct {
 // alone, because each value sits in a text object of its own, so the worst
 // they do is restyle that one value, and swapping them for look-alikes would
 // corrupt e-mail addresses and titles the team copies out of the message.
+//
+// A re-completion gets the header "Course completed again" and, between the
+// fields and the ids, a context block saying when and under which event the
+// learner completed the course before; its fallback text says so too. A
+// CourseName adds a "Course name" field after "Course".
 func Message(n Notice) (text string, blocks []slack.Block, meta slack.SlackMetadata) {
 	text = value(n.LearnerName, fallbackValueLimit) + " completed " +
 		value(n.CourseTitle, fallbackValueLimit) + " (" + completedAt(n.CompletedAt) + ")"
+	if n.Recompletion() {
+		text += ". " + recompletionLine(n, fallbackValueLimit)
+	}
 
 	fields := []*slack.TextBlockObject{
 		field("Learner", n.LearnerName),
 		field("Email", n.LearnerEmail),
 		field("Course", n.CourseTitle),
+	}
+	if oneLine(n.CourseName) != "" {
+		fields = append(fields, field("Course name", n.CourseName))
+	}
+	fields = append(fields,
 		field("Company", n.CompanyID),
-		mrkdwn(fieldLabel("Completed at") + completedAt(n.CompletedAt)),
+		mrkdwn(fieldLabel("Completed at")+completedAt(n.CompletedAt)),
+	)
+	head := header
+	if n.Recompletion() {
+		head = headerAgain
 	}
 	blocks = []slack.Block{
 		// The header is constant: plain_text is shown as typed, so no user
 		// string ever goes there where escaping would not help.
-		slack.NewHeaderBlock(slack.NewTextBlockObject(slack.PlainTextType, header, false, false)),
+		slack.NewHeaderBlock(slack.NewTextBlockObject(slack.PlainTextType, head, false, false)),
 		slack.NewSectionBlock(nil, fields, nil),
-		slack.NewContextBlock("",
-			labelled("Event ID: ", n.EventID, contextLimit),
-			labelled("Course ID: ", n.CourseID, contextLimit),
-		),
 	}
+	if n.Recompletion() {
+		// The fixed words and the date take under 100 characters; the
+		// event id gets the rest of the element's limit.
+		blocks = append(blocks, slack.NewContextBlock("", mrkdwn(recompletionLine(n, contextLimit-100))))
+	}
+	blocks = append(blocks, slack.NewContextBlock("",
+		labelled("Event ID: ", n.EventID, contextLimit),
+		labelled("Course ID: ", n.CourseID, contextLimit),
+	))
 	meta = slack.SlackMetadata{
 		EventType:    MetadataEventType,
 		EventPayload: map[string]any{"event_id": n.EventID},
 	}
 	return text, blocks, meta
+}
+
+// recompletionLine says when and under which event the learner completed
+// the course before, leaving out whichever of the two is unknown; the event
+// id is cut to idLimit characters.
+func recompletionLine(n Notice, idLimit int) string {
+	s := "Re-completion: earlier completed"
+	if !n.PreviousCompletedAt.IsZero() {
+		s += " " + completedAt(n.PreviousCompletedAt)
+	}
+	if oneLine(n.PreviousEventID) != "" {
+		s += " (event " + value(n.PreviousEventID, idLimit) + ")"
+	}
+	return s
 }
 
 func fieldLabel(label string) string { return "*" + label + "*\n" }

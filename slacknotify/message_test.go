@@ -302,3 +302,146 @@ func allTexts(t *testing.T, blocks []slack.Block) []string {
 	walk(raw)
 	return out
 }
+
+func TestMessageRecompletion(t *testing.T) {
+	t.Parallel()
+	earlier := time.Date(2026, 1, 2, 11, 0, 0, 0, time.FixedZone("CET", 60*60))
+	tests := []struct {
+		name        string
+		previousID  string
+		previousAt  time.Time
+		line        string
+		recompleted bool
+	}{
+		{"id and time", "evt-0000", earlier, "Re-completion: earlier completed 2026-01-02 10:00 UTC (event evt-0000)", true},
+		{"time only", "", earlier, "Re-completion: earlier completed 2026-01-02 10:00 UTC", true},
+		{"id only", "evt-0000", time.Time{}, "Re-completion: earlier completed (event evt-0000)", true},
+		{"hostile id", "<!channel>\n*x*", earlier, "Re-completion: earlier completed 2026-01-02 10:00 UTC (event &lt;!channel&gt; *x*)", true},
+		{"blank id, no time", " \u200e\n", time.Time{}, "", false},
+		{"neither", "", time.Time{}, "", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			n := sampleNotice()
+			n.PreviousEventID, n.PreviousCompletedAt = tt.previousID, tt.previousAt
+			require.Equal(t, tt.recompleted, n.Recompletion())
+			text, blocks, meta := Message(n)
+			require.Equal(t, "evt-0001", meta.EventPayload["event_id"], "the notice is still found by its own event")
+
+			if !tt.recompleted {
+				first, firstBlocks, _ := Message(sampleNotice())
+				require.Equal(t, first, text)
+				require.Equal(t, firstBlocks, blocks)
+				return
+			}
+			require.Equal(t, "Bob Johnson completed New Student Orientation (2019-10-17 20:50 UTC). "+tt.line, text)
+			require.Len(t, blocks, 4)
+			require.Equal(t, "Course completed again", blocks[0].(*slack.HeaderBlock).Text.Text)
+			require.IsType(t, &slack.SectionBlock{}, blocks[1])
+			again := blocks[2].(*slack.ContextBlock).ContextElements.Elements
+			require.Len(t, again, 1)
+			obj := again[0].(*slack.TextBlockObject)
+			require.Equal(t, tt.line, obj.Text)
+			require.True(t, obj.Verbatim)
+			ids := blocks[3].(*slack.ContextBlock).ContextElements.Elements
+			require.Equal(t, "Event ID: evt-0001", ids[0].(*slack.TextBlockObject).Text)
+		})
+	}
+}
+
+func TestMessageCourseName(t *testing.T) {
+	t.Parallel()
+	n := sampleNotice()
+	n.CourseName = "Onboarding <EMEA> & co"
+	_, blocks, _ := Message(n)
+	require.Equal(t, []string{
+		"*Learner*\nBob Johnson",
+		"*Email*\nbob.johnson@example.com",
+		"*Course*\nNew Student Orientation",
+		"*Course name*\nOnboarding &lt;EMEA&gt; &amp; co",
+		"*Company*\n3aabdfb8-3891-5011-ad35-8e2351c5fdaf",
+		"*Completed at*\n2019-10-17 20:50 UTC",
+	}, texts(blocks[1].(*slack.SectionBlock).Fields))
+
+	n.CourseName = " \t"
+	_, blocks, _ = Message(n)
+	require.Len(t, blocks[1].(*slack.SectionBlock).Fields, 5, "a blank name adds no field")
+}
+
+// TestNoticeJSONUnchanged keeps the JSON of a notice without the new fields
+// as it was, so histories and files written before them read the same.
+func TestNoticeJSONUnchanged(t *testing.T) {
+	t.Parallel()
+	data, err := json.Marshal(sampleNotice())
+	require.NoError(t, err)
+	require.JSONEq(t, `{"event_id":"evt-0001","learner_name":"Bob Johnson","learner_email":"bob.johnson@example.com",
+		"course_title":"New Student Orientation","course_id":"course-42","company_id":"3aabdfb8-3891-5011-ad35-8e2351c5fdaf",
+		"completed_at":"2019-10-17T20:50:53Z"}`, string(data))
+
+	n := sampleNotice()
+	n.Channel, n.CourseName, n.PreviousEventID = "C0COURSE", "Onboarding", "evt-0000"
+	n.PreviousCompletedAt = time.Date(2026, 1, 2, 10, 0, 0, 0, time.UTC)
+	data, err = json.Marshal(n)
+	require.NoError(t, err)
+	var back Notice
+	require.NoError(t, json.Unmarshal(data, &back))
+	require.Equal(t, n, back)
+}
+
+func TestMessageRecompletionRespectsLimits(t *testing.T) {
+	t.Parallel()
+	s := strings.Repeat("&🎓", 5000)
+	n := Notice{
+		EventID: s, LearnerName: s, LearnerEmail: s, CourseTitle: s, CourseID: s, CompanyID: s,
+		CourseName: s, PreviousEventID: s, CompletedAt: time.Now(), PreviousCompletedAt: time.Now(),
+	}
+	text, blocks, _ := Message(n)
+	requireWithin(t, text, fallbackLimit)
+	requireBlockLimits(t, blocks)
+	section := blocks[1].(*slack.SectionBlock)
+	require.Len(t, section.Fields, 6)
+	for _, f := range section.Fields[:5] {
+		require.True(t, strings.HasSuffix(f.Text, ellipsis))
+	}
+	line := blocks[2].(*slack.ContextBlock).ContextElements.Elements[0].(*slack.TextBlockObject).Text
+	require.True(t, strings.HasSuffix(line, ellipsis+")"), "the id was cut inside its parentheses: …%q", tail(line))
+}
+
+// requireBlockLimits checks every Block Kit limit the messages can reach:
+// the number of blocks, the header, section texts and fields, and context
+// elements; and that no text object is empty or carries a raw < or >.
+func requireBlockLimits(t *testing.T, blocks []slack.Block) {
+	t.Helper()
+	require.LessOrEqual(t, len(blocks), 50)
+	for i, b := range blocks {
+		switch b := b.(type) {
+		case *slack.HeaderBlock:
+			require.Equal(t, slack.PlainTextType, b.Text.Type)
+			requireWithin(t, b.Text.Text, headerLimit)
+		case *slack.SectionBlock:
+			require.True(t, b.Text != nil || len(b.Fields) > 0, "block %d: a section needs text or fields", i)
+			if b.Text != nil {
+				requireWithin(t, b.Text.Text, sectionLimit)
+			}
+			require.LessOrEqual(t, len(b.Fields), 10)
+			for _, f := range b.Fields {
+				requireWithin(t, f.Text, fieldLimit)
+			}
+		case *slack.ContextBlock:
+			els := b.ContextElements.Elements
+			require.NotEmpty(t, els)
+			require.LessOrEqual(t, len(els), 10)
+			for _, el := range els {
+				requireWithin(t, el.(*slack.TextBlockObject).Text, contextLimit)
+			}
+		default:
+			t.Fatalf("block %d: unexpected %T", i, b)
+		}
+	}
+	for _, s := range allTexts(t, blocks) {
+		require.NotEmpty(t, s, "Slack rejects empty text objects")
+		require.NotContains(t, s, "<", "raw < reached Slack")
+		require.NotContains(t, s, ">", "raw > reached Slack")
+	}
+}

@@ -5,7 +5,9 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/slack-go/slack"
 	"github.com/stretchr/testify/require"
@@ -82,4 +84,145 @@ func TestOutboxPostChannelAndErrors(t *testing.T) {
 		_, err := Outbox{Dir: file}.Post(t.Context(), sampleNotice())
 		require.ErrorContains(t, err, "write notice for event evt-0001")
 	})
+}
+
+// outboxFile is the part of an outbox file the tests read.
+type outboxFile struct {
+	Channel  string              `json:"channel"`
+	Text     string              `json:"text"`
+	Blocks   slack.Blocks        `json:"blocks"`
+	Metadata slack.SlackMetadata `json:"metadata"`
+}
+
+func readOutboxFile(t *testing.T, path string) outboxFile {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	require.NoError(t, err)
+	var f outboxFile
+	require.NoError(t, json.Unmarshal(data, &f))
+	return f
+}
+
+func TestOutboxCourseChannel(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	o := Outbox{Dir: dir, Channel: "C0123"}
+	n := sampleNotice()
+	n.Channel = "C0COURSE"
+
+	got, err := o.Post(t.Context(), n)
+	require.NoError(t, err)
+	require.Equal(t, Receipt{Channel: "C0COURSE", TS: filepath.Join(dir, "slack", "evt-0001.json")}, got)
+	require.Equal(t, "C0COURSE", readOutboxFile(t, got.TS).Channel, "the file names the channel used")
+
+	found, ok, err := o.FindIn(t.Context(), "C0COURSE", "evt-0001", time.Time{})
+	require.NoError(t, err)
+	require.True(t, ok)
+	require.Equal(t, got, found)
+	_, ok, err = o.Find(t.Context(), "evt-0001", time.Time{})
+	require.NoError(t, err)
+	require.False(t, ok, "Slack would not find it in the configured channel either")
+	_, ok, err = o.FindIn(t.Context(), "C0OTHER", "evt-0001", time.Time{})
+	require.NoError(t, err)
+	require.False(t, ok)
+
+	// Without a channel of its own, a notice goes to the outbox's.
+	got, err = o.Post(t.Context(), noticeFor("evt-0002"))
+	require.NoError(t, err)
+	require.Equal(t, "C0123", got.Channel)
+	found, ok, err = o.FindIn(t.Context(), "", "evt-0002", time.Time{})
+	require.NoError(t, err)
+	require.True(t, ok)
+	require.Equal(t, got, found)
+}
+
+func TestOutboxDigest(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	o := Outbox{Dir: dir}
+	d := sampleDigest()
+
+	got, err := o.PostDigest(t.Context(), d)
+	require.NoError(t, err)
+	require.Equal(t, "outbox", got.Channel)
+	require.Equal(t, filepath.Join(dir, "slack-digest"), filepath.Dir(got.TS))
+	require.True(t, strings.HasPrefix(filepath.Base(got.TS), "course-42_1767348000-"), "file %s", got.TS)
+
+	f := readOutboxFile(t, got.TS)
+	text, blocks, meta := DigestMessage(d)
+	require.Equal(t, "outbox", f.Channel)
+	require.Equal(t, text, f.Text)
+	require.Len(t, f.Blocks.BlockSet, len(blocks))
+	require.Equal(t, meta.EventType, f.Metadata.EventType)
+	require.Equal(t, d.WindowID, f.Metadata.EventPayload["window_id"])
+
+	found, ok, err := o.FindDigest(t.Context(), "", d.WindowID, time.Now())
+	require.NoError(t, err)
+	require.True(t, ok)
+	require.Equal(t, got, found)
+
+	// A retry replaces the file.
+	again, err := o.PostDigest(t.Context(), d)
+	require.NoError(t, err)
+	require.Equal(t, got, again)
+	entries, err := os.ReadDir(filepath.Join(dir, "slack-digest"))
+	require.NoError(t, err)
+	require.Len(t, entries, 1)
+
+	// Ids that fold to the same characters keep files of their own.
+	twin := d
+	twin.WindowID = "course-42_1767348000"
+	_, ok, err = o.FindDigest(t.Context(), "", twin.WindowID, time.Time{})
+	require.NoError(t, err)
+	require.False(t, ok)
+	_, err = o.PostDigest(t.Context(), twin)
+	require.NoError(t, err)
+	found, ok, err = o.FindDigest(t.Context(), "", d.WindowID, time.Time{})
+	require.NoError(t, err)
+	require.True(t, ok, "the twin did not replace the first window's file")
+	require.Equal(t, got, found)
+
+	// A notice and a digest never share a folder, so never a file.
+	_, ok, err = o.Find(t.Context(), d.WindowID, time.Time{})
+	require.NoError(t, err)
+	require.False(t, ok)
+
+	// A course channel is recorded and searched like a notice's.
+	d.Channel, d.WindowID = "C0COURSE", "course-42/1767348900"
+	got, err = o.PostDigest(t.Context(), d)
+	require.NoError(t, err)
+	require.Equal(t, "C0COURSE", got.Channel)
+	require.Equal(t, "C0COURSE", readOutboxFile(t, got.TS).Channel)
+	_, ok, err = o.FindDigest(t.Context(), "", d.WindowID, time.Time{})
+	require.NoError(t, err)
+	require.False(t, ok)
+	found, ok, err = o.FindDigest(t.Context(), "C0COURSE", d.WindowID, time.Time{})
+	require.NoError(t, err)
+	require.True(t, ok)
+	require.Equal(t, got, found)
+}
+
+func TestOutboxDigestErrors(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	_, err := Outbox{Dir: t.TempDir()}.PostDigest(ctx, sampleDigest())
+	require.ErrorIs(t, err, context.Canceled)
+	_, _, err = Outbox{Dir: t.TempDir()}.FindDigest(ctx, "", "w", time.Time{})
+	require.ErrorIs(t, err, context.Canceled)
+
+	file := filepath.Join(t.TempDir(), "file")
+	require.NoError(t, os.WriteFile(file, nil, 0o600))
+	_, err = Outbox{Dir: file}.PostDigest(t.Context(), sampleDigest())
+	require.ErrorContains(t, err, "write digest for window course-42/1767348000")
+
+	dir := t.TempDir()
+	require.NoError(t, os.MkdirAll(filepath.Join(dir, "slack-digest"), 0o750))
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "slack-digest", digestFileName("w")+".json"), []byte("{"), 0o600))
+	_, _, err = Outbox{Dir: dir}.FindDigest(t.Context(), "", "w", time.Time{})
+	require.ErrorContains(t, err, "find digest for window w")
+
+	_, found, err := Outbox{Dir: t.TempDir()}.FindDigest(t.Context(), "", "w", time.Time{})
+	require.NoError(t, err)
+	require.False(t, found, "no outbox folder yet")
 }

@@ -1,13 +1,14 @@
-// Package slacknotify tells the business team's Slack channel that a learner
-// completed a course: it builds the message, posts it with chat.postMessage,
-// finds one already posted with conversations.history, and classifies
-// failures as retryable or permanent. Outbox writes the same message to a
-// file for developers without a Slack token.
+// Package slacknotify tells the business team's Slack channel, or a course's
+// own, that a learner completed a course, or with a digest that a whole
+// cohort did: it builds the messages, posts them with chat.postMessage, finds
+// one already posted with conversations.history, and classifies failures as
+// retryable or permanent. Outbox writes the same messages to files for
+// developers without a Slack token.
 //
 // The bot token needs chat:write to post, and channels:history (public
-// channel) or groups:history (private channel) for Find; without the latter,
-// Find fails with missing_scope and a retried activity cannot tell whether
-// its notice already went out.
+// channel) or groups:history (private channel) in every channel it searches
+// with Find, FindIn or FindDigest; without it, they fail with missing_scope
+// and a retried activity cannot tell whether its message already went out.
 package slacknotify
 
 import (
@@ -56,19 +57,46 @@ type Finder interface {
 	Find(ctx context.Context, eventID string, since time.Time) (Receipt, bool, error)
 }
 
+// ChannelFinder is Finder for a notice posted to a channel of its own, such
+// as a course's, rather than the configured one; an empty channel means the
+// configured one.
+type ChannelFinder interface {
+	FindIn(ctx context.Context, channel, eventID string, since time.Time) (Receipt, bool, error)
+}
+
+// DigestPoster posts a digest of a course window's completions.
+type DigestPoster interface {
+	PostDigest(ctx context.Context, d Digest) (Receipt, error)
+}
+
+// DigestFinder looks for a digest already posted for a course window, so a
+// retried activity can return the first attempt's receipt instead of
+// posting twice. An empty channel means the configured one.
+type DigestFinder interface {
+	FindDigest(ctx context.Context, channel, windowID string, since time.Time) (Receipt, bool, error)
+}
+
 var (
-	_ Poster = (*Client)(nil)
-	_ Poster = Outbox{}
-	_ Finder = (*Client)(nil)
-	_ Finder = Outbox{}
+	_ Poster        = (*Client)(nil)
+	_ Poster        = Outbox{}
+	_ Finder        = (*Client)(nil)
+	_ Finder        = Outbox{}
+	_ ChannelFinder = (*Client)(nil)
+	_ ChannelFinder = Outbox{}
+	_ DigestPoster  = (*Client)(nil)
+	_ DigestPoster  = Outbox{}
+	_ DigestFinder  = (*Client)(nil)
+	_ DigestFinder  = Outbox{}
 )
 
-// ErrChannelNotID is what Find returns, as it is, when the client was
-// configured with a channel name: conversations.history only takes an id, and
-// resolving a name would need another scope and a paged channel listing.
+// ErrChannelNotID is what Find, FindIn and FindDigest return, as it is, when
+// the channel they are to search is a name: conversations.history only takes
+// an id, and resolving a name would need another scope and a paged channel
+// listing.
 var ErrChannelNotID = errors.New("slack channel is a name, not an id: cannot look for an earlier notice")
 
-// Client posts notices to one Slack channel with the Web API.
+// Client posts notices and digests with the Web API, to the channel it was
+// made with or to the one a notice or digest names.
 type Client struct {
 	api     *slack.Client
 	channel string
@@ -102,15 +130,37 @@ func New(token, channel, apiURL string, httpClient *http.Client) *Client {
 	}
 }
 
-// Post sends n to the channel. A failure is an *Error (reachable with
-// errors.As) saying whether a retry can help and when.
+// Post sends n to n.Channel, or to the client's channel when that is empty.
+// A failure is an *Error (reachable with errors.As) saying whether a retry
+// can help and when. The receipt holds the channel id Slack answered with.
 //
 // Post does not retry and does not check for an earlier copy of the message:
 // that is the activity's job, because only it knows whether this is a retry.
 func (c *Client) Post(ctx context.Context, n Notice) (Receipt, error) {
 	text, blocks, meta := Message(n)
-	channel, ts, err := c.api.PostMessageContext(ctx, c.channel,
-		slack.MsgOptionText(text, false), // Message already escaped it
+	r, err := c.post(ctx, c.channelOr(n.Channel), text, blocks, meta)
+	if err != nil {
+		return Receipt{}, fmt.Errorf("post notice for event %s: %w", n.EventID, err)
+	}
+	return r, nil
+}
+
+// PostDigest sends the digest d to d.Channel, or to the client's channel when
+// that is empty. Failures are classified as for Post, and like Post it does
+// not look for an earlier copy: FindDigest does.
+func (c *Client) PostDigest(ctx context.Context, d Digest) (Receipt, error) {
+	text, blocks, meta := DigestMessage(d)
+	r, err := c.post(ctx, c.channelOr(d.Channel), text, blocks, meta)
+	if err != nil {
+		return Receipt{}, fmt.Errorf("post digest for window %s: %w", d.WindowID, err)
+	}
+	return r, nil
+}
+
+// post sends one message with chat.postMessage and classifies a failure.
+func (c *Client) post(ctx context.Context, channel, text string, blocks []slack.Block, meta slack.SlackMetadata) (Receipt, error) {
+	channelID, ts, err := c.api.PostMessageContext(ctx, channel,
+		slack.MsgOptionText(text, false), // the message builders already escaped it
 		slack.MsgOptionBlocks(blocks...),
 		slack.MsgOptionMetadata(meta),
 		// Defence in depth for the fallback text, which is not verbatim:
@@ -124,14 +174,26 @@ func (c *Client) Post(ctx context.Context, n Notice) (Receipt, error) {
 		err = errNoTimestamp
 	}
 	if err != nil {
-		return Receipt{}, fmt.Errorf("post notice for event %s: %w", n.EventID, classify(err))
+		return Receipt{}, classify(err)
 	}
-	return Receipt{Channel: channel, TS: ts}, nil
+	return Receipt{Channel: channelID, TS: ts}, nil
+}
+
+// channelOr returns channel, or the client's own when it is empty.
+func (c *Client) channelOr(channel string) string {
+	if channel == "" {
+		return c.channel
+	}
+	return channel
 }
 
 // CanFind reports whether Find can run: the channel must be a conversation id
 // (C…, G… or D…), which the caller can check without an API call.
-func (c *Client) CanFind() bool { return isChannelID(c.channel) }
+func (c *Client) CanFind() bool { return IsChannelID(c.channel) }
+
+// CanFindIn reports whether FindIn and FindDigest can search channel, or the
+// client's channel when it is empty: it must be a conversation id.
+func (c *Client) CanFindIn(channel string) bool { return IsChannelID(c.channelOr(channel)) }
 
 // Find looks in the channel for a notice already posted for eventID, among
 // messages newer than since, and returns its receipt and true when there is
@@ -145,11 +207,32 @@ func (c *Client) CanFind() bool { return isChannelID(c.channel) }
 // history_truncated. Either way the caller could not check, which is not the
 // same as "not posted".
 func (c *Client) Find(ctx context.Context, eventID string, since time.Time) (Receipt, bool, error) {
-	if !c.CanFind() {
+	return c.FindIn(ctx, "", eventID, since)
+}
+
+// FindIn is Find in another channel, such as the one a notice's Channel
+// named; an empty channel means the client's.
+func (c *Client) FindIn(ctx context.Context, channel, eventID string, since time.Time) (Receipt, bool, error) {
+	return c.find(ctx, c.channelOr(channel), since, "notice for event "+eventID, func(m slack.SlackMetadata) bool { return isNotice(m, eventID) })
+}
+
+// FindDigest looks in channel (the client's when empty) for the digest of
+// windowID, among messages newer than since, with Find's paging, limits and
+// errors. A retried digest calls it before posting, so a digest Slack took
+// but whose answer was lost is not posted twice.
+func (c *Client) FindDigest(ctx context.Context, channel, windowID string, since time.Time) (Receipt, bool, error) {
+	return c.find(ctx, c.channelOr(channel), since, "digest for window "+windowID, func(m slack.SlackMetadata) bool { return isDigest(m, windowID) })
+}
+
+// find pages through channel's history newer than since for the newest
+// message whose metadata matches. It returns ErrChannelNotID as it is and
+// every other failure classified, saying it was looking for what.
+func (c *Client) find(ctx context.Context, channel string, since time.Time, what string, match func(slack.SlackMetadata) bool) (Receipt, bool, error) {
+	if !IsChannelID(channel) {
 		return Receipt{}, false, ErrChannelNotID
 	}
 	params := &slack.GetConversationHistoryParameters{
-		ChannelID:          c.channel,
+		ChannelID:          channel,
 		Oldest:             slackTS(since),
 		Limit:              c.pageSize,
 		IncludeAllMetadata: true,
@@ -160,11 +243,11 @@ func (c *Client) Find(ctx context.Context, eventID string, since time.Time) (Rec
 			err = errNotOK
 		}
 		if err != nil {
-			return Receipt{}, false, fmt.Errorf("find notice for event %s: %w", eventID, classify(err))
+			return Receipt{}, false, fmt.Errorf("find %s: %w", what, classify(err))
 		}
 		for _, m := range resp.Messages {
-			if isNotice(m.Metadata, eventID) {
-				return Receipt{Channel: c.channel, TS: m.Timestamp}, true, nil
+			if match(m.Metadata) {
+				return Receipt{Channel: channel, TS: m.Timestamp}, true, nil
 			}
 		}
 		next := resp.ResponseMetaData.NextCursor
@@ -173,7 +256,7 @@ func (c *Client) Find(ctx context.Context, eventID string, since time.Time) (Rec
 		}
 		params.Cursor = next
 	}
-	return Receipt{}, false, fmt.Errorf("find notice for event %s: %w", eventID, classify(errHistoryTruncated))
+	return Receipt{}, false, fmt.Errorf("find %s: %w", what, classify(errHistoryTruncated))
 }
 
 // isNotice reports whether message metadata is that of the notice for
@@ -193,11 +276,11 @@ func slackTS(t time.Time) string {
 	return fmt.Sprintf("%d.%06d", t.Unix(), t.Nanosecond()/1000)
 }
 
-// isChannelID reports whether s looks like a conversation id: C (public
+// IsChannelID reports whether s looks like a conversation id: C (public
 // channel), G (private channel) or D (direct message) followed by upper-case
 // letters and digits. Channel names are lower-case, so the two cannot be
-// confused.
-func isChannelID(s string) bool {
+// confused. Only a channel given by id can be searched for an earlier post.
+func IsChannelID(s string) bool {
 	if len(s) < 2 || !strings.ContainsRune("CGD", rune(s[0])) {
 		return false
 	}

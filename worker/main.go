@@ -22,6 +22,7 @@ import (
 
 	"github.com/coursehook/coursehook/app"
 	"github.com/coursehook/coursehook/config"
+	"github.com/coursehook/coursehook/courses"
 	"github.com/coursehook/coursehook/metrics"
 	"github.com/coursehook/coursehook/store"
 )
@@ -53,6 +54,22 @@ func run(ctx context.Context, getenv func(string) string, stderr io.Writer) erro
 	app.LogEncryption(cfg, log)
 	poster, sender := app.Channels(cfg, log, nil)
 	acts := app.NewActivities(st, poster, sender)
+	// A wrong courses file stops the worker here, naming the line, before
+	// it takes any work; a wrong new one on SIGHUP keeps the old routing.
+	base := app.BaseRoute(cfg)
+	table, err := courses.Load(cfg.CoursesFile, base)
+	if err != nil {
+		return fmt.Errorf("COURSES_FILE: %w", err)
+	}
+	routes := courses.NewRoutes(table)
+	acts.Routes = routes
+	if cfg.CoursesFile != "" {
+		log.Info("courses file loaded", "path", cfg.CoursesFile, "courses", table.Len())
+		hup := make(chan os.Signal, 1)
+		signal.Notify(hup, syscall.SIGHUP)
+		defer signal.Stop(hup)
+		go routes.WatchHUP(ctx, base, hup, log)
+	}
 
 	// /metrics listens from the start, so a scrape shows the worker alive
 	// while it still waits for Temporal.
@@ -83,8 +100,10 @@ func run(ctx context.Context, getenv func(string) string, stderr io.Writer) erro
 		return err
 	}
 
+	acts.Digests = c
 	workers := app.NewWorkers(c, cfg.TaskQueue, acts, app.WorkerOptions{
-		SlackPerSecond: cfg.SlackPerSecond,
+		SlackPerSecond:  cfg.SlackPerSecond,
+		EmailsPerSecond: cfg.EmailsPerSecond,
 		// Let running activities finish (or time out) before the process
 		// exits, so a deploy does not waste an attempt of each.
 		StopTimeout: cfg.ShutdownTimeout,

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/coursehook/coursehook/config"
+	"github.com/coursehook/coursehook/courses"
 	"github.com/coursehook/coursehook/event"
 )
 
@@ -24,6 +25,13 @@ const TaskQueue = config.DefaultTaskQueue
 // keeping Slack apart means that limit never slows the database or email.
 func SlackTaskQueue(taskQueue string) string {
 	return taskQueue + "-slack"
+}
+
+// EmailTaskQueue is the queue certificate emails run on. SendGrid limits
+// each account's rate, so the worker polls it with a server-side rate limit
+// (SENDGRID_EMAILS_PER_SECOND), as it does Slack's.
+func EmailTaskQueue(taskQueue string) string {
+	return taskQueue + "-email"
 }
 
 // ProgressQuery returns a Progress: each step's state, for operators
@@ -49,13 +57,77 @@ const workflowIDPrefix = "course-completion-"
 // still one id per event, and one Temporal accepts. The platform's ids are
 // UUIDs, which are kept as they are.
 func WorkflowID(eventID string) string {
-	for i := 0; i < len(eventID); i++ {
-		if c := eventID[i]; c < 0x20 || c > 0x7e {
-			sum := sha256.Sum256([]byte(eventID))
-			return workflowIDPrefix + "sha256-" + hex.EncodeToString(sum[:])
+	return workflowIDPrefix + headerSafe(eventID)
+}
+
+// headerSafe is s when it is printable ASCII, and "sha256-" and the hex
+// SHA-256 of its bytes otherwise.
+func headerSafe(s string) string {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c > 0x7e {
+			sum := sha256.Sum256([]byte(s))
+			return "sha256-" + hex.EncodeToString(sum[:])
 		}
 	}
-	return workflowIDPrefix + eventID
+	return s
+}
+
+// digestIDPrefix names the per-course digest workflows.
+const digestIDPrefix = "course-digest-"
+
+// DigestWorkflowID is the id of the CourseDigest gathering a course's
+// completions for one Slack channel in the deployment whose task queue is
+// taskQueue: "course-digest-<task queue>/<course id>/<channel>". A course
+// routed to another channel later gets a digest of its own there, and two
+// deployments sharing a namespace never feed each other's digests.
+//
+// Each part longer than 64 bytes is replaced by its SHA-256, so the id stays
+// under the 255 characters a Temporal server on SQL persistence accepts.
+func DigestWorkflowID(taskQueue, courseID, channel string) string {
+	return digestIDPrefix + idPart(taskQueue) + "/" + idPart(courseID) + "/" + idPart(channel)
+}
+
+func idPart(s string) string {
+	if len(s) > 64 {
+		sum := sha256.Sum256([]byte(s))
+		return "sha256-" + hex.EncodeToString(sum[:])
+	}
+	return headerSafe(s)
+}
+
+// DigestWorkflowType is CourseDigest's registered name.
+const DigestWorkflowType = "CourseDigest"
+
+// DigestEntrySignal carries an activities.DigestEntry to a CourseDigest.
+const DigestEntrySignal = "digest-entry"
+
+// AnnouncementSignal carries an Announcement from a CourseDigest back to
+// the CourseCompletion it answers.
+const AnnouncementSignal = "announcement"
+
+// What a CourseDigest tells a completion.
+const (
+	// AnnouncePost: the completion is among its window's first
+	// Threshold, and posts its own message.
+	AnnouncePost = "post"
+	// AnnounceDigest: the completion was announced in a digest.
+	AnnounceDigest = "digest"
+	// AnnounceFailed: the digest could not be posted.
+	AnnounceFailed = "failed"
+)
+
+// Announcement is a CourseDigest's answer to one entry.
+type Announcement struct {
+	EventID string `json:"eventId"`
+	Kind    string `json:"kind"`
+	// Channel and TS locate the digest message (AnnounceDigest).
+	Channel  string `json:"channel,omitempty"`
+	TS       string `json:"ts,omitempty"`
+	WindowID string `json:"windowId,omitempty"`
+	// Error is why the digest failed (AnnounceFailed).
+	Error string `json:"error,omitempty"`
+	// At is when the digest answered.
+	At time.Time `json:"at"`
 }
 
 // Status is how a workflow ended, and the Progress status while it runs.
@@ -114,6 +186,11 @@ type CourseCompletionResult struct {
 	// or "slack,email"); Error holds the providers' own messages.
 	FailedStep string `json:"failedStep,omitempty"`
 	Error      string `json:"error,omitempty"`
+	// Announcement says how SlackTS announced the event: its own message
+	// ("message") or its course's digest ("digest").
+	Announcement string `json:"announcement,omitempty"`
+	// PreviousEventID is the earlier completion a re-completion follows.
+	PreviousEventID string `json:"previousEventId,omitempty"`
 }
 
 // StepState is where one step stands.
@@ -137,11 +214,14 @@ type Step struct {
 
 // Progress is the answer to ProgressQuery.
 type Progress struct {
-	Status  Status `json:"status"`
-	Record  Step   `json:"record"`
-	Slack   Step   `json:"slack"`
-	Email   Step   `json:"email"`
-	Outcome Step   `json:"outcome"`
+	Status Status `json:"status"`
+	// Route is the routing recorded with the event: what it was decided to
+	// send, and where. Nil before it is recorded, and without routing.
+	Route   *courses.Route `json:"route,omitempty"`
+	Record  Step           `json:"record"`
+	Slack   Step           `json:"slack"`
+	Email   Step           `json:"email"`
+	Outcome Step           `json:"outcome"`
 }
 
 // Step names, as they appear in FailedStep.

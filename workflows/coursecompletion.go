@@ -6,10 +6,13 @@ import (
 	"strings"
 	"time"
 
+	"go.temporal.io/sdk/log"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/coursehook/coursehook/activities"
+	"github.com/coursehook/coursehook/event"
+	"github.com/coursehook/coursehook/store"
 )
 
 // a lets the workflow name activity methods without a live value; the worker
@@ -45,6 +48,10 @@ const (
 	// changeSearchAttributes upserts CompletionStatus and FailedSteps as the
 	// workflow goes, so operators can list events by outcome.
 	changeSearchAttributes = "search-attributes"
+	// changeCohorts follows the route recorded with the event (channel,
+	// wording, which notices go), announces through the course's digest,
+	// and sends emails on their own throttled queue.
+	changeCohorts = "cohorts"
 )
 
 // noticeOptions: providers get retried with backoff until the deadline; a
@@ -72,126 +79,297 @@ func noticeOptions(deadline, startToClose time.Duration, permanent ...string) wo
 // workflow then ends "partial", naming the failed step. Steps an earlier run
 // already delivered (found in the database row) are skipped, so resetting the
 // workflow in the UI never sends a notice twice.
+//
+// Since the cohorts change, the route recorded with the event decides the
+// channel, the wording and which notices go at all, and the Slack notice
+// goes through the course's digest (CourseDigest): posted at once while
+// the course is quiet, gathered into one message when a cohort completes.
 func CourseCompletion(ctx workflow.Context, in CourseCompletionInput) (CourseCompletionResult, error) {
-	logger := workflow.GetLogger(ctx)
-	p := Progress{Status: StatusRunning, Record: Step{State: StepPending}, Slack: Step{State: StepPending},
+	c := &completion{in: in, ev: in.Event, logger: workflow.GetLogger(ctx)}
+	c.p = Progress{Status: StatusRunning, Record: Step{State: StepPending}, Slack: Step{State: StepPending},
 		Email: Step{State: StepPending}, Outcome: Step{State: StepPending}}
-	if err := workflow.SetQueryHandler(ctx, ProgressQuery, func() (Progress, error) { return p, nil }); err != nil {
+	if err := workflow.SetQueryHandler(ctx, ProgressQuery, func() (Progress, error) { return c.p, nil }); err != nil {
 		return CourseCompletionResult{}, err
 	}
-	ev := in.Event
-	recordCtx := workflow.WithActivityOptions(ctx, recordOptions())
-	noticeIn := activities.NoticeInput{Event: ev}
+	c.recordCtx = workflow.WithActivityOptions(ctx, recordOptions())
+	c.noticeIn = activities.NoticeInput{Event: c.ev}
 	if workflow.GetVersion(ctx, changeAcceptedCompletes, workflow.DefaultVersion, 1) == 1 {
 		// The webhook server already sends the brief event; inputs from
 		// before it did carried the whole one, and Brief is the same on both.
-		ev = ev.Brief()
-		recordCtx = workflow.WithActivityOptions(ctx, recordOptions(activities.ErrRecordPermanent))
-		noticeIn = activities.NoticeInput{Event: ev, ReceivedAt: in.ReceivedAt}
+		c.ev = c.ev.Brief()
+		c.recordCtx = workflow.WithActivityOptions(ctx, recordOptions(activities.ErrRecordPermanent))
+		c.noticeIn = activities.NoticeInput{Event: c.ev, ReceivedAt: in.ReceivedAt}
 	}
-	recordIn := activities.RecordInput{Event: ev, Payload: in.Payload, ReceivedAt: in.ReceivedAt}
-	searchable := workflow.GetVersion(ctx, changeSearchAttributes, workflow.DefaultVersion, 1) == 1
-	// setStatus tells the visibility store where the event stands. The
-	// start set "recording" and the ids; histories from before the change
-	// upsert nothing.
-	setStatus := func(status string, failed ...string) error {
-		if !searchable {
-			return nil
+	c.searchable = workflow.GetVersion(ctx, changeSearchAttributes, workflow.DefaultVersion, 1) == 1
+	c.cohorts = workflow.GetVersion(ctx, changeCohorts, workflow.DefaultVersion, 1) == 1
+
+	if !c.ev.IsCourseCompletion() {
+		return c.ignore(ctx)
+	}
+	rec, err := c.record(ctx)
+	if err != nil {
+		return c.res, err
+	}
+	if rec.AlreadyCompleted {
+		// The database remembers this event past Temporal's retention, so a
+		// delivery that outlived its workflow history still notifies nobody.
+		c.p.Record.Detail = "already completed by an earlier run"
+		c.p.Slack, c.p.Email, c.p.Outcome = skipped("already delivered"), skipped("already delivered"), skipped("")
+		c.p.Status = StatusDuplicate
+		c.res.Status = StatusDuplicate
+		if err := c.setStatus(ctx, string(StatusDuplicate)); err != nil {
+			return c.res, err
 		}
-		return upsertStatus(ctx, status, failed...)
+		workflow.SetCurrentDetails(ctx, "Duplicate: an earlier run already delivered both notices.")
+		c.logger.Info("event already completed", "eventId", in.Event.ID)
+		return c.res, nil
 	}
 
-	if !ev.IsCourseCompletion() {
-		p.Record.State = StepRunning
-		if err := workflow.ExecuteActivity(recordCtx, a.RecordIgnored, recordIn).Get(ctx, nil); err != nil {
-			p.Record = Step{State: StepFailed, Error: failureText(err)}
-			return CourseCompletionResult{}, err
-		}
-		p.Record = Step{State: StepDone, Detail: "recorded event type " + ev.Event}
-		p.Slack, p.Email, p.Outcome = skipped("not a course completion"), skipped("not a course completion"), skipped("")
-		p.Status = StatusIgnored
-		if err := setStatus(string(StatusIgnored)); err != nil {
-			return CourseCompletionResult{}, err
-		}
-		workflow.SetCurrentDetails(ctx, "Ignored: recorded, nobody notified.")
-		logger.Info("event ignored", "eventId", in.Event.ID)
-		return CourseCompletionResult{Status: StatusIgnored}, nil
+	if err := c.setStatus(ctx, CompletionNotifying); err != nil {
+		return c.res, err
 	}
+	workflow.SetCurrentDetails(ctx, "Recorded; sending the Slack notice and the certificate email.")
+	var slackErr, emailErr error
+	wg := workflow.NewWaitGroup(ctx)
+	if c.p.Slack.State == StepPending && rec.SlackTS == "" {
+		wg.Add(1)
+		workflow.Go(ctx, func(ctx workflow.Context) {
+			defer wg.Done()
+			slackErr = c.announce(ctx)
+		})
+	} else if c.p.Slack.State == StepPending {
+		c.p.Slack = skipped("posted by an earlier run: " + rec.SlackTS)
+	}
+	if c.p.Email.State == StepPending && rec.EmailMessageID == "" {
+		wg.Add(1)
+		workflow.Go(ctx, func(ctx workflow.Context) {
+			defer wg.Done()
+			emailErr = c.email(ctx)
+		})
+	} else if c.p.Email.State == StepPending {
+		c.p.Email = skipped("sent by an earlier run: " + rec.EmailMessageID)
+	}
+	wg.Wait(ctx)
+	return c.finish(ctx, slackErr, emailErr)
+}
 
-	p.Record.State = StepRunning
-	var rec activities.RecordResult
-	if err := workflow.ExecuteActivity(recordCtx, a.RecordCompletion, recordIn).Get(ctx, &rec); err != nil {
-		p.Record = Step{State: StepFailed, Error: failureText(err)}
+// The steps of a course whose route turns a notice off.
+var (
+	slackOff = skipped("Slack notices are off for this course (COURSES_FILE)")
+	emailOff = skipped("certificate emails are off for this course (COURSES_FILE)")
+)
+
+// completion is one CourseCompletion's state, with one method per step.
+type completion struct {
+	in     CourseCompletionInput
+	ev     event.Event
+	logger log.Logger
+	p      Progress
+	res    CourseCompletionResult
+	// recordCtx carries the database steps' options.
+	recordCtx workflow.Context
+	noticeIn  activities.NoticeInput
+	// searchable and cohorts are the versions this run follows.
+	searchable, cohorts bool
+}
+
+// setStatus tells the visibility store where the event stands. The start
+// set "recording" and the ids; histories from before the change upsert
+// nothing.
+func (c *completion) setStatus(ctx workflow.Context, status string, failed ...string) error {
+	if !c.searchable {
+		return nil
+	}
+	return upsertStatus(ctx, status, failed...)
+}
+
+func (c *completion) recordInput() activities.RecordInput {
+	return activities.RecordInput{Event: c.ev, Payload: c.in.Payload, ReceivedAt: c.in.ReceivedAt}
+}
+
+// ignore keeps an event coursehook does not act on, and tells nobody.
+func (c *completion) ignore(ctx workflow.Context) (CourseCompletionResult, error) {
+	c.p.Record.State = StepRunning
+	if err := workflow.ExecuteActivity(c.recordCtx, a.RecordIgnored, c.recordInput()).Get(ctx, nil); err != nil {
+		c.p.Record = Step{State: StepFailed, Error: failureText(err)}
 		return CourseCompletionResult{}, err
 	}
-	p.Record = Step{State: StepDone}
-	if ev.Timestamp == "" {
-		p.Record.Detail = "the event has no timestamp: dated by its receipt, " + in.ReceivedAt.UTC().Format(time.RFC3339)
+	c.p.Record = Step{State: StepDone, Detail: "recorded event type " + c.ev.Event}
+	c.p.Slack, c.p.Email, c.p.Outcome = skipped("not a course completion"), skipped("not a course completion"), skipped("")
+	c.p.Status = StatusIgnored
+	if err := c.setStatus(ctx, string(StatusIgnored)); err != nil {
+		return CourseCompletionResult{}, err
 	}
-	res := CourseCompletionResult{
+	workflow.SetCurrentDetails(ctx, "Ignored: recorded, nobody notified.")
+	c.logger.Info("event ignored", "eventId", c.in.Event.ID)
+	return CourseCompletionResult{Status: StatusIgnored}, nil
+}
+
+// record stores the completion, or finds the row an earlier run stored with
+// its receipts and its route: every later run does what the first decided.
+func (c *completion) record(ctx workflow.Context) (activities.RecordResult, error) {
+	c.p.Record.State = StepRunning
+	var rec activities.RecordResult
+	if err := workflow.ExecuteActivity(c.recordCtx, a.RecordCompletion, c.recordInput()).Get(ctx, &rec); err != nil {
+		c.p.Record = Step{State: StepFailed, Error: failureText(err)}
+		return rec, err
+	}
+	c.p.Record = Step{State: StepDone}
+	var details []string
+	if c.ev.Timestamp == "" {
+		details = append(details, "the event has no timestamp: dated by its receipt, "+c.in.ReceivedAt.UTC().Format(time.RFC3339))
+	}
+	c.res = CourseCompletionResult{
 		SlackChannel:      rec.SlackChannel,
 		SlackTS:           rec.SlackTS,
 		EmailMessageID:    rec.EmailMessageID,
 		CertificateSHA256: rec.CertificateSHA256,
 	}
-	if rec.AlreadyCompleted {
-		// The database remembers this event past Temporal's retention, so a
-		// delivery that outlived its workflow history still notifies nobody.
-		p.Record.Detail = "already completed by an earlier run"
-		p.Slack, p.Email, p.Outcome = skipped("already delivered"), skipped("already delivered"), skipped("")
-		p.Status = StatusDuplicate
-		res.Status = StatusDuplicate
-		if err := setStatus(string(StatusDuplicate)); err != nil {
-			return res, err
+	if c.cohorts {
+		c.res.Announcement = rec.Announcement
+		c.noticeIn.Route, c.noticeIn.Previous = rec.Route, rec.Previous
+		c.p.Route = rec.Route
+		if p := rec.Previous; p != nil {
+			c.res.PreviousEventID = p.EventID
+			details = append(details, "a re-completion: the learner completed this course before, on "+
+				p.CompletedAt.UTC().Format(time.RFC3339)+" (event "+p.EventID+")")
 		}
-		workflow.SetCurrentDetails(ctx, "Duplicate: an earlier run already delivered both notices.")
-		logger.Info("event already completed", "eventId", in.Event.ID)
-		return res, nil
-	}
-
-	if err := setStatus(CompletionNotifying); err != nil {
-		return res, err
-	}
-	workflow.SetCurrentDetails(ctx, "Recorded; sending the Slack notice and the certificate email.")
-	var slackErr, emailErr error
-	wg := workflow.NewWaitGroup(ctx)
-	if rec.SlackTS == "" {
-		wg.Add(1)
-		workflow.Go(ctx, func(ctx workflow.Context) {
-			defer wg.Done()
-			p.Slack.State = StepRunning
-			var r activities.SlackResult
-			if r, p.Slack, slackErr = postSlack(ctx, in.NoticeDeadline, noticeIn); slackErr == nil {
-				res.SlackChannel, res.SlackTS = r.Channel, r.TS
+		if r := rec.Route; r != nil {
+			if !r.Slack.Enabled {
+				c.p.Slack = slackOff
 			}
-		})
-	} else {
-		p.Slack = skipped("posted by an earlier run: " + rec.SlackTS)
-	}
-	if rec.EmailMessageID == "" {
-		wg.Add(1)
-		workflow.Go(ctx, func(ctx workflow.Context) {
-			defer wg.Done()
-			p.Email.State = StepRunning
-			var r activities.EmailResult
-			if r, p.Email, emailErr = emailCertificate(ctx, in.NoticeDeadline, noticeIn); emailErr == nil {
-				res.EmailMessageID, res.CertificateSHA256 = r.MessageID, r.CertificateSHA256
+			if !r.Email.Enabled {
+				c.p.Email = emailOff
 			}
-		})
-	} else {
-		p.Email = skipped("sent by an earlier run: " + rec.EmailMessageID)
+		}
 	}
-	wg.Wait(ctx)
+	c.p.Record.Detail = strings.Join(details, "; ")
+	return rec, nil
+}
 
+// announce tells the team on Slack. Before the cohorts change the notice
+// was posted directly; since, the course's digest decides whether it is
+// posted at once or gathered into the window's digest.
+func (c *completion) announce(ctx workflow.Context) error {
+	c.p.Slack.State = StepRunning
+	if !c.cohorts || c.noticeIn.Route == nil {
+		r, step, err := postSlack(ctx, c.in.NoticeDeadline, c.noticeIn)
+		c.p.Slack = step
+		if err == nil {
+			c.res.SlackChannel, c.res.SlackTS = r.Channel, r.TS
+			if c.cohorts {
+				c.res.Announcement = store.AnnouncedMessage
+			}
+		}
+		return err
+	}
+	ann, err := c.askDigest(ctx)
+	if err != nil {
+		c.p.Slack = Step{State: StepFailed, Error: failureText(err)}
+		return err
+	}
+	switch ann.Kind {
+	case AnnouncePost:
+		r, step, err := postSlack(ctx, c.in.NoticeDeadline, c.noticeIn)
+		c.p.Slack = step
+		if err != nil {
+			return err
+		}
+		c.p.Slack.Detail = "its own message: " + r.Channel + " " + r.TS
+		c.res.SlackChannel, c.res.SlackTS, c.res.Announcement = r.Channel, r.TS, store.AnnouncedMessage
+		return nil
+	case AnnounceDigest:
+		c.p.Slack = Step{State: StepDone, Detail: "in the cohort digest " + ann.WindowID + ": " + ann.Channel + " " + ann.TS}
+		c.res.SlackChannel, c.res.SlackTS, c.res.Announcement = ann.Channel, ann.TS, store.AnnouncedDigest
+		return nil
+	default:
+		err := temporal.NewApplicationError("the cohort digest "+ann.WindowID+" was not posted: "+ann.Error, activities.ErrSlackPermanent)
+		c.p.Slack = Step{State: StepFailed, Error: failureText(err, activities.ErrSlackPermanent)}
+		return err
+	}
+}
+
+// askDigest hands the completion to its course's digest and waits for the
+// answer: at once while the course is quiet, when its window closes during
+// a cohort. The wait is bounded by the window and the notice deadline.
+func (c *completion) askDigest(ctx workflow.Context) (Announcement, error) {
+	route := c.noticeIn.Route
+	info := workflow.GetInfo(ctx)
+	c.p.Slack.Detail = "waiting for the course's digest to answer"
+	enqueue := activities.EnqueueInput{
+		WorkflowID:   DigestWorkflowID(info.TaskQueueName, c.ev.NotifiableID, route.Slack.Channel),
+		WorkflowType: DigestWorkflowType,
+		TaskQueue:    info.TaskQueueName,
+		Signal:       DigestEntrySignal,
+		Entry: activities.DigestEntry{
+			EventID:     c.ev.ID,
+			WorkflowID:  info.WorkflowExecution.ID,
+			LearnerName: c.ev.LearnerName(),
+			CourseTitle: c.ev.Title,
+			CourseName:  route.CourseName,
+			Threshold:   route.Digest.Threshold,
+			Window:      route.Digest.Window,
+		},
+		Start: activities.DigestStart{TaskQueue: info.TaskQueueName, CourseID: c.ev.NotifiableID, Channel: route.Slack.Channel,
+			NoticeDeadline: c.in.NoticeDeadline},
+	}
+	actx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+		StartToCloseTimeout: 10 * time.Second,
+		RetryPolicy:         &temporal.RetryPolicy{InitialInterval: time.Second, MaximumInterval: time.Minute},
+	})
+	if err := workflow.ExecuteActivity(actx, a.EnqueueDigestEntry, enqueue).Get(ctx, nil); err != nil {
+		return Announcement{}, err
+	}
+	deadline := c.in.NoticeDeadline
+	if deadline <= 0 {
+		deadline = DefaultNoticeDeadline
+	}
+	timerCtx, cancel := workflow.WithCancel(ctx)
+	defer cancel()
+	timer := workflow.NewTimer(timerCtx, route.Digest.Window+deadline)
+	answers := workflow.GetSignalChannel(ctx, AnnouncementSignal)
+	for {
+		var ann Announcement
+		timedOut := false
+		sel := workflow.NewSelector(ctx)
+		sel.AddReceive(answers, func(ch workflow.ReceiveChannel, _ bool) { ch.Receive(ctx, &ann) })
+		sel.AddFuture(timer, func(workflow.Future) { timedOut = true })
+		sel.Select(ctx)
+		if timedOut {
+			return Announcement{}, temporal.NewApplicationError("gave up at the deadline: the course's digest did not answer", activities.ErrSlackRetryable)
+		}
+		// An answer meant for an earlier run of this workflow id (a reset)
+		// names another event only if ids were reused; skip it.
+		if ann.EventID == c.ev.ID {
+			return ann, nil
+		}
+	}
+}
+
+// email sends the certificate: on its own rate-limited queue since the
+// cohorts change, with the course's wording.
+func (c *completion) email(ctx workflow.Context) error {
+	c.p.Email.State = StepRunning
+	r, step, err := emailCertificate(ctx, c.in.NoticeDeadline, c.noticeIn, c.cohorts)
+	c.p.Email = step
+	if err == nil {
+		c.res.EmailMessageID, c.res.CertificateSHA256 = r.MessageID, r.CertificateSHA256
+	}
+	return err
+}
+
+// finish decides the outcome and records it.
+func (c *completion) finish(ctx workflow.Context, slackErr, emailErr error) (CourseCompletionResult, error) {
 	// Failures are listed in a fixed order, whichever finished first, so the
 	// result does not depend on timing.
 	var failed, messages []string
 	if slackErr != nil {
-		failed, messages = append(failed, StepNameSlack), append(messages, p.Slack.Error)
+		failed, messages = append(failed, StepNameSlack), append(messages, c.p.Slack.Error)
 	}
 	if emailErr != nil {
-		failed, messages = append(failed, StepNameEmail), append(messages, p.Email.Error)
+		failed, messages = append(failed, StepNameEmail), append(messages, c.p.Email.Error)
 	}
+	res := &c.res
 	res.Status = StatusCompleted
 	if len(failed) > 0 {
 		res.Status = StatusPartial
@@ -199,9 +377,9 @@ func CourseCompletion(ctx workflow.Context, in CourseCompletionInput) (CourseCom
 		res.Error = strings.Join(messages, "; ")
 	}
 
-	p.Outcome.State = StepRunning
-	err := workflow.ExecuteActivity(recordCtx, a.RecordOutcome, activities.OutcomeInput{
-		EventID:           in.Event.ID,
+	c.p.Outcome.State = StepRunning
+	err := workflow.ExecuteActivity(c.recordCtx, a.RecordOutcome, activities.OutcomeInput{
+		EventID:           c.in.Event.ID,
 		Status:            string(res.Status),
 		SlackChannel:      res.SlackChannel,
 		SlackTS:           res.SlackTS,
@@ -209,19 +387,20 @@ func CourseCompletion(ctx workflow.Context, in CourseCompletionInput) (CourseCom
 		CertificateSHA256: res.CertificateSHA256,
 		FailedStep:        res.FailedStep,
 		Error:             res.Error,
+		Announcement:      res.Announcement,
 	}).Get(ctx, nil)
 	if err != nil {
-		p.Outcome = Step{State: StepFailed, Error: failureText(err)}
-		return res, err
+		c.p.Outcome = Step{State: StepFailed, Error: failureText(err)}
+		return *res, err
 	}
-	p.Outcome = Step{State: StepDone, Detail: string(res.Status)}
-	p.Status = res.Status
-	if err := setStatus(string(res.Status), failed...); err != nil {
-		return res, err
+	c.p.Outcome = Step{State: StepDone, Detail: string(res.Status)}
+	c.p.Status = res.Status
+	if err := c.setStatus(ctx, string(res.Status), failed...); err != nil {
+		return *res, err
 	}
-	workflow.SetCurrentDetails(ctx, outcomeDetails(res))
-	logger.Info("course completion finished", "eventId", in.Event.ID, "status", string(res.Status), "failedStep", res.FailedStep)
-	return res, nil
+	workflow.SetCurrentDetails(ctx, outcomeDetails(c.p, *res))
+	c.logger.Info("course completion finished", "eventId", c.in.Event.ID, "status", string(res.Status), "failedStep", res.FailedStep)
+	return *res, nil
 }
 
 // postSlack is the Slack notice step, shared by CourseCompletion and
@@ -243,10 +422,16 @@ func postSlack(ctx workflow.Context, deadline time.Duration, in activities.Notic
 	return r, Step{State: StepDone, Detail: r.Channel + " " + r.TS}, nil
 }
 
-// emailCertificate is the certificate email step, shared likewise.
-func emailCertificate(ctx workflow.Context, deadline time.Duration, in activities.NoticeInput) (activities.EmailResult, Step, error) {
+// emailCertificate is the certificate email step, shared likewise. The
+// throttled email queue came with the cohorts change; throttled says
+// whether this run follows it.
+func emailCertificate(ctx workflow.Context, deadline time.Duration, in activities.NoticeInput, throttled bool) (activities.EmailResult, Step, error) {
 	permanent := []string{activities.ErrEmailPermanent, activities.ErrCertificate}
-	actx := workflow.WithActivityOptions(ctx, noticeOptions(deadline, 30*time.Second, permanent...))
+	opts := noticeOptions(deadline, 30*time.Second, permanent...)
+	if throttled {
+		opts.TaskQueue = EmailTaskQueue(workflow.GetInfo(ctx).TaskQueueName)
+	}
+	actx := workflow.WithActivityOptions(ctx, opts)
 	var r activities.EmailResult
 	if err := workflow.ExecuteActivity(actx, a.EmailCertificate, in).Get(ctx, &r); err != nil {
 		return r, Step{State: StepFailed, Error: failureText(err, permanent...)}, err
@@ -256,10 +441,21 @@ func emailCertificate(ctx workflow.Context, deadline time.Duration, in activitie
 
 // outcomeDetails is what the UI shows an operator once the workflow is done.
 // Provider messages stay in the result; this line only says what to do.
-func outcomeDetails(res CourseCompletionResult) string {
+func outcomeDetails(p Progress, res CourseCompletionResult) string {
 	if res.Status == StatusPartial {
 		return "Partial: " + res.FailedStep + " failed for good (see the result's error). " +
 			"Fix the cause, then reset this workflow to its first workflow task: delivered notices are not sent again."
+	}
+	slack, email := p.Slack != slackOff, p.Email != emailOff
+	switch {
+	case !slack && !email:
+		return "Completed: recorded; this course sends no Slack notice and no email (COURSES_FILE)."
+	case !slack:
+		return "Completed: certificate emailed; this course sends no Slack notice (COURSES_FILE)."
+	case !email:
+		return "Completed: Slack notice posted; this course sends no certificate email (COURSES_FILE)."
+	case res.Announcement == store.AnnouncedDigest:
+		return "Completed: announced in the course's cohort digest, and certificate emailed."
 	}
 	return "Completed: Slack notice posted and certificate emailed."
 }

@@ -16,6 +16,7 @@ import (
 	"go.temporal.io/sdk/testsuite"
 
 	"github.com/coursehook/coursehook/activities"
+	"github.com/coursehook/coursehook/courses"
 	"github.com/coursehook/coursehook/event"
 )
 
@@ -85,10 +86,10 @@ func TestSuccess(t *testing.T) {
 	env.ExecuteWorkflow(CourseCompletion, in)
 
 	require.Equal(t, SlackTaskQueue(defaultTestTaskQueue), queues["PostSlackNotice"], "Slack runs on its throttled queue")
-	require.Equal(t, defaultTestTaskQueue, queues["EmailCertificate"])
+	require.Equal(t, EmailTaskQueue(defaultTestTaskQueue), queues["EmailCertificate"], "email runs on its throttled queue")
 	r := result(t, env)
-	require.Equal(t, CourseCompletionResult{Status: StatusCompleted, SlackChannel: "C1", SlackTS: "1.2", EmailMessageID: "m1", CertificateSHA256: "abc"}, r)
-	require.Equal(t, activities.OutcomeInput{EventID: in.Event.ID, Status: "completed", SlackChannel: "C1", SlackTS: "1.2", EmailMessageID: "m1", CertificateSHA256: "abc"}, outcome)
+	require.Equal(t, CourseCompletionResult{Status: StatusCompleted, SlackChannel: "C1", SlackTS: "1.2", EmailMessageID: "m1", CertificateSHA256: "abc", Announcement: "message"}, r)
+	require.Equal(t, activities.OutcomeInput{EventID: in.Event.ID, Status: "completed", SlackChannel: "C1", SlackTS: "1.2", EmailMessageID: "m1", CertificateSHA256: "abc", Announcement: "message"}, outcome)
 	p := progress(t, env)
 	require.Equal(t, StatusCompleted, p.Status)
 	for _, s := range []Step{p.Record, p.Slack, p.Email, p.Outcome} {
@@ -429,4 +430,122 @@ func TestStartSearchAttributesHoldNoLearnerData(t *testing.T) {
 	ignored := StartSearchAttributes(event.Event{ID: "e", Event: "courseStarted", NotifiableID: "c"}, "h")
 	require.Equal(t, 1, ignored.Size(), "an ignored event's unchecked fields stay out")
 	require.Len(t, SearchAttributeTypes(), 5)
+}
+
+func routed(slack, email bool) *courses.Route {
+	return &courses.Route{
+		CourseName: "Orientation",
+		Slack:      courses.SlackRoute{Channel: "C0456EFGH", Enabled: slack},
+		Email:      courses.EmailRoute{Enabled: email},
+		Digest:     courses.DigestRoute{Threshold: 5, Window: time.Minute},
+	}
+}
+
+func TestCourseWithBothNoticesOffIsCompletedQuietly(t *testing.T) {
+	env := newEnv(t)
+	env.OnActivity(a.RecordCompletion, mock.Anything, mock.Anything).Return(activities.RecordResult{Created: true, Route: routed(false, false)}, nil)
+	var outcome activities.OutcomeInput
+	env.OnActivity(a.RecordOutcome, mock.Anything, mock.Anything).Run(func(args mock.Arguments) {
+		outcome = args.Get(1).(activities.OutcomeInput)
+	}).Return(nil)
+
+	env.ExecuteWorkflow(CourseCompletion, sampleInput(t))
+
+	require.Equal(t, StatusCompleted, result(t, env).Status)
+	require.Equal(t, "completed", outcome.Status)
+	p := progress(t, env)
+	require.Equal(t, StepSkipped, p.Slack.State)
+	require.Contains(t, p.Slack.Detail, "off for this course")
+	require.Equal(t, StepSkipped, p.Email.State)
+	require.Contains(t, p.Email.Detail, "off for this course")
+	require.Equal(t, "C0456EFGH", p.Route.Slack.Channel, "progress shows the recorded route")
+	env.AssertNotCalled(t, "EnqueueDigestEntry", mock.Anything, mock.Anything)
+	env.AssertNotCalled(t, "PostSlackNotice", mock.Anything, mock.Anything)
+	env.AssertNotCalled(t, "EmailCertificate", mock.Anything, mock.Anything)
+}
+
+// answers makes the digest answer the completion with ann, once enqueued.
+func answers(env *testsuite.TestWorkflowEnvironment, ann Announcement, got *activities.EnqueueInput) {
+	env.OnActivity(a.EnqueueDigestEntry, mock.Anything, mock.Anything).Run(func(args mock.Arguments) {
+		*got = args.Get(1).(activities.EnqueueInput)
+		env.RegisterDelayedCallback(func() { env.SignalWorkflow(AnnouncementSignal, ann) }, time.Second)
+	}).Return(nil).Once()
+}
+
+func TestCompletionAnnouncedInTheDigest(t *testing.T) {
+	env := newEnv(t)
+	in := sampleInput(t)
+	env.OnActivity(a.RecordCompletion, mock.Anything, mock.Anything).Return(activities.RecordResult{Created: true, Route: routed(true, true)}, nil)
+	var enqueued activities.EnqueueInput
+	answers(env, Announcement{EventID: in.Event.ID, Kind: AnnounceDigest, Channel: "C0456EFGH", TS: "1700.1", WindowID: "w1"}, &enqueued)
+	env.OnActivity(a.EmailCertificate, mock.Anything, mock.Anything).Return(activities.EmailResult{MessageID: "m1"}, nil)
+	var outcome activities.OutcomeInput
+	env.OnActivity(a.RecordOutcome, mock.Anything, mock.Anything).Run(func(args mock.Arguments) {
+		outcome = args.Get(1).(activities.OutcomeInput)
+	}).Return(nil)
+
+	env.ExecuteWorkflow(CourseCompletion, in)
+
+	r := result(t, env)
+	require.Equal(t, StatusCompleted, r.Status)
+	require.Equal(t, "digest", r.Announcement)
+	require.Equal(t, "1700.1", r.SlackTS)
+	require.Equal(t, "digest", outcome.Announcement)
+	require.Equal(t, "1700.1", outcome.SlackTS)
+	require.Equal(t, DigestWorkflowID(defaultTestTaskQueue, in.Event.NotifiableID, "C0456EFGH"), enqueued.WorkflowID)
+	require.Equal(t, DigestWorkflowType, enqueued.WorkflowType)
+	require.Equal(t, in.Event.ID, enqueued.Entry.EventID)
+	require.Equal(t, 5, enqueued.Entry.Threshold)
+	require.Equal(t, "Bob Johnson", enqueued.Entry.LearnerName)
+	p := progress(t, env)
+	require.Contains(t, p.Slack.Detail, "in the cohort digest w1")
+	env.AssertNotCalled(t, "PostSlackNotice", mock.Anything, mock.Anything)
+}
+
+func TestCompletionToldToPostItsOwn(t *testing.T) {
+	env := newEnv(t)
+	in := sampleInput(t)
+	earlier := time.Date(2025, 6, 1, 9, 0, 0, 0, time.UTC)
+	env.OnActivity(a.RecordCompletion, mock.Anything, mock.Anything).Return(activities.RecordResult{
+		Created: true, Route: routed(true, true), Previous: &activities.Previous{EventID: "earlier-1", CompletedAt: earlier},
+	}, nil)
+	var enqueued activities.EnqueueInput
+	answers(env, Announcement{EventID: in.Event.ID, Kind: AnnouncePost}, &enqueued)
+	var notice, email activities.NoticeInput
+	env.OnActivity(a.PostSlackNotice, mock.Anything, mock.Anything).Run(func(args mock.Arguments) {
+		notice = args.Get(1).(activities.NoticeInput)
+	}).Return(activities.SlackResult{Channel: "C0456EFGH", TS: "1.5"}, nil)
+	env.OnActivity(a.EmailCertificate, mock.Anything, mock.Anything).Run(func(args mock.Arguments) {
+		email = args.Get(1).(activities.NoticeInput)
+	}).Return(activities.EmailResult{MessageID: "m1"}, nil)
+	env.OnActivity(a.RecordOutcome, mock.Anything, mock.Anything).Return(nil)
+
+	env.ExecuteWorkflow(CourseCompletion, in)
+
+	r := result(t, env)
+	require.Equal(t, "message", r.Announcement)
+	require.Equal(t, "1.5", r.SlackTS)
+	require.Equal(t, "earlier-1", r.PreviousEventID)
+	require.Equal(t, "C0456EFGH", notice.Route.Slack.Channel, "the notice goes to the recorded channel")
+	require.Equal(t, "earlier-1", notice.Previous.EventID, "the notice says it is a re-completion")
+	require.Equal(t, "Orientation", email.Route.CourseName)
+	p := progress(t, env)
+	require.Contains(t, p.Record.Detail, "a re-completion")
+	require.Contains(t, p.Slack.Detail, "its own message")
+}
+
+func TestDigestFailureMakesTheCompletionPartial(t *testing.T) {
+	env := newEnv(t)
+	in := sampleInput(t)
+	env.OnActivity(a.RecordCompletion, mock.Anything, mock.Anything).Return(activities.RecordResult{Created: true, Route: routed(true, false)}, nil)
+	var enqueued activities.EnqueueInput
+	answers(env, Announcement{EventID: in.Event.ID, Kind: AnnounceFailed, WindowID: "w1", Error: "slack: channel_not_found"}, &enqueued)
+	env.OnActivity(a.RecordOutcome, mock.Anything, mock.Anything).Return(nil)
+
+	env.ExecuteWorkflow(CourseCompletion, in)
+
+	r := result(t, env)
+	require.Equal(t, StatusPartial, r.Status)
+	require.Equal(t, "slack", r.FailedStep)
+	require.Contains(t, r.Error, "channel_not_found")
 }

@@ -6,6 +6,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 	"go.temporal.io/sdk/worker"
+	"go.temporal.io/sdk/workflow"
 )
 
 // TestReplay replays histories recorded from real runs (see
@@ -20,6 +21,7 @@ func TestReplay(t *testing.T) {
 			r := worker.NewWorkflowReplayer()
 			r.RegisterWorkflow(CourseCompletion)
 			r.RegisterWorkflow(Resend)
+			r.RegisterWorkflowWithOptions(CourseDigest, workflow.RegisterOptions{Name: DigestWorkflowType})
 			require.NoError(t, r.ReplayWorkflowHistoryFromJSONFile(nil, f))
 		})
 	}

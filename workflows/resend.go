@@ -10,6 +10,7 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/coursehook/coursehook/activities"
+	"github.com/coursehook/coursehook/store"
 )
 
 // What a resend sends: the step names of FailedSteps, or both.
@@ -47,6 +48,9 @@ type ResendInput struct {
 	LearnerHash string `json:"learnerHash,omitempty"`
 	// NoticeDeadline bounds the retries, as for a completion.
 	NoticeDeadline time.Duration `json:"noticeDeadline,omitempty"`
+	// CurrentRouting sends by the worker's routing now instead of the route
+	// recorded with the event (after COURSES_FILE moved a course, say).
+	CurrentRouting bool `json:"currentRouting,omitempty"`
 }
 
 // ResendResult is what the resend did, and the event's status after it.
@@ -66,10 +70,19 @@ type ResendResult struct {
 // an event with no failed step left is completed. The resend workflow
 // carries the event's search attributes, with CompletionStatus saying how
 // the event stands after it.
+//
+// Since the cohorts change it sends by the event's recorded route (or the
+// current one, when asked), posts its own Slack message whatever the
+// course's digest is doing, and emails on the throttled email queue.
 func Resend(ctx workflow.Context, in ResendInput) (ResendResult, error) {
+	cohorts := workflow.GetVersion(ctx, changeCohorts, workflow.DefaultVersion, 1) == 1
 	recordCtx := workflow.WithActivityOptions(ctx, recordOptions(activities.ErrRecordPermanent, activities.ErrResendRefused))
 	var ev activities.LoadedEvent
-	if err := workflow.ExecuteActivity(recordCtx, a.LoadEvent, activities.LoadInput{EventID: in.EventID}).Get(ctx, &ev); err != nil {
+	load := activities.LoadInput{EventID: in.EventID}
+	if cohorts {
+		load.CurrentRouting = in.CurrentRouting
+	}
+	if err := workflow.ExecuteActivity(recordCtx, a.LoadEvent, load).Get(ctx, &ev); err != nil {
 		return ResendResult{}, err
 	}
 	if err := workflow.UpsertTypedSearchAttributes(ctx, startUpdates(ev.Event, in.LearnerHash)...); err != nil {
@@ -83,6 +96,9 @@ func Resend(ctx workflow.Context, in ResendInput) (ResendResult, error) {
 	}
 
 	noticeIn := activities.NoticeInput{Event: ev.Event, ReceivedAt: ev.ReceivedAt, ResendID: in.RequestID}
+	if cohorts {
+		noticeIn.Route = ev.Route
+	}
 	outcome := activities.OutcomeInput{EventID: in.EventID, SlackChannel: ev.SlackChannel, SlackTS: ev.SlackTS, EmailMessageID: ev.EmailMessageID}
 	var sent, failed, messages []string
 	var slackErr, emailErr error
@@ -95,6 +111,9 @@ func Resend(ctx workflow.Context, in ResendInput) (ResendResult, error) {
 			var r activities.SlackResult
 			if r, slackStep, slackErr = postSlack(ctx, in.NoticeDeadline, noticeIn); slackErr == nil {
 				outcome.SlackChannel, outcome.SlackTS = r.Channel, r.TS
+				if cohorts {
+					outcome.Announcement = store.AnnouncedMessage
+				}
 			}
 		})
 	}
@@ -103,7 +122,7 @@ func Resend(ctx workflow.Context, in ResendInput) (ResendResult, error) {
 		workflow.Go(ctx, func(ctx workflow.Context) {
 			defer wg.Done()
 			var r activities.EmailResult
-			if r, emailStep, emailErr = emailCertificate(ctx, in.NoticeDeadline, noticeIn); emailErr == nil {
+			if r, emailStep, emailErr = emailCertificate(ctx, in.NoticeDeadline, noticeIn, cohorts); emailErr == nil {
 				outcome.EmailMessageID, outcome.CertificateSHA256 = r.MessageID, r.CertificateSHA256
 			}
 		})

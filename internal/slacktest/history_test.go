@@ -21,9 +21,16 @@ import (
 // slacknotify does, and returns its timestamp.
 func postNotice(t *testing.T, api *slack.Client, channel, eventID string) string {
 	t.Helper()
+	return postWithMetadata(t, api, channel, "notice "+eventID, "course_completion", "event_id", eventID)
+}
+
+// postWithMetadata posts text with metadata of eventType whose payload holds
+// key: value, and returns the message's timestamp.
+func postWithMetadata(t *testing.T, api *slack.Client, channel, text, eventType, key, value string) string {
+	t.Helper()
 	_, ts, err := api.PostMessageContext(t.Context(), channel,
-		slack.MsgOptionText("notice "+eventID, false),
-		slack.MsgOptionMetadata(slack.SlackMetadata{EventType: "course_completion", EventPayload: map[string]any{"event_id": eventID}}),
+		slack.MsgOptionText(text, false),
+		slack.MsgOptionMetadata(slack.SlackMetadata{EventType: eventType, EventPayload: map[string]any{key: value}}),
 	)
 	require.NoError(t, err)
 	return ts

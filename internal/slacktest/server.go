@@ -15,9 +15,17 @@
 // after the one before, so they are unique and ordered.
 //
 // Channels: a message posted to a name (such as "#business") lands in
-// ChannelID, one posted to an id lands in that id. conversations.history
-// takes only an id, and knows ChannelID and every id a message was posted
-// to; any other is channel_not_found.
+// ChannelID, one posted to an id lands in that id, so a test can post to
+// many channels at once (a course's own channel, say) and count them apart
+// with MessagesIn and MessagesPerChannel. conversations.history takes only
+// an id, and knows ChannelID, the ids AddChannels declared and every id a
+// message was posted to; any other is channel_not_found. Each channel has
+// its own history, its own pages and its own rate limit, which is off until
+// SetRateLimit.
+//
+// Digests: DigestsFor finds the messages whose metadata is a digest's
+// (event_type DigestEventType, event_payload.window_id), and Posted.Meta
+// decodes any message's metadata.
 package slacktest
 
 import (
@@ -43,6 +51,10 @@ import (
 // ChannelID is the channel id the server answers with when a message was
 // posted to a channel name rather than an id, as Slack resolves names to ids.
 const ChannelID = "C0123"
+
+// DigestEventType is the metadata event_type of a course completion digest,
+// as slacknotify writes it.
+const DigestEventType = "course_completion_digest"
 
 // rateWindow is the sliding window SetRateLimit counts posts in: Slack allows
 // about one message per second per channel, with short bursts.
@@ -85,6 +97,21 @@ type Posted struct {
 	At       time.Time
 }
 
+// Metadata is a message's metadata, decoded.
+type Metadata struct {
+	EventType    string         `json:"event_type"`
+	EventPayload map[string]any `json:"event_payload"`
+}
+
+// Meta decodes p's metadata; ok is false when the message carried none or
+// it is not a JSON object.
+func (p Posted) Meta() (m Metadata, ok bool) {
+	if p.Metadata == nil || json.Unmarshal(p.Metadata, &m) != nil {
+		return Metadata{}, false
+	}
+	return m, true
+}
+
 // Server is a running stand-in. Its methods are safe to call from any
 // goroutine.
 type Server struct {
@@ -106,6 +133,8 @@ type Server struct {
 	recent map[string][]time.Time
 	// scopes are the token's scopes; nil grants every scope.
 	scopes map[string]bool
+	// channels are the ids AddChannels declared.
+	channels map[string]bool
 	// lastTS is the newest message timestamp, in microseconds.
 	lastTS int64
 }
@@ -114,9 +143,10 @@ type Server struct {
 func NewServer(t testing.TB) *Server {
 	t.Helper()
 	s := &Server{
-		posts:   standin.NewRecorder[Posted, Failure](),
-		history: standin.NewRecorder[struct{}, Failure](),
-		recent:  map[string][]time.Time{},
+		posts:    standin.NewRecorder[Posted, Failure](),
+		history:  standin.NewRecorder[struct{}, Failure](),
+		recent:   map[string][]time.Time{},
+		channels: map[string]bool{},
 	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("/api/chat.postMessage", s.postMessage)
@@ -148,6 +178,98 @@ func (s *Server) MessagesFor(eventID string) []Posted {
 		}
 	}
 	return out
+}
+
+// MessagesIn returns the accepted messages in one channel, oldest first. A
+// channel name stands for ChannelID, as it does when posting.
+func (s *Server) MessagesIn(channel string) []Posted {
+	return inChannel(s.Messages(), channelID(channel))
+}
+
+// MessagesPerChannel counts the accepted messages by channel id.
+func (s *Server) MessagesPerChannel() map[string]int {
+	counts := map[string]int{}
+	for _, p := range s.Messages() {
+		counts[p.ChannelID]++
+	}
+	return counts
+}
+
+// DigestsFor returns the accepted digests of windowID, whatever their
+// channel, oldest first: more than one is a duplicate digest.
+func (s *Server) DigestsFor(windowID string) []Posted {
+	var out []Posted
+	for _, p := range s.Messages() {
+		m, ok := p.Meta()
+		if !ok || m.EventType != DigestEventType {
+			continue
+		}
+		if id, ok := m.EventPayload["window_id"].(string); ok && id == windowID {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// AddChannels declares channel ids that exist before anything is posted to
+// them, such as a course's own channel, so conversations.history answers
+// them with an empty history rather than channel_not_found.
+func (s *Server) AddChannels(ids ...string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, id := range ids {
+		s.channels[id] = true
+	}
+}
+
+// WaitForMessagesIn waits until at least n messages were accepted in channel
+// (a name stands for ChannelID) and returns them, or fails the test after
+// timeout. Call it from the test's goroutine.
+func (s *Server) WaitForMessagesIn(t testing.TB, channel string, n int, timeout time.Duration) []Posted {
+	t.Helper()
+	id := channelID(channel)
+	deadline := time.Now().Add(timeout)
+	for {
+		// One snapshot for both the check and the wait, so a message
+		// accepted between them still wakes the wait.
+		all := s.Messages()
+		if in := inChannel(all, id); len(in) >= n {
+			return in
+		}
+		remaining := time.Until(deadline)
+		if remaining <= 0 {
+			t.Fatalf("slacktest: %d messages in %s after %s, want %d (%d attempts)", len(inChannel(s.Messages(), id)), id, timeout, n, s.Attempts())
+			return nil
+		}
+		s.posts.Wait(len(all)+1, remaining)
+	}
+}
+
+// inChannel returns the messages in channel id, in their order.
+func inChannel(msgs []Posted, id string) []Posted {
+	var out []Posted
+	for _, p := range msgs {
+		if p.ChannelID == id {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// channelID is the id a message posted to channel lands in: the channel
+// itself when it is an id, ChannelID for a name.
+func channelID(channel string) string {
+	if isChannelID(channel) {
+		return channel
+	}
+	return ChannelID
+}
+
+// knownChannel reports whether AddChannels declared id.
+func (s *Server) knownChannel(id string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.channels[id]
 }
 
 // HistoryCalls counts every conversations.history call, failed ones
@@ -237,10 +359,7 @@ func (s *Server) accept(p Posted) (Posted, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	now := time.Now()
-	p.ChannelID = p.Channel
-	if !isChannelID(p.ChannelID) {
-		p.ChannelID = ChannelID
-	}
+	p.ChannelID = channelID(p.Channel)
 	recent := slices.DeleteFunc(s.recent[p.ChannelID], func(at time.Time) bool {
 		return now.Sub(at) >= rateWindow
 	})
@@ -477,7 +596,7 @@ func readHistoryQuery(r *http.Request) (historyQuery, string) {
 // for a channel the server does not know.
 func (s *Server) historyPage(channel string, q historyQuery) (page []Posted, next string, found bool) {
 	messages := s.posts.Messages()
-	found = channel == ChannelID
+	found = channel == ChannelID || s.knownChannel(channel)
 	for i := len(messages) - 1; i >= 0; i-- {
 		p := messages[i]
 		if p.ChannelID != channel {

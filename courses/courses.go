@@ -1,0 +1,129 @@
+// Package courses decides, per course, where coursehook sends a completion:
+// the Slack channel, the email's wording, the certificate's heading, issuer,
+// signatory and logo, and the Slack digest's threshold and window. Operators
+// write these by hand in the YAML file COURSES_FILE names (example.yaml shows
+// every key); Load checks it whole, and Routes swaps in a new version on
+// SIGHUP without dropping the old one when the new one is wrong.
+package courses
+
+import (
+	"errors"
+	"time"
+)
+
+// Route is what coursehook does for one course. It is recorded with each
+// event, as JSON in the workflow history and in the database row, so its JSON
+// names must not change; Digest.Window is written as encoding/json writes
+// every time.Duration, in nanoseconds.
+type Route struct {
+	// CourseName is the operators' name for the course, empty for a course
+	// the file does not list.
+	CourseName  string           `json:"courseName,omitempty"`
+	Slack       SlackRoute       `json:"slack"`
+	Email       EmailRoute       `json:"email"`
+	Certificate CertificateRoute `json:"certificate"`
+	Digest      DigestRoute      `json:"digest"`
+}
+
+// SlackRoute is the course's Slack notice.
+type SlackRoute struct {
+	// Channel is a channel id such as C0123ABCD. Ids from the file are
+	// checked; the base route's channel (SLACK_CHANNEL) is taken as given.
+	Channel string `json:"channel,omitempty"`
+	Enabled bool   `json:"enabled"`
+}
+
+// EmailRoute is the learner's certificate email.
+type EmailRoute struct {
+	Enabled bool `json:"enabled"`
+	// Subject and Intro are template sources for Render; empty means the
+	// mail package's built-in wording.
+	Subject string `json:"subject,omitempty"`
+	Intro   string `json:"intro,omitempty"`
+}
+
+// CertificateRoute is the wording and artwork of the PDF certificate; an
+// empty field means the certificate package's own.
+type CertificateRoute struct {
+	Heading   string    `json:"heading,omitempty"`
+	Issuer    string    `json:"issuer,omitempty"`
+	Signatory Signatory `json:"signatory,omitzero"`
+	// Logo is the absolute path of a PNG or JPEG file, checked when the file
+	// was loaded.
+	Logo string `json:"logo,omitempty"`
+}
+
+// Signatory is the person who signs the certificate.
+type Signatory struct {
+	Name string `json:"name,omitempty"`
+	Role string `json:"role,omitempty"`
+}
+
+// DigestRoute says when Slack notices of a course are folded into one
+// digest message: Threshold notices within Window.
+type DigestRoute struct {
+	Threshold int           `json:"threshold"`
+	Window    time.Duration `json:"window"`
+}
+
+// Table is one loaded version of the courses file. It is never changed after
+// Load, so any number of goroutines may read it.
+type Table struct {
+	path     string
+	defaults Route
+	courses  map[string]Route
+}
+
+// Load reads and checks the courses file at path and merges it over base,
+// the routing the environment variables describe. Every key of the file's
+// defaults: replaces the same key of base, and every key of a course replaces
+// the same key of the defaults, so "slack: {channel: X}" keeps the enabled
+// flag it would otherwise have. With path "", every route is base.
+//
+// A file with any problem is refused as a whole: the error lists each
+// problem as an *Error with the file, line and column, at most maxProblems
+// of them.
+func Load(path string, base Route) (*Table, error) {
+	t := &Table{path: path, defaults: base, courses: map[string]Route{}}
+	if path == "" {
+		return t, nil
+	}
+	data, err := readFile(path)
+	if err != nil {
+		return nil, err
+	}
+	p := newParser(path)
+	p.file(data, t)
+	if len(p.problems) > 0 {
+		return nil, errors.Join(p.problems...)
+	}
+	return t, nil
+}
+
+// Route returns the route of the course with id courseID (the event's
+// notifiableId, matched exactly), or the defaults for a course the file does
+// not list.
+func (t *Table) Route(courseID string) Route {
+	if r, ok := t.courses[courseID]; ok {
+		return r
+	}
+	return t.defaults
+}
+
+// Names maps the id of every listed course that has a name to that name, for
+// logs and coursehookctl. The map is the caller's to change.
+func (t *Table) Names() map[string]string {
+	names := make(map[string]string, len(t.courses))
+	for id, r := range t.courses {
+		if r.CourseName != "" {
+			names[id] = r.CourseName
+		}
+	}
+	return names
+}
+
+// Len is the number of courses the file lists.
+func (t *Table) Len() int { return len(t.courses) }
+
+// Path is the file the table was loaded from, "" when there was none.
+func (t *Table) Path() string { return t.path }

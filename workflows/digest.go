@@ -1,0 +1,287 @@
+package workflows
+
+import (
+	"cmp"
+	"fmt"
+	"slices"
+	"time"
+
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/coursehook/coursehook/activities"
+	"github.com/coursehook/coursehook/slacknotify"
+)
+
+// CourseDigestInput is where a CourseDigest starts: empty for a new one,
+// and the state it carries across continue-as-new otherwise.
+type CourseDigestInput struct {
+	activities.DigestStart
+	// Recent are the arrival times of the completions within the last
+	// window, posted or gathered: while fewer than the threshold, the next
+	// one is posted at once.
+	Recent []time.Time `json:"recent,omitempty"`
+	// Window is the open digest window, if any, with its gathered entries.
+	Window *DigestWindow `json:"window,omitempty"`
+	// Answered are the recent entries and their answers, so a signal that
+	// comes again is answered again instead of counted twice.
+	Answered map[string]Announcement `json:"answered,omitempty"`
+	// ContinueAfter is how many entries a run takes before it continues as
+	// new; zero means digestContinueAfter.
+	ContinueAfter int `json:"continueAfter,omitempty"`
+}
+
+// DigestWindow is one digest: the completions gathered while it is open,
+// announced together when it closes.
+type DigestWindow struct {
+	Start time.Time `json:"start"`
+	End   time.Time `json:"end"`
+	// Pending wait for the digest. Only the first maxDigestNames carry a
+	// name, to keep the state small across continue-as-new.
+	Pending []activities.DigestEntry `json:"pending,omitempty"`
+}
+
+// maxDigestNames is how many learners a digest names.
+const maxDigestNames = slacknotify.MaxDigestNames
+
+// digestIdle is how long a digest with nothing open waits for the next
+// completion before it ends (or a window, if longer). A later completion
+// starts it again.
+const digestIdle = 10 * time.Minute
+
+// digestContinueAfter bounds a run's history: each entry adds about three
+// events (its signal, and the answer's two), so a run continues as new near
+// 6,000 events, well inside Temporal's limits, or sooner if the server
+// suggests it.
+const digestContinueAfter = 2000
+
+// CourseDigest gathers one course's completions for one Slack channel, so
+// a cohort completing at once gets a handful of messages instead of
+// thousands. Each entry arrives by signal-with-start (DigestEntrySignal) and
+// is answered by AnnouncementSignal. While fewer than Threshold completions
+// arrived within the last Window, the entry is told to post its own message
+// at once. Past that, it is gathered into a digest window that closes Window
+// after it opened; then one digest is posted and each gathered entry is told
+// its ts. A cohort therefore gets Threshold messages, then one digest a
+// window for as long as it keeps coming. An event id is counted once,
+// however often its signal arrives.
+func CourseDigest(ctx workflow.Context, in CourseDigestInput) error {
+	d := &digest{in: in, entries: workflow.GetSignalChannel(ctx, DigestEntrySignal)}
+	if d.in.Answered == nil {
+		d.in.Answered = map[string]Announcement{}
+	}
+	if err := workflow.SetQueryHandler(ctx, ProgressQuery, d.progress); err != nil {
+		return err
+	}
+	if w := d.in.Window; w != nil {
+		// A window carried across continue-as-new closes when it would
+		// have; one already due closes at once.
+		d.timer = workflow.NewTimer(ctx, max(w.End.Sub(workflow.Now(ctx)), 0))
+	}
+	var idle workflow.Future
+	cancelIdle := func() {}
+	for {
+		idleOver := false
+		sel := workflow.NewSelector(ctx)
+		sel.AddReceive(d.entries, func(c workflow.ReceiveChannel, _ bool) {
+			var e activities.DigestEntry
+			c.Receive(ctx, &e)
+			d.add(ctx, e)
+		})
+		if d.timer != nil {
+			sel.AddFuture(d.timer, func(workflow.Future) { d.close(ctx) })
+		} else {
+			if idle == nil {
+				var idleCtx workflow.Context
+				idleCtx, cancelIdle = workflow.WithCancel(ctx)
+				// The arrivals it would forget count for a window.
+				idle = workflow.NewTimer(idleCtx, max(digestIdle, d.window))
+			}
+			sel.AddFuture(idle, func(workflow.Future) { idleOver = true })
+		}
+		sel.Select(ctx)
+		if d.timer != nil && idle != nil {
+			// Busy again: the next quiet spell gets a fresh idle timer.
+			cancelIdle()
+			idle = nil
+		}
+		if idleOver {
+			idle = nil
+			// The run ends once its answers are out and no entry came
+			// meanwhile; one that did keeps it going.
+			if d.settle(ctx); d.timer == nil {
+				return nil
+			}
+			continue
+		}
+		limit := cmp.Or(d.in.ContinueAfter, digestContinueAfter)
+		if d.taken >= limit || workflow.GetInfo(ctx).GetContinueAsNewSuggested() {
+			d.settle(ctx)
+			return workflow.NewContinueAsNewError(ctx, CourseDigest, d.in)
+		}
+	}
+}
+
+// digest is a CourseDigest's state between signals.
+type digest struct {
+	in      CourseDigestInput
+	entries workflow.ReceiveChannel
+	// timer fires when the open window closes.
+	timer workflow.Future
+	// replies are the answers signalled and not yet acknowledged; they are
+	// waited for before the run ends, so none is lost to continue-as-new.
+	replies []workflow.Future
+	posted  int
+	// taken counts the entries this run received.
+	taken int
+	// window is the latest entry's window.
+	window time.Duration
+}
+
+// DigestProgress is a CourseDigest's answer to ProgressQuery.
+type DigestProgress struct {
+	Window *DigestWindow `json:"window,omitempty"`
+	// Posted counts the digests this run has posted.
+	Posted int `json:"posted"`
+}
+
+func (d *digest) progress() (DigestProgress, error) {
+	return DigestProgress{Window: d.in.Window, Posted: d.posted}, nil
+}
+
+// add takes one entry: answered again if seen, posted at once while the
+// course is under its threshold, gathered otherwise.
+func (d *digest) add(ctx workflow.Context, e activities.DigestEntry) {
+	d.taken++
+	now := workflow.Now(ctx)
+	window := e.Window
+	if window <= 0 {
+		window = time.Minute
+	}
+	d.window = window
+	d.forget(now, window)
+	if a, ok := d.in.Answered[e.EventID]; ok {
+		d.reply(ctx, e.WorkflowID, a)
+		return
+	}
+	if w := d.in.Window; w != nil && slices.ContainsFunc(w.Pending, func(p activities.DigestEntry) bool { return p.EventID == e.EventID }) {
+		return
+	}
+	recent := len(d.in.Recent)
+	d.in.Recent = append(d.in.Recent, now)
+	if recent < e.Threshold && d.in.Window == nil {
+		a := Announcement{EventID: e.EventID, Kind: AnnouncePost, At: now}
+		d.in.Answered[e.EventID] = a
+		d.reply(ctx, e.WorkflowID, a)
+		return
+	}
+	w := d.in.Window
+	if w == nil {
+		w = &DigestWindow{Start: now, End: now.Add(window)}
+		d.in.Window = w
+		d.timer = workflow.NewTimer(ctx, window)
+	}
+	if len(w.Pending) >= maxDigestNames {
+		e.LearnerName = ""
+	}
+	w.Pending = append(w.Pending, e)
+}
+
+// forget drops arrivals older than a window, and answers older than two:
+// a signal the SDK retries comes again within seconds.
+func (d *digest) forget(now time.Time, window time.Duration) {
+	keep := 0
+	for keep < len(d.in.Recent) && !d.in.Recent[keep].After(now.Add(-window)) {
+		keep++
+	}
+	d.in.Recent = d.in.Recent[keep:]
+	for id, a := range d.in.Answered {
+		if a.At.Before(now.Add(-2 * window)) {
+			delete(d.in.Answered, id)
+		}
+	}
+}
+
+// close ends the open window: its gathered entries get one digest.
+func (d *digest) close(ctx workflow.Context) {
+	w := d.in.Window
+	d.in.Window, d.timer = nil, nil
+	if len(w.Pending) == 0 {
+		return
+	}
+	first := w.Pending[0]
+	in := activities.DigestInput{
+		Channel:     d.in.Channel,
+		CourseID:    d.in.CourseID,
+		CourseTitle: first.CourseTitle,
+		CourseName:  first.CourseName,
+		WindowID:    DigestWorkflowID(d.in.TaskQueue, d.in.CourseID, d.in.Channel) + "@" + w.Start.UTC().Format(time.RFC3339Nano),
+		WindowStart: w.Start,
+		WindowEnd:   w.End,
+		Count:       len(w.Pending),
+		ListHint:    listHint(d.in.CourseID, w.Start),
+	}
+	for _, p := range w.Pending {
+		if p.LearnerName != "" && len(in.Names) < maxDigestNames {
+			in.Names = append(in.Names, p.LearnerName)
+		}
+	}
+	r, step, err := postDigest(ctx, d.in.NoticeDeadline, in)
+	a := Announcement{Kind: AnnounceDigest, Channel: r.Channel, TS: r.TS, WindowID: in.WindowID, At: workflow.Now(ctx)}
+	if err != nil {
+		a = Announcement{Kind: AnnounceFailed, WindowID: in.WindowID, Error: step.Error, At: workflow.Now(ctx)}
+	} else {
+		d.posted++
+	}
+	for _, p := range w.Pending {
+		a.EventID = p.EventID
+		d.in.Answered[p.EventID] = a
+		d.reply(ctx, p.WorkflowID, a)
+	}
+}
+
+// listHint tells the team how to list every learner of a digest.
+func listHint(courseID string, since time.Time) string {
+	return fmt.Sprintf("coursehookctl find --course %s --since %s", courseID, since.UTC().Format(time.RFC3339))
+}
+
+func (d *digest) reply(ctx workflow.Context, workflowID string, a Announcement) {
+	d.replies = append(d.replies, workflow.SignalExternalWorkflow(ctx, workflowID, "", AnnouncementSignal, a))
+}
+
+// drain takes every entry already delivered.
+func (d *digest) drain(ctx workflow.Context) {
+	var e activities.DigestEntry
+	for d.entries.ReceiveAsync(&e) {
+		d.add(ctx, e)
+		e = activities.DigestEntry{}
+	}
+}
+
+// settle takes every entry already delivered and waits until every answer
+// is out, so none is lost when the run ends or continues as new. Entries
+// that come while it waits are taken too.
+func (d *digest) settle(ctx workflow.Context) {
+	for d.drain(ctx); len(d.replies) > 0; d.drain(ctx) {
+		for _, f := range d.replies {
+			// One whose completion has ended (its deadline passed) has
+			// nobody to tell.
+			if err := f.Get(ctx, nil); err != nil {
+				workflow.GetLogger(ctx).Warn("announcement not delivered", "error", err)
+			}
+		}
+		d.replies = nil
+	}
+}
+
+// postDigest is the digest's Slack step: on the throttled Slack queue like
+// every notice, retried until the deadline, stopped by a permanent refusal.
+func postDigest(ctx workflow.Context, deadline time.Duration, in activities.DigestInput) (activities.SlackResult, Step, error) {
+	permanent := []string{activities.ErrSlackPermanent}
+	opts := noticeOptions(deadline, 15*time.Second, permanent...)
+	opts.TaskQueue = SlackTaskQueue(workflow.GetInfo(ctx).TaskQueueName)
+	var r activities.SlackResult
+	if err := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, opts), a.PostDigest, in).Get(ctx, &r); err != nil {
+		return r, Step{State: StepFailed, Error: failureText(err, permanent...)}, err
+	}
+	return r, Step{State: StepDone, Detail: r.Channel + " " + r.TS}, nil
+}

@@ -1,0 +1,266 @@
+package workflows
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/mock"
+	"github.com/stretchr/testify/require"
+	"go.temporal.io/sdk/converter"
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/testsuite"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/coursehook/coursehook/activities"
+)
+
+// digestEnv runs a CourseDigest whose answers are recorded, in order.
+type digestEnv struct {
+	*testsuite.TestWorkflowEnvironment
+	mu      sync.Mutex
+	answers []Announcement
+	digests []activities.DigestInput
+}
+
+func newDigestEnv(t *testing.T) *digestEnv {
+	t.Helper()
+	d := &digestEnv{TestWorkflowEnvironment: newEnv(t)}
+	d.OnSignalExternalWorkflow(mock.Anything, mock.Anything, "", AnnouncementSignal, mock.Anything).
+		Run(func(args mock.Arguments) {
+			a := args.Get(4).(Announcement)
+			require.Equal(t, "wf-"+a.EventID, args.String(1), "the answer goes to the entry's workflow")
+			d.mu.Lock()
+			d.answers = append(d.answers, a)
+			d.mu.Unlock()
+		}).Return(nil)
+	return d
+}
+
+// postsDigests makes PostDigest succeed with ts "digest-N".
+func (d *digestEnv) postsDigests() {
+	d.OnActivity(a.PostDigest, mock.Anything, mock.Anything).Return(
+		func(_ context.Context, in activities.DigestInput) (activities.SlackResult, error) {
+			d.mu.Lock()
+			defer d.mu.Unlock()
+			d.digests = append(d.digests, in)
+			return activities.SlackResult{Channel: in.Channel, TS: fmt.Sprintf("digest-%d", len(d.digests))}, nil
+		})
+}
+
+// entryAt signals an entry for event id after delay (workflow time).
+func (d *digestEnv) entryAt(delay time.Duration, id string, threshold int) {
+	d.RegisterDelayedCallback(func() {
+		d.SignalWorkflow(DigestEntrySignal, activities.DigestEntry{
+			EventID: id, WorkflowID: "wf-" + id, LearnerName: "Learner " + id, CourseTitle: "Course",
+			Threshold: threshold, Window: time.Minute,
+		})
+	}, delay)
+}
+
+func (d *digestEnv) kinds() map[string]string {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	out := map[string]string{}
+	for _, a := range d.answers {
+		out[a.EventID] = a.Kind + " " + a.TS
+	}
+	return out
+}
+
+var digestStart = CourseDigestInput{DigestStart: activities.DigestStart{TaskQueue: "coursehook", CourseID: "course-1", Channel: "C0456EFGH"}}
+
+func TestDigestThresholdSwitch(t *testing.T) {
+	d := newDigestEnv(t)
+	d.postsDigests()
+	for i := range 7 {
+		d.entryAt(time.Duration(i+1)*time.Second, fmt.Sprint("e", i), 3)
+	}
+	d.ExecuteWorkflow(CourseDigest, digestStart)
+
+	require.True(t, d.IsWorkflowCompleted())
+	require.NoError(t, d.GetWorkflowError(), "an idle digest ends")
+	require.Equal(t, map[string]string{
+		"e0": "post ", "e1": "post ", "e2": "post ",
+		"e3": "digest digest-1", "e4": "digest digest-1", "e5": "digest digest-1", "e6": "digest digest-1",
+	}, d.kinds())
+	require.Len(t, d.digests, 1)
+	got := d.digests[0]
+	require.Equal(t, 4, got.Count)
+	require.Equal(t, []string{"Learner e3", "Learner e4", "Learner e5", "Learner e6"}, got.Names)
+	require.Equal(t, "C0456EFGH", got.Channel)
+	require.Equal(t, time.Minute, got.WindowEnd.Sub(got.WindowStart))
+	require.Contains(t, got.WindowID, DigestWorkflowID("coursehook", "course-1", "C0456EFGH"))
+	require.Contains(t, got.ListHint, "coursehookctl find --course course-1 --since ")
+}
+
+func TestDigestWindowBoundaries(t *testing.T) {
+	d := newDigestEnv(t)
+	d.postsDigests()
+	// Threshold 1 in a sliding minute: a (t=1s) is posted; b (t=30s) is
+	// the second within a minute and opens a digest window [30s, 90s); c
+	// (t=89s) is still in it. d (t=200s) has nobody within the last minute
+	// and is posted; e, right behind it, opens the next digest window.
+	d.entryAt(time.Second, "a", 1)
+	d.entryAt(30*time.Second, "b", 1)
+	d.entryAt(89*time.Second+900*time.Millisecond, "c", 1)
+	d.entryAt(200*time.Second, "d", 1)
+	d.entryAt(200*time.Second+500*time.Millisecond, "e", 1)
+	d.ExecuteWorkflow(CourseDigest, digestStart)
+
+	require.NoError(t, d.GetWorkflowError())
+	require.Equal(t, map[string]string{"a": "post ", "b": "digest digest-1", "c": "digest digest-1", "d": "post ", "e": "digest digest-2"}, d.kinds())
+	require.Len(t, d.digests, 2)
+	require.Equal(t, 2, d.digests[0].Count)
+	require.Equal(t, 1, d.digests[1].Count)
+	require.Equal(t, time.Minute, d.digests[0].WindowEnd.Sub(d.digests[0].WindowStart))
+	require.Equal(t, d.digests[0].WindowStart.Add(170*time.Second+500*time.Millisecond), d.digests[1].WindowStart)
+	require.NotEqual(t, d.digests[0].WindowID, d.digests[1].WindowID)
+}
+
+func TestDigestKeepsDigestingWhileTheCohortLasts(t *testing.T) {
+	d := newDigestEnv(t)
+	d.postsDigests()
+	// One completion a second for five minutes, threshold 5, window 1 min:
+	// five messages, then one digest a minute.
+	for i := range 300 {
+		d.entryAt(time.Duration(i+1)*time.Second, fmt.Sprint("e", i), 5)
+	}
+	d.ExecuteWorkflow(CourseDigest, digestStart)
+	require.NoError(t, d.GetWorkflowError())
+	posts := 0
+	for _, k := range d.kinds() {
+		if k == "post " {
+			posts++
+		}
+	}
+	require.Equal(t, 5, posts)
+	require.Len(t, d.digests, 5)
+	total := posts
+	for _, dg := range d.digests {
+		total += dg.Count
+	}
+	require.Equal(t, 300, total)
+}
+
+func TestDigestCountsADuplicateOnce(t *testing.T) {
+	d := newDigestEnv(t)
+	d.postsDigests()
+	d.entryAt(time.Second, "a", 1)
+	d.entryAt(2*time.Second, "a", 1) // a retried signal: answered again, not counted
+	d.entryAt(3*time.Second, "b", 1)
+	d.entryAt(4*time.Second, "b", 1) // pending: still one line
+	d.entryAt(5*time.Second, "c", 1)
+	d.entryAt(90*time.Second, "b", 1) // after its digest: answered with it
+	d.ExecuteWorkflow(CourseDigest, digestStart)
+
+	require.NoError(t, d.GetWorkflowError())
+	require.Len(t, d.digests, 1)
+	require.Equal(t, 2, d.digests[0].Count)
+	var forA, forB int
+	for _, a := range d.answers {
+		switch a.EventID {
+		case "a":
+			forA++
+			require.Equal(t, AnnouncePost, a.Kind)
+		case "b":
+			forB++
+			require.Equal(t, "digest-1", a.TS)
+		}
+	}
+	require.Equal(t, 2, forA, "each delivery of a is answered")
+	require.Equal(t, 2, forB, "b's late retry gets its digest's ts")
+}
+
+func TestDigestContinueAsNewKeepsPendingEntries(t *testing.T) {
+	d := newDigestEnv(t)
+	in := digestStart
+	in.ContinueAfter = 3
+	for i := range 4 {
+		d.entryAt(time.Duration(i+1)*time.Second, fmt.Sprint("e", i), 1)
+	}
+	d.ExecuteWorkflow(CourseDigest, in)
+
+	var can *workflow.ContinueAsNewError
+	require.True(t, errors.As(d.GetWorkflowError(), &can), "got %v", d.GetWorkflowError())
+	var next CourseDigestInput
+	require.NoError(t, converter.GetDefaultDataConverter().FromPayloads(can.Input, &next))
+	require.Equal(t, in.DigestStart, next.DigestStart)
+	require.NotNil(t, next.Window)
+	require.Len(t, next.Recent, 3)
+	require.Len(t, next.Window.Pending, 2)
+	require.Equal(t, "e1", next.Window.Pending[0].EventID)
+	require.Contains(t, next.Answered, "e0")
+	require.Equal(t, map[string]string{"e0": "post "}, d.kinds())
+
+	// The next run posts the carried window when it closes, and answers
+	// the fourth entry, which reached it by signal-with-start.
+	d2 := newDigestEnv(t)
+	d2.postsDigests()
+	d2.SetStartTime(next.Window.Start.Add(5 * time.Second))
+	d2.entryAt(time.Second, "e3", 1)
+	d2.entryAt(2*time.Second, "e0", 1) // a retried signal from before: answered, not counted
+	d2.ExecuteWorkflow(CourseDigest, next)
+	require.NoError(t, d2.GetWorkflowError())
+	require.Len(t, d2.digests, 1)
+	require.Equal(t, 3, d2.digests[0].Count)
+	require.Equal(t, next.Window.Start, d2.digests[0].WindowStart)
+	require.Equal(t, map[string]string{"e0": "post ", "e1": "digest digest-1", "e2": "digest digest-1", "e3": "digest digest-1"}, d2.kinds())
+}
+
+func TestDigestNamesAtMostTen(t *testing.T) {
+	d := newDigestEnv(t)
+	d.postsDigests()
+	for i := range 40 {
+		d.entryAt(time.Second+time.Duration(i)*time.Millisecond, fmt.Sprint("e", i), 0)
+	}
+	d.ExecuteWorkflow(CourseDigest, digestStart)
+	require.NoError(t, d.GetWorkflowError())
+	require.Len(t, d.digests, 1)
+	require.Equal(t, 40, d.digests[0].Count)
+	require.Len(t, d.digests[0].Names, maxDigestNames)
+	require.Len(t, d.answers, 40)
+}
+
+func TestDigestPostIsRetriedAndAFailureIsAnswered(t *testing.T) {
+	t.Run("retried", func(t *testing.T) {
+		d := newDigestEnv(t)
+		// A crash or timeout after Slack took the digest: the retry (whose
+		// activity looks for the digest first) answers with its ts.
+		d.OnActivity(a.PostDigest, mock.Anything, mock.Anything).
+			Return(activities.SlackResult{}, temporal.NewApplicationError("slack: http_503", activities.ErrSlackRetryable)).Once()
+		d.OnActivity(a.PostDigest, mock.Anything, mock.Anything).Return(activities.SlackResult{Channel: "C0456EFGH", TS: "found-1"}, nil).Once()
+		d.entryAt(time.Second, "a", 0)
+		d.ExecuteWorkflow(CourseDigest, digestStart)
+		require.NoError(t, d.GetWorkflowError())
+		require.Equal(t, map[string]string{"a": "digest found-1"}, d.kinds())
+		d.AssertNumberOfCalls(t, "PostDigest", 2)
+	})
+	t.Run("refused", func(t *testing.T) {
+		d := newDigestEnv(t)
+		d.OnActivity(a.PostDigest, mock.Anything, mock.Anything).
+			Return(activities.SlackResult{}, temporal.NewApplicationError("slack: channel_not_found", activities.ErrSlackPermanent)).Once()
+		d.entryAt(time.Second, "a", 0)
+		d.ExecuteWorkflow(CourseDigest, digestStart)
+		require.NoError(t, d.GetWorkflowError())
+		require.Len(t, d.answers, 1)
+		require.Equal(t, AnnounceFailed, d.answers[0].Kind)
+		require.Contains(t, d.answers[0].Error, "channel_not_found")
+	})
+}
+
+func TestDigestWorkflowIDStaysShortAndPrintable(t *testing.T) {
+	long := strings.Repeat("é", 128)
+	id := DigestWorkflowID(strings.Repeat("q", 200), long, "C0456EFGH")
+	require.LessOrEqual(t, len(id), 255)
+	for _, r := range id {
+		require.True(t, r >= 0x20 && r <= 0x7e, "%q", id)
+	}
+	require.NotEqual(t, id, DigestWorkflowID(strings.Repeat("q", 200), long+"x", "C0456EFGH"))
+	require.Equal(t, "course-digest-coursehook/7670fdbe-15ed-504b-a680-d404fa4b0eb4/C0456EFGH",
+		DigestWorkflowID("coursehook", "7670fdbe-15ed-504b-a680-d404fa4b0eb4", "C0456EFGH"))
+}
