@@ -5,7 +5,7 @@ TEMPORAL_CLI_VERSION := v1.5.1
 STATICCHECK_VERSION  := v0.8.2
 BIN := $(CURDIR)/bin
 
-.PHONY: run test build lint check bench clean
+.PHONY: run test build lint check bench microbench clean
 
 run: build bin/temporal
 	./scripts/run.sh
@@ -31,7 +31,13 @@ lint: bin/staticcheck
 test: bin/temporal lint
 	go test -race -count=1 -timeout 20m ./...
 
+# make bench BURST=5000 adds the cohort burst; BENCH_FLAGS passes any other
+# flag of the benchmark program (go run ./bench -h).
+BURST ?= 0
 bench: bin/temporal
+	go run ./bench --burst $(BURST) --write BENCHMARKS.md $(BENCH_FLAGS)
+
+microbench: bin/temporal
 	go test -run '^$$' -bench . -benchmem -count 5 ./...
 
 clean:

@@ -1,0 +1,172 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+	"time"
+)
+
+// options are the program's flags; defaultOptions are what `make bench` runs.
+type options struct {
+	// N is the number of workflows or events of each row; C the number of
+	// concurrent callers or senders.
+	N, C int
+	// Renders is how many certificates the certificate row renders.
+	Renders int
+	// DBFile persists the dev server in a SQLite file with make run's
+	// pragmas; Temporal uses an existing server instead of starting one.
+	DBFile, Temporal, Namespace string
+	// Write is the BENCHMARKS.md to write the table into.
+	Write string
+	// ScaleOut adds the two-worker, two-webhook-server row.
+	ScaleOut bool
+	// Burst, when positive, adds the burst section: that many events posted
+	// by BurstC senders at once.
+	Burst, BurstC int
+	// CPUProfile is where the bench process's CPU profile goes.
+	CPUProfile string
+	// SlackPerSecond is the worker's SLACK_MESSAGES_PER_SECOND; SlackLimit
+	// makes the Slack stand-in answer 429 past that many posts a second (0:
+	// never).
+	SlackPerSecond float64
+	SlackLimit     int
+	// EmailsPerSecond is the worker's SENDGRID_EMAILS_PER_SECOND, lifted
+	// like Slack's so the pipeline is measured, not the throttle.
+	EmailsPerSecond float64
+	// DigestWindow is the worker's SLACK_DIGEST_WINDOW in the burst, where
+	// the cohort digest is on.
+	DigestWindow time.Duration
+	// RetryDelay is the first wait before a 503'd event is posted again; it
+	// doubles on each further attempt, as the platform's backoff does.
+	RetryDelay time.Duration
+	// BodyBytes pads every event body to this size (0: the samples as they
+	// are).
+	BodyBytes int
+	// Samples is the folder of sample events.
+	Samples string
+	// Plaintext leaves payload encryption off (make run turns it on).
+	Plaintext bool
+	// DrainTimeout is how long a row waits for its workflows while none
+	// completes.
+	DrainTimeout time.Duration
+	// Work is the folder for binaries, databases and logs (a temporary one
+	// when empty, removed at the end unless Keep or the run failed).
+	Work string
+	Keep bool
+	// Perf, when set, is the folder for perf recordings of the worker and
+	// webhook server processes during the coursehook row.
+	Perf string
+	// Only, when not empty, names the rows to run; the others are skipped.
+	Only map[string]bool
+}
+
+// rowNames are the rows --only takes, in the order they run.
+var rowNames = []string{"certificate", "ceiling", "ingest", "naive", "coursehook", "scale-out", "burst"}
+
+func defaultOptions() options {
+	return options{
+		N:               2000,
+		C:               32,
+		Renders:         200,
+		Namespace:       "default",
+		BurstC:          200,
+		SlackPerSecond:  10000,
+		EmailsPerSecond: 10000,
+		DigestWindow:    time.Minute,
+		RetryDelay:      20 * time.Second,
+		DrainTimeout:    2 * time.Minute,
+	}
+}
+
+func parseFlags(args []string, stderr io.Writer) (options, error) {
+	o := defaultOptions()
+	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "usage: go run ./bench [flags]   (make bench; make bench BURST=5000)")
+		fs.PrintDefaults()
+	}
+	fs.IntVar(&o.N, "n", o.N, "workflows or events per row")
+	fs.IntVar(&o.C, "c", o.C, "concurrent callers (ceiling, naive) and HTTP senders (ingest, coursehook)")
+	fs.IntVar(&o.Renders, "renders", o.Renders, "certificates rendered by the certificate row")
+	fs.StringVar(&o.DBFile, "db-file", o.DBFile, "start the dev server on this SQLite file, with make run's pragmas (journal_mode=wal, synchronous=normal), instead of in memory")
+	fs.StringVar(&o.Temporal, "temporal", o.Temporal, "use the Temporal server at this host:port instead of starting a dev server")
+	fs.StringVar(&o.Namespace, "namespace", o.Namespace, "Temporal namespace")
+	fs.StringVar(&o.Write, "write", o.Write, "also write the table into this file (BENCHMARKS.md), keeping its prose")
+	fs.BoolVar(&o.ScaleOut, "scale-out", o.ScaleOut, "add the scale-out row: two worker processes and two webhook servers, every event posted to both")
+	fs.IntVar(&o.Burst, "burst", o.Burst, "add the burst section: post this many events at once")
+	fs.IntVar(&o.BurstC, "burst-c", o.BurstC, "concurrent senders of the burst")
+	fs.StringVar(&o.CPUProfile, "cpuprofile", o.CPUProfile, "write the bench process's CPU profile here (go tool pprof FILE)")
+	fs.Float64Var(&o.SlackPerSecond, "slack-per-second", o.SlackPerSecond, "the worker's SLACK_MESSAGES_PER_SECOND (production: 1)")
+	fs.Float64Var(&o.EmailsPerSecond, "emails-per-second", o.EmailsPerSecond, "the worker's SENDGRID_EMAILS_PER_SECOND (production: 10)")
+	fs.DurationVar(&o.DigestWindow, "digest-window", o.DigestWindow, "the worker's SLACK_DIGEST_WINDOW in the burst, where the cohort digest is on")
+	fs.IntVar(&o.SlackLimit, "slack-limit", o.SlackLimit, "the Slack stand-in answers 429 past this many posts a second (0: never)")
+	fs.DurationVar(&o.RetryDelay, "retry-delay", o.RetryDelay, "first wait before re-posting an event answered 503, doubling after (the platform's backoff)")
+	fs.IntVar(&o.BodyBytes, "body-bytes", o.BodyBytes, "pad every event body to this many bytes (0: the samples as they are)")
+	fs.StringVar(&o.Samples, "samples", o.Samples, "folder of sample events (default: the repository's testdata)")
+	fs.BoolVar(&o.Plaintext, "plaintext", o.Plaintext, "leave payload encryption off")
+	fs.DurationVar(&o.DrainTimeout, "drain-timeout", o.DrainTimeout, "give up on a row's workflows when none has completed for this long")
+	fs.StringVar(&o.Work, "work", o.Work, "folder for binaries, databases and logs (default: a temporary one)")
+	fs.BoolVar(&o.Keep, "keep", o.Keep, "keep the work folder (logs, databases) after the run")
+	fs.StringVar(&o.Perf, "perf", o.Perf, "record the worker and webhook server with Linux perf during the coursehook row, into this folder (perf report -i FILE)")
+	only := fs.String("only", "", "run only these rows, comma-separated ("+strings.Join(rowNames, ", ")+"); not with --write")
+	if err := fs.Parse(args); err != nil {
+		return o, err
+	}
+	if fs.NArg() > 0 {
+		return o, fmt.Errorf("unexpected arguments %q", fs.Args())
+	}
+	if *only != "" {
+		o.Only = map[string]bool{}
+		for name := range strings.SplitSeq(*only, ",") {
+			o.Only[strings.TrimSpace(name)] = true
+		}
+	}
+	return o, o.check()
+}
+
+func (o options) check() error {
+	var problems []string
+	if o.N < 1 {
+		problems = append(problems, "-n must be at least 1")
+	}
+	if o.C < 1 {
+		problems = append(problems, "-c must be at least 1")
+	}
+	if o.Renders < 1 {
+		problems = append(problems, "--renders must be at least 1")
+	}
+	if o.Burst < 0 || o.BurstC < 1 {
+		problems = append(problems, "--burst must not be negative and --burst-c must be at least 1")
+	}
+	if o.DBFile != "" && o.Temporal != "" {
+		problems = append(problems, "--db-file and --temporal exclude each other")
+	}
+	if o.DigestWindow <= 0 {
+		problems = append(problems, "--digest-window must be positive")
+	}
+	if o.SlackPerSecond <= 0 || o.EmailsPerSecond <= 0 {
+		problems = append(problems, "--slack-per-second and --emails-per-second must be positive")
+	}
+	if o.RetryDelay <= 0 || o.DrainTimeout <= 0 {
+		problems = append(problems, "--retry-delay and --drain-timeout must be positive")
+	}
+	for name := range o.Only {
+		if !slices.Contains(rowNames, name) {
+			problems = append(problems, fmt.Sprintf("--only: no row %q (the rows: %s)", name, strings.Join(rowNames, ", ")))
+		}
+	}
+	if o.Only["burst"] && o.Burst == 0 {
+		problems = append(problems, "--only burst needs --burst N")
+	}
+	if len(o.Only) > 0 && o.Write != "" {
+		problems = append(problems, "--write takes every row: leave out --only")
+	}
+	if len(problems) > 0 {
+		return fmt.Errorf("%s", strings.Join(problems, "; "))
+	}
+	return nil
+}

@@ -1,0 +1,251 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// The targets, on the 2-core development machine, each a ratio from one run.
+const (
+	targetIngestRate = 0.9  // ingest accepted/s ≥ 0.9 × ceiling starts/s
+	targetAckP99     = 1.25 // ingest ack p99 ≤ 1.25 × ceiling p99
+	targetCoursehook = 1.5  // coursehook completed/s ≥ 1.5 × naive
+	targetRender     = 5 * time.Millisecond
+	targetPDFBytes   = 60_000
+	targetWebhookRSS = 80_000_000
+)
+
+// report is one run's results, nil where a row was not measured.
+type report struct {
+	Machine, Go, Temporal, Server string
+	Params                        []string
+	// LoadBefore and LoadAfter are the load averages around the rows.
+	LoadBefore, LoadAfter string
+
+	Cert       *certResult
+	Ceiling    *ceilingResult
+	Ingest     *ingestResult
+	Naive      *naiveResult
+	Coursehook *pipelineResult
+	ScaleOut   *pipelineResult
+	Burst      *pipelineResult
+
+	// Failures are the rows that could not be measured; Skipped those
+	// --only left out.
+	Failures []string
+	Skipped  []string
+	Errors   problems
+	Lost     int
+	Took     time.Duration
+}
+
+// failure is the run's verdict: an error when an event was lost or failed or
+// a row could not be measured. Unmet targets are not failures.
+func (r *report) failure() error {
+	var errs []error
+	for _, f := range r.Failures {
+		errs = append(errs, errors.New(f))
+	}
+	if r.Errors.Count > 0 {
+		errs = append(errs, fmt.Errorf("%d errors, %d events lost; the first: %s", r.Errors.Count, r.Lost, strings.Join(r.Errors.First, "; ")))
+	}
+	return errors.Join(errs...)
+}
+
+// verdict marks a target.
+func verdict(ok bool) string {
+	if ok {
+		return "met"
+	}
+	return "**not met**"
+}
+
+// row is one line of the table.
+type row struct {
+	name, what, measured, ratio, target, status string
+}
+
+// markdown is the table, with its header, as printed and as written into
+// BENCHMARKS.md.
+func (r *report) markdown() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "Measured %s UTC in %s.\n\n", time.Now().UTC().Format("2006-01-02 15:04"), r.Took.Round(time.Second))
+	if len(r.Skipped) > 0 {
+		fmt.Fprintf(&b, "Rows skipped (--only): %s.\n\n", strings.Join(r.Skipped, ", "))
+	}
+	fmt.Fprintf(&b, "- machine: %s; load average %s before the rows, %s after (1, 5, 15 min)\n- Go: %s\n- Temporal: %s; %s\n",
+		r.Machine, r.LoadBefore, r.LoadAfter, r.Go, r.Temporal, r.Server)
+	for _, p := range r.Params {
+		fmt.Fprintf(&b, "- %s\n", p)
+	}
+	b.WriteString("\n| row | what | measured | ratio | target | |\n|---|---|---|---|---|---|\n")
+	for _, x := range r.rows() {
+		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s |\n", x.name, x.what, x.measured, x.ratio, x.target, x.status)
+	}
+	if r.Burst != nil {
+		b.WriteString("\n" + burstTable(r.Burst))
+	}
+	if len(r.Failures) > 0 || r.Errors.Count > 0 {
+		b.WriteString("\nProblems:\n\n")
+		for _, f := range r.Failures {
+			fmt.Fprintf(&b, "- row %s\n", f)
+		}
+		for _, e := range r.Errors.First {
+			fmt.Fprintf(&b, "- %s\n", e)
+		}
+		if more := r.Errors.Count - len(r.Errors.First); more > 0 {
+			fmt.Fprintf(&b, "- and %d more\n", more)
+		}
+	}
+	return b.String()
+}
+
+const notMeasured = "not measured"
+
+func (r *report) rows() []row {
+	rows := []row{r.ceilingRow(), r.ingestRow(), r.naiveRow(), r.coursehookRow(), r.certRow(), r.memoryRow()}
+	if r.ScaleOut != nil {
+		rows = append(rows, r.scaleOutRow())
+	}
+	return append(rows, r.correctnessRow())
+}
+
+func (r *report) ceilingRow() row {
+	x := row{name: "ceiling", what: "raw SDK `StartWorkflow` of a no-op workflow, in-process worker", measured: notMeasured}
+	if c := r.Ceiling; c != nil && c.Rate > 0 {
+		x.measured = fmt.Sprintf("%.0f starts/s; p50 %s, p95 %s, p99 %s", c.Rate, ms(c.P50), ms(c.P95), ms(c.P99))
+		x.ratio = "1 (reference)"
+	}
+	return x
+}
+
+func (r *report) ingestRow() row {
+	x := row{name: "ingest", what: "real webhook server process over HTTP; a no-op stands in for the workflow, as in the ceiling",
+		measured: notMeasured, target: fmt.Sprintf("≥ %.1f× starts/s; p99 ≤ %.2f×", targetIngestRate, targetAckP99)}
+	in, c := r.Ingest, r.Ceiling
+	if in == nil || in.Rate == 0 {
+		return x
+	}
+	x.measured = fmt.Sprintf("%.0f accepted/s; ack p50 %s, p95 %s, p99 %s", in.Rate, ms(in.P50), ms(in.P95), ms(in.P99))
+	if in.Retried > 0 {
+		x.measured += fmt.Sprintf("; %d attempts retried", in.Retried)
+	}
+	if c == nil || c.Rate == 0 {
+		return x
+	}
+	x.ratio = fmt.Sprintf("%s starts/s; p50 %s, p95 %s, p99 %s", ratio(in.Rate, c.Rate),
+		ratio(float64(in.P50), float64(c.P50)), ratio(float64(in.P95), float64(c.P95)), ratio(float64(in.P99), float64(c.P99)))
+	rateOK := in.Rate >= targetIngestRate*c.Rate
+	p99OK := float64(in.P99) <= targetAckP99*float64(c.P99)
+	x.status = fmt.Sprintf("rate %s; p99 %s", verdict(rateOK), verdict(p99OK))
+	return x
+}
+
+func (r *report) naiveRow() row {
+	x := row{name: "naive", what: "four ordinary no-op activities in sequence, in-process worker", measured: notMeasured}
+	if n := r.Naive; n != nil && n.Rate > 0 {
+		x.measured = fmt.Sprintf("%.1f completed/s (%s, first start to last close); each workflow p50 %s, p99 %s", n.Rate, n.Elapsed.Round(time.Millisecond), seconds(n.EachP50), seconds(n.EachP99))
+		x.ratio = "1 (reference)"
+	}
+	return x
+}
+
+func (r *report) coursehookRow() row {
+	x := row{name: "coursehook", what: "real worker process: PDF, slack-go and sendgrid-go against the stand-ins, SQLite; events posted through the webhook server",
+		measured: notMeasured, target: fmt.Sprintf("≥ %.1f× naive", targetCoursehook)}
+	p := r.Coursehook
+	if p == nil || p.Rate == 0 {
+		return x
+	}
+	x.measured = fmt.Sprintf("%.1f completed/s (%s, first start to last close); each workflow p50 %s, p99 %s; ack p99 %s while the worker works",
+		p.Rate, p.Elapsed.Round(time.Millisecond), seconds(p.EachP50), seconds(p.EachP99), ms(p.AckP99))
+	if n := r.Naive; n != nil && n.Rate > 0 {
+		x.ratio = ratio(p.Rate, n.Rate) + " naive"
+		x.status = verdict(p.Rate >= targetCoursehook*n.Rate)
+	}
+	return x
+}
+
+func (r *report) certRow() row {
+	x := row{name: "certificate", what: "`certificate.Render` in process", measured: notMeasured,
+		target: fmt.Sprintf("median ≤ %s; ≤ %d KB", ms(targetRender), targetPDFBytes/1000)}
+	if c := r.Cert; c != nil && c.Renders > 0 {
+		x.what = fmt.Sprintf("`certificate.Render` in process, %d renders", c.Renders)
+		x.measured = fmt.Sprintf("median %s, p99 %s; %.1f KB", ms(c.Median), ms(c.P99), float64(c.Size)/1000)
+		x.status = verdict(c.Median <= targetRender && c.Size <= targetPDFBytes)
+	}
+	return x
+}
+
+func (r *report) memoryRow() row {
+	x := row{name: "memory", what: "peak RSS (VmHWM) of the processes", measured: notMeasured, target: fmt.Sprintf("webhook server ≤ %s", megabytes(targetWebhookRSS))}
+	var parts []string
+	var webhook int64
+	if in := r.Ingest; in != nil && in.PeakRSS > 0 {
+		parts = append(parts, "webhook server "+megabytes(in.PeakRSS)+" (ingest)")
+		webhook = in.PeakRSS
+	}
+	if p := r.Coursehook; p != nil && p.WebhookRSS > 0 {
+		parts = append(parts, "webhook server "+megabytes(p.WebhookRSS)+", worker "+megabytes(p.WorkerRSS)+" (coursehook)")
+		webhook = max(webhook, p.WebhookRSS)
+	}
+	if len(parts) > 0 {
+		x.measured = strings.Join(parts, "; ")
+		x.status = verdict(webhook <= targetWebhookRSS)
+	}
+	return x
+}
+
+func (r *report) scaleOutRow() row {
+	p := r.ScaleOut
+	x := row{name: "scale-out", what: "two worker processes and two webhook servers; every event posted to both", measured: notMeasured}
+	if p.Rate == 0 {
+		return x
+	}
+	x.measured = fmt.Sprintf("%.1f completed/s (%s); %d accepted, %d answered duplicate; %d Slack messages, %d emails for %d events",
+		p.Rate, p.Elapsed.Round(time.Millisecond), p.Accepted, p.Dupes, p.SlackMessages, p.Emails, p.Events)
+	if c := r.Coursehook; c != nil && c.Rate > 0 {
+		x.ratio = ratio(p.Rate, c.Rate) + " one worker"
+	}
+	return x
+}
+
+func (r *report) correctnessRow() row {
+	retried := 0
+	for _, p := range []*pipelineResult{r.Coursehook, r.ScaleOut, r.Burst} {
+		if p != nil {
+			retried += p.Retried
+		}
+	}
+	if r.Ingest != nil {
+		retried += r.Ingest.Retried
+	}
+	ok := r.Errors.Count == 0 && r.Lost == 0 && len(r.Failures) == 0
+	return row{
+		name:     "errors",
+		what:     "every event accepted (503 then a retry counts), its workflow completed, one row, one Slack message, one email",
+		measured: fmt.Sprintf("errors: %d, lost: %d, rows not measured: %d; attempts retried: %d", r.Errors.Count, r.Lost, len(r.Failures), retried),
+		target:   "zero errors, zero lost",
+		status:   verdict(ok),
+	}
+}
+
+// burstTable is the burst section.
+func burstTable(p *pipelineResult) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "Burst: %d events of one course from %d senders, as fast as they go, through one webhook server and one worker, "+
+		"with the cohort digest and Slack's throttle (1/s) as in production, and Slack's limit on the stand-in.\n\n", p.Events, p.Senders)
+	b.WriteString("| burst | |\n|---|---|\n")
+	line := func(k, format string, args ...any) { fmt.Fprintf(&b, "| %s | %s |\n", k, fmt.Sprintf(format, args...)) }
+	line("time to drain", "%s (first post to last close)", p.Drain.Round(time.Millisecond))
+	line("accepted", "%d of %d; %d answers 503, re-posted platform-style", p.Accepted+p.Dupes, p.Events, p.Unavailable)
+	line("peak accept rate", "%d/s (2xx answers in any one second)", p.PeakAccept)
+	line("peak complete rate", "%d/s (workflows closed in any one second)", p.PeakComplete)
+	line("completed", "%.1f/s over %s", p.Rate, p.Elapsed.Round(time.Millisecond))
+	line("Slack stand-in", "%d messages, %d posts, %d answered 429", p.SlackMessages, p.SlackAttempts, p.SlackLimited)
+	line("SendGrid stand-in", "%d emails", p.Emails)
+	line("peak RSS", "webhook server %s, worker %s", megabytes(p.WebhookRSS), megabytes(p.WorkerRSS))
+	return b.String()
+}

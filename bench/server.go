@@ -1,0 +1,131 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+
+	"go.temporal.io/api/workflowservice/v1"
+	"go.temporal.io/sdk/client"
+	sdklog "go.temporal.io/sdk/log"
+	"go.temporal.io/sdk/testsuite"
+
+	"github.com/coursehook/coursehook/internal/devserver"
+	"github.com/coursehook/coursehook/workflows"
+)
+
+// temporalServer is the one server every row runs against.
+type temporalServer struct {
+	Address string
+	// Describe says which server it is, for the table's header.
+	Describe string
+	// Version is the server's own, from GetSystemInfo, with the CLI's
+	// --version line when the bench started the server.
+	Version string
+	stop    func() error
+}
+
+// startTemporal starts a dev server, in memory or on opts.DBFile, or takes
+// the one at opts.Temporal.
+func startTemporal(ctx context.Context, opts options, serverLog io.Writer) (*temporalServer, error) {
+	if opts.Temporal != "" {
+		return &temporalServer{Address: opts.Temporal, Describe: "existing server at " + opts.Temporal, stop: func() error { return nil }}, nil
+	}
+	cli, err := devserver.CLIPath()
+	if err != nil {
+		return nil, err
+	}
+	var srv *testsuite.DevServer
+	s := &temporalServer{Describe: "dev server (bin/temporal), in memory"}
+	if opts.DBFile == "" {
+		srv, err = devserver.Start(ctx, devserver.Options{Log: serverLog})
+	} else {
+		srv, err = startFileDevServer(ctx, cli, opts.DBFile, serverLog)
+		s.Describe = fmt.Sprintf("dev server (bin/temporal), SQLite file %s (journal_mode=wal, synchronous=normal, activity eager execution on)", opts.DBFile)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("start the Temporal dev server: %w", err)
+	}
+	s.Address = srv.FrontendHostPort()
+	s.stop = srv.Stop
+	if out, err := exec.CommandContext(ctx, cli, "--version").Output(); err == nil {
+		s.Version = strings.TrimSpace(string(out))
+	}
+	return s, nil
+}
+
+// startFileDevServer is devserver.Start with make run's database file and
+// its pragmas. devserver.Options has no field for extra arguments, so the
+// search attributes are given here the same way.
+func startFileDevServer(ctx context.Context, cli, dbFile string, serverLog io.Writer) (*testsuite.DevServer, error) {
+	if err := os.MkdirAll(filepath.Dir(dbFile), 0o750); err != nil {
+		return nil, err
+	}
+	args := []string{
+		"--sqlite-pragma", "journal_mode=wal",
+		"--sqlite-pragma", "synchronous=normal",
+		"--dynamic-config-value", "system.enableActivityEagerExecution=true",
+	}
+	for name, typ := range workflows.SearchAttributeTypes() {
+		args = append(args, "--search-attribute", name+"="+workflows.SearchAttributeTypeName(typ))
+	}
+	return testsuite.StartDevServer(ctx, testsuite.DevServerOptions{
+		ExistingPath:  cli,
+		ClientOptions: &client.Options{Namespace: "default", Logger: quietLogger(serverLog)},
+		DBFilename:    dbFile,
+		LogLevel:      "error",
+		Stdout:        serverLog,
+		Stderr:        serverLog,
+		ExtraArgs:     args,
+	})
+}
+
+// quietLogger keeps the SDK's routine lines (worker started, stopped) out of
+// the output and lets warnings through.
+func quietLogger(w io.Writer) sdklog.Logger {
+	return sdklog.NewStructuredLogger(slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelWarn})))
+}
+
+// serverVersion asks the server for its version.
+func serverVersion(ctx context.Context, c client.Client) (string, error) {
+	info, err := c.WorkflowService().GetSystemInfo(ctx, &workflowservice.GetSystemInfoRequest{})
+	if err != nil {
+		return "", fmt.Errorf("get system info: %w", err)
+	}
+	return info.GetServerVersion(), nil
+}
+
+// loadAverage is the 1, 5 and 15 minute load averages, or "n/a": the
+// machine is shared, and a busy one slows every row.
+func loadAverage() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "n/a"
+	}
+	fields := strings.Fields(string(b))
+	if len(fields) < 3 {
+		return "n/a"
+	}
+	return strings.Join(fields[:3], " ")
+}
+
+// machine describes the computer: CPU model and cores, from /proc/cpuinfo
+// where there is one.
+func machine() string {
+	model := runtime.GOARCH
+	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil {
+		for line := range strings.SplitSeq(string(b), "\n") {
+			if k, v, ok := strings.Cut(line, ":"); ok && strings.TrimSpace(k) == "model name" {
+				model = strings.TrimSpace(v)
+				break
+			}
+		}
+	}
+	return fmt.Sprintf("%s, %d cores (%s/%s)", model, runtime.NumCPU(), runtime.GOOS, runtime.GOARCH)
+}
