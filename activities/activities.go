@@ -22,6 +22,7 @@ import (
 	"github.com/coursehook/coursehook/metrics"
 	"github.com/coursehook/coursehook/slacknotify"
 	"github.com/coursehook/coursehook/store"
+	"github.com/coursehook/coursehook/verify"
 )
 
 // Application error types. The workflow and operators match failures on these
@@ -55,6 +56,7 @@ type Store interface {
 	Get(ctx context.Context, eventID string) (store.Record, error)
 	InsertResend(ctx context.Context, r store.Resend) (store.Resend, bool, error)
 	FinishResend(ctx context.Context, r store.Resend) error
+	SetVerificationCode(ctx context.Context, eventID, code string) (string, error)
 }
 
 // Activities carries the clients the activities need. The worker registers
@@ -82,6 +84,26 @@ type Activities struct {
 	Digests Signaller
 	// ReadFile reads a course's certificate logo; nil means os.ReadFile.
 	ReadFile func(name string) ([]byte, error)
+	// Verifier, when set, gives each certificate a verification code,
+	// stored with its row, and prints the code and a QR code of its public
+	// page on it; nil leaves certificates as they were.
+	Verifier *Verifier
+}
+
+// Verifier derives certificates' verification codes and their pages'
+// addresses.
+type Verifier struct {
+	Keys *verify.Keys
+	// BaseURL is PUBLIC_BASE_URL, where the pages are served.
+	BaseURL string
+}
+
+// verification is what the certificate with code shows, or nil.
+func (v *Verifier) verification(code string) *certificate.Verification {
+	if v == nil || code == "" {
+		return nil
+	}
+	return &certificate.Verification{Code: code, URL: verify.PageURL(v.BaseURL, code)}
 }
 
 // Routes decides what coursehook does for a course.
@@ -119,6 +141,9 @@ type RecordResult struct {
 	// Previous is the learner's earlier completion of the course when this
 	// one is a re-completion.
 	Previous *Previous `json:"previous,omitempty"`
+	// VerificationCode is the certificate's code, stored with the row;
+	// empty without verification.
+	VerificationCode string `json:"verificationCode,omitempty"`
 }
 
 // Previous is an earlier completion of the same course by the same learner.
@@ -162,9 +187,18 @@ func (a *Activities) insert(ctx context.Context, in RecordInput, status store.St
 		}
 		c.Route = string(route)
 	}
+	if a.Verifier != nil && status == store.StatusRecorded {
+		c.VerificationCode = a.Verifier.Keys.Code(e.ID)
+	}
 	rec, created, err := a.Store.Insert(ctx, c, status)
 	if err != nil {
 		return RecordResult{}, recordFailure(fmt.Errorf("record event %s: %w", e.ID, err))
+	}
+	if c.VerificationCode != "" && rec.VerificationCode == "" {
+		// A row from before codes existed: it gets one now, and keeps it.
+		if rec.VerificationCode, err = a.Store.SetVerificationCode(ctx, e.ID, c.VerificationCode); err != nil {
+			return RecordResult{}, recordFailure(fmt.Errorf("record event %s: %w", e.ID, err))
+		}
 	}
 	res := RecordResult{
 		Created:           created,
@@ -174,6 +208,7 @@ func (a *Activities) insert(ctx context.Context, in RecordInput, status store.St
 		EmailMessageID:    rec.EmailMessageID,
 		CertificateSHA256: rec.CertificateSHA256,
 		Announcement:      rec.Announcement,
+		VerificationCode:  rec.VerificationCode,
 	}
 	if a.Routes != nil && status == store.StatusRecorded {
 		if res.Route, err = a.recordedRoute(rec); err != nil {
@@ -236,6 +271,9 @@ type NoticeInput struct {
 	Route *courses.Route `json:"route,omitempty"`
 	// Previous marks a re-completion.
 	Previous *Previous `json:"previous,omitempty"`
+	// VerificationCode is printed on the certificate with a QR code of its
+	// page, when the worker has verification on.
+	VerificationCode string `json:"verificationCode,omitempty"`
 }
 
 // SlackResult says where the notice landed.
@@ -312,11 +350,11 @@ type EmailResult struct {
 func (a *Activities) EmailCertificate(ctx context.Context, in NoticeInput) (EmailResult, error) {
 	e := in.Event
 	completed := e.CompletionTime(in.ReceivedAt)
-	data := certificate.Data{
-		LearnerName:   e.LearnerName(),
-		CourseTitle:   e.Title,
-		CompletedAt:   completed,
-		CertificateID: e.ID,
+	data, err := certificate.ForEvent(e, in.ReceivedAt, in.Route, a.ReadFile, a.Verifier.verification(in.VerificationCode))
+	if err != nil {
+		// A logo gone since the routing was loaded is an operator's to put
+		// back: retried until the deadline.
+		return EmailResult{}, a.counted("email", err)
 	}
 	msg := mail.Message{
 		EventID:         e.ID,
@@ -327,7 +365,7 @@ func (a *Activities) EmailCertificate(ctx context.Context, in NoticeInput) (Emai
 		CompletedAt:     completed,
 		CertificateName: "certificate-" + e.ID + ".pdf",
 	}
-	if err := a.applyRoute(in.Route, e, &data, &msg); err != nil {
+	if err := applyRoute(in.Route, e, completed, &msg); err != nil {
 		return EmailResult{}, a.counted("email", err)
 	}
 	pdf, err := a.RenderCertificate(data)

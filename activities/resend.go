@@ -41,6 +41,12 @@ type LoadedEvent struct {
 	// Route is the event's recorded route, or the current one when asked;
 	// nil without routing.
 	Route *courses.Route `json:"route,omitempty"`
+	// VerificationCode is the certificate's code, given one now if the
+	// row predates codes and the worker verifies.
+	VerificationCode string `json:"verificationCode,omitempty"`
+	// Revoked says an operator revoked the certificate: a resend does not
+	// email it again.
+	Revoked bool `json:"revoked,omitempty"`
 }
 
 // LoadEvent reads a recorded course completion.
@@ -60,6 +66,12 @@ func (a *Activities) LoadEvent(ctx context.Context, in LoadInput) (LoadedEvent, 
 	loaded := LoadedEvent{
 		Event: ev.Brief(), ReceivedAt: rec.ReceivedAt, Status: string(rec.Status), FailedStep: rec.FailedStep,
 		SlackChannel: rec.SlackChannel, SlackTS: rec.SlackTS, EmailMessageID: rec.EmailMessageID,
+	}
+	loaded.VerificationCode, loaded.Revoked = rec.VerificationCode, rec.Revoked()
+	if a.Verifier != nil && loaded.VerificationCode == "" {
+		if loaded.VerificationCode, err = a.Store.SetVerificationCode(ctx, rec.EventID, a.Verifier.Keys.Code(rec.EventID)); err != nil {
+			return LoadedEvent{}, recordFailure(fmt.Errorf("load event %s: %w", in.EventID, err))
+		}
 	}
 	if a.Routes != nil {
 		if in.CurrentRouting {

@@ -2,50 +2,33 @@ package activities
 
 import (
 	"fmt"
-	"os"
+	"time"
 
 	"go.temporal.io/sdk/temporal"
 
-	"github.com/coursehook/coursehook/certificate"
 	"github.com/coursehook/coursehook/courses"
 	"github.com/coursehook/coursehook/event"
 	"github.com/coursehook/coursehook/mail"
 )
 
-// applyRoute gives the certificate and the email the course's own wording.
-// A nil route (an input from before routing) leaves today's wording.
-func (a *Activities) applyRoute(route *courses.Route, e event.Event, data *certificate.Data, msg *mail.Message) error {
+// applyRoute gives the email the course's own wording (the certificate's
+// is certificate.ForEvent's). A nil route (an input from before routing)
+// leaves today's wording.
+func applyRoute(route *courses.Route, e event.Event, completed time.Time, msg *mail.Message) error {
 	if route == nil {
 		return nil
 	}
-	c := route.Certificate
-	data.Heading, data.Issuer = c.Heading, c.Issuer
-	data.Signatory = certificate.Signatory{Name: c.Signatory.Name, Role: c.Signatory.Role}
-	if c.Logo != "" {
-		read := a.ReadFile
-		if read == nil {
-			read = os.ReadFile
-		}
-		// The file was checked when the routing was loaded. Gone since, it
-		// is an operator's to put back: retry until the deadline.
-		logo, err := read(c.Logo)
-		if err != nil {
-			return fmt.Errorf("read the certificate logo of course %s: %w", e.NotifiableID, err)
-		}
-		data.Logo = logo
-	}
-
 	fields := courses.Fields{
 		LearnerName: e.LearnerName(),
 		CourseTitle: event.Clean(e.Title),
 		CourseName:  route.CourseName,
-		CompletedOn: data.CompletedAt.UTC().Format("2 January 2006"),
-		Issuer:      c.Issuer,
+		CompletedOn: completed.UTC().Format("2 January 2006"),
+		Issuer:      route.Certificate.Issuer,
 	}
 	if d := e.UserDetail; d != nil {
 		fields.FirstName, fields.LastName = event.Clean(d.FirstName), event.Clean(d.LastName)
 	}
-	msg.Issuer = c.Issuer
+	msg.Issuer = route.Certificate.Issuer
 	for _, t := range []struct {
 		name, src string
 		dst       *string

@@ -35,6 +35,7 @@ import (
 	"github.com/coursehook/coursehook/mail"
 	"github.com/coursehook/coursehook/slacknotify"
 	"github.com/coursehook/coursehook/store"
+	"github.com/coursehook/coursehook/verify"
 	"github.com/coursehook/coursehook/workflows"
 )
 
@@ -387,6 +388,21 @@ func NewActivities(st *store.Store, poster slacknotify.Poster, sender mail.Sende
 		Mail:              sender,
 		RenderCertificate: certificate.Render,
 	}
+}
+
+// Verifier is the worker's certificate verification: nil, and a log line
+// saying so, without PUBLIC_BASE_URL, when certificates are as they were.
+func Verifier(cfg config.Config, log *slog.Logger) (*activities.Verifier, error) {
+	if cfg.PublicBaseURL == "" {
+		log.Info("certificate verification off: set PUBLIC_BASE_URL to print a verification code and QR code on certificates")
+		return nil, nil
+	}
+	keys, err := verify.NewKeys(cfg.CertificateSigningKey, cfg.CertificateSigningKeyPrevious...)
+	if err != nil {
+		return nil, fmt.Errorf("CERTIFICATE_SIGNING_KEY: %w", err)
+	}
+	log.Info("certificate verification on", "pages", cfg.PublicBaseURL+verify.CertificatesPath+"/<code>")
+	return &activities.Verifier{Keys: keys, BaseURL: cfg.PublicBaseURL}, nil
 }
 
 // BaseRoute is the routing the environment gives every course, which

@@ -86,6 +86,21 @@ type Config struct {
 	// default, because LEARNER_HASH_KEY is unset.
 	LearnerHashKey        []byte
 	LearnerHashKeyDefault bool
+	// PublicBaseURL is where the public can reach the webhook server
+	// (PUBLIC_BASE_URL), such as https://certificates.example.com; empty
+	// turns certificate verification off. With it, CertificateSigningKey
+	// derives each certificate's code and signs its credential, and
+	// CertificateSigningKeyPrevious are earlier keys whose credentials
+	// still verify.
+	PublicBaseURL                 string
+	CertificateSigningKey         []byte
+	CertificateSigningKeyPrevious [][]byte
+	// CertificateIssuer names the issuer of a certificate whose course
+	// names none (COURSES_FILE), on the verification page and credential.
+	CertificateIssuer string
+	// VerifyPerMinute is how many verification lookups a source address
+	// may make a minute.
+	VerifyPerMinute int
 	// AdminAddr is the webhook server's private listener, for the
 	// completions export; APIToken is the bearer token the export requires,
 	// and without it the export (and the store) stay off.
@@ -219,8 +234,14 @@ func Load(getenv func(string) string, b Binary) (Config, error) {
 	switch b {
 	case Worker:
 		r.worker(&c)
+		r.verification(&c)
 	case Starter:
 		r.starter(&c)
+		r.verification(&c)
+		if c.PublicBaseURL != "" {
+			// The verification page reads the database the worker writes.
+			c.DatabaseURL = r.databaseURL("DATABASE_URL", DefaultDatabaseURL)
+		}
 	case Ctl:
 		r.worker(&c)
 		c.LearnerHashKey, c.LearnerHashKeyDefault = r.learnerHashKey("LEARNER_HASH_KEY")
@@ -232,6 +253,64 @@ func Load(getenv func(string) string, b Binary) (Config, error) {
 	}
 	return c, nil
 }
+
+// verification reads the settings both binaries need to verify
+// certificates: the worker prints codes and QR codes on them, the webhook
+// server answers the page.
+func (r *reader) verification(c *Config) {
+	c.PublicBaseURL = strings.TrimRight(r.str("PUBLIC_BASE_URL", ""), "/")
+	if c.PublicBaseURL == "" {
+		return
+	}
+	if u, err := url.Parse(c.PublicBaseURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" ||
+		u.RawQuery != "" || u.Fragment != "" || u.User != nil {
+		r.fail("PUBLIC_BASE_URL", "must be an http(s) URL with a host and no query, such as https://certificates.example.com, got %q", c.PublicBaseURL)
+	}
+	key, ok := r.signingKey("CERTIFICATE_SIGNING_KEY")
+	if !ok {
+		r.fail("CERTIFICATE_SIGNING_KEY", "is required with PUBLIC_BASE_URL (or CERTIFICATE_SIGNING_KEY_FILE; make run writes %s): it derives the certificates' codes and signs their credentials", DefaultCertificateSigningKeyFile)
+	}
+	c.CertificateSigningKey = key
+	for _, v := range strings.Split(r.str("CERTIFICATE_SIGNING_KEY_PREVIOUS", ""), ",") {
+		if v = strings.TrimSpace(v); v == "" {
+			continue
+		}
+		if len(v) < MinCertificateSigningKeyLength {
+			r.fail("CERTIFICATE_SIGNING_KEY_PREVIOUS", "each key must be at least %d characters long", MinCertificateSigningKeyLength)
+		}
+		c.CertificateSigningKeyPrevious = append(c.CertificateSigningKeyPrevious, []byte(v))
+	}
+	c.CertificateIssuer = r.str("CERTIFICATE_ISSUER", DefaultCertificateIssuer)
+	c.VerifyPerMinute = int(r.positiveInt("VERIFY_REQUESTS_PER_MINUTE", DefaultVerifyPerMinute))
+}
+
+// signingKey reads name, else the file name_FILE names (the default file
+// when it is unset and exists); ok is false when there is none.
+func (r *reader) signingKey(name string) ([]byte, bool) {
+	v := r.getenv(name)
+	if v == "" {
+		fromFile, ok := r.file(name+"_FILE", DefaultCertificateSigningKeyFile)
+		if !ok {
+			return nil, r.str(name+"_FILE", "") != ""
+		}
+		v, name = fromFile, name+"_FILE"
+	}
+	if len(v) < MinCertificateSigningKeyLength {
+		r.fail(name, "must be at least %d characters long", MinCertificateSigningKeyLength)
+	}
+	return []byte(v), true
+}
+
+// Certificate verification defaults.
+const (
+	// DefaultCertificateSigningKeyFile is where `make run` keeps a
+	// generated signing key.
+	DefaultCertificateSigningKeyFile = ".data/certificate-signing.key"
+	// MinCertificateSigningKeyLength: the key is a secret of 256 bits.
+	MinCertificateSigningKeyLength = 32
+	DefaultCertificateIssuer       = DefaultEmailFromName
+	DefaultVerifyPerMinute         = 30
+)
 
 func (r *reader) worker(c *Config) {
 	c.DatabaseURL = r.databaseURL("DATABASE_URL", DefaultDatabaseURL)

@@ -3,6 +3,8 @@
 //
 //	coursehookctl find [flags]         list events from the database
 //	coursehookctl resend [flags]       send an event's notices again
+//	coursehookctl revoke [flags]       revoke an event's certificate
+//	coursehookctl unrevoke [flags]     make a revoked certificate valid again
 //	coursehookctl learner-hash EMAIL   the LearnerHash of an email address,
 //	                                   to find the learner's events in the
 //	                                   Temporal UI and in the logs
@@ -38,6 +40,13 @@ commands:
                        route recorded with the event, or with --current-routing by COURSES_FILE now
   resend --status partial --since 24h [--what W] [--dry-run] [--reason TEXT]
                        the same for every matching event (without --what: its failed steps)
+  revoke --event ID --reason issued_in_error|superseded|learner_request|misconduct|other
+         [--note TEXT] [--by NAME]
+                       revoke the event's certificate: its public page says revoked, with the
+                       reason's label (never the note), and resends leave the certificate out;
+                       revoking a revoked certificate changes nothing. Prints the audit
+  unrevoke --event ID [--note TEXT] [--by NAME]
+                       lift the revocation: the certificate is valid again
   learner-hash EMAIL   print the LearnerHash of EMAIL (keyed by LEARNER_HASH_KEY) and the
                        Temporal filter that lists the learner's events`
 
@@ -67,6 +76,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return find(ctx, args[1:], getenv, stdout, stderr, time.Now())
 	case "resend":
 		return resend(ctx, args[1:], getenv, stdout, time.Now())
+	case "revoke", "unrevoke":
+		return revoke(ctx, args[1:], getenv, stdout, time.Now(), args[0] == "unrevoke")
 	case "learner-hash":
 		return learnerHash(args[1:], getenv, stdout, stderr)
 	case "help", "-h", "--help":

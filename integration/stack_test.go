@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gin-gonic/gin"
 	"github.com/google/uuid"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/stretchr/testify/require"
@@ -22,6 +23,7 @@ import (
 	"go.temporal.io/sdk/converter"
 	sdklog "go.temporal.io/sdk/log"
 
+	"github.com/coursehook/coursehook/activities"
 	"github.com/coursehook/coursehook/app"
 	"github.com/coursehook/coursehook/config"
 	"github.com/coursehook/coursehook/courses"
@@ -33,6 +35,9 @@ import (
 	"github.com/coursehook/coursehook/metrics"
 	"github.com/coursehook/coursehook/slacknotify"
 	"github.com/coursehook/coursehook/store"
+	"github.com/coursehook/coursehook/store/verifystore"
+	"github.com/coursehook/coursehook/verify"
+	"github.com/coursehook/coursehook/verify/page"
 	"github.com/coursehook/coursehook/webhook"
 	"github.com/coursehook/coursehook/workflows"
 )
@@ -85,7 +90,15 @@ type stackOptions struct {
 	DigestWindow    time.Duration
 	// EmailsPerSecond throttles the email queue (the default when zero).
 	EmailsPerSecond float64
+	// Verification turns certificate verification on, with the stack's own
+	// server as PUBLIC_BASE_URL and VerificationKey as the signing secret.
+	Verification bool
+	// VerifyPerMinute is the pages' rate limit per source (30 when zero).
+	VerifyPerMinute int
 }
+
+// verificationKey signs the stacks' certificates.
+const verificationKey = "integration-certificate-signing-key-0123456789"
 
 // newStack sends through the real Slack and SendGrid clients, pointed at the
 // stand-ins.
@@ -107,6 +120,9 @@ func build(t testing.TB, poster slacknotify.Poster, sender mail.Sender, opts ...
 		o = opts[0]
 	}
 	s := &stack{Logs: &syncbuf.Buffer{}, WebhookMetrics: prometheus.NewRegistry(), WorkerMetrics: prometheus.NewRegistry()}
+	// The server's address is PUBLIC_BASE_URL, which the worker prints on
+	// certificates, so it is known before either starts.
+	s.Server = httptest.NewUnstartedServer(nil)
 	log := slog.New(slog.NewJSONHandler(s.Logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	ctx := context.Background()
 
@@ -145,6 +161,9 @@ func build(t testing.TB, poster slacknotify.Poster, sender mail.Sender, opts ...
 		if o.Routing {
 			acts.Routes, acts.Digests = routes(t, o), c
 		}
+		if o.Verification {
+			acts.Verifier = &activities.Verifier{Keys: verificationKeys(t), BaseURL: s.URL()}
+		}
 		stop, err := app.StartWorkers(app.NewWorkers(c, taskQueue, acts, app.WorkerOptions{
 			SlackPerSecond: o.SlackPerSecond, EmailsPerSecond: o.EmailsPerSecond,
 		}))
@@ -158,9 +177,36 @@ func build(t testing.TB, poster slacknotify.Poster, sender mail.Sender, opts ...
 	if wopts.DeadLetters == "" {
 		wopts.DeadLetters = deadletter.Dir(t.TempDir())
 	}
-	s.Server = httptest.NewServer(webhook.New(c, log, wopts).Router())
+	var hook *webhook.Server
+	if o.Verification {
+		h := &page.Handler{
+			Lookup:     verifystore.Lookup{Store: st, DefaultIssuer: "Course Certificates"},
+			RenderPDF:  verifystore.Renderer{Store: st, BaseURL: s.URL()}.RenderPDF,
+			Keys:       verificationKeys(t),
+			BaseURL:    s.URL(),
+			IssuerName: "Course Certificates",
+			ClientIP:   func(c *gin.Context) string { return hook.ClientAddr(c) },
+			PerMinute:  o.VerifyPerMinute,
+			Log:        log,
+		}
+		require.NoError(t, h.Register(gin.New()))
+		wopts.Public = h.Register
+	}
+	hook = webhook.New(c, log, wopts)
+	s.Server.Config.Handler = hook.Router()
+	s.Server.Start()
 	t.Cleanup(s.Server.Close)
 	return s
+}
+
+// URL is the stack's public base URL: its webhook server.
+func (s *stack) URL() string { return "http://" + s.Server.Listener.Addr().String() }
+
+func verificationKeys(t testing.TB) *verify.Keys {
+	t.Helper()
+	k, err := verify.NewKeys([]byte(verificationKey))
+	require.NoError(t, err)
+	return k
 }
 
 // routes loads the stack's courses file, as the worker binary does.

@@ -48,6 +48,14 @@ if [ -z "${LEARNER_HASH_KEY:-}" ] && [ ! -s "$DATA/learner-hash.key" ]; then
   (umask 077 && head -c 32 /dev/urandom | base64 >"$DATA/learner-hash.key.tmp" && mv "$DATA/learner-hash.key.tmp" "$DATA/learner-hash.key")
 fi
 export LEARNER_HASH_KEY_FILE=${LEARNER_HASH_KEY_FILE:-$DATA/learner-hash.key}
+# Certificate verification (PUBLIC_BASE_URL=http://localhost:8080 make run)
+# needs a signing secret; the first run makes one in
+# .data/certificate-signing.key, read whenever CERTIFICATE_SIGNING_KEY is
+# unset, so codes and credentials survive a restart.
+if [ -z "${CERTIFICATE_SIGNING_KEY:-}" ] && [ ! -s "$DATA/certificate-signing.key" ]; then
+  (umask 077 && head -c 48 /dev/urandom | base64 >"$DATA/certificate-signing.key.tmp" && mv "$DATA/certificate-signing.key.tmp" "$DATA/certificate-signing.key")
+fi
+export CERTIFICATE_SIGNING_KEY_FILE=${CERTIFICATE_SIGNING_KEY_FILE:-$DATA/certificate-signing.key}
 # The completions export on the admin listener needs a bearer token; the
 # first run makes one and keeps it in $DATA/api-token.
 if [ -z "${API_TOKEN:-}" ]; then

@@ -29,6 +29,9 @@ import (
 	"github.com/coursehook/coursehook/deadletter"
 	"github.com/coursehook/coursehook/export"
 	"github.com/coursehook/coursehook/store"
+	"github.com/coursehook/coursehook/store/verifystore"
+	"github.com/coursehook/coursehook/verify"
+	"github.com/coursehook/coursehook/verify/page"
 	"github.com/coursehook/coursehook/webhook"
 )
 
@@ -135,11 +138,20 @@ func run(ctx context.Context, getenv func(string) string, stderr io.Writer, read
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	wopts := webhookOptions(cfg, log)
 	wopts.Metrics = webhook.NewMetrics(reg)
+	var hook *webhook.Server
+	pages, err := verificationPages(ctx, cfg, log, func(c *gin.Context) string { return hook.ClientAddr(c) })
+	if err != nil {
+		webhookLn.Close()
+		return err
+	}
+	defer pages.close()
+	wopts.Public = pages.register
+	hook = webhook.New(c, log, wopts)
 	servers := []served{{
 		name: "webhook server",
 		ln:   webhookLn,
 		srv: &http.Server{
-			Handler:           webhook.New(c, log, wopts).Router(),
+			Handler:           hook.Router(),
 			ReadHeaderTimeout: 5 * time.Second,
 			ReadTimeout:       10 * time.Second,
 			WriteTimeout:      15 * time.Second,
@@ -206,6 +218,46 @@ func run(ctx context.Context, getenv func(string) string, stderr io.Writer, read
 		return errors.Join(cause, err)
 	}
 	return err
+}
+
+// pages are the public certificate verification pages, when
+// PUBLIC_BASE_URL is set, and the store behind them.
+type pages struct {
+	register func(gin.IRouter) error
+	close    func()
+}
+
+func verificationPages(ctx context.Context, cfg config.Config, log *slog.Logger, clientAddr func(*gin.Context) string) (pages, error) {
+	if cfg.PublicBaseURL == "" {
+		log.Info("certificate verification off: set PUBLIC_BASE_URL (and CERTIFICATE_SIGNING_KEY) to serve /certificates/<code>")
+		return pages{close: func() {}}, nil
+	}
+	keys, err := verify.NewKeys(cfg.CertificateSigningKey, cfg.CertificateSigningKeyPrevious...)
+	if err != nil {
+		return pages{}, fmt.Errorf("CERTIFICATE_SIGNING_KEY: %w", err)
+	}
+	st, err := store.Open(ctx, cfg.DatabaseURL)
+	if err != nil {
+		return pages{}, fmt.Errorf("verification pages (PUBLIC_BASE_URL is set): %w", err)
+	}
+	h := &page.Handler{
+		Lookup:     verifystore.Lookup{Store: st, DefaultIssuer: cfg.CertificateIssuer},
+		RenderPDF:  verifystore.Renderer{Store: st, BaseURL: cfg.PublicBaseURL}.RenderPDF,
+		Keys:       keys,
+		BaseURL:    cfg.PublicBaseURL,
+		IssuerName: cfg.CertificateIssuer,
+		ClientIP:   clientAddr,
+		PerMinute:  cfg.VerifyPerMinute,
+		Log:        log,
+	}
+	// Checked here, so a handler that cannot mount stops the process with
+	// the reason instead of serving without its pages.
+	if err := h.Register(gin.New()); err != nil {
+		st.Close()
+		return pages{}, err
+	}
+	log.Info("certificate verification on", "pages", cfg.PublicBaseURL+verify.CertificatesPath+"/<code>", "keys", verify.JWKSPath)
+	return pages{register: h.Register, close: func() { st.Close() }}, nil
 }
 
 // admin is the private listener with /metrics and, when API_TOKEN is set,

@@ -44,12 +44,16 @@ func (d dialect) rebind(q string) string {
 // ddl fills the column types that differ: {timestamp} becomes TIMESTAMPTZ on
 // PostgreSQL and fixed-width text on SQLite; {bytes} becomes BYTEA, which
 // unlike JSONB keeps the payload's bytes and key order exactly, or TEXT on
-// SQLite, where json_extract still works on it.
+// SQLite, where json_extract still works on it; {serial} is an integer
+// primary key the database numbers, in insertion order, never reusing a
+// number (AUTOINCREMENT: a plain SQLite rowid may reuse a deleted row's).
 func (d dialect) ddl(stmt string) string {
 	if d == postgres {
-		return strings.NewReplacer("{timestamp}", "TIMESTAMPTZ", "{bytes}", "BYTEA").Replace(stmt)
+		return strings.NewReplacer("{timestamp}", "TIMESTAMPTZ", "{bytes}", "BYTEA",
+			"{serial}", "BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY").Replace(stmt)
 	}
-	return strings.NewReplacer("{timestamp}", "TEXT", "{bytes}", "TEXT").Replace(stmt)
+	return strings.NewReplacer("{timestamp}", "TEXT", "{bytes}", "TEXT",
+		"{serial}", "INTEGER PRIMARY KEY AUTOINCREMENT").Replace(stmt)
 }
 
 // timeArg encodes t for a {timestamp} column.

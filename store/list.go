@@ -44,7 +44,8 @@ const listColumns = `
 	company_id, course_id, course_title,
 	completed_at, received_at, recorded_at, updated_at,
 	slack_channel, slack_ts, email_message_id, certificate_sha256, failed_step, error,
-	route, announcement, previous_event_id`
+	route, announcement, previous_event_id,
+	verification_code, revoked_at, revocation_reason`
 
 // List returns the completions f selects, ordered by completion time and
 // then event id, without their raw payloads (Get has them). The order is a
@@ -111,6 +112,7 @@ func (s *Store) List(ctx context.Context, f Filter) ([]Record, error) {
 			timeScanner{&r.CompletedAt}, timeScanner{&r.ReceivedAt}, timeScanner{&r.RecordedAt}, timeScanner{&r.UpdatedAt},
 			&r.SlackChannel, &r.SlackTS, &r.EmailMessageID, &r.CertificateSHA256, &r.FailedStep, &r.Error,
 			&r.Route, &r.Announcement, &r.PreviousEventID,
+			&r.VerificationCode, timeScanner{&r.RevokedAt}, &r.RevocationReason,
 		); err != nil {
 			return nil, fmt.Errorf("list completions: %w", err)
 		}

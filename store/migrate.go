@@ -79,6 +79,28 @@ func migrations() []migration {
 			// same course; a cohort of thousands must not scan the course.
 			`CREATE INDEX completions_course_learner_idx ON completions (course_id, learner_email)`,
 		}},
+		// Certificate verification and revocation: each certificate's
+		// verification code, whether and why it was revoked, and the audit
+		// of every revocation and its reversal.
+		{version: 5, stmts: []string{
+			`ALTER TABLE completions ADD COLUMN verification_code TEXT NOT NULL DEFAULT ''`,
+			`ALTER TABLE completions ADD COLUMN revoked_at {timestamp}`,
+			`ALTER TABLE completions ADD COLUMN revocation_reason TEXT NOT NULL DEFAULT ''`,
+			// The public page looks certificates up by code. Rows from before
+			// this version, and events that get no certificate, share the
+			// empty code, so the uniqueness leaves them out.
+			`CREATE UNIQUE INDEX completions_verification_code_idx ON completions (verification_code) WHERE verification_code <> ''`,
+			`CREATE TABLE revocations (
+				id {serial},
+				event_id TEXT NOT NULL,
+				action TEXT NOT NULL CHECK (action IN ('revoke', 'unrevoke')),
+				reason TEXT NOT NULL DEFAULT '',
+				note TEXT NOT NULL DEFAULT '',
+				requested_by TEXT NOT NULL DEFAULT '',
+				requested_at {timestamp} NOT NULL
+			)`,
+			`CREATE INDEX revocations_event_id_idx ON revocations (event_id, id)`,
+		}},
 	}
 }
 

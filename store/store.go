@@ -61,6 +61,11 @@ type Completion struct {
 	// stored with the first insert, so every later run of the event (a
 	// retry, a reset, a resend) does what the first one decided.
 	Route string
+	// VerificationCode is the certificate's code in canonical form
+	// (verify.Normalize), or empty for an event that gets no certificate.
+	// Like Route, the first insert's code stays: a certificate already sent
+	// keeps the code printed on it.
+	VerificationCode string
 }
 
 // Record is a stored row. Its times are in UTC with microsecond precision,
@@ -77,6 +82,18 @@ type Record struct {
 	// PreviousEventID is the learner's earlier completion of the same
 	// course when this one is a re-completion, found when it was inserted.
 	PreviousEventID string
+	// RevokedAt is when an operator revoked the certificate; zero while it
+	// stands.
+	RevokedAt time.Time
+	// RevocationReason is the revocation's category (a verify.Reason) while
+	// RevokedAt is set, empty otherwise.
+	RevocationReason string
+}
+
+// Revoked reports whether the event's certificate is revoked: the flag a
+// resend checks so as not to email a revoked certificate again.
+func (r Record) Revoked() bool {
+	return !r.RevokedAt.IsZero()
 }
 
 // How an event's Slack announcement was made.
@@ -241,8 +258,8 @@ const insertQuery = `INSERT INTO completions (
 	learner_email, first_name, last_name, learner_id, external_customer_id,
 	company_id, course_id, course_title,
 	completed_at, received_at, payload, recorded_at, updated_at,
-	route, previous_event_id
-) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+	route, previous_event_id, verification_code
+) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 ON CONFLICT (event_id) DO NOTHING`
 
 // previousQuery finds the learner's latest other completion of the course
@@ -255,7 +272,9 @@ ORDER BY completed_at DESC, event_id DESC LIMIT 1`
 // then returns the row as stored: the earlier one when it already existed.
 // created tells which, and exactly one of several concurrent calls with the
 // same id gets true, because the primary key decides, not a prior read.
-// An empty event id or an unknown status gives a wrapped ErrInvalid.
+// An empty event id, an unknown status or a verification code that is not
+// canonical gives a wrapped ErrInvalid; a code another event holds gives the
+// database's unique violation, which IsPermanent knows.
 //
 // A course completion is linked to the learner's latest earlier completion
 // of the same course (Record.PreviousEventID): the platform resets a
@@ -266,6 +285,11 @@ func (s *Store) Insert(ctx context.Context, c Completion, status Status) (rec Re
 	}
 	if !status.Valid() {
 		return Record{}, false, fmt.Errorf("record completion %s: %w: unknown status %q", c.EventID, ErrInvalid, status)
+	}
+	if c.VerificationCode != "" {
+		if err := checkCode(c.VerificationCode); err != nil {
+			return Record{}, false, fmt.Errorf("record completion %s: %w", c.EventID, err)
+		}
 	}
 	var previous string
 	if status != StatusIgnored && c.CourseID != "" && c.LearnerEmail != "" {
@@ -282,7 +306,7 @@ func (s *Store) Insert(ctx context.Context, c Completion, status Status) (rec Re
 		c.CompanyID, c.CourseID, c.CourseTitle,
 		s.dialect.timeArg(c.CompletedAt), s.dialect.timeArg(c.ReceivedAt), s.dialect.payloadArg(c.Payload),
 		s.dialect.timeArg(now), s.dialect.timeArg(now),
-		c.Route, previous,
+		c.Route, previous, c.VerificationCode,
 	)
 	if err != nil {
 		return Record{}, false, fmt.Errorf("record completion %s: %w", c.EventID, err)
@@ -344,19 +368,21 @@ func (s *Store) RecordOutcome(ctx context.Context, o Outcome) error {
 	return nil
 }
 
-const getQuery = `SELECT
+// recordQuery reads whole rows, payload included; callers add the WHERE.
+const recordQuery = `SELECT
 	event_id, event_type, status,
 	learner_email, first_name, last_name, learner_id, external_customer_id,
 	company_id, course_id, course_title,
 	completed_at, received_at, payload, recorded_at, updated_at,
 	slack_channel, slack_ts, email_message_id, certificate_sha256, failed_step, error,
-	route, announcement, previous_event_id
-FROM completions WHERE event_id = ?`
+	route, announcement, previous_event_id,
+	verification_code, revoked_at, revocation_reason
+FROM completions`
 
-// Get returns the row for eventID, or a wrapped ErrNotFound.
-func (s *Store) Get(ctx context.Context, eventID string) (Record, error) {
+// scanRecord reads one row of recordQuery.
+func scanRecord(row interface{ Scan(...any) error }) (Record, error) {
 	var r Record
-	err := s.db.QueryRowContext(ctx, s.dialect.rebind(getQuery), eventID).Scan(
+	err := row.Scan(
 		&r.EventID, &r.EventType, &r.Status,
 		&r.LearnerEmail, &r.FirstName, &r.LastName, &r.LearnerID, &r.ExternalCustomerID,
 		&r.CompanyID, &r.CourseID, &r.CourseTitle,
@@ -364,7 +390,14 @@ func (s *Store) Get(ctx context.Context, eventID string) (Record, error) {
 		timeScanner{&r.RecordedAt}, timeScanner{&r.UpdatedAt},
 		&r.SlackChannel, &r.SlackTS, &r.EmailMessageID, &r.CertificateSHA256, &r.FailedStep, &r.Error,
 		&r.Route, &r.Announcement, &r.PreviousEventID,
+		&r.VerificationCode, timeScanner{&r.RevokedAt}, &r.RevocationReason,
 	)
+	return r, err
+}
+
+// Get returns the row for eventID, or a wrapped ErrNotFound.
+func (s *Store) Get(ctx context.Context, eventID string) (Record, error) {
+	r, err := scanRecord(s.db.QueryRowContext(ctx, s.dialect.rebind(recordQuery+" WHERE event_id = ?"), eventID))
 	if errors.Is(err, sql.ErrNoRows) {
 		return Record{}, fmt.Errorf("get completion %s: %w", eventID, ErrNotFound)
 	}

@@ -55,6 +55,13 @@ func runSuite(t *testing.T, newURL func(t *testing.T) string) {
 		{"RouteIsKeptFromTheFirstInsert", testRouteKept},
 		{"ReCompletionLinksTheEarlierOne", testReCompletion},
 		{"AnnouncementIsKept", testAnnouncement},
+		{"VerificationCode", testVerificationCode},
+		{"CertificateByCode", testCertificateByCode},
+		{"CertificateByCodeUsesTheCodeIndex", testCertificateByCodeUsesTheIndex},
+		{"RevokeAndUnrevoke", testRevokeAndUnrevoke},
+		{"RevokeRefusals", testRevokeRefusals},
+		{"ConcurrentRevokeChangesOnce", testConcurrentRevoke},
+		{"MigrationKeepsOlderRows", testMigrationKeepsOlderRows},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -14,11 +14,6 @@ const (
 	maxInput = 4 * codeChars
 )
 
-// dummyCode is looked up in place of a malformed code, so a malformed code
-// costs the same as an unknown one. It is well-formed, but it is only ever
-// probed for a code that failed Normalize, and that answer is always 404.
-const dummyCode = "00000-00000-00000-00000"
-
 // Normalize returns the canonical form of a code as a person may type it: any
 // case, dashes and spaces anywhere or missing, Crockford's I and L read as 1
 // and O as 0. It reports false for anything else: a character outside the

@@ -110,12 +110,6 @@ func TestNormalize(t *testing.T) {
 	}
 }
 
-func TestDummyCodeIsCanonical(t *testing.T) {
-	got, ok := Normalize(dummyCode)
-	require.True(t, ok)
-	require.Equal(t, dummyCode, got)
-}
-
 func BenchmarkCode(b *testing.B) {
 	k := testKeys(b, secretA)
 	for b.Loop() {

@@ -105,7 +105,7 @@ func (k *Keys) Credential(c Certificate, baseURL string) (string, error) {
 	base := strings.TrimRight(baseURL, "/")
 	validFrom := c.CompletedAt.UTC().Truncate(time.Second)
 	salt := k.saltFor(code)
-	id := base + certificatesPath + "/" + code + credentialSuffix
+	id := PageURL(base, code) + CredentialSuffix
 	vc := openBadgeCredential{
 		Context:   credentialContext,
 		ID:        id,
@@ -164,4 +164,47 @@ func achievementID(base, courseID, title string) string {
 		name = "course-title:" + title
 	}
 	return "urn:uuid:" + uuid.NewSHA1(uuid.NameSpaceURL, []byte(base+"#"+name)).String()
+}
+
+// VerifyCredential checks token, a credential as Credential makes it,
+// against jwks, a key set as JWKS publishes it, the way a relying party
+// would: the header's kid picks an Ed25519 key from the set, and the
+// signature must verify under it. It returns the decoded header and payload.
+func VerifyCredential(jwks []byte, token string) (header, payload map[string]any, err error) {
+	var set struct {
+		Keys []jwk `json:"keys"`
+	}
+	if err := json.Unmarshal(jwks, &set); err != nil {
+		return nil, nil, fmt.Errorf("verify credential: key set: %w", err)
+	}
+	parts := strings.Split(token, ".")
+	if len(parts) != 3 {
+		return nil, nil, errors.New("verify credential: not a compact JWS")
+	}
+	var raw [3][]byte
+	for i, p := range parts {
+		if raw[i], err = b64.DecodeString(p); err != nil {
+			return nil, nil, fmt.Errorf("verify credential: part %d: %w", i+1, err)
+		}
+	}
+	if err := json.Unmarshal(raw[0], &header); err != nil {
+		return nil, nil, fmt.Errorf("verify credential: header: %w", err)
+	}
+	if err := json.Unmarshal(raw[1], &payload); err != nil {
+		return nil, nil, fmt.Errorf("verify credential: payload: %w", err)
+	}
+	for _, k := range set.Keys {
+		if k.Kid != header["kid"] || k.Kty != "OKP" || k.Crv != "Ed25519" || k.Alg != "EdDSA" || header["alg"] != "EdDSA" {
+			continue
+		}
+		pub, err := b64.DecodeString(k.X)
+		if err != nil || len(pub) != ed25519.PublicKeySize {
+			return nil, nil, errors.New("verify credential: the key set's key is not an Ed25519 public key")
+		}
+		if !ed25519.Verify(pub, []byte(parts[0]+"."+parts[1]), raw[2]) {
+			return nil, nil, errors.New("verify credential: the signature does not verify")
+		}
+		return header, payload, nil
+	}
+	return nil, nil, fmt.Errorf("verify credential: no EdDSA key %v in the key set", header["kid"])
 }

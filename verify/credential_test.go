@@ -35,31 +35,8 @@ func sampleCertificate(k *Keys) Certificate {
 // the decoded header and payload.
 func verifyJWT(t *testing.T, jwks []byte, token string) (header, payload map[string]any) {
 	t.Helper()
-	var set struct {
-		Keys []map[string]any `json:"keys"`
-	}
-	require.NoError(t, json.Unmarshal(jwks, &set))
-	parts := strings.Split(token, ".")
-	require.Len(t, parts, 3, "a compact JWS")
-	decode := func(s string) []byte {
-		b, err := b64.DecodeString(s)
-		require.NoError(t, err)
-		return b
-	}
-	require.NoError(t, json.Unmarshal(decode(parts[0]), &header))
-	require.NoError(t, json.Unmarshal(decode(parts[1]), &payload))
-	var pub ed25519.PublicKey
-	for _, k := range set.Keys {
-		if k["kid"] == header["kid"] {
-			require.Equal(t, "OKP", k["kty"])
-			require.Equal(t, "Ed25519", k["crv"])
-			require.Equal(t, "EdDSA", k["alg"])
-			require.Equal(t, "sig", k["use"])
-			pub = decode(k["x"].(string))
-		}
-	}
-	require.Len(t, pub, ed25519.PublicKeySize, "the header's kid %v is in the key set", header["kid"])
-	require.True(t, ed25519.Verify(pub, []byte(parts[0]+"."+parts[1]), decode(parts[2])), "signature verifies")
+	header, payload, err := VerifyCredential(jwks, token)
+	require.NoError(t, err)
 	return header, payload
 }
 
@@ -245,4 +222,18 @@ func BenchmarkCredential(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+func TestVerifyCredentialRefusesForgeries(t *testing.T) {
+	k := testKeys(t, secretA)
+	token, err := k.Credential(sampleCertificate(k), base)
+	require.NoError(t, err)
+	parts := strings.Split(token, ".")
+	forged := parts[0] + "." + b64.EncodeToString([]byte(`{"name":"forged"}`)) + "." + parts[2]
+	_, _, err = VerifyCredential(k.JWKS(base), forged)
+	require.ErrorContains(t, err, "does not verify")
+	_, _, err = VerifyCredential(testKeys(t, secretB).JWKS(base), token)
+	require.ErrorContains(t, err, "no EdDSA key")
+	_, _, err = VerifyCredential(k.JWKS(base), "not.a-token")
+	require.Error(t, err)
 }

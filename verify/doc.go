@@ -27,7 +27,9 @@
 //
 // # Routes
 //
-// Handler.Register mounts, on the public port:
+// Package verify/page's Handler.Register mounts, on the public port (the
+// HTTP side lives there, so the worker and coursehookctl, which need only
+// codes, reasons and keys, do not link gin):
 //
 //   - GET /certificates/<code>: the verification page, HTML, or JSON for
 //     Accept: application/json or ?format=json. It never shows the learner's

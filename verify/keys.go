@@ -121,6 +121,19 @@ func thumbprint(pub ed25519.PublicKey) string {
 // JWKSPath is where the key set is published, under the base URL.
 const JWKSPath = "/.well-known/jwks.json"
 
+// Where a certificate's page and credential are: CertificatesPath + "/" +
+// code, and that + CredentialSuffix.
+const (
+	CertificatesPath = "/certificates"
+	CredentialSuffix = "/credential"
+)
+
+// PageURL is the address of the verification page of the certificate with
+// code, under the deployment's public base URL: what its QR code holds.
+func PageURL(baseURL, code string) string {
+	return strings.TrimRight(baseURL, "/") + CertificatesPath + "/" + code
+}
+
 func keyID(baseURL string, pub ed25519.PublicKey) string {
 	return strings.TrimRight(baseURL, "/") + JWKSPath + "#" + thumbprint(pub)
 }

@@ -72,11 +72,24 @@ func isProbe(route string) bool {
 	return route == healthPath || route == readyPath
 }
 
+// ClientAddr is the address a request came from, as the source check sees
+// it: X-Forwarded-For is believed through trusted proxies only. It falls
+// back to the peer's address, and to "" for a peer without one.
+func (s *Server) ClientAddr(c *gin.Context) string {
+	if addr, err := clientAddr(c.Request, s.opts.TrustedProxies); err == nil {
+		return addr.String()
+	}
+	if a, err := parseAddr(c.Request.RemoteAddr); err == nil {
+		return a.String()
+	}
+	return ""
+}
+
 // allowSources refuses, with 403, any request to anything but the probes
-// from a source that is not allowed. It runs before routing answers 404 or
+// and the public pages from a source that is not allowed. It runs before routing answers 404 or
 // 405, so an unknown sender learns nothing about the routes.
 func (s *Server) allowSources(c *gin.Context) {
-	if s.opts.AllowedSources == nil || isProbe(c.FullPath()) {
+	if s.opts.AllowedSources == nil || isProbe(c.FullPath()) || s.public[c.FullPath()] {
 		c.Next()
 		return
 	}

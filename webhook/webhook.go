@@ -89,6 +89,10 @@ type Options struct {
 	LearnerHashKey []byte
 	// Metrics records requests, starts and refusals; nil records nothing.
 	Metrics *Metrics
+	// Public registers routes any source may reach, beside the webhook:
+	// the certificate verification pages. Nil registers none. The routes
+	// it adds skip the source check; everything else keeps it.
+	Public func(r gin.IRouter) error
 }
 
 func (o Options) withDefaults() Options {
@@ -125,6 +129,8 @@ type Server struct {
 	log      *slog.Logger
 	opts     Options
 	secrets  secrets
+	// public are the route patterns Options.Public registered.
+	public map[string]bool
 }
 
 // New returns the server; Router gives its http.Handler.
@@ -161,6 +167,23 @@ func (s *Server) Router() *gin.Engine {
 	}
 	r.GET(healthPath, func(c *gin.Context) { c.JSON(http.StatusOK, gin.H{"status": "ok"}) })
 	r.GET(readyPath, s.ready)
+	if s.opts.Public != nil {
+		before := map[string]bool{}
+		for _, rt := range r.Routes() {
+			before[rt.Method+" "+rt.Path] = true
+		}
+		if err := s.opts.Public(r); err != nil {
+			// The caller checks its handler before it starts serving; a
+			// page that cannot mount is left out rather than half mounted.
+			s.log.Error("public pages not mounted", "error", err)
+		}
+		s.public = map[string]bool{}
+		for _, rt := range r.Routes() {
+			if !before[rt.Method+" "+rt.Path] {
+				s.public[rt.Path] = true
+			}
+		}
+	}
 	r.NoRoute(func(c *gin.Context) {
 		c.JSON(http.StatusNotFound, gin.H{"error": "not found", "hint": "the platform posts events to " + Path})
 	})

@@ -63,6 +63,9 @@ func run(ctx context.Context, getenv func(string) string, stderr io.Writer) erro
 	}
 	routes := courses.NewRoutes(table)
 	acts.Routes = routes
+	if acts.Verifier, err = app.Verifier(cfg, log); err != nil {
+		return err
+	}
 	if cfg.CoursesFile != "" {
 		log.Info("courses file loaded", "path", cfg.CoursesFile, "courses", table.Len())
 		hup := make(chan os.Signal, 1)

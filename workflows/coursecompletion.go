@@ -52,6 +52,9 @@ const (
 	// wording, which notices go), announces through the course's digest,
 	// and sends emails on their own throttled queue.
 	changeCohorts = "cohorts"
+	// changeRevocation gives a resend the certificate's verification code
+	// and withholds the email of a revoked certificate.
+	changeRevocation = "revocation"
 )
 
 // noticeOptions: providers get retried with backoff until the deadline; a
@@ -227,7 +230,7 @@ func (c *completion) record(ctx workflow.Context) (activities.RecordResult, erro
 	}
 	if c.cohorts {
 		c.res.Announcement = rec.Announcement
-		c.noticeIn.Route, c.noticeIn.Previous = rec.Route, rec.Previous
+		c.noticeIn.Route, c.noticeIn.Previous, c.noticeIn.VerificationCode = rec.Route, rec.Previous, rec.VerificationCode
 		c.p.Route = rec.Route
 		if p := rec.Previous; p != nil {
 			c.res.PreviousEventID = p.EventID

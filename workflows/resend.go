@@ -61,6 +61,9 @@ type ResendResult struct {
 	Error          string   `json:"error,omitempty"`
 	SlackTS        string   `json:"slackTs,omitempty"`
 	EmailMessageID string   `json:"emailMessageId,omitempty"`
+	// Withheld names what was asked and not sent: the email of a revoked
+	// certificate.
+	Withheld []string `json:"withheld,omitempty"`
 }
 
 // Resend sends an event's notices again, from its stored row and raw
@@ -76,6 +79,7 @@ type ResendResult struct {
 // course's digest is doing, and emails on the throttled email queue.
 func Resend(ctx workflow.Context, in ResendInput) (ResendResult, error) {
 	cohorts := workflow.GetVersion(ctx, changeCohorts, workflow.DefaultVersion, 1) == 1
+	revocable := workflow.GetVersion(ctx, changeRevocation, workflow.DefaultVersion, 1) == 1
 	recordCtx := workflow.WithActivityOptions(ctx, recordOptions(activities.ErrRecordPermanent, activities.ErrResendRefused))
 	var ev activities.LoadedEvent
 	load := activities.LoadInput{EventID: in.EventID}
@@ -99,6 +103,11 @@ func Resend(ctx workflow.Context, in ResendInput) (ResendResult, error) {
 	if cohorts {
 		noticeIn.Route = ev.Route
 	}
+	if revocable {
+		noticeIn.VerificationCode = ev.VerificationCode
+	}
+	// A revoked certificate is not sent again, whatever was asked.
+	withheld := revocable && ev.Revoked && in.What != ResendSlack
 	outcome := activities.OutcomeInput{EventID: in.EventID, SlackChannel: ev.SlackChannel, SlackTS: ev.SlackTS, EmailMessageID: ev.EmailMessageID}
 	var sent, failed, messages []string
 	var slackErr, emailErr error
@@ -117,7 +126,7 @@ func Resend(ctx workflow.Context, in ResendInput) (ResendResult, error) {
 			}
 		})
 	}
-	if in.What == ResendEmail || in.What == ResendAll {
+	if (in.What == ResendEmail || in.What == ResendAll) && !withheld {
 		wg.Add(1)
 		workflow.Go(ctx, func(ctx workflow.Context) {
 			defer wg.Done()
@@ -140,7 +149,7 @@ func Resend(ctx workflow.Context, in ResendInput) (ResendResult, error) {
 		state Step
 	}{
 		{StepNameSlack, in.What != ResendEmail, slackErr, slackStep},
-		{StepNameEmail, in.What != ResendSlack, emailErr, emailStep},
+		{StepNameEmail, in.What != ResendSlack && !withheld, emailErr, emailStep},
 	} {
 		switch {
 		case !step.asked:
@@ -162,6 +171,9 @@ func Resend(ctx workflow.Context, in ResendInput) (ResendResult, error) {
 	}
 	res := ResendResult{Status: Status(outcome.Status), Sent: sent, Failed: failed, Error: strings.Join(messages, "; "),
 		SlackTS: outcome.SlackTS, EmailMessageID: outcome.EmailMessageID}
+	if withheld {
+		res.Withheld = []string{StepNameEmail}
+	}
 	err := workflow.ExecuteActivity(recordCtx, a.FinishResend, activities.ResendOutcome{
 		RequestID: in.RequestID, Event: outcome, Sent: sent, Failed: failed, Error: res.Error,
 	}).Get(ctx, nil)

@@ -66,3 +66,27 @@ func TestDefaultResendRequestIDIsOnePerDay(t *testing.T) {
 	require.NotEqual(t, id, DefaultResendRequestID("e2", "email", morning))
 	require.Regexp(t, `^20261129-[0-9a-f]{16}$`, id)
 }
+
+func TestResendWithholdsARevokedCertificate(t *testing.T) {
+	env := newEnv(t)
+	env.RegisterWorkflow(Resend)
+	ev := sampleInput(t).Event
+	env.OnActivity(a.LoadEvent, mock.Anything, mock.Anything).Return(activities.LoadedEvent{Event: ev, Status: "completed", Revoked: true, VerificationCode: "7KQ2M-X4D9R-0ZPV3-TNW8H"}, nil)
+	env.OnActivity(a.RecordResend, mock.Anything, mock.Anything).Return(nil).Once()
+	var notice activities.NoticeInput
+	env.OnActivity(a.PostSlackNotice, mock.Anything, mock.Anything).Run(func(args mock.Arguments) {
+		notice = args.Get(1).(activities.NoticeInput)
+	}).Return(activities.SlackResult{Channel: "C1", TS: "9.9"}, nil)
+	env.OnActivity(a.FinishResend, mock.Anything, mock.Anything).Return(nil).Once()
+
+	env.ExecuteWorkflow(Resend, ResendInput{ResendRecord: activities.ResendRecord{RequestID: "r1", EventID: ev.ID, What: ResendAll, RequestedAt: time.Now()}})
+
+	require.NoError(t, env.GetWorkflowError())
+	var res ResendResult
+	require.NoError(t, env.GetWorkflowResult(&res))
+	require.Equal(t, []string{"slack"}, res.Sent)
+	require.Equal(t, []string{"email"}, res.Withheld)
+	require.Equal(t, StatusCompleted, res.Status)
+	require.Equal(t, "7KQ2M-X4D9R-0ZPV3-TNW8H", notice.VerificationCode)
+	env.AssertNotCalled(t, "EmailCertificate", mock.Anything, mock.Anything)
+}

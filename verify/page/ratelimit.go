@@ -1,4 +1,4 @@
-package verify
+package page
 
 import (
 	"container/list"

@@ -1,4 +1,4 @@
-package verify
+package page
 
 import (
 	"bytes"
@@ -20,6 +20,8 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
+
+	"github.com/coursehook/coursehook/verify"
 	"github.com/stretchr/testify/require"
 )
 
@@ -31,21 +33,21 @@ func TestMain(m *testing.M) {
 // memStore is a Lookup over a map, which records every code it is asked for.
 type memStore struct {
 	mu     sync.Mutex
-	certs  map[string]Certificate
+	certs  map[string]verify.Certificate
 	probes []string
 	err    error
 }
 
-func (s *memStore) Certificate(_ context.Context, code string) (Certificate, error) {
+func (s *memStore) Certificate(_ context.Context, code string) (verify.Certificate, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.probes = append(s.probes, code)
 	if s.err != nil {
-		return Certificate{}, s.err
+		return verify.Certificate{}, s.err
 	}
 	c, ok := s.certs[code]
 	if !ok {
-		return Certificate{}, fmt.Errorf("code %s: %w", code, ErrNotFound)
+		return verify.Certificate{}, fmt.Errorf("code %s: %w", code, verify.ErrNotFound)
 	}
 	return c, nil
 }
@@ -59,17 +61,17 @@ func (s *memStore) lastProbe() string {
 // render stands in for the certificate package's renderer, which the caller
 // passes in: deterministic bytes that depend on what the certificate shows.
 // (The certificate package is not imported, so that it may import this one.)
-func render(_ context.Context, c Certificate) ([]byte, error) {
+func render(_ context.Context, c verify.Certificate) ([]byte, error) {
 	return fmt.Appendf(nil, "%%PDF-1.7\n%% %s | %s | %s | %s\n%%%%EOF\n", c.Code, c.LearnerName, c.CourseTitle, c.CompletedAt.Format(time.RFC3339)), nil
 }
 
 type harness struct {
 	engine  *gin.Engine
 	store   *memStore
-	keys    *Keys
+	keys    *verify.Keys
 	now     time.Time
-	valid   Certificate
-	revoked Certificate
+	valid   verify.Certificate
+	revoked verify.Certificate
 	logs    *bytes.Buffer
 }
 
@@ -86,8 +88,8 @@ func newHarness(t *testing.T, edit func(*Handler)) *harness {
 	h.revoked = sampleCertificate(h.keys)
 	h.revoked.Code = h.keys.Code("revoked-event")
 	h.revoked.RevokedAt = time.Date(2026, 2, 20, 16, 0, 0, 0, time.UTC)
-	h.revoked.Reason = ReasonIssuedInError
-	h.store = &memStore{certs: map[string]Certificate{h.valid.Code: h.valid, h.revoked.Code: h.revoked}}
+	h.revoked.Reason = verify.ReasonIssuedInError
+	h.store = &memStore{certs: map[string]verify.Certificate{h.valid.Code: h.valid, h.revoked.Code: h.revoked}}
 	handler := &Handler{
 		Lookup:     h.store,
 		RenderPDF:  render,
@@ -402,7 +404,7 @@ func TestPDF(t *testing.T) {
 
 func TestPDFRenderFailure(t *testing.T) {
 	h := newHarness(t, func(hd *Handler) {
-		hd.RenderPDF = func(context.Context, Certificate) ([]byte, error) { return nil, errors.New("font missing") }
+		hd.RenderPDF = func(context.Context, verify.Certificate) ([]byte, error) { return nil, errors.New("font missing") }
 	})
 	w := h.get(t, "/certificates/"+h.valid.Code+".pdf")
 	require.Equal(t, http.StatusServiceUnavailable, w.Code)
@@ -544,13 +546,13 @@ func TestRegisterRefusesAnIncompleteHandler(t *testing.T) {
 }
 
 // mapLookup is a Lookup over a map that records nothing, for benchmarks.
-type mapLookup map[string]Certificate
+type mapLookup map[string]verify.Certificate
 
-func (m mapLookup) Certificate(_ context.Context, code string) (Certificate, error) {
+func (m mapLookup) Certificate(_ context.Context, code string) (verify.Certificate, error) {
 	if c, ok := m[code]; ok {
 		return c, nil
 	}
-	return Certificate{}, ErrNotFound
+	return verify.Certificate{}, verify.ErrNotFound
 }
 
 // BenchmarkNotFound compares an unknown code with malformed ones: both
@@ -565,7 +567,7 @@ func BenchmarkNotFound(b *testing.B) {
 	for name, code := range map[string]string{
 		"unknown":         k.Code("unknown"),
 		"malformed-early": "U" + k.Code("unknown")[1:],
-		"malformed-late":  k.Code("unknown")[:CodeLen-1] + "U",
+		"malformed-late":  k.Code("unknown")[:verify.CodeLen-1] + "U",
 		"too-short":       "ABC",
 		"valid":           valid.Code,
 	} {
@@ -576,4 +578,50 @@ func BenchmarkNotFound(b *testing.B) {
 			}
 		})
 	}
+}
+
+func testKeys(t testing.TB, secret string) *verify.Keys {
+	t.Helper()
+	k, err := verify.NewKeys([]byte(secret))
+	require.NoError(t, err)
+	return k
+}
+
+const (
+	secretA     = "0123456789abcdef0123456789abcdef-a"
+	base        = "https://certificates.example.com"
+	learnerMail = "Grace.Hopper@Example.org"
+)
+
+func sampleCertificate(k *verify.Keys) verify.Certificate {
+	return verify.Certificate{
+		Code:              k.Code("32ed16df-9c83-4a6b-b7e4-2f0a5b6c7d8e"),
+		LearnerName:       "Grace Hopper",
+		LearnerEmail:      verify.NewEmail(learnerMail),
+		CourseID:          "7670fdbe-15ed-504b-a680-d404fa4b0eb4",
+		CourseTitle:       "Compilers for Everyone",
+		CompletedAt:       time.Date(2026, 2, 14, 9, 30, 15, 250_000_000, time.UTC),
+		Issuer:            "Example Academy",
+		CertificateSHA256: strings.Repeat("ab", 32),
+	}
+}
+
+func TestDummyCodeIsCanonical(t *testing.T) {
+	got, ok := verify.Normalize(dummyCode)
+	require.True(t, ok)
+	require.Equal(t, dummyCode, got)
+}
+
+func verifyJWT(t *testing.T, jwks []byte, token string) (header, payload map[string]any) {
+	t.Helper()
+	header, payload, err := verify.VerifyCredential(jwks, token)
+	require.NoError(t, err)
+	return header, payload
+}
+
+func mustJSON(t *testing.T, v any) []byte {
+	t.Helper()
+	b, err := json.Marshal(v)
+	require.NoError(t, err)
+	return b
 }

@@ -1,4 +1,4 @@
-package verify
+package page
 
 import (
 	"bytes"
@@ -23,15 +23,19 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/coursehook/coursehook/event"
+	"github.com/coursehook/coursehook/verify"
 )
+
+// dummyCode is looked up in place of a malformed code, so a malformed code
+// costs the same as an unknown one. It is well-formed, but it is only ever
+// probed for a code that failed Normalize, and that answer is always 404.
+const dummyCode = "00000-00000-00000-00000"
 
 //go:embed page.html style.css
 var assets embed.FS
 
 const (
-	certificatesPath = "/certificates"
-	credentialSuffix = "/credential"
-	pdfSuffix        = ".pdf"
+	pdfSuffix = ".pdf"
 )
 
 // Defaults of the Handler's limits.
@@ -66,12 +70,12 @@ const unavailableRetry = 60 * time.Second
 // have defaults.
 type Handler struct {
 	// Lookup finds certificates by code.
-	Lookup Lookup
+	Lookup verify.Lookup
 	// RenderPDF renders a certificate's PDF again. It must give the bytes
 	// that were sent, so they match Certificate.CertificateSHA256.
-	RenderPDF func(ctx context.Context, c Certificate) ([]byte, error)
+	RenderPDF func(ctx context.Context, c verify.Certificate) ([]byte, error)
 	// Keys sign the credentials and publish the key set.
-	Keys *Keys
+	Keys *verify.Keys
 	// BaseURL is the public URL where the routes are mounted
 	// (PUBLIC_BASE_URL), such as https://certificates.example.com. It is
 	// the credential's issuer id, and every link and key id starts with it.
@@ -116,9 +120,9 @@ func (h *Handler) Register(r gin.IRouter) error {
 	if err != nil {
 		return err
 	}
-	r.GET(certificatesPath+"/:code", s.secure, s.limit, s.certificate)
-	r.GET(certificatesPath+"/:code"+credentialSuffix, s.secure, s.limit, s.credential)
-	r.GET(JWKSPath, s.secure, s.keySet)
+	r.GET(verify.CertificatesPath+"/:code", s.secure, s.limit, s.certificate)
+	r.GET(verify.CertificatesPath+"/:code"+verify.CredentialSuffix, s.secure, s.limit, s.credential)
+	r.GET(verify.JWKSPath, s.secure, s.keySet)
 	return nil
 }
 
@@ -280,20 +284,20 @@ func (s *server) keySet(c *gin.Context) {
 // find looks raw up. A malformed code is looked up too, as dummyCode, and
 // its answer thrown away, so it takes the same path as an unknown code; the
 // stored code is compared in constant time before anything is believed.
-func (s *server) find(ctx context.Context, raw string) (Certificate, error) {
-	code, ok := Normalize(raw)
+func (s *server) find(ctx context.Context, raw string) (verify.Certificate, error) {
+	code, ok := verify.Normalize(raw)
 	probe := code
 	if !ok {
 		probe = dummyCode
 	}
 	cert, err := s.Lookup.Certificate(ctx, probe)
-	if err != nil && !errors.Is(err, ErrNotFound) {
-		return Certificate{}, fmt.Errorf("look up certificate: %w", err)
+	if err != nil && !errors.Is(err, verify.ErrNotFound) {
+		return verify.Certificate{}, fmt.Errorf("look up certificate: %w", err)
 	}
-	got, _ := Normalize(cert.Code)
+	got, _ := verify.Normalize(cert.Code)
 	same := subtle.ConstantTimeCompare([]byte(got), []byte(probe)) == 1
 	if err != nil || !ok || !same {
-		return Certificate{}, ErrNotFound
+		return verify.Certificate{}, verify.ErrNotFound
 	}
 	cert.Code = got
 	if event.Clean(cert.Issuer) == "" {
@@ -305,7 +309,7 @@ func (s *server) find(ctx context.Context, raw string) (Certificate, error) {
 // fail answers 404 for ErrNotFound, whatever the code was, and 503 for
 // anything else, which it logs.
 func (s *server) fail(c *gin.Context, asJSON bool, err error) {
-	if errors.Is(err, ErrNotFound) {
+	if errors.Is(err, verify.ErrNotFound) {
 		s.respond(c, http.StatusNotFound, asJSON, answer{Status: statusNotFound, Error: "no certificate has this code"}, nil)
 		return
 	}
@@ -346,8 +350,8 @@ type answer struct {
 // facts is what may be said about cert. Names and titles are cleaned as on
 // the certificate itself, so no bidi override or invisible character can
 // disguise them.
-func (s *server) facts(cert Certificate) answer {
-	page := s.base + certificatesPath + "/" + cert.Code
+func (s *server) facts(cert verify.Certificate) answer {
+	page := s.base + verify.CertificatesPath + "/" + cert.Code
 	a := answer{
 		Status:            statusValid,
 		Code:              cert.Code,
@@ -358,7 +362,7 @@ func (s *server) facts(cert Certificate) answer {
 		CertificateSHA256: strings.ToLower(cert.CertificateSHA256),
 		VerificationURL:   page,
 		PDFURL:            page + pdfSuffix,
-		CredentialURL:     page + credentialSuffix,
+		CredentialURL:     page + verify.CredentialSuffix,
 	}
 	if cert.Revoked() {
 		a.Status = statusRevoked
@@ -392,7 +396,7 @@ const humanDate = "2 January 2006"
 
 // respond writes a as JSON, or as the HTML page. cert, when there is one,
 // gives the page its dates in words.
-func (s *server) respond(c *gin.Context, status int, asJSON bool, a answer, cert *Certificate) {
+func (s *server) respond(c *gin.Context, status int, asJSON bool, a answer, cert *verify.Certificate) {
 	if asJSON {
 		// encoding/json escapes <, > and & and the JavaScript line
 		// separators, so hostile names stay inert wherever the JSON lands.
@@ -436,7 +440,7 @@ func (s *server) respond(c *gin.Context, status int, asJSON bool, a answer, cert
 // ?format=html decide; otherwise the Accept header, by quality, with HTML
 // winning a tie. The credential route always answers errors in JSON.
 func (s *server) wantsJSON(c *gin.Context) bool {
-	if strings.HasSuffix(c.FullPath(), credentialSuffix) {
+	if strings.HasSuffix(c.FullPath(), verify.CredentialSuffix) {
 		return true
 	}
 	switch strings.ToLower(c.Query("format")) {

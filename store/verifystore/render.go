@@ -1,0 +1,52 @@
+package verifystore
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+
+	"github.com/coursehook/coursehook/certificate"
+	"github.com/coursehook/coursehook/courses"
+	"github.com/coursehook/coursehook/event"
+	"github.com/coursehook/coursehook/store"
+	"github.com/coursehook/coursehook/verify"
+)
+
+// Renderer renders a certificate again from its stored row, for the
+// verification page's download: the same event, route and code as the
+// email had, through the same certificate.ForEvent, so the bytes, and their
+// SHA-256, are the ones the learner received.
+type Renderer struct {
+	Store *store.Store
+	// BaseURL is PUBLIC_BASE_URL, which the QR code holds.
+	BaseURL string
+	// ReadFile reads a course's logo; nil means os.ReadFile.
+	ReadFile func(name string) ([]byte, error)
+}
+
+// RenderPDF is verify/page.Handler's RenderPDF.
+func (r Renderer) RenderPDF(ctx context.Context, c verify.Certificate) ([]byte, error) {
+	rec, err := r.Store.CertificateByCode(ctx, c.Code)
+	if err != nil {
+		return nil, fmt.Errorf("render certificate: %w", err)
+	}
+	var e event.Event
+	// The payload passed validation when it came; it is decoded as the
+	// resend decodes it, so a stricter rule since cannot lock it out.
+	if err := json.Unmarshal(rec.Payload, &e); err != nil {
+		return nil, fmt.Errorf("render certificate of %s: stored payload: %w", rec.EventID, err)
+	}
+	var route *courses.Route
+	if rec.Route != "" {
+		route = &courses.Route{}
+		if err := json.Unmarshal([]byte(rec.Route), route); err != nil {
+			return nil, fmt.Errorf("render certificate of %s: stored route: %w", rec.EventID, err)
+		}
+	}
+	v := &certificate.Verification{Code: rec.VerificationCode, URL: verify.PageURL(r.BaseURL, rec.VerificationCode)}
+	d, err := certificate.ForEvent(e.Brief(), rec.ReceivedAt, route, r.ReadFile, v)
+	if err != nil {
+		return nil, fmt.Errorf("render certificate of %s: %w", rec.EventID, err)
+	}
+	return certificate.Render(d)
+}

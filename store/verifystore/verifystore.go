@@ -1,0 +1,87 @@
+// Package verifystore answers verify's certificate lookups from the store.
+// It is a package of its own so that the store does not import verify, whose
+// HTTP handler would bring gin into every binary that opens the database.
+package verifystore
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"github.com/coursehook/coursehook/event"
+	"github.com/coursehook/coursehook/store"
+	"github.com/coursehook/coursehook/verify"
+)
+
+// Lookup serves verify.Lookup from a store.
+type Lookup struct {
+	Store *store.Store
+	// DefaultIssuer names the issuer of a certificate whose route names
+	// none; empty leaves that to verify.Handler.IssuerName.
+	DefaultIssuer string
+}
+
+var _ verify.Lookup = Lookup{}
+
+// Certificate implements verify.Lookup: the certificate whose canonical code
+// is code, or a wrapped verify.ErrNotFound, also for an event whose
+// certificate email has not gone out (store.Record.HasCertificate).
+func (l Lookup) Certificate(ctx context.Context, code string) (verify.Certificate, error) {
+	rec, err := l.Store.CertificateByCode(ctx, code)
+	if errors.Is(err, store.ErrNotFound) {
+		return verify.Certificate{}, fmt.Errorf("look up certificate: %w", verify.ErrNotFound)
+	}
+	if err != nil {
+		return verify.Certificate{}, fmt.Errorf("look up certificate: %w", err)
+	}
+	return Certificate(rec, l.DefaultIssuer)
+}
+
+// Certificate is what verification may tell about rec. The issuer is the one
+// the event's route named, else defaultIssuer. The learner's name is the
+// first and last name, and stays empty when both are, unlike
+// event.Event.LearnerName, which falls back to the email address: the public
+// page must never show the address.
+func Certificate(rec store.Record, defaultIssuer string) (verify.Certificate, error) {
+	issuer, err := routeIssuer(rec.Route)
+	if err != nil {
+		return verify.Certificate{}, fmt.Errorf("certificate of %s: %w", rec.EventID, err)
+	}
+	if issuer == "" {
+		issuer = defaultIssuer
+	}
+	c := verify.Certificate{
+		Code:              rec.VerificationCode,
+		LearnerName:       event.Clean(rec.FirstName + " " + rec.LastName),
+		LearnerEmail:      verify.NewEmail(rec.LearnerEmail),
+		CourseID:          rec.CourseID,
+		CourseTitle:       rec.CourseTitle,
+		CompletedAt:       rec.CompletedAt,
+		Issuer:            issuer,
+		CertificateSHA256: rec.CertificateSHA256,
+	}
+	if rec.Revoked() {
+		c.RevokedAt, c.Reason = rec.RevokedAt, verify.Reason(rec.RevocationReason)
+	}
+	return c, nil
+}
+
+// routeIssuer reads the issuer from a stored route (courses.Route's JSON),
+// empty when the route names none or the row predates routes. A route that
+// does not parse is an error rather than the default issuer, which would put
+// a wrong name on a public page.
+func routeIssuer(route string) (string, error) {
+	if route == "" {
+		return "", nil
+	}
+	var r struct {
+		Certificate struct {
+			Issuer string `json:"issuer"`
+		} `json:"certificate"`
+	}
+	if err := json.Unmarshal([]byte(route), &r); err != nil {
+		return "", fmt.Errorf("read the issuer from the stored route: %w", err)
+	}
+	return event.Clean(r.Certificate.Issuer), nil
+}

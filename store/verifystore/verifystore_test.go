@@ -1,0 +1,157 @@
+package verifystore
+
+import (
+	"fmt"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/coursehook/coursehook/internal/pgtest"
+	"github.com/coursehook/coursehook/store"
+	"github.com/coursehook/coursehook/verify"
+)
+
+// databases are the two the store runs on, each a fresh one per call.
+var databases = []struct {
+	name string
+	url  func(t *testing.T) string
+}{
+	{"sqlite", func(t *testing.T) string { return filepath.Join(t.TempDir(), "coursehook.db") }},
+	{"postgres", func(t *testing.T) string { return pgtest.URL(t) }},
+}
+
+func open(t *testing.T, url string) *store.Store {
+	t.Helper()
+	s, err := store.Open(t.Context(), url)
+	require.NoError(t, err)
+	t.Cleanup(func() { require.NoError(t, s.Close()) })
+	return s
+}
+
+var completedAt = time.Date(2026, 5, 20, 14, 3, 27, 512345678, time.UTC)
+
+// certify stores a completion whose certificate email went out.
+func certify(t *testing.T, s *store.Store, c store.Completion) {
+	t.Helper()
+	c.EventType, c.LearnerEmail, c.CourseID, c.CourseTitle = "courseCompletion", "zoe@example.de", "c-1", "Über-Grundlagen"
+	c.CompletedAt, c.ReceivedAt, c.Payload = completedAt, completedAt, []byte(`{}`)
+	_, _, err := s.Insert(t.Context(), c, store.StatusRecorded)
+	require.NoError(t, err)
+	require.NoError(t, s.RecordOutcome(t.Context(), store.Outcome{EventID: c.EventID, Status: store.StatusCompleted, CertificateSHA256: "sha-" + c.EventID}))
+}
+
+func TestLookup(t *testing.T) {
+	for _, db := range databases {
+		t.Run(db.name, func(t *testing.T) {
+			t.Parallel()
+			testLookup(t, open(t, db.url(t)))
+		})
+	}
+}
+
+func testLookup(t *testing.T, s *store.Store) {
+	ctx := t.Context()
+	const code = "7KQ2M-X4D9R-0ZPV3-TNW8H"
+	certify(t, s, store.Completion{EventID: "routed", VerificationCode: code, FirstName: "  Zoë\u200b ", LastName: "\tMüller ",
+		Route: `{"slack":{"enabled":true},"certificate":{"issuer":" Acme\nAcademy "}}`})
+
+	lookup := Lookup{Store: s, DefaultIssuer: "Coursehook Academy"}
+	got, err := lookup.Certificate(ctx, code)
+	require.NoError(t, err)
+	require.Equal(t, verify.Certificate{
+		Code:              code,
+		LearnerName:       "Zoë Müller",
+		LearnerEmail:      verify.NewEmail("zoe@example.de"),
+		CourseID:          "c-1",
+		CourseTitle:       "Über-Grundlagen",
+		CompletedAt:       completedAt.Truncate(time.Microsecond),
+		Issuer:            "Acme Academy",
+		CertificateSHA256: "sha-routed",
+	}, got)
+	require.False(t, got.Revoked())
+
+	// No issuer in the route, or no route: the default issuer. No name: no
+	// name, rather than the email address.
+	for i, route := range []string{`{"certificate":{}}`, ``} {
+		c := store.Completion{EventID: fmt.Sprintf("plain-%d", i), VerificationCode: fmt.Sprintf("%d0000-00000-00000-00000", i), LastName: " ", Route: route}
+		certify(t, s, c)
+		got, err := lookup.Certificate(ctx, c.VerificationCode)
+		require.NoError(t, err)
+		require.Equal(t, "Coursehook Academy", got.Issuer, "route %q", route)
+		require.Empty(t, got.LearnerName)
+		got, err = Lookup{Store: s}.Certificate(ctx, c.VerificationCode)
+		require.NoError(t, err)
+		require.Empty(t, got.Issuer, "left to the handler's IssuerName")
+	}
+
+	// Revoked: the time and the category, never the note.
+	revokedAt := time.Date(2026, 6, 1, 8, 0, 0, 0, time.UTC)
+	_, _, err = s.Revoke(ctx, "routed", string(verify.ReasonSuperseded), "see ticket 42", "ops", revokedAt)
+	require.NoError(t, err)
+	got, err = lookup.Certificate(ctx, code)
+	require.NoError(t, err)
+	require.True(t, got.Revoked())
+	require.Equal(t, revokedAt, got.RevokedAt)
+	require.Equal(t, verify.ReasonSuperseded, got.Reason)
+	require.NotContains(t, fmt.Sprintf("%+v %#v", got, got), "ticket 42")
+	require.NotContains(t, fmt.Sprintf("%+v %#v", got, got), "zoe@example.de")
+
+	// Unknown codes, and events without a certificate, are not found.
+	_, _, err = s.Insert(ctx, store.Completion{EventID: "at-work", VerificationCode: "99999-00000-00000-00000",
+		CompletedAt: completedAt, ReceivedAt: completedAt, Payload: []byte(`{}`)}, store.StatusRecorded)
+	require.NoError(t, err)
+	for _, c := range []string{"99999-99999-99999-99999", "99999-00000-00000-00000", ""} {
+		_, err = lookup.Certificate(ctx, c)
+		require.ErrorIs(t, err, verify.ErrNotFound, "%q", c)
+	}
+
+	// A stored route that does not parse must not pass for the default issuer.
+	certify(t, s, store.Completion{EventID: "broken-route", VerificationCode: "55555-55555-55555-55555", Route: `{"certificate":`})
+	_, err = lookup.Certificate(ctx, "55555-55555-55555-55555")
+	require.Error(t, err)
+	require.NotErrorIs(t, err, verify.ErrNotFound)
+	require.ErrorContains(t, err, "broken-route")
+}
+
+// TestStoreTakesExactlyTheCanonicalCodes holds the store's own check of a
+// code's form to verify.Normalize: the store takes a code exactly when
+// Normalize gives it back unchanged.
+func TestStoreTakesExactlyTheCanonicalCodes(t *testing.T) {
+	s := open(t, filepath.Join(t.TempDir(), "coursehook.db"))
+	keys, err := verify.NewKeys([]byte("0123456789abcdef0123456789abcdef-test"))
+	require.NoError(t, err)
+	codes := []string{
+		"7kq2m-x4d9r-0zpv3-tnw8h", "7KQ2MX4D9R0ZPV3TNW8H", " 7KQ2M-X4D9R-0ZPV3-TNW8H", "7KQ2M-X4D9R-0ZPV3-TNW8H-",
+		"7KQ2M-X4D9R-0ZPV3-TNW8I", "7KQ2M-X4D9R-0ZPV3-TNW8L", "7KQ2M-X4D9R-0ZPV3-TNW8O", "7KQ2M-X4D9R-0ZPV3-TNW8U",
+		"7KQ2M X4D9R 0ZPV3 TNW8H", "7KQ2-MX4D9-R0ZPV-3TNW8H", "7KQ2M-X4D9R-0ZPV3-TNW8É", "7KQ2M-X4D9R-0ZPV3-TNW8",
+		"-----------------------", "7KQ2M.X4D9R.0ZPV3.TNW8H", "7KQ2M-X4D9R-0ZPV3-TNW8\x00",
+	}
+	for i := range 200 {
+		code := keys.Code(fmt.Sprintf("event-%d", i))
+		// Each valid code, and the same with one character swapped for each
+		// byte that could be confused with it.
+		codes = append(codes, code)
+		for _, b := range []byte{'-', 'A', 'a', 'I', 'U', '0', ' ', 'Z' + 1} {
+			p := i % len(code)
+			codes = append(codes, code[:p]+string(b)+code[p+1:])
+		}
+	}
+	seen := map[string]bool{}
+	for i, code := range codes {
+		if seen[code] {
+			continue
+		}
+		seen[code] = true
+		canonical, ok := verify.Normalize(code)
+		want := ok && canonical == code
+		_, _, err := s.Insert(t.Context(), store.Completion{EventID: fmt.Sprintf("e%d", i), VerificationCode: code,
+			CompletedAt: completedAt, ReceivedAt: completedAt, Payload: []byte(`{}`)}, store.StatusRecorded)
+		if want {
+			require.NoError(t, err, "%q", code)
+		} else {
+			require.ErrorIs(t, err, store.ErrInvalid, "%q", code)
+		}
+	}
+}
