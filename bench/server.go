@@ -14,10 +14,8 @@ import (
 	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
 	sdklog "go.temporal.io/sdk/log"
-	"go.temporal.io/sdk/testsuite"
 
 	"github.com/coursehook/coursehook/internal/devserver"
-	"github.com/coursehook/coursehook/workflows"
 )
 
 // temporalServer is the one server every row runs against.
@@ -41,14 +39,18 @@ func startTemporal(ctx context.Context, opts options, serverLog io.Writer) (*tem
 	if err != nil {
 		return nil, err
 	}
-	var srv *testsuite.DevServer
-	s := &temporalServer{Describe: "dev server (bin/temporal), in memory"}
-	if opts.DBFile == "" {
-		srv, err = devserver.Start(ctx, devserver.Options{Log: serverLog})
-	} else {
-		srv, err = startFileDevServer(ctx, cli, opts.DBFile, serverLog)
+	// Both modes run with make run's flags, so the rows measure what a
+	// user's local server does; the file mode also keeps the state.
+	s := &temporalServer{Describe: "dev server (bin/temporal), in memory, activity eager execution on"}
+	dopts := devserver.Options{Log: serverLog, ExtraArgs: devserver.MakeRunArgs}
+	if opts.DBFile != "" {
+		if err := os.MkdirAll(filepath.Dir(opts.DBFile), 0o750); err != nil {
+			return nil, err
+		}
+		dopts.DBFilename = opts.DBFile
 		s.Describe = fmt.Sprintf("dev server (bin/temporal), SQLite file %s (journal_mode=wal, synchronous=normal, activity eager execution on)", opts.DBFile)
 	}
+	srv, err := devserver.Start(ctx, dopts)
 	if err != nil {
 		return nil, fmt.Errorf("start the Temporal dev server: %w", err)
 	}
@@ -58,32 +60,6 @@ func startTemporal(ctx context.Context, opts options, serverLog io.Writer) (*tem
 		s.Version = strings.TrimSpace(string(out))
 	}
 	return s, nil
-}
-
-// startFileDevServer is devserver.Start with make run's database file and
-// its pragmas. devserver.Options has no field for extra arguments, so the
-// search attributes are given here the same way.
-func startFileDevServer(ctx context.Context, cli, dbFile string, serverLog io.Writer) (*testsuite.DevServer, error) {
-	if err := os.MkdirAll(filepath.Dir(dbFile), 0o750); err != nil {
-		return nil, err
-	}
-	args := []string{
-		"--sqlite-pragma", "journal_mode=wal",
-		"--sqlite-pragma", "synchronous=normal",
-		"--dynamic-config-value", "system.enableActivityEagerExecution=true",
-	}
-	for name, typ := range workflows.SearchAttributeTypes() {
-		args = append(args, "--search-attribute", name+"="+workflows.SearchAttributeTypeName(typ))
-	}
-	return testsuite.StartDevServer(ctx, testsuite.DevServerOptions{
-		ExistingPath:  cli,
-		ClientOptions: &client.Options{Namespace: "default", Logger: quietLogger(serverLog)},
-		DBFilename:    dbFile,
-		LogLevel:      "error",
-		Stdout:        serverLog,
-		Stderr:        serverLog,
-		ExtraArgs:     args,
-	})
 }
 
 // quietLogger keeps the SDK's routine lines (worker started, stopped) out of

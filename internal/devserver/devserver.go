@@ -53,6 +53,20 @@ type Options struct {
 	HostPort string
 	// Log receives the server's own output (discarded when nil).
 	Log io.Writer
+	// ExtraArgs are more flags for `temporal server start-dev`, such as
+	// MakeRunArgs.
+	ExtraArgs []string
+}
+
+// MakeRunArgs are the flags `make run` gives its dev server beyond the
+// search attributes: SQLite's write-ahead log with normal syncs (safe for a
+// local server, and about three times the start rate on a file), and eager
+// activity execution, which lets a worker run an activity its own workflow
+// task scheduled without a round trip through the task queue.
+var MakeRunArgs = []string{
+	"--sqlite-pragma", "journal_mode=wal",
+	"--sqlite-pragma", "synchronous=normal",
+	"--dynamic-config-value", "system.enableActivityEagerExecution=true",
 }
 
 // Start runs a dev server until Stop is called on the result.
@@ -68,7 +82,7 @@ func Start(ctx context.Context, opts Options) (*testsuite.DevServer, error) {
 	// Like `make run`, every test server has coursehook's search
 	// attributes in its default namespace, so the binaries never need to
 	// register them there.
-	var args []string
+	args := append([]string(nil), opts.ExtraArgs...)
 	for name, typ := range workflows.SearchAttributeTypes() {
 		args = append(args, "--search-attribute", name+"="+workflows.SearchAttributeTypeName(typ))
 	}
