@@ -111,6 +111,38 @@ type Routes interface {
 	Route(courseID string) courses.Route
 }
 
+// postedBefore looks, on a retry, for the message (what: "notice" or
+// "digest", id its event or window id) that an earlier attempt may have
+// posted before its answer was lost, to a worker crash or a timeout. found
+// means return that receipt rather than post; an error means retry the
+// whole attempt. logArgs name the message in the log.
+func (a *Activities) postedBefore(ctx context.Context, what, id string,
+	find func(since time.Time) (slacknotify.Receipt, bool, error), logArgs ...any) (SlackResult, bool, error) {
+	info := activity.GetInfo(ctx)
+	if info.Attempt <= 1 {
+		return SlackResult{}, false, nil
+	}
+	r, found, err := find(info.ScheduledTime.Add(-findSkew))
+	var se *slacknotify.Error
+	switch {
+	case err == nil && found:
+		activity.GetLogger(ctx).Info("slack "+what+" was already posted by an earlier attempt", append(logArgs, "channel", r.Channel, "ts", r.TS)...)
+		a.Metrics.Notice("slack", metrics.FoundExisting)
+		return SlackResult{Channel: r.Channel, TS: r.TS}, true, nil
+	case err == nil:
+	case errors.Is(err, slacknotify.ErrChannelNotID), errors.As(err, &se) && se.Permanent:
+		// The check cannot work with this configuration (a channel
+		// name, a token without history scope); posting is still
+		// better than never telling the team.
+		activity.GetLogger(ctx).Warn("cannot check slack for an earlier "+what+"; posting anyway", append(logArgs, "error", err)...)
+	default:
+		// Slack is unreachable: posting would fail too, and a blind
+		// post could duplicate. Retry the whole attempt later.
+		return SlackResult{}, false, a.counted("slack", slackFailure(id, err))
+	}
+	return SlackResult{}, false, nil
+}
+
 // findSkew widens the search for an earlier post, for clock differences
 // between the worker, Temporal and Slack.
 const findSkew = 2 * time.Minute
@@ -194,9 +226,8 @@ func (a *Activities) insert(ctx context.Context, in RecordInput, status store.St
 	if err != nil {
 		return RecordResult{}, recordFailure(fmt.Errorf("record event %s: %w", e.ID, err))
 	}
-	if c.VerificationCode != "" && rec.VerificationCode == "" {
-		// A row from before codes existed: it gets one now, and keeps it.
-		if rec.VerificationCode, err = a.Store.SetVerificationCode(ctx, e.ID, c.VerificationCode); err != nil {
+	if status == store.StatusRecorded {
+		if rec.VerificationCode, err = a.verificationCode(ctx, rec); err != nil {
 			return RecordResult{}, recordFailure(fmt.Errorf("record event %s: %w", e.ID, err))
 		}
 	}
@@ -225,6 +256,15 @@ func (a *Activities) insert(ctx context.Context, in RecordInput, status store.St
 	activity.GetLogger(ctx).Info("event recorded", "eventId", e.ID, "created", created, "status", string(rec.Status),
 		"course", courseName(res.Route), "channel", routeChannel(res.Route), "recompletion", res.Previous != nil)
 	return res, nil
+}
+
+// verificationCode is the code stored with rec; a row from before codes
+// existed gets one now, and keeps it. Empty without verification.
+func (a *Activities) verificationCode(ctx context.Context, rec store.Record) (string, error) {
+	if rec.VerificationCode != "" || a.Verifier == nil {
+		return rec.VerificationCode, nil
+	}
+	return a.Store.SetVerificationCode(ctx, rec.EventID, a.Verifier.Keys.Code(rec.EventID))
 }
 
 // recordedRoute is the route stored with the event's row. Rows recorded
@@ -289,26 +329,13 @@ type SlackResult struct {
 // worker crash or a timeout, before its answer arrived.
 func (a *Activities) PostSlackNotice(ctx context.Context, in NoticeInput) (SlackResult, error) {
 	e := in.Event
-	info := activity.GetInfo(ctx)
 	channel := routeChannel(in.Route)
-	if info.Attempt > 1 && a.SlackFinder != nil {
-		r, found, err := a.SlackFinder.FindIn(ctx, channel, e.ID, info.ScheduledTime.Add(-findSkew))
-		var se *slacknotify.Error
-		switch {
-		case err == nil && found:
-			activity.GetLogger(ctx).Info("slack notice was already posted by an earlier attempt", "eventId", e.ID, "channel", r.Channel, "ts", r.TS)
-			a.Metrics.Notice("slack", metrics.FoundExisting)
-			return SlackResult{Channel: r.Channel, TS: r.TS}, nil
-		case err == nil:
-		case errors.Is(err, slacknotify.ErrChannelNotID), errors.As(err, &se) && se.Permanent:
-			// The check cannot work with this configuration (a channel
-			// name, a token without history scope); posting is still
-			// better than never telling the team.
-			activity.GetLogger(ctx).Warn("cannot check slack for an earlier post; posting anyway", "eventId", e.ID, "error", err)
-		default:
-			// Slack is unreachable: posting would fail too, and a blind
-			// post could duplicate. Retry the whole attempt later.
-			return SlackResult{}, a.counted("slack", slackFailure(e.ID, err))
+	if a.SlackFinder != nil {
+		find := func(since time.Time) (slacknotify.Receipt, bool, error) {
+			return a.SlackFinder.FindIn(ctx, channel, e.ID, since)
+		}
+		if r, found, err := a.postedBefore(ctx, "notice", e.ID, find, "eventId", e.ID); found || err != nil {
+			return r, err
 		}
 	}
 	start := time.Now()

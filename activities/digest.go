@@ -82,20 +82,12 @@ type DigestInput = slacknotify.Digest
 // in its metadata, so a crash between Slack's answer and ours never posts a
 // second digest.
 func (a *Activities) PostDigest(ctx context.Context, in DigestInput) (SlackResult, error) {
-	info := activity.GetInfo(ctx)
-	if info.Attempt > 1 && a.DigestFinder != nil {
-		r, found, err := a.DigestFinder.FindDigest(ctx, in.Channel, in.WindowID, info.ScheduledTime.Add(-findSkew))
-		var se *slacknotify.Error
-		switch {
-		case err == nil && found:
-			activity.GetLogger(ctx).Info("slack digest was already posted by an earlier attempt", "window", in.WindowID, "ts", r.TS)
-			a.Metrics.Notice("slack", metrics.FoundExisting)
-			return SlackResult{Channel: r.Channel, TS: r.TS}, nil
-		case err == nil:
-		case errors.Is(err, slacknotify.ErrChannelNotID), errors.As(err, &se) && se.Permanent:
-			activity.GetLogger(ctx).Warn("cannot check slack for an earlier digest; posting anyway", "window", in.WindowID, "error", err)
-		default:
-			return SlackResult{}, a.counted("slack", slackFailure(in.WindowID, err))
+	if a.DigestFinder != nil {
+		find := func(since time.Time) (slacknotify.Receipt, bool, error) {
+			return a.DigestFinder.FindDigest(ctx, in.Channel, in.WindowID, since)
+		}
+		if r, found, err := a.postedBefore(ctx, "digest", in.WindowID, find, "window", in.WindowID); found || err != nil {
+			return r, err
 		}
 	}
 	start := time.Now()

@@ -67,11 +67,9 @@ func (a *Activities) LoadEvent(ctx context.Context, in LoadInput) (LoadedEvent, 
 		Event: ev.Brief(), ReceivedAt: rec.ReceivedAt, Status: string(rec.Status), FailedStep: rec.FailedStep,
 		SlackChannel: rec.SlackChannel, SlackTS: rec.SlackTS, EmailMessageID: rec.EmailMessageID,
 	}
-	loaded.VerificationCode, loaded.Revoked = rec.VerificationCode, rec.Revoked()
-	if a.Verifier != nil && loaded.VerificationCode == "" {
-		if loaded.VerificationCode, err = a.Store.SetVerificationCode(ctx, rec.EventID, a.Verifier.Keys.Code(rec.EventID)); err != nil {
-			return LoadedEvent{}, recordFailure(fmt.Errorf("load event %s: %w", in.EventID, err))
-		}
+	loaded.Revoked = rec.Revoked()
+	if loaded.VerificationCode, err = a.verificationCode(ctx, rec); err != nil {
+		return LoadedEvent{}, recordFailure(fmt.Errorf("load event %s: %w", in.EventID, err))
 	}
 	if a.Routes != nil {
 		if in.CurrentRouting {
