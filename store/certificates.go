@@ -5,7 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"strings"
+	"github.com/coursehook/coursehook/verify"
 	"time"
 )
 
@@ -20,28 +20,11 @@ func (r Record) HasCertificate() bool {
 	return (r.Status == StatusCompleted || r.Status == StatusPartial) && r.CertificateSHA256 != ""
 }
 
-// codeAlphabet is Crockford's base32, which verification codes are written
-// in. The store keeps its own copy of the canonical form rather than import
-// package verify, whose HTTP handler would bring gin into every binary that
-// opens the database; verifystore's tests hold the two to the same answers.
-const codeAlphabet = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
-
-// codeLen is the length of a canonical code, XXXXX-XXXXX-XXXXX-XXXXX.
-const codeLen = 23
-
 // checkCode refuses a code that is not canonical (verify.Normalize), since
 // lookups match codes exactly: a code stored in another spelling could never
 // be found.
 func checkCode(code string) error {
-	ok := len(code) == codeLen
-	for i := 0; ok && i < len(code); i++ {
-		if i%6 == 5 {
-			ok = code[i] == '-'
-		} else {
-			ok = strings.IndexByte(codeAlphabet, code[i]) >= 0
-		}
-	}
-	if !ok {
+	if canonical, ok := verify.Normalize(code); !ok || canonical != code {
 		return fmt.Errorf("%w: verification code %q is not in canonical form", ErrInvalid, code)
 	}
 	return nil

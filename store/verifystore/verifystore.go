@@ -1,6 +1,6 @@
-// Package verifystore answers verify's certificate lookups from the store.
-// It is a package of its own so that the store does not import verify, whose
-// HTTP handler would bring gin into every binary that opens the database.
+// Package verifystore answers the verification pages from the store: the
+// lookups, and the PDF rendered again. It is a package of its own so that
+// the store, which every binary opens, does not link the PDF renderer.
 package verifystore
 
 import (

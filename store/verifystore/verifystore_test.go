@@ -115,9 +115,8 @@ func testLookup(t *testing.T, s *store.Store) {
 	require.ErrorContains(t, err, "broken-route")
 }
 
-// TestStoreTakesExactlyTheCanonicalCodes holds the store's own check of a
-// code's form to verify.Normalize: the store takes a code exactly when
-// Normalize gives it back unchanged.
+// TestStoreTakesExactlyTheCanonicalCodes: the store takes a code exactly
+// when verify.Normalize gives it back unchanged.
 func TestStoreTakesExactlyTheCanonicalCodes(t *testing.T) {
 	s := open(t, filepath.Join(t.TempDir(), "coursehook.db"))
 	keys, err := verify.NewKeys([]byte("0123456789abcdef0123456789abcdef-test"))
