@@ -266,8 +266,8 @@ func (r *reader) verification(c *Config) {
 		u.RawQuery != "" || u.Fragment != "" || u.User != nil {
 		r.fail("PUBLIC_BASE_URL", "must be an http(s) URL with a host and no query, such as https://certificates.example.com, got %q", c.PublicBaseURL)
 	}
-	key, ok := r.signingKey("CERTIFICATE_SIGNING_KEY")
-	if !ok {
+	key, ok := r.keyOrFile("CERTIFICATE_SIGNING_KEY", DefaultCertificateSigningKeyFile, MinCertificateSigningKeyLength)
+	if !ok && r.str("CERTIFICATE_SIGNING_KEY_FILE", "") == "" {
 		r.fail("CERTIFICATE_SIGNING_KEY", "is required with PUBLIC_BASE_URL (or CERTIFICATE_SIGNING_KEY_FILE; make run writes %s): it derives the certificates' codes and signs their credentials", DefaultCertificateSigningKeyFile)
 	}
 	c.CertificateSigningKey = key
@@ -282,23 +282,6 @@ func (r *reader) verification(c *Config) {
 	}
 	c.CertificateIssuer = r.str("CERTIFICATE_ISSUER", DefaultCertificateIssuer)
 	c.VerifyPerMinute = int(r.positiveInt("VERIFY_REQUESTS_PER_MINUTE", DefaultVerifyPerMinute))
-}
-
-// signingKey reads name, else the file name_FILE names (the default file
-// when it is unset and exists); ok is false when there is none.
-func (r *reader) signingKey(name string) ([]byte, bool) {
-	v := r.getenv(name)
-	if v == "" {
-		fromFile, ok := r.file(name+"_FILE", DefaultCertificateSigningKeyFile)
-		if !ok {
-			return nil, r.str(name+"_FILE", "") != ""
-		}
-		v, name = fromFile, name+"_FILE"
-	}
-	if len(v) < MinCertificateSigningKeyLength {
-		r.fail(name, "must be at least %d characters long", MinCertificateSigningKeyLength)
-	}
-	return []byte(v), true
 }
 
 // Certificate verification defaults.
@@ -595,23 +578,29 @@ const DefaultLearnerHashKeyFile = ".data/learner-hash.key"
 // names (DefaultLearnerHashKeyFile when it is unset and the file exists),
 // else the development key.
 func (r *reader) learnerHashKey(name string) ([]byte, bool) {
+	// A key file named but unreadable has failed already: no default then.
+	if key, ok := r.keyOrFile(name, DefaultLearnerHashKeyFile, MinLearnerHashKeyLength); ok || r.str(name+"_FILE", "") != "" {
+		return key, false
+	}
+	return []byte(DevelopmentLearnerHashKey), true
+}
+
+// keyOrFile reads the secret name, else the file name_FILE names (defFile
+// when it is unset and the file exists), and checks its length; ok is
+// false when there is neither.
+func (r *reader) keyOrFile(name, defFile string, minLength int) (key []byte, ok bool) {
 	v := r.getenv(name)
 	if v == "" {
-		fromFile, ok := r.file(name+"_FILE", DefaultLearnerHashKeyFile)
-		switch {
-		case ok:
-			v, name = fromFile, name+"_FILE"
-		case r.str(name+"_FILE", "") != "":
-			// Named and unreadable: file has said so.
+		fromFile, ok := r.file(name+"_FILE", defFile)
+		if !ok {
 			return nil, false
-		default:
-			return []byte(DevelopmentLearnerHashKey), true
 		}
+		v, name = fromFile, name+"_FILE"
 	}
-	if len(v) < MinLearnerHashKeyLength {
-		r.fail(name, "must be at least %d characters long", MinLearnerHashKeyLength)
+	if len(v) < minLength {
+		r.fail(name, "must be at least %d characters long", minLength)
 	}
-	return []byte(v), false
+	return []byte(v), true
 }
 
 // token reads a bearer token: unset, or long enough not to be guessed. The

@@ -281,3 +281,40 @@ func TestTheWebhookServerReadsTheDatabaseOnlyForTheExport(t *testing.T) {
 	require.ErrorContains(t, err, "API_TOKEN")
 	require.NotContains(t, err.Error(), "short")
 }
+
+func TestCertificateVerification(t *testing.T) {
+	c, err := loadBoth(env(nil))
+	require.NoError(t, err)
+	require.Empty(t, c.PublicBaseURL, "off unless PUBLIC_BASE_URL is set")
+
+	key := strings.Repeat("k", MinCertificateSigningKeyLength)
+	c, err = Load(env(map[string]string{"PUBLIC_BASE_URL": "https://certs.example.com/", "CERTIFICATE_SIGNING_KEY": key,
+		"CERTIFICATE_SIGNING_KEY_PREVIOUS": " old-" + key + " ,", "DATABASE_URL": "postgres://db/x"}), Starter)
+	require.NoError(t, err)
+	require.Equal(t, "https://certs.example.com", c.PublicBaseURL)
+	require.Equal(t, []byte(key), c.CertificateSigningKey)
+	require.Equal(t, [][]byte{[]byte("old-" + key)}, c.CertificateSigningKeyPrevious)
+	require.Equal(t, DefaultCertificateIssuer, c.CertificateIssuer)
+	require.Equal(t, DefaultVerifyPerMinute, c.VerifyPerMinute)
+	require.Equal(t, "postgres://db/x", c.DatabaseURL, "the pages read the database")
+
+	file := filepath.Join(t.TempDir(), "signing.key")
+	require.NoError(t, os.WriteFile(file, []byte(key+"\n"), 0o600))
+	c, err = Load(env(map[string]string{"PUBLIC_BASE_URL": "http://localhost:8080", "CERTIFICATE_SIGNING_KEY_FILE": file}), Worker)
+	require.NoError(t, err)
+	require.Equal(t, []byte(key), c.CertificateSigningKey)
+
+	for name, vars := range map[string]map[string]string{
+		"CERTIFICATE_SIGNING_KEY":          {"PUBLIC_BASE_URL": "http://localhost:8080"},
+		"CERTIFICATE_SIGNING_KEY ":         {"PUBLIC_BASE_URL": "http://localhost:8080", "CERTIFICATE_SIGNING_KEY": "short"},
+		"CERTIFICATE_SIGNING_KEY_FILE":     {"PUBLIC_BASE_URL": "http://localhost:8080", "CERTIFICATE_SIGNING_KEY_FILE": "/nonexistent"},
+		"PUBLIC_BASE_URL":                  {"PUBLIC_BASE_URL": "localhost:8080", "CERTIFICATE_SIGNING_KEY": key},
+		"CERTIFICATE_SIGNING_KEY_PREVIOUS": {"PUBLIC_BASE_URL": "http://localhost:8080", "CERTIFICATE_SIGNING_KEY": key, "CERTIFICATE_SIGNING_KEY_PREVIOUS": "short"},
+		"VERIFY_REQUESTS_PER_MINUTE":       {"PUBLIC_BASE_URL": "http://localhost:8080", "CERTIFICATE_SIGNING_KEY": key, "VERIFY_REQUESTS_PER_MINUTE": "0"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			_, err := loadBoth(env(vars))
+			require.ErrorContains(t, err, strings.TrimSpace(name))
+		})
+	}
+}

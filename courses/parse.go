@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"github.com/coursehook/coursehook/config"
+	"github.com/coursehook/coursehook/event"
 	"io"
 	"io/fs"
 	"os"
@@ -25,8 +27,8 @@ import (
 const (
 	maxFileBytes     = 4 << 20
 	maxTextRunes     = 200
-	maxCourseIDRunes = 128 // the event's own limit on notifiableId
-	maxWindow        = 24 * time.Hour
+	maxCourseIDRunes = event.MaxIDLength // the event's own limit on notifiableId
+	maxWindow        = config.MaxDigestWindow
 	// maxProblems caps the list Load returns; past it, the rest of the
 	// file is not read, which also bounds the work an aliased mapping can
 	// cause.
