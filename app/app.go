@@ -411,6 +411,6 @@ func BaseRoute(cfg config.Config) courses.Route {
 	return courses.Route{
 		Slack:  courses.SlackRoute{Channel: cfg.SlackChannel, Enabled: true},
 		Email:  courses.EmailRoute{Enabled: true},
-		Digest: courses.DigestRoute{Threshold: cfg.DigestThreshold, Window: cfg.DigestWindow},
+		Digest: courses.DigestRoute{Threshold: cfg.DigestThreshold, Window: cfg.DigestWindow, Off: cfg.DigestOff},
 	}
 }

@@ -113,7 +113,7 @@ func (s *stack) startWorkers(ctx context.Context, n int, digest bool) error {
 				s.Slack.SetRateLimit(3)
 			}
 		} else {
-			env = append(env, "SLACK_DIGEST_THRESHOLD=1000000000")
+			env = append(env, "SLACK_DIGEST_ENABLED=false")
 		}
 		p, _, err := startProcess(ctx, fmt.Sprintf("worker-%d", i+1), s.b.workerBin, s.Dir, env, workerStarting, startupTimeout)
 		if err != nil {

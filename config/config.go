@@ -45,6 +45,10 @@ type Config struct {
 	// a course within DigestWindow, Slack gets one digest per window.
 	DigestThreshold int
 	DigestWindow    time.Duration
+	// DigestOff (SLACK_DIGEST_ENABLED=false) posts every completion's
+	// notice at once, without asking the course's digest: one workflow
+	// round trip less per event, and no folding of cohorts.
+	DigestOff       bool
 	EmailsPerSecond float64
 	SendGridAPIKey  string
 	SendGridAPIURL  string
@@ -304,6 +308,7 @@ func (r *reader) worker(c *Config) {
 	c.CoursesFile = r.str("COURSES_FILE", "")
 	c.DigestThreshold = int(r.nonNegativeInt("SLACK_DIGEST_THRESHOLD", DefaultDigestThreshold))
 	c.DigestWindow = r.duration("SLACK_DIGEST_WINDOW", DefaultDigestWindow)
+	c.DigestOff = !r.boolean("SLACK_DIGEST_ENABLED", true)
 	if c.DigestWindow > MaxDigestWindow {
 		r.fail("SLACK_DIGEST_WINDOW", "is %s; at most %s is accepted", c.DigestWindow, MaxDigestWindow)
 	}

@@ -34,6 +34,7 @@ func loadBoth(getenv func(string) string) (Config, error) {
 	s.SlackBotToken, s.SlackChannel, s.SlackAPIURL, s.SlackPerSecond = w.SlackBotToken, w.SlackChannel, w.SlackAPIURL, w.SlackPerSecond
 	s.SendGridAPIKey, s.SendGridAPIURL, s.EmailFrom, s.EmailFromName = w.SendGridAPIKey, w.SendGridAPIURL, w.EmailFrom, w.EmailFromName
 	s.CoursesFile, s.DigestThreshold, s.DigestWindow, s.EmailsPerSecond = w.CoursesFile, w.DigestThreshold, w.DigestWindow, w.EmailsPerSecond
+	s.DigestOff = w.DigestOff
 	return s, nil
 }
 
@@ -63,7 +64,14 @@ func TestDefaults(t *testing.T) {
 	require.Empty(t, c.CoursesFile)
 	require.Equal(t, 5, c.DigestThreshold)
 	require.Equal(t, time.Minute, c.DigestWindow)
+	require.False(t, c.DigestOff, "the cohort digest is on")
 	require.Equal(t, 10.0, c.EmailsPerSecond)
+}
+
+func TestDigestCanBeTurnedOff(t *testing.T) {
+	c, err := Load(env(map[string]string{"SLACK_DIGEST_ENABLED": "false"}), Worker)
+	require.NoError(t, err)
+	require.True(t, c.DigestOff)
 }
 
 func TestRealChannels(t *testing.T) {
@@ -100,6 +108,7 @@ func TestInvalidValuesNameTheVariable(t *testing.T) {
 		"SLACK_DIGEST_THRESHOLD":     {"SLACK_DIGEST_THRESHOLD": "-1"},
 		"SLACK_DIGEST_WINDOW":        {"SLACK_DIGEST_WINDOW": "48h"},
 		"SLACK_DIGEST_WINDOW ":       {"SLACK_DIGEST_WINDOW": "60"},
+		"SLACK_DIGEST_ENABLED":       {"SLACK_DIGEST_ENABLED": "sometimes"},
 		"SENDGRID_EMAILS_PER_SECOND": {"SENDGRID_EMAILS_PER_SECOND": "0"},
 	}
 	for name, vars := range cases {

@@ -64,6 +64,10 @@ type Signatory struct {
 type DigestRoute struct {
 	Threshold int           `json:"threshold"`
 	Window    time.Duration `json:"window"`
+	// Off (digest: {enabled: false}) posts each completion's notice at
+	// once, without asking the digest. It is a negative so that the routes
+	// stored before it existed, which lack it, keep their digest.
+	Off bool `json:"off,omitempty"`
 }
 
 // Table is one loaded version of the courses file. It is never changed after

@@ -107,7 +107,7 @@ func TestIssueExampleLoads(t *testing.T) {
 func TestExampleFileLoads(t *testing.T) {
 	table, err := Load("example.yaml", envBase)
 	require.NoError(t, err)
-	require.Equal(t, 2, table.Len())
+	require.Equal(t, 3, table.Len())
 
 	r := table.Route(orientation)
 	require.Equal(t, "C0456EFGH", r.Slack.Channel)
@@ -117,7 +117,10 @@ func TestExampleFileLoads(t *testing.T) {
 
 	fire := table.Route("0b1e6a4c-3f7d-4e2a-9c51-2d8f0a6b7e13")
 	require.Equal(t, SlackRoute{Channel: "C0123ABCD", Enabled: false}, fire.Slack)
-	require.Equal(t, DigestRoute{Threshold: 0, Window: time.Minute}, fire.Digest)
+	require.Equal(t, DigestRoute{Threshold: 5, Window: time.Minute}, fire.Digest)
+
+	coaching := table.Route("3e9f7a21-8c4b-4d6e-a0f2-5b1c9d7e4a68")
+	require.Equal(t, DigestRoute{Threshold: 5, Window: time.Minute, Off: true}, coaching.Digest)
 }
 
 func TestMergeIsKeyByKey(t *testing.T) {
@@ -202,6 +205,26 @@ func TestEmptyFileIsTheBase(t *testing.T) {
 			require.Equal(t, envBase, table.Route(orientation))
 		})
 	}
+}
+
+// TestDigestOff checks that a course can turn its digest off while the
+// defaults keep it, and that the defaults can turn it off for all.
+func TestDigestOff(t *testing.T) {
+	table, err := Load(writeFile(t, t.TempDir(), "courses.yaml",
+		"courses:\n  c1:\n    digest: {enabled: false}\n  c2:\n    digest: {threshold: 2}\n"), envBase)
+	require.NoError(t, err)
+	require.True(t, table.Route("c1").Digest.Off)
+	require.False(t, table.Route("c2").Digest.Off)
+	require.False(t, table.Route("other").Digest.Off)
+
+	table, err = Load(writeFile(t, t.TempDir(), "courses.yaml",
+		"defaults:\n  digest: {enabled: false}\ncourses:\n  c1:\n    digest: {enabled: true}\n"), envBase)
+	require.NoError(t, err)
+	require.False(t, table.Route("c1").Digest.Off)
+	require.True(t, table.Route("other").Digest.Off)
+
+	_, err = Load(writeFile(t, t.TempDir(), "courses.yaml", "courses:\n  c1:\n    digest: {enabled: maybe}\n"), envBase)
+	require.ErrorContains(t, err, `3:23: digest.enabled is "maybe"; want true or false`)
 }
 
 func TestRouteJSON(t *testing.T) {

@@ -310,8 +310,12 @@ func (p *parser) route(n *yaml.Node, where, course string, r *Route) {
 				}
 			})
 		case "digest":
-			p.section(v, name, []string{"threshold", "window"}, func(key string, v *yaml.Node) {
+			p.section(v, name, []string{"enabled", "threshold", "window"}, func(key string, v *yaml.Node) {
 				switch key {
+				case "enabled":
+					on := !r.Digest.Off
+					p.boolean(v, name+".enabled", &on)
+					r.Digest.Off = !on
 				case "threshold":
 					p.threshold(v, name+".threshold", &r.Digest.Threshold)
 				case "window":

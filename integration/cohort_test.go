@@ -5,12 +5,14 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/google/uuid"
 	"github.com/stretchr/testify/require"
+	"go.temporal.io/api/enums/v1"
 
 	"github.com/coursehook/coursehook/internal/pdftext"
 	"github.com/coursehook/coursehook/internal/slacktest"
@@ -180,7 +182,7 @@ func TestCohortIsDigested(t *testing.T) {
 // channel with its own wording, and turns both notices off for another.
 func TestCoursesFileRoutesAndWords(t *testing.T) {
 	t.Parallel()
-	quiet := uuid.NewString()
+	quiet, direct := uuid.NewString(), uuid.NewString()
 	s := newStack(t, stackOptions{Routing: true, Courses: `
 courses:
   ` + cohortCourse + `:
@@ -194,6 +196,8 @@ courses:
   ` + quiet + `:
     slack: {enabled: false}
     email: {enabled: false}
+  ` + direct + `:
+    digest: {enabled: false}
 `})
 	s.Slack.AddChannels(cohortChannel)
 
@@ -231,6 +235,38 @@ courses:
 	var p workflows.Progress
 	require.NoError(t, v.Get(&p))
 	require.True(t, strings.Contains(p.Slack.Detail, "off for this course") && strings.Contains(p.Email.Detail, "off for this course"), "%+v", p)
+
+	// A course whose digest is off posts at once without asking a digest,
+	// and its database steps ran in the worker, not as scheduled activities.
+	did, dbody := learner(t, direct, 1)
+	require.Equal(t, http.StatusAccepted, s.post(t, dbody).Status)
+	dr := s.result(t, did)
+	require.Equal(t, workflows.StatusCompleted, dr.Status)
+	require.Equal(t, "message", dr.Announcement)
+	dmsgs := s.Slack.MessagesFor(did)
+	require.Len(t, dmsgs, 1)
+	require.Len(t, s.SendGrid.MessagesFor(did), 1)
+	require.Equal(t, []string{"EmailCertificate", "PostSlackNotice"}, scheduledActivities(t, s, workflows.WorkflowID(did)))
+	_, err = s.Temporal.DescribeWorkflow(context.Background(), workflows.DigestWorkflowID(s.TaskQueue, direct, dmsgs[0].ChannelID), "")
+	require.Error(t, err, "no digest workflow for a course whose digest is off")
+	recordHistory(t, did, "history-digest-off.json")
+}
+
+// scheduledActivities lists the activity types a workflow scheduled through
+// the server, sorted; local activities are not among them.
+func scheduledActivities(t *testing.T, s *stack, workflowID string) []string {
+	t.Helper()
+	iter := s.Temporal.GetWorkflowHistory(context.Background(), workflowID, "", false, enums.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
+	var types []string
+	for iter.HasNext() {
+		e, err := iter.Next()
+		require.NoError(t, err)
+		if a := e.GetActivityTaskScheduledEventAttributes(); a != nil {
+			types = append(types, a.GetActivityType().GetName())
+		}
+	}
+	slices.Sort(types)
+	return types
 }
 
 // TestDigestLostAnswerIsFoundNotReposted: Slack takes the digest but its

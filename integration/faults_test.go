@@ -298,7 +298,9 @@ func TestFaultDatabaseOutage(t *testing.T) {
 	cutAt := time.Now()
 	proxy.Cut()
 	require.Equal(t, http.StatusAccepted, s.post(t, body).Status, "ingest does not need the database")
-	eventually(t, 20*time.Second, "the record step to fail and retry", func() bool {
+	// The record step first retries in the worker for the local budget
+	// (10 s), then goes on as an ordinary activity, which the UI shows.
+	eventually(t, 45*time.Second, "the record step to fail and retry as an ordinary activity", func() bool {
 		d, err := s.Temporal.DescribeWorkflow(context.Background(), workflows.WorkflowID(id), "")
 		require.NoError(t, err)
 		for _, a := range d.RawResponse.GetPendingActivities() {
@@ -317,6 +319,7 @@ func TestFaultDatabaseOutage(t *testing.T) {
 	require.Equal(t, 1, rows(t, s))
 	require.Len(t, s.Slack.Messages(), 1)
 	require.Len(t, s.SendGrid.Messages(), 1)
+	recordHistory(t, id, "history-database-outage.json")
 }
 
 // ownServer runs a dev server of the test's own, on a fixed port and a

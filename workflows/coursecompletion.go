@@ -55,7 +55,37 @@ const (
 	// changeRevocation gives a resend the certificate's verification code
 	// and withholds the email of a revoked certificate.
 	changeRevocation = "revocation"
+	// changeLocalSteps runs the database steps as local activities, inside
+	// the workflow task, and posts a notice at once for a course whose
+	// digest is off (SLACK_DIGEST_ENABLED, COURSES_FILE) instead of asking
+	// the digest.
+	changeLocalSteps = "local-steps"
 )
+
+// localBudget is how long a database step keeps trying as a local activity
+// before it goes on as an ordinary one.
+const localBudget = 10 * time.Second
+
+// localRecordOptions: a database step is a few milliseconds of the worker's
+// own time, so since local-steps it runs in the workflow task itself
+// instead of costing two trips through the server (schedule, then result),
+// and the raw body no longer goes into the history a second time as the
+// activity's input. A local activity's attempts do not show in the UI, so
+// only a short outage is retried here; a longer one goes on as an ordinary
+// activity (recordOptions), pending in the UI with its attempt count and
+// last error, and retried without end, as before.
+func localRecordOptions() workflow.LocalActivityOptions {
+	return workflow.LocalActivityOptions{
+		StartToCloseTimeout:    5 * time.Second,
+		ScheduleToCloseTimeout: localBudget,
+		RetryPolicy: &temporal.RetryPolicy{
+			InitialInterval:        500 * time.Millisecond,
+			BackoffCoefficient:     2,
+			MaximumInterval:        4 * time.Second,
+			NonRetryableErrorTypes: []string{activities.ErrRecordPermanent},
+		},
+	}
+}
 
 // noticeOptions: providers get retried with backoff until the deadline; a
 // permanent refusal stops at once. The start-to-close timeout also bounds how
@@ -105,6 +135,7 @@ func CourseCompletion(ctx workflow.Context, in CourseCompletionInput) (CourseCom
 	}
 	c.searchable = workflow.GetVersion(ctx, changeSearchAttributes, workflow.DefaultVersion, 1) == 1
 	c.cohorts = workflow.GetVersion(ctx, changeCohorts, workflow.DefaultVersion, 1) == 1
+	c.local = workflow.GetVersion(ctx, changeLocalSteps, workflow.DefaultVersion, 1) == 1
 
 	if !c.ev.IsCourseCompletion() {
 		return c.ignore(ctx)
@@ -172,8 +203,25 @@ type completion struct {
 	// recordCtx carries the database steps' options.
 	recordCtx workflow.Context
 	noticeIn  activities.NoticeInput
-	// searchable and cohorts are the versions this run follows.
-	searchable, cohorts bool
+	// searchable, cohorts and local are the versions this run follows.
+	searchable, cohorts, local bool
+}
+
+// dbStep runs a database activity: since local-steps as a local activity
+// first, then, if the database is still failing after localBudget, as an
+// ordinary activity. A permanent failure stops at once either way.
+func (c *completion) dbStep(ctx workflow.Context, activity, in, out any) error {
+	if c.local {
+		lctx := workflow.WithLocalActivityOptions(ctx, localRecordOptions())
+		err := workflow.ExecuteLocalActivity(lctx, activity, in).Get(ctx, out)
+		var appErr *temporal.ApplicationError
+		if err == nil || errors.As(err, &appErr) && appErr.Type() == activities.ErrRecordPermanent {
+			return err
+		}
+		c.logger.Warn("database step still failing in the worker; retrying it as an ordinary activity",
+			"eventId", c.in.Event.ID, "error", err)
+	}
+	return workflow.ExecuteActivity(c.recordCtx, activity, in).Get(ctx, out)
 }
 
 // setStatus tells the visibility store where the event stands. The start
@@ -193,7 +241,7 @@ func (c *completion) recordInput() activities.RecordInput {
 // ignore keeps an event coursehook does not act on, and tells nobody.
 func (c *completion) ignore(ctx workflow.Context) (CourseCompletionResult, error) {
 	c.p.Record.State = StepRunning
-	if err := workflow.ExecuteActivity(c.recordCtx, a.RecordIgnored, c.recordInput()).Get(ctx, nil); err != nil {
+	if err := c.dbStep(ctx, a.RecordIgnored, c.recordInput(), nil); err != nil {
 		c.p.Record = Step{State: StepFailed, Error: failureText(err)}
 		return CourseCompletionResult{}, err
 	}
@@ -213,7 +261,7 @@ func (c *completion) ignore(ctx workflow.Context) (CourseCompletionResult, error
 func (c *completion) record(ctx workflow.Context) (activities.RecordResult, error) {
 	c.p.Record.State = StepRunning
 	var rec activities.RecordResult
-	if err := workflow.ExecuteActivity(c.recordCtx, a.RecordCompletion, c.recordInput()).Get(ctx, &rec); err != nil {
+	if err := c.dbStep(ctx, a.RecordCompletion, c.recordInput(), &rec); err != nil {
 		c.p.Record = Step{State: StepFailed, Error: failureText(err)}
 		return rec, err
 	}
@@ -255,7 +303,7 @@ func (c *completion) record(ctx workflow.Context) (activities.RecordResult, erro
 // posted at once or gathered into the window's digest.
 func (c *completion) announce(ctx workflow.Context) error {
 	c.p.Slack.State = StepRunning
-	if !c.cohorts || c.noticeIn.Route == nil {
+	if !c.cohorts || c.noticeIn.Route == nil || c.local && c.noticeIn.Route.Digest.Off {
 		r, step, err := postSlack(ctx, c.in.NoticeDeadline, c.noticeIn)
 		c.p.Slack = step
 		if err == nil {
@@ -381,7 +429,7 @@ func (c *completion) finish(ctx workflow.Context, slackErr, emailErr error) (Cou
 	}
 
 	c.p.Outcome.State = StepRunning
-	err := workflow.ExecuteActivity(c.recordCtx, a.RecordOutcome, activities.OutcomeInput{
+	err := c.dbStep(ctx, a.RecordOutcome, activities.OutcomeInput{
 		EventID:           c.in.Event.ID,
 		Status:            string(res.Status),
 		SlackChannel:      res.SlackChannel,
@@ -391,7 +439,7 @@ func (c *completion) finish(ctx workflow.Context, slackErr, emailErr error) (Cou
 		FailedStep:        res.FailedStep,
 		Error:             res.Error,
 		Announcement:      res.Announcement,
-	}).Get(ctx, nil)
+	}, nil)
 	if err != nil {
 		c.p.Outcome = Step{State: StepFailed, Error: failureText(err)}
 		return *res, err

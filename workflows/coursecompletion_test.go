@@ -549,3 +549,54 @@ func TestDigestFailureMakesTheCompletionPartial(t *testing.T) {
 	require.Equal(t, "slack", r.FailedStep)
 	require.Contains(t, r.Error, "channel_not_found")
 }
+
+func TestCourseWithDigestOffPostsAtOnce(t *testing.T) {
+	env := newEnv(t)
+	route := routed(true, true)
+	route.Digest.Off = true
+	env.OnActivity(a.RecordCompletion, mock.Anything, mock.Anything).Return(activities.RecordResult{Created: true, Route: route}, nil)
+	env.OnActivity(a.PostSlackNotice, mock.Anything, mock.Anything).Return(activities.SlackResult{Channel: "C0456EFGH", TS: "1.5"}, nil)
+	env.OnActivity(a.EmailCertificate, mock.Anything, mock.Anything).Return(activities.EmailResult{MessageID: "m1"}, nil)
+	env.OnActivity(a.RecordOutcome, mock.Anything, mock.Anything).Return(nil)
+
+	env.ExecuteWorkflow(CourseCompletion, sampleInput(t))
+
+	r := result(t, env)
+	require.Equal(t, StatusCompleted, r.Status)
+	require.Equal(t, "message", r.Announcement)
+	require.Equal(t, "1.5", r.SlackTS)
+	env.AssertNotCalled(t, "EnqueueDigestEntry", mock.Anything, mock.Anything)
+	env.AssertNumberOfCalls(t, "PostSlackNotice", 1)
+}
+
+// TestDatabaseStepsRunLocallyThenAsOrdinaryActivities checks where the
+// database steps run: in the workflow task while the database answers, and
+// as an ordinary activity (pending in the UI, retried without end) once a
+// failure outlasts the local budget.
+func TestDatabaseStepsRunLocallyThenAsOrdinaryActivities(t *testing.T) {
+	env := newEnv(t)
+	var local, ordinary int
+	env.OnActivity(a.RecordCompletion, mock.Anything, mock.Anything).Return(
+		func(ctx context.Context, in activities.RecordInput) (activities.RecordResult, error) {
+			if activity.GetInfo(ctx).IsLocalActivity {
+				local++
+				return activities.RecordResult{}, errors.New("record event e1: dial tcp 127.0.0.1:5432: connection refused")
+			}
+			ordinary++
+			return activities.RecordResult{Created: true}, nil
+		})
+	env.OnActivity(a.PostSlackNotice, mock.Anything, mock.Anything).Return(activities.SlackResult{Channel: "C1", TS: "1.2"}, nil)
+	env.OnActivity(a.EmailCertificate, mock.Anything, mock.Anything).Return(activities.EmailResult{MessageID: "m1"}, nil)
+	var outcomeLocal bool
+	env.OnActivity(a.RecordOutcome, mock.Anything, mock.Anything).Return(func(ctx context.Context, in activities.OutcomeInput) error {
+		outcomeLocal = activity.GetInfo(ctx).IsLocalActivity
+		return nil
+	})
+
+	env.ExecuteWorkflow(CourseCompletion, sampleInput(t))
+
+	require.Equal(t, StatusCompleted, result(t, env).Status)
+	require.GreaterOrEqual(t, local, 3, "a short outage is retried locally")
+	require.Equal(t, 1, ordinary, "then the step goes on as an ordinary activity")
+	require.True(t, outcomeLocal, "the outcome is recorded locally while the database answers")
+}
