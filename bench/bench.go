@@ -39,6 +39,9 @@ type bench struct {
 	// errs are the events lost or failed; the run fails when there is one.
 	errs       problems
 	lostEvents int
+	// serverPid is the dev server's process, whose processor time the
+	// workflow rows measure; 0 for a server the bench did not start.
+	serverPid int
 }
 
 // run measures every row, prints the table to stdout, writes it into
@@ -94,6 +97,9 @@ func run(ctx context.Context, opts options, stdout, stderr io.Writer) (err error
 	}
 	defer func() { _ = srv.stop() }()
 	b.address = srv.Address
+	if opts.Temporal == "" {
+		b.serverPid = devServerPid(srv.Address)
+	}
 	if b.plain, err = client.Dial(client.Options{HostPort: srv.Address, Namespace: opts.Namespace, Logger: quietLogger(stderr)}); err != nil {
 		return fmt.Errorf("dial Temporal at %s: %w", srv.Address, err)
 	}

@@ -2,8 +2,11 @@ package main
 
 import (
 	"fmt"
+	"os"
+	"runtime/debug"
 	"time"
 
+	"github.com/coursehook/coursehook/app"
 	"github.com/coursehook/coursehook/certificate"
 )
 
@@ -12,6 +15,8 @@ type certResult struct {
 	Renders     int
 	Median, P99 time.Duration
 	Size        int
+	// GCPercent is the garbage collection target the renders ran under.
+	GCPercent int
 }
 
 // certificate renders the first sample's certificate opts.Renders times in
@@ -28,6 +33,12 @@ func (b *bench) certificate() (certResult, error) {
 		CertificateID: ev.ID,
 	}
 	b.progress("certificate: %d renders", b.opts.Renders)
+	// Render under the worker's garbage collection target, as the email
+	// activity does.
+	restore := debug.SetGCPercent(100)
+	debug.SetGCPercent(restore)
+	gc, _ := app.TuneGC(os.Getenv)
+	defer debug.SetGCPercent(restore)
 	times := make([]time.Duration, b.opts.Renders)
 	var size int
 	for i := range times {
@@ -40,5 +51,5 @@ func (b *bench) certificate() (certResult, error) {
 		size = len(pdf)
 	}
 	d := newDist(times)
-	return certResult{Renders: len(times), Median: d.pct(50), P99: d.pct(99), Size: size}, nil
+	return certResult{Renders: len(times), Median: d.pct(50), P99: d.pct(99), Size: size, GCPercent: gc}, nil
 }

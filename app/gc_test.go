@@ -1,0 +1,27 @@
+package app
+
+import (
+	"runtime/debug"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+func TestTuneGC(t *testing.T) {
+	before := debug.SetGCPercent(100)
+	t.Cleanup(func() { debug.SetGCPercent(before) })
+
+	p, fromEnv := TuneGC(func(string) string { return "" })
+	require.Equal(t, WorkerGCPercent, p)
+	require.False(t, fromEnv)
+	require.Equal(t, WorkerGCPercent, debug.SetGCPercent(100), "the runtime has the worker's target")
+
+	p, fromEnv = TuneGC(func(name string) string {
+		if name == "GOGC" {
+			return "150"
+		}
+		return ""
+	})
+	require.True(t, fromEnv)
+	require.Equal(t, 100, p, "GOGC from the environment is left as the runtime read it")
+}
