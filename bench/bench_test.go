@@ -193,3 +193,8 @@ func TestSendRetriesOnlyUnavailable(t *testing.T) {
 		})
 	}
 }
+
+func TestWithoutPragmasKeepsTheOtherFlags(t *testing.T) {
+	got := withoutPragmas([]string{"--sqlite-pragma", "journal_mode=wal", "--dynamic-config-value", "x=true", "--sqlite-pragma", "synchronous=normal"})
+	require.Equal(t, []string{"--dynamic-config-value", "x=true"}, got)
+}

@@ -19,6 +19,9 @@ type options struct {
 	// DBFile persists the dev server in a SQLite file with make run's
 	// pragmas; Temporal uses an existing server instead of starting one.
 	DBFile, Temporal, Namespace string
+	// NoPragmas starts the DBFile server without make run's SQLite
+	// pragmas, to show what they buy.
+	NoPragmas bool
 	// Write is the BENCHMARKS.md to write the table into.
 	Write string
 	// ScaleOut adds the two-worker, two-webhook-server row.
@@ -93,6 +96,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.IntVar(&o.C, "c", o.C, "concurrent callers (ceiling, naive) and HTTP senders (ingest, coursehook)")
 	fs.IntVar(&o.Renders, "renders", o.Renders, "certificates rendered by the certificate row")
 	fs.StringVar(&o.DBFile, "db-file", o.DBFile, "start the dev server on this SQLite file, with make run's pragmas (journal_mode=wal, synchronous=normal), instead of in memory")
+	fs.BoolVar(&o.NoPragmas, "no-pragmas", o.NoPragmas, "with --db-file: leave out make run's SQLite pragmas, to compare")
 	fs.StringVar(&o.Temporal, "temporal", o.Temporal, "use the Temporal server at this host:port instead of starting a dev server")
 	fs.StringVar(&o.Namespace, "namespace", o.Namespace, "Temporal namespace")
 	fs.StringVar(&o.Write, "write", o.Write, "also write the table into this file (BENCHMARKS.md), keeping its prose")
@@ -144,6 +148,9 @@ func (o options) check() error {
 	}
 	if o.DBFile != "" && o.Temporal != "" {
 		problems = append(problems, "--db-file and --temporal exclude each other")
+	}
+	if o.NoPragmas && o.DBFile == "" {
+		problems = append(problems, "--no-pragmas needs --db-file")
 	}
 	if o.DigestWindow <= 0 {
 		problems = append(problems, "--digest-window must be positive")

@@ -49,6 +49,10 @@ func startTemporal(ctx context.Context, opts options, serverLog io.Writer) (*tem
 		}
 		dopts.DBFilename = opts.DBFile
 		s.Describe = fmt.Sprintf("dev server (bin/temporal), SQLite file %s (journal_mode=wal, synchronous=normal, activity eager execution on)", opts.DBFile)
+		if opts.NoPragmas {
+			dopts.ExtraArgs = withoutPragmas(devserver.MakeRunArgs)
+			s.Describe = fmt.Sprintf("dev server (bin/temporal), SQLite file %s (SQLite's default journal and sync, activity eager execution on)", opts.DBFile)
+		}
 	}
 	srv, err := devserver.Start(ctx, dopts)
 	if err != nil {
@@ -60,6 +64,19 @@ func startTemporal(ctx context.Context, opts options, serverLog io.Writer) (*tem
 		s.Version = strings.TrimSpace(string(out))
 	}
 	return s, nil
+}
+
+// withoutPragmas is args less its --sqlite-pragma flags.
+func withoutPragmas(args []string) []string {
+	var out []string
+	for i := 0; i < len(args); i++ {
+		if args[i] == "--sqlite-pragma" {
+			i++
+			continue
+		}
+		out = append(out, args[i])
+	}
+	return out
 }
 
 // quietLogger keeps the SDK's routine lines (worker started, stopped) out of
