@@ -12,7 +12,6 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/stretchr/testify/require"
-	"go.temporal.io/api/enums/v1"
 
 	"github.com/coursehook/coursehook/internal/pdftext"
 	"github.com/coursehook/coursehook/internal/slacktest"
@@ -246,21 +245,18 @@ courses:
 	dmsgs := s.Slack.MessagesFor(did)
 	require.Len(t, dmsgs, 1)
 	require.Len(t, s.SendGrid.MessagesFor(did), 1)
-	require.Equal(t, []string{"EmailCertificate", "PostSlackNotice"}, scheduledActivities(t, s, workflows.WorkflowID(did)))
+	require.Equal(t, []string{"EmailCertificate", "PostSlackNotice"}, scheduledActivities(t, did))
 	_, err = s.Temporal.DescribeWorkflow(context.Background(), workflows.DigestWorkflowID(s.TaskQueue, direct, dmsgs[0].ChannelID), "")
 	require.Error(t, err, "no digest workflow for a course whose digest is off")
 	recordHistory(t, did, "history-digest-off.json")
 }
 
-// scheduledActivities lists the activity types a workflow scheduled through
-// the server, sorted; local activities are not among them.
-func scheduledActivities(t *testing.T, s *stack, workflowID string) []string {
+// scheduledActivities lists the activity types the event's workflow
+// scheduled through the server, sorted; local activities are not among them.
+func scheduledActivities(t *testing.T, eventID string) []string {
 	t.Helper()
-	iter := s.Temporal.GetWorkflowHistory(context.Background(), workflowID, "", false, enums.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
 	var types []string
-	for iter.HasNext() {
-		e, err := iter.Next()
-		require.NoError(t, err)
+	for _, e := range rawHistory(t, eventID) {
 		if a := e.GetActivityTaskScheduledEventAttributes(); a != nil {
 			types = append(types, a.GetActivityType().GetName())
 		}
