@@ -173,6 +173,7 @@ func TestCohortIsDigested(t *testing.T) {
 	for _, id := range append(ids, otherIDs...) {
 		require.Len(t, s.SendGrid.MessagesFor(id), 1, id)
 	}
+	recordWorkflowHistory(t, workflows.DigestWorkflowID(s.TaskQueue, cohortCourse, cohortChannel), "history-course-digest-batched.json")
 	t.Logf("burst posted in %s, reaching the digest over %s; %d messages in the cohort channel (%d individual, %d digests)",
 		burst, arrivals, len(inCohort), individual, len(perDigest))
 }

@@ -48,6 +48,18 @@ const maxDigestNames = slacknotify.MaxDigestNames
 // starts it again.
 const digestIdle = 10 * time.Minute
 
+// maxRepliesInFlight bounds the answers a digest has signalled and not yet
+// seen delivered. Temporal fails every workflow task that would leave more
+// than 2,000 signals to other workflows pending (limit.numPendingSignals),
+// and a cohort's window can gather more completions than that; a digest
+// stuck on that limit answers nobody. Since the reply-batches change the
+// answers go out this many at a time.
+const maxRepliesInFlight = 100
+
+// changeReplyBatches is the CourseDigest change that sends answers in
+// batches of maxRepliesInFlight.
+const changeReplyBatches = "reply-batches"
+
 // digestContinueAfter bounds a run's history: each entry adds about three
 // events (its signal, and the answer's two), so a run continues as new near
 // 6,000 events, well inside Temporal's limits, or sooner if the server
@@ -66,6 +78,7 @@ const digestContinueAfter = 2000
 // however often its signal arrives.
 func CourseDigest(ctx workflow.Context, in CourseDigestInput) error {
 	d := &digest{in: in, entries: workflow.GetSignalChannel(ctx, DigestEntrySignal)}
+	d.batched = workflow.GetVersion(ctx, changeReplyBatches, workflow.DefaultVersion, 1) == 1
 	if d.in.Answered == nil {
 		d.in.Answered = map[string]Announcement{}
 	}
@@ -135,6 +148,8 @@ type digest struct {
 	taken int
 	// window is the latest entry's window.
 	window time.Duration
+	// batched: this run follows the reply-batches change.
+	batched bool
 }
 
 // DigestProgress is a CourseDigest's answer to ProgressQuery.
@@ -245,7 +260,22 @@ func listHint(courseID string, since time.Time) string {
 }
 
 func (d *digest) reply(ctx workflow.Context, workflowID string, a Announcement) {
+	if d.batched && len(d.replies) >= maxRepliesInFlight {
+		d.awaitReplies(ctx)
+	}
 	d.replies = append(d.replies, workflow.SignalExternalWorkflow(ctx, workflowID, "", AnnouncementSignal, a))
+}
+
+// awaitReplies waits until every answer signalled so far is delivered.
+func (d *digest) awaitReplies(ctx workflow.Context) {
+	for _, f := range d.replies {
+		// One whose completion has ended (its deadline passed) has
+		// nobody to tell.
+		if err := f.Get(ctx, nil); err != nil {
+			workflow.GetLogger(ctx).Warn("announcement not delivered", "error", err)
+		}
+	}
+	d.replies = nil
 }
 
 // drain takes every entry already delivered.
@@ -262,14 +292,7 @@ func (d *digest) drain(ctx workflow.Context) {
 // that come while it waits are taken too.
 func (d *digest) settle(ctx workflow.Context) {
 	for d.drain(ctx); len(d.replies) > 0; d.drain(ctx) {
-		for _, f := range d.replies {
-			// One whose completion has ended (its deadline passed) has
-			// nobody to tell.
-			if err := f.Get(ctx, nil); err != nil {
-				workflow.GetLogger(ctx).Warn("announcement not delivered", "error", err)
-			}
-		}
-		d.replies = nil
+		d.awaitReplies(ctx)
 	}
 }
 

@@ -264,3 +264,22 @@ func TestDigestWorkflowIDStaysShortAndPrintable(t *testing.T) {
 	require.Equal(t, "course-digest-coursehook/7670fdbe-15ed-504b-a680-d404fa4b0eb4/C0456EFGH",
 		DigestWorkflowID("coursehook", "7670fdbe-15ed-504b-a680-d404fa4b0eb4", "C0456EFGH"))
 }
+
+// TestDigestAnswersAWindowLargerThanOneBatch: a cohort whose window gathers
+// more completions than maxRepliesInFlight is answered in full, each once.
+// (The server's limit on pending signals, which the batches keep under, is
+// exercised by the integration tests' dev server.)
+func TestDigestAnswersAWindowLargerThanOneBatch(t *testing.T) {
+	d := newDigestEnv(t)
+	d.postsDigests()
+	const cohort = 3*maxRepliesInFlight + 7
+	for i := range cohort {
+		d.entryAt(time.Duration(i+1)*time.Millisecond, fmt.Sprint("e", i), 5)
+	}
+	d.ExecuteWorkflow(CourseDigest, digestStart)
+	require.NoError(t, d.GetWorkflowError())
+	require.Len(t, d.answers, cohort, "every entry answered once")
+	require.Len(t, d.kinds(), cohort)
+	require.Len(t, d.digests, 1)
+	require.Equal(t, cohort-5, d.digests[0].Count)
+}
