@@ -9,12 +9,17 @@ import (
 
 func TestTuneGC(t *testing.T) {
 	before := debug.SetGCPercent(100)
-	t.Cleanup(func() { debug.SetGCPercent(before) })
+	limit := debug.SetMemoryLimit(-1)
+	t.Cleanup(func() {
+		debug.SetGCPercent(before)
+		debug.SetMemoryLimit(limit)
+	})
 
 	p, fromEnv := TuneGC(func(string) string { return "" })
 	require.Equal(t, WorkerGCPercent, p)
 	require.False(t, fromEnv)
 	require.Equal(t, WorkerGCPercent, debug.SetGCPercent(100), "the runtime has the worker's target")
+	require.Equal(t, int64(WorkerMemoryLimit), debug.SetMemoryLimit(-1), "and its soft memory limit")
 
 	p, fromEnv = TuneGC(func(name string) string {
 		if name == "GOGC" {
