@@ -17,18 +17,23 @@ const WorkerGCPercent = 400
 const WorkerMemoryLimit = 256 << 20
 
 // TuneGC sets WorkerGCPercent and WorkerMemoryLimit, each unless the
-// environment sets its variable, and returns the target in force and
-// whether it came from the environment.
-func TuneGC(getenv func(string) string) (percent int, fromEnv bool) {
+// environment sets its variable. It returns the target in force, whether it
+// came from the environment, and undo, which puts back both settings as
+// they were (for a process that renders like the worker only for a while).
+func TuneGC(getenv func(string) string) (percent int, fromEnv bool, undo func()) {
+	oldPercent, oldLimit := debug.SetGCPercent(-1), debug.SetMemoryLimit(-1)
+	debug.SetGCPercent(oldPercent)
+	undo = func() {
+		debug.SetGCPercent(oldPercent)
+		debug.SetMemoryLimit(oldLimit)
+	}
 	if getenv("GOMEMLIMIT") == "" {
 		debug.SetMemoryLimit(WorkerMemoryLimit)
 	}
 	if getenv("GOGC") != "" {
-		// The runtime read GOGC at start; reading it back leaves it as is.
-		p := debug.SetGCPercent(-1)
-		debug.SetGCPercent(p)
-		return p, true
+		// The runtime read GOGC at start and keeps it.
+		return oldPercent, true, undo
 	}
 	debug.SetGCPercent(WorkerGCPercent)
-	return WorkerGCPercent, false
+	return WorkerGCPercent, false, undo
 }

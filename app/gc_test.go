@@ -15,13 +15,17 @@ func TestTuneGC(t *testing.T) {
 		debug.SetMemoryLimit(limit)
 	})
 
-	p, fromEnv := TuneGC(func(string) string { return "" })
+	debug.SetMemoryLimit(1 << 40)
+	p, fromEnv, undo := TuneGC(func(string) string { return "" })
 	require.Equal(t, WorkerGCPercent, p)
 	require.False(t, fromEnv)
-	require.Equal(t, WorkerGCPercent, debug.SetGCPercent(100), "the runtime has the worker's target")
+	require.Equal(t, WorkerGCPercent, debug.SetGCPercent(WorkerGCPercent), "the runtime has the worker's target")
 	require.Equal(t, int64(WorkerMemoryLimit), debug.SetMemoryLimit(-1), "and its soft memory limit")
+	undo()
+	require.Equal(t, 100, debug.SetGCPercent(100), "undo puts the target back")
+	require.Equal(t, int64(1<<40), debug.SetMemoryLimit(-1), "and the memory limit")
 
-	p, fromEnv = TuneGC(func(name string) string {
+	p, fromEnv, _ = TuneGC(func(name string) string {
 		if name == "GOGC" {
 			return "150"
 		}

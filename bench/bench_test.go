@@ -198,3 +198,11 @@ func TestWithoutPragmasKeepsTheOtherFlags(t *testing.T) {
 	got := withoutPragmas([]string{"--sqlite-pragma", "journal_mode=wal", "--dynamic-config-value", "x=true", "--sqlite-pragma", "synchronous=normal"})
 	require.Equal(t, []string{"--dynamic-config-value", "x=true"}, got)
 }
+
+func TestCPUUseDescribesTheNamedParts(t *testing.T) {
+	u := cpuUse{Server: 100 * time.Millisecond, Webhooks: 20 * time.Millisecond, Bench: 7 * time.Millisecond, OK: true}
+	require.Equal(t, "; processor time an event: server 10.0 ms, webhook server 2.0 ms",
+		u.describe(10, "an event", cpuLabels{"server", "", "webhook server"}))
+	u.OK = false
+	require.Empty(t, u.describe(10, "an event", cpuLabels{"server"}), "a time that could not be read is left out")
+}

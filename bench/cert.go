@@ -3,7 +3,6 @@ package main
 import (
 	"fmt"
 	"os"
-	"runtime/debug"
 	"time"
 
 	"github.com/coursehook/coursehook/app"
@@ -35,10 +34,8 @@ func (b *bench) certificate() (certResult, error) {
 	b.progress("certificate: %d renders", b.opts.Renders)
 	// Render under the worker's garbage collection target, as the email
 	// activity does.
-	restore := debug.SetGCPercent(100)
-	debug.SetGCPercent(restore)
-	gc, _ := app.TuneGC(os.Getenv)
-	defer debug.SetGCPercent(restore)
+	gc, _, undo := app.TuneGC(os.Getenv)
+	defer undo()
 	times := make([]time.Duration, b.opts.Renders)
 	var size int
 	for i := range times {

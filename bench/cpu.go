@@ -44,8 +44,7 @@ func processCPU(pid int) (time.Duration, error) {
 }
 
 // cpuMeter measures the processor time a set of processes use between its
-// start and read. A process it cannot read counts nothing, and the meter
-// says so through ok.
+// start and read.
 type cpuMeter struct {
 	pids  []int
 	start []time.Duration
@@ -59,9 +58,11 @@ func startCPU(pids ...int) *cpuMeter {
 	return m
 }
 
-// used is the time the processes used since startCPU, added up.
+// used is the time the processes used since startCPU, added up; ok is false
+// when one of them could not be read (a server the bench did not start has
+// pid 0).
 func (m *cpuMeter) used() (d time.Duration, ok bool) {
-	ok = len(m.pids) > 0
+	ok = true
 	for i, pid := range m.pids {
 		now, err := processCPU(pid)
 		if err != nil || pid <= 0 {
@@ -71,6 +72,57 @@ func (m *cpuMeter) used() (d time.Duration, ok bool) {
 		d += now - m.start[i]
 	}
 	return d, ok
+}
+
+// cpuUse is the processor time a row's processes used, added up per part;
+// OK says whether every one could be read.
+type cpuUse struct {
+	Server, Workers, Webhooks, Bench time.Duration
+	OK                               bool
+}
+
+// measureCPU starts measuring the dev server, the given worker and webhook
+// server processes and this one (the stand-ins, the senders and any
+// in-process worker); the returned function reads what they used since.
+func (b *bench) measureCPU(workers, webhooks []*process) func() cpuUse {
+	server, ws, hs, self := startCPU(b.serverPid), startCPU(pids(workers)...), startCPU(pids(webhooks)...), startCPU(os.Getpid())
+	return func() cpuUse {
+		var u cpuUse
+		var ok [4]bool
+		u.Server, ok[0] = server.used()
+		u.Workers, ok[1] = ws.used()
+		u.Webhooks, ok[2] = hs.used()
+		u.Bench, ok[3] = self.used()
+		u.OK = ok[0] && ok[1] && ok[2] && ok[3]
+		return u
+	}
+}
+
+func pids(ps []*process) []int {
+	out := make([]int, len(ps))
+	for i, p := range ps {
+		out[i] = p.Pid()
+	}
+	return out
+}
+
+// cpuLabels name the parts of a cpuUse a row reports, in its order (server,
+// workers, webhook servers, this process); an empty name leaves a part out.
+type cpuLabels [4]string
+
+// describe is "; processor time <per>: <part> <ms>, ..." for n workflows or
+// events, or "" when the times could not be read.
+func (u cpuUse) describe(n int, per string, labels cpuLabels) string {
+	if !u.OK || n == 0 {
+		return ""
+	}
+	var parts []string
+	for i, d := range []time.Duration{u.Server, u.Workers, u.Webhooks, u.Bench} {
+		if labels[i] != "" {
+			parts = append(parts, labels[i]+" "+perEvent(d, n))
+		}
+	}
+	return "; processor time " + per + ": " + strings.Join(parts, ", ")
 }
 
 // devServerPid finds the dev server the bench started by the frontend port
@@ -102,8 +154,5 @@ func devServerPid(hostPort string) int {
 
 // perEvent is d divided among n events, in milliseconds.
 func perEvent(d time.Duration, n int) string {
-	if n == 0 {
-		return "?"
-	}
 	return fmt.Sprintf("%.1f ms", float64(d)/float64(n)/float64(time.Millisecond))
 }

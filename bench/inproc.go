@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"os"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -99,26 +98,23 @@ func inProcessWorker(tc client.Client, queue string, wf any, name string) (stop 
 type ceilingResult struct {
 	Rate          float64
 	P50, P95, P99 time.Duration
-	// ServerCPU is the dev server's processor time a workflow, its start
-	// and its no-op run; 0 when it could not be read.
-	ServerCPU time.Duration
+	// Workflows were started and completed, using CPU.
+	Workflows int
+	CPU       cpuUse
 }
 
 // ceiling starts N no-op workflows with C callers while an in-process worker
 // completes them, and waits for every one to complete.
 func (b *bench) ceiling(ctx context.Context) (ceilingResult, error) {
 	b.progress("ceiling: %d no-op starts from %d callers", b.opts.N, b.opts.C)
-	server := startCPU(b.serverPid)
+	cpu := b.measureCPU(nil, nil)
 	st, d, err := b.inProcessRow(ctx, "ceiling", noop)
 	if err != nil {
 		return ceilingResult{}, err
 	}
 	lat := newDist(st.Latencies)
-	r := ceilingResult{Rate: perSecond(b.opts.N-st.Count, st.End.Sub(st.Start)), P50: lat.pct(50), P95: lat.pct(95), P99: lat.pct(99)}
-	if used, ok := server.used(); ok && len(d.Runs) > 0 {
-		r.ServerCPU = used / time.Duration(len(d.Runs))
-	}
-	return r, nil
+	return ceilingResult{Rate: perSecond(b.opts.N-st.Count, st.End.Sub(st.Start)), P50: lat.pct(50), P95: lat.pct(95), P99: lat.pct(99),
+		Workflows: len(d.Runs), CPU: cpu()}, nil
 }
 
 // naiveResult is the naive workflow's end-to-end rate.
@@ -128,29 +124,23 @@ type naiveResult struct {
 	Elapsed   time.Duration
 	// Each is one workflow's time from start to close, p50 and p99.
 	EachP50, EachP99 time.Duration
-	// ServerCPU and BenchCPU are the processor time the dev server and
-	// this process (the in-process worker and the callers) used for the
-	// row; ok says whether both could be read.
-	ServerCPU, BenchCPU time.Duration
-	CPUOK               bool
+	// CPU is the row's processor time: the dev server's, and this
+	// process's (the in-process worker and the callers).
+	CPU cpuUse
 }
 
 // naive starts N naive workflows with C callers and measures from the first
 // start to the last close, as the server recorded them.
 func (b *bench) naive(ctx context.Context) (naiveResult, error) {
 	b.progress("naive: %d four-activity workflows from %d callers", b.opts.N, b.opts.C)
-	server, self := startCPU(b.serverPid), startCPU(os.Getpid())
+	cpu := b.measureCPU(nil, nil)
 	_, d, err := b.inProcessRow(ctx, "naive", naive)
 	if err != nil {
 		return naiveResult{}, err
 	}
 	each := d.durations()
-	r := naiveResult{Workflows: len(d.Runs), Rate: perSecond(len(d.Runs), d.Elapsed()), Elapsed: d.Elapsed(), EachP50: each.pct(50), EachP99: each.pct(99)}
-	var serverOK, selfOK bool
-	r.ServerCPU, serverOK = server.used()
-	r.BenchCPU, selfOK = self.used()
-	r.CPUOK = serverOK && selfOK
-	return r, nil
+	return naiveResult{Workflows: len(d.Runs), Rate: perSecond(len(d.Runs), d.Elapsed()), Elapsed: d.Elapsed(),
+		EachP50: each.pct(50), EachP99: each.pct(99), CPU: cpu()}, nil
 }
 
 // inProcessRow starts N workflows of wf from C callers on a task queue of

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"reflect"
 	"runtime"
 	"strings"
@@ -28,9 +27,9 @@ type ingestResult struct {
 	P50, P95, P99 time.Duration
 	Retried       int
 	PeakRSS       int64
-	// ServerCPU and WebhookCPU are the dev server's and the webhook
-	// server's processor time an event; 0 when they could not be read.
-	ServerCPU, WebhookCPU time.Duration
+	// Workflows were started by the webhook server, using CPU.
+	Workflows int
+	CPU       cpuUse
 }
 
 // ingest posts N events through the real webhook server with C senders. An
@@ -55,7 +54,7 @@ func (b *bench) ingest(ctx context.Context) (ingestResult, error) {
 	b.progress("ingest: %d events from %d senders", b.opts.N, b.opts.C)
 	hc := newSender(b.opts.C)
 	defer hc.CloseIdleConnections()
-	server, webhook := startCPU(b.serverPid), startCPU(s.Webhooks[0].Pid())
+	cpu := b.measureCPU(nil, s.Webhooks)
 	st := send(ctx, hc, deliveries(ids, bodies, s.URLs[:1]), b.opts.C, b.opts.RetryDelay)
 	b.errs.merge(st.problems)
 	accepted := st.accepted()
@@ -70,13 +69,8 @@ func (b *bench) ingest(ctx context.Context) (ingestResult, error) {
 		return ingestResult{}, err
 	}
 	lat := newDist(st.Latencies)
-	r := ingestResult{Rate: st.rate(), P50: lat.pct(50), P95: lat.pct(95), P99: lat.pct(99), Retried: st.Retried, PeakRSS: rss}
-	serverUsed, serverOK := server.used()
-	webhookUsed, webhookOK := webhook.used()
-	if n := time.Duration(len(d.Runs)); serverOK && webhookOK && n > 0 {
-		r.ServerCPU, r.WebhookCPU = serverUsed/n, webhookUsed/n
-	}
-	return r, nil
+	return ingestResult{Rate: st.rate(), P50: lat.pct(50), P95: lat.pct(95), P99: lat.pct(99), Retried: st.Retried, PeakRSS: rss,
+		Workflows: len(d.Runs), CPU: cpu()}, nil
 }
 
 // deliveries posts every event to every url, the urls side by side.
@@ -142,13 +136,6 @@ type pipelineResult struct {
 	CPU cpuUse
 }
 
-// cpuUse is the processor time of a row's processes; OK says whether every
-// one could be read.
-type cpuUse struct {
-	Server, Workers, Webhooks, Bench time.Duration
-	OK                               bool
-}
-
 // pipeline posts run.Events distinct events to every webhook server of a
 // fresh stack, waits until every workflow has closed, and checks that each
 // event was processed exactly once: one completed row, one Slack message and
@@ -181,14 +168,7 @@ func (b *bench) pipeline(ctx context.Context, run pipelineRun) (_ pipelineResult
 	b.progress("%s: %d events from %d senders to %d webhook server(s), %d worker process(es)", run.Name, run.Events, run.Senders, run.Webhooks, run.Workers)
 	hc := newSender(run.Senders)
 	defer hc.CloseIdleConnections()
-	var workerPids, webhookPids []int
-	for _, p := range s.Workers {
-		workerPids = append(workerPids, p.Pid())
-	}
-	for _, p := range s.Webhooks {
-		webhookPids = append(webhookPids, p.Pid())
-	}
-	cpuServer, cpuWorkers, cpuWebhooks, cpuBench := startCPU(b.serverPid), startCPU(workerPids...), startCPU(webhookPids...), startCPU(os.Getpid())
+	cpu := b.measureCPU(s.Workers, s.Webhooks)
 	posted := time.Now()
 	st := send(ctx, hc, deliveries(ids, bodies, s.URLs), run.Senders, b.opts.RetryDelay)
 	b.errs.merge(st.problems)
@@ -202,12 +182,7 @@ func (b *bench) pipeline(ctx context.Context, run pipelineRun) (_ pipelineResult
 		return res, errors.Join(fmt.Errorf("%s: %w", run.Name, err), b.checkOnce(ctx, s, ids, st, &res))
 	}
 	res.Rate, res.Elapsed, res.Drain = perSecond(len(d.Runs), d.Elapsed()), d.Elapsed(), time.Since(posted)
-	ok := [4]bool{}
-	res.CPU.Server, ok[0] = cpuServer.used()
-	res.CPU.Workers, ok[1] = cpuWorkers.used()
-	res.CPU.Webhooks, ok[2] = cpuWebhooks.used()
-	res.CPU.Bench, ok[3] = cpuBench.used()
-	res.CPU.OK = ok == [4]bool{true, true, true, true}
+	res.CPU = cpu()
 	if !d.Last.IsZero() {
 		res.Drain = d.Last.Sub(posted)
 	}

@@ -116,9 +116,7 @@ func (r *report) ceilingRow() row {
 	x := row{name: "ceiling", what: "raw SDK `StartWorkflow` of a no-op workflow, in-process worker", measured: notMeasured}
 	if c := r.Ceiling; c != nil && c.Rate > 0 {
 		x.measured = fmt.Sprintf("%.0f starts/s; p50 %s, p95 %s, p99 %s", c.Rate, ms(c.P50), ms(c.P95), ms(c.P99))
-		if c.ServerCPU > 0 {
-			x.measured += "; processor time a workflow: server " + perEvent(c.ServerCPU, 1)
-		}
+		x.measured += c.CPU.describe(c.Workflows, "a workflow", cpuLabels{"server"})
 		x.ratio = "1 (reference)"
 	}
 	return x
@@ -135,9 +133,7 @@ func (r *report) ingestRow() row {
 	if in.Retried > 0 {
 		x.measured += fmt.Sprintf("; %d attempts retried", in.Retried)
 	}
-	if in.ServerCPU > 0 {
-		x.measured += "; processor time an event: server " + perEvent(in.ServerCPU, 1) + ", webhook server " + perEvent(in.WebhookCPU, 1)
-	}
+	x.measured += in.CPU.describe(in.Workflows, "an event", cpuLabels{"server", "", "webhook server"})
 	if c == nil || c.Rate == 0 {
 		return x
 	}
@@ -153,10 +149,7 @@ func (r *report) naiveRow() row {
 	x := row{name: "naive", what: "four ordinary no-op activities in sequence, in-process worker", measured: notMeasured}
 	if n := r.Naive; n != nil && n.Rate > 0 {
 		x.measured = fmt.Sprintf("%.1f completed/s (%s, first start to last close); each workflow p50 %s, p99 %s", n.Rate, n.Elapsed.Round(time.Millisecond), seconds(n.EachP50), seconds(n.EachP99))
-		if n.CPUOK {
-			x.measured += fmt.Sprintf("; processor time a workflow: server %s, in-process worker and callers %s",
-				perEvent(n.ServerCPU, n.Workflows), perEvent(n.BenchCPU, n.Workflows))
-		}
+		x.measured += n.CPU.describe(n.Workflows, "a workflow", cpuLabels{"server", "", "", "in-process worker and callers"})
 		x.ratio = "1 (reference)"
 	}
 	return x
@@ -171,10 +164,7 @@ func (r *report) coursehookRow() row {
 	}
 	x.measured = fmt.Sprintf("%.1f completed/s (%s, first start to last close); each workflow p50 %s, p99 %s; ack p99 %s while the worker works",
 		p.Rate, p.Elapsed.Round(time.Millisecond), seconds(p.EachP50), seconds(p.EachP99), ms(p.AckP99))
-	if c := p.CPU; c.OK {
-		x.measured += fmt.Sprintf("; processor time an event: server %s, worker %s, webhook server %s, stand-ins and senders %s",
-			perEvent(c.Server, p.Events), perEvent(c.Workers, p.Events), perEvent(c.Webhooks, p.Events), perEvent(c.Bench, p.Events))
-	}
+	x.measured += p.CPU.describe(p.Events, "an event", cpuLabels{"server", "worker", "webhook server", "stand-ins and senders"})
 	if n := r.Naive; n != nil && n.Rate > 0 {
 		x.ratio = ratio(p.Rate, n.Rate) + " naive"
 		x.status = verdict(p.Rate >= targetCoursehook*n.Rate)

@@ -43,7 +43,7 @@ func run(ctx context.Context, getenv func(string) string, stderr io.Writer) erro
 	}
 	log := app.NewLogger(stderr, cfg.LogLevel)
 	slog.SetDefault(log)
-	gcPercent, fromEnv := app.TuneGC(getenv)
+	gcPercent, fromEnv, _ := app.TuneGC(getenv)
 	log.Debug("garbage collection target", "gogc", gcPercent, "fromEnvironment", fromEnv)
 
 	st, err := store.Open(ctx, cfg.DatabaseURL)
