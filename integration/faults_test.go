@@ -440,23 +440,13 @@ func TestFaultWorkerKilledMidFlight(t *testing.T) {
 	s.Slack.SetResponseDelay(400 * time.Millisecond)
 	s.SendGrid.SetResponseDelay(200 * time.Millisecond)
 	dbPath := filepath.Join(t.TempDir(), "worker.db")
-	env := []string{
-		"TEMPORAL_ADDRESS=" + frontend,
-		"TEMPORAL_TASK_QUEUE=" + s.TaskQueue,
-		"DATABASE_URL=" + dbPath,
-		"SLACK_BOT_TOKEN=xoxb-test-token",
-		"SLACK_CHANNEL=" + slacktest.ChannelID,
-		"SLACK_API_URL=" + s.Slack.URL(),
+	env := s.workerEnv(dbPath,
 		"SLACK_MESSAGES_PER_SECOND=50",
 		// Every completion gets a message of its own, so each one's crash
 		// window can be checked; the digest's is checked in cohort_test.go.
 		"SLACK_DIGEST_THRESHOLD=1000",
-		"SENDGRID_EMAILS_PER_SECOND=50",
-		"SENDGRID_API_KEY=SG.test-key",
-		"SENDGRID_API_URL=" + s.SendGrid.URL(),
-		"EMAIL_FROM=certificates@coursehook.example",
 		"LOG_LEVEL=debug",
-	}
+	)
 	first := startWorkerProcess(t, env, "worker-1.log")
 
 	ids, bodies := samples(t, 50)

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -34,28 +35,17 @@ func TestScaleOutTwoWorkersTwoWebhookServers(t *testing.T) {
 	s.Slack.SetRateLimit(3)
 	dir := t.TempDir()
 
-	common := []string{
-		"TEMPORAL_ADDRESS=" + frontend,
-		"TEMPORAL_TASK_QUEUE=" + s.TaskQueue,
+	shared := []string{
 		"LEARNER_HASH_KEY=integration-learner-hash-key",
 		"TEMPORAL_CONFIG_FILE=" + filepath.Join(dir, "none.toml"),
 	}
-	workerEnv := append(append([]string{}, common...),
-		"DATABASE_URL="+dbURL,
-		"SLACK_BOT_TOKEN=xoxb-test-token",
-		"SLACK_CHANNEL="+slacktest.ChannelID,
-		"SLACK_API_URL="+s.Slack.URL(),
-		"SLACK_DIGEST_WINDOW=5s",
-		"SENDGRID_EMAILS_PER_SECOND=50",
-		"SENDGRID_API_KEY=SG.test-key",
-		"SENDGRID_API_URL="+s.SendGrid.URL(),
-		"EMAIL_FROM=certificates@coursehook.example",
-	)
+	workerEnv := s.workerEnv(dbURL, slices.Concat(shared, []string{"SLACK_DIGEST_WINDOW=5s"})...)
 	startWorkerProcess(t, workerEnv, "worker-1.log")
 	startWorkerProcess(t, workerEnv, "worker-2.log")
 	var urls []string
 	for i := range 2 {
-		env := append(append(os.Environ(), common...),
+		env := append(slices.Concat(os.Environ(), shared),
+			"TEMPORAL_ADDRESS="+frontend, "TEMPORAL_TASK_QUEUE="+s.TaskQueue,
 			"HTTP_ADDR=127.0.0.1:0", "ADMIN_ADDR=127.0.0.1:0", "ALLOWED_SOURCE_IPS=127.0.0.1",
 			"DEAD_LETTER_DIR="+filepath.Join(dir, fmt.Sprintf("dead-letter-%d", i+1)))
 		urls = append(urls, startStarterProcess(t, env))

@@ -199,6 +199,25 @@ func build(t testing.TB, poster slacknotify.Poster, sender mail.Sender, opts ...
 	return s
 }
 
+// workerEnv is what a worker process needs to work for the stack: its
+// Temporal server and task queue, the database at databaseURL, and the
+// Slack and SendGrid stand-ins (emails at 50 a second); more adds or
+// overrides variables.
+func (s *stack) workerEnv(databaseURL string, more ...string) []string {
+	return append([]string{
+		"TEMPORAL_ADDRESS=" + frontend,
+		"TEMPORAL_TASK_QUEUE=" + s.TaskQueue,
+		"DATABASE_URL=" + databaseURL,
+		"SLACK_BOT_TOKEN=xoxb-test-token",
+		"SLACK_CHANNEL=" + slacktest.ChannelID,
+		"SLACK_API_URL=" + s.Slack.URL(),
+		"SENDGRID_EMAILS_PER_SECOND=50",
+		"SENDGRID_API_KEY=SG.test-key",
+		"SENDGRID_API_URL=" + s.SendGrid.URL(),
+		"EMAIL_FROM=certificates@coursehook.example",
+	}, more...)
+}
+
 // URL is the stack's public base URL: its webhook server.
 func (s *stack) URL() string { return "http://" + s.Server.Listener.Addr().String() }
 
