@@ -2,10 +2,14 @@
 SHELL := /bin/bash
 
 TEMPORAL_CLI_VERSION := v1.5.1
+# The production server release: docker-compose.yml's images and the local
+# cluster's binaries (deploy/temporal/VERSION is the one place to change it).
+TEMPORAL_SERVER_VERSION := $(shell cat deploy/temporal/VERSION)
+TEMPORAL_SERVER_DIR := bin/temporal-server-$(TEMPORAL_SERVER_VERSION)
 STATICCHECK_VERSION  := v0.8.2
 BIN := $(CURDIR)/bin
 
-.PHONY: run test build lint check bench microbench clean
+.PHONY: run test build lint check bench microbench clean cluster-bins cluster-up cluster-down soak-cluster
 
 run: build bin/temporal
 	./scripts/run.sh
@@ -19,6 +23,23 @@ build:
 bin/temporal:
 	GOBIN=$(BIN) go install github.com/temporalio/cli/cmd/temporal@$(TEMPORAL_CLI_VERSION)
 
+# temporal-server and temporal-sql-tool of the production release, built
+# from the module proxy into a folder of their version (ignored, kept until
+# the version changes), with the PostgreSQL schema and the image's config
+# template that their module carries. About 10 minutes the first time.
+cluster-bins: bin/temporal $(TEMPORAL_SERVER_DIR)/.built
+
+$(TEMPORAL_SERVER_DIR)/.built:
+	./scripts/build-temporal-server.sh $(TEMPORAL_SERVER_VERSION) $(TEMPORAL_SERVER_DIR)
+
+# The production topology on this machine (scripts/cluster.sh; README.md,
+# "Production cluster").
+cluster-up:
+	./scripts/cluster.sh up
+
+cluster-down:
+	./scripts/cluster.sh down
+
 bin/staticcheck:
 	GOBIN=$(BIN) go install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
 
@@ -28,7 +49,7 @@ lint: bin/staticcheck
 	go vet ./...
 	$(BIN)/staticcheck ./...
 
-test: bin/temporal lint
+test: bin/temporal cluster-bins lint
 	go test -race -count=1 -timeout 20m ./...
 
 # make bench BURST=5000 adds the cohort burst; BENCH_FLAGS passes any other
@@ -36,6 +57,12 @@ test: bin/temporal lint
 BURST ?= 0
 bench: bin/temporal
 	go run ./bench --burst $(BURST) --write BENCHMARKS.md $(BENCH_FLAGS)
+
+# 1,000 events over 10 minutes on the production cluster, with its faults
+# repeated and flaky providers; prints what was lost (README.md, "Production
+# cluster"). SOAK_FLAGS='-soak-events 200 -soak-duration 2m' for a short one.
+soak-cluster: cluster-bins
+	go test -count=1 -v -run '^TestClusterSoak$$' -timeout 45m ./integration/production -args -soak $(SOAK_FLAGS)
 
 microbench: bin/temporal
 	go test -run '^$$' -bench . -benchmem -count 5 ./...

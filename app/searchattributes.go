@@ -11,7 +11,9 @@ import (
 
 	"go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/operatorservice/v1"
+	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
+	"google.golang.org/grpc/codes"
 
 	"github.com/coursehook/coursehook/workflows"
 )
@@ -81,11 +83,33 @@ func EnsureSearchAttributes(ctx context.Context, c client.Client, namespace stri
 		return missingError(namespace, missing, "TEMPORAL_REGISTER_SEARCH_ATTRIBUTES is false")
 	}
 	_, err = c.OperatorService().AddSearchAttributes(ctx, &operatorservice.AddSearchAttributesRequest{Namespace: namespace, SearchAttributes: missing})
+	if registrationMayPass(err) {
+		// Not ErrSearchAttributes: WaitForSearchAttributes lists them
+		// again, and finds them if another process registered them.
+		return fmt.Errorf("register the search attributes of namespace %s: %w", namespace, err)
+	}
 	if err != nil {
 		return missingError(namespace, missing, "registering them failed: "+err.Error())
 	}
 	log.Info("registered search attributes", "namespace", namespace, "attributes", names)
 	return nil
+}
+
+// registrationMayPass reports whether a failed AddSearchAttributes may pass
+// if tried again. As a new namespace appears, the worker, the webhook server
+// and the namespace job may all register the attributes at once; under SQL
+// visibility a registration that loses the race for a field is answered
+// Unavailable ("Generated search attributes mapping unavailable."), as is
+// one the server cannot read or save the namespace for.
+func registrationMayPass(err error) bool {
+	if _, missing := MissingNamespace(err); missing {
+		return true
+	}
+	switch serviceerror.ToStatus(err).Code() {
+	case codes.Unavailable, codes.DeadlineExceeded, codes.ResourceExhausted:
+		return true
+	}
+	return false
 }
 
 func missingError(namespace string, missing map[string]enums.IndexedValueType, why string) error {
@@ -118,10 +142,31 @@ func sortedNames(m map[string]enums.IndexedValueType) []string {
 
 // WaitForSearchAttributes runs EnsureSearchAttributes until it succeeds or
 // finds them missing for good (ErrSearchAttributes), retrying while Temporal
-// cannot answer (it may still be starting, or the namespace not yet known to
-// every frontend). It returns ctx's error if ctx ends first.
+// cannot answer (it may still be starting) or the namespace does not exist
+// yet (a separate job registers it, and may run after this process starts).
+// It returns ctx's error if ctx ends first.
 func WaitForSearchAttributes(ctx context.Context, c client.Client, namespace string, register bool, log *slog.Logger) error {
-	wait := 500 * time.Millisecond
+	return waitForSearchAttributes(ctx, c, namespace, register, log, defaultRetryPace())
+}
+
+// retryPace is how WaitForSearchAttributes waits between attempts.
+type retryPace struct {
+	// first is the first wait, doubled after each attempt up to max.
+	first, max time.Duration
+	// repeatEvery is how often one warning is repeated while the cause
+	// stays the same; a new cause is logged at once.
+	repeatEvery time.Duration
+	now         func() time.Time
+}
+
+func defaultRetryPace() retryPace {
+	return retryPace{first: 500 * time.Millisecond, max: 10 * time.Second, repeatEvery: 30 * time.Second, now: time.Now}
+}
+
+func waitForSearchAttributes(ctx context.Context, c client.Client, namespace string, register bool, log *slog.Logger, pace retryPace) error {
+	wait := pace.first
+	var lastCause string
+	var loggedAt time.Time
 	for {
 		callCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
 		err := EnsureSearchAttributes(callCtx, c, namespace, register, log)
@@ -133,12 +178,21 @@ func WaitForSearchAttributes(ctx context.Context, c client.Client, namespace str
 			// A refused certificate or key does not heal by waiting.
 			return fmt.Errorf("%w: %s: %v", ErrCannotConnect, why, err)
 		}
-		log.Warn("cannot check the search attributes yet", "namespace", namespace, "error", err, "retryIn", wait.String())
+		// The wait can last as long as the namespace job takes: one line
+		// when the cause changes, then one every repeatEvery.
+		msg := "cannot check the search attributes yet"
+		if _, missing := MissingNamespace(err); missing {
+			msg = "namespace " + namespace + " is not registered yet; waiting (deploy/temporal/create-namespace.sh or `temporal operator namespace create` registers it)"
+		}
+		if now := pace.now(); msg != lastCause || now.Sub(loggedAt) >= pace.repeatEvery {
+			log.Warn(msg, "namespace", namespace, "error", err, "retryIn", wait.String())
+			lastCause, loggedAt = msg, now
+		}
 		select {
 		case <-ctx.Done():
 			return fmt.Errorf("check search attributes: %w", ctx.Err())
 		case <-time.After(wait):
 		}
-		wait = min(wait*2, 10*time.Second)
+		wait = min(wait*2, pace.max)
 	}
 }

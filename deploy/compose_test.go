@@ -17,6 +17,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/coursehook/coursehook/config"
+	"github.com/coursehook/coursehook/internal/cluster"
 	"github.com/coursehook/coursehook/workflows"
 )
 
@@ -115,21 +116,8 @@ func requirePinned(t *testing.T, image string) {
 }
 
 // hostFile maps a path inside s's container to the repository file behind it
-// through s's bind mounts, if one covers it.
-func hostFile(s types.ServiceConfig, inContainer string) (string, bool) {
-	for _, v := range s.Volumes {
-		if v.Type != types.VolumeTypeBind {
-			continue
-		}
-		if inContainer == v.Target {
-			return v.Source, true
-		}
-		if rest, ok := strings.CutPrefix(inContainer, strings.TrimSuffix(v.Target, "/")+"/"); ok {
-			return filepath.Join(v.Source, filepath.FromSlash(rest)), true
-		}
-	}
-	return "", false
-}
+// through s's bind mounts, as the local cluster does.
+var hostFile = cluster.HostFile
 
 func TestComposeLoadsWithRequiredServices(t *testing.T) {
 	p := loadProject(t, nil)

@@ -19,8 +19,9 @@ import (
 )
 
 // TestDeadLetterIsKeptAndReplayed: Temporal refuses the start for a reason
-// the platform's retries cannot fix (here, a namespace that does not
-// exist). The platform gets a 500, the body is kept on disk byte for byte,
+// the platform's retries cannot fix (here, a namespace without coursehook's
+// search attributes: a namespace that does not exist yet is an outage, 503).
+// The platform gets a 500, the body is kept on disk byte for byte,
 // and once the operator has fixed the configuration, `starter
 // replay-dead-letters` starts the workflow, which completes once.
 func TestDeadLetterIsKeptAndReplayed(t *testing.T) {
@@ -29,7 +30,8 @@ func TestDeadLetterIsKeptAndReplayed(t *testing.T) {
 	s := newStack(t, stackOptions{SlackPerSecond: 50})
 
 	// A webhook server configured with the wrong namespace.
-	wrong, err := client.NewClientFromExisting(temporal, client.Options{Namespace: "no-such-namespace"})
+	bare := newNamespace(t, "bare")
+	wrong, err := client.NewClientFromExisting(temporal, client.Options{Namespace: bare})
 	require.NoError(t, err)
 	t.Cleanup(wrong.Close)
 	log := slog.New(slog.NewJSONHandler(io.Discard, nil))
@@ -40,7 +42,7 @@ func TestDeadLetterIsKeptAndReplayed(t *testing.T) {
 	a := misconfigured.post(t, body)
 	require.Equal(t, http.StatusInternalServerError, a.Status, "%v", a.Body)
 	require.Equal(t, id, a.Body["eventId"])
-	require.Contains(t, a.Body["error"], "no-such-namespace")
+	require.Contains(t, a.Body["error"], "no mapping defined for search attribute")
 	kept, err := os.ReadFile(filepath.Join(dir, id+".json"))
 	require.NoError(t, err)
 	require.Equal(t, body, kept, "the dead letter is the body byte for byte")

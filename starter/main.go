@@ -67,6 +67,7 @@ func webhookOptions(cfg config.Config, log *slog.Logger) webhook.Options {
 		StartTimeout:   cfg.StartTimeout,
 		NoticeDeadline: cfg.NoticeDeadline,
 		TaskQueue:      cfg.TaskQueue,
+		Namespace:      cfg.TemporalNamespace,
 		AllowedSources: cfg.AllowedSources,
 		TrustedProxies: cfg.TrustedProxies,
 		Secret:         cfg.WebhookSecret,

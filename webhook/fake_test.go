@@ -9,11 +9,15 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
+	"slices"
 	"sync"
 	"testing"
 
 	"github.com/stretchr/testify/require"
+	namespacepb "go.temporal.io/api/namespace/v1"
+	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
+	"google.golang.org/grpc"
 
 	"github.com/coursehook/coursehook/deadletter"
 	"github.com/coursehook/coursehook/internal/samples"
@@ -39,6 +43,11 @@ type countingTemporal struct {
 	panics bool
 	// err, when set, is Temporal's answer to every start.
 	err error
+	// healthErr and describeErr, when set, answer CheckHealth and
+	// DescribeNamespace; described records the namespaces asked about.
+	healthErr   error
+	describeErr error
+	described   []string
 }
 
 func (c *countingTemporal) ExecuteWorkflow(_ context.Context, options client.StartWorkflowOptions, _ any, args ...any) (client.WorkflowRun, error) {
@@ -56,7 +65,37 @@ func (c *countingTemporal) ExecuteWorkflow(_ context.Context, options client.Sta
 }
 
 func (c *countingTemporal) CheckHealth(context.Context, *client.CheckHealthRequest) (*client.CheckHealthResponse, error) {
-	return &client.CheckHealthResponse{}, nil
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return &client.CheckHealthResponse{}, c.healthErr
+}
+
+func (c *countingTemporal) WorkflowService() workflowservice.WorkflowServiceClient {
+	return describingService{c: c}
+}
+
+// describingService answers DescribeNamespace for a countingTemporal. The
+// embedded interface is nil, so any other call panics.
+type describingService struct {
+	workflowservice.WorkflowServiceClient
+	c *countingTemporal
+}
+
+func (s describingService) DescribeNamespace(_ context.Context, req *workflowservice.DescribeNamespaceRequest, _ ...grpc.CallOption) (*workflowservice.DescribeNamespaceResponse, error) {
+	s.c.mu.Lock()
+	defer s.c.mu.Unlock()
+	s.c.described = append(s.c.described, req.GetNamespace())
+	if s.c.describeErr != nil {
+		return nil, s.c.describeErr
+	}
+	return &workflowservice.DescribeNamespaceResponse{NamespaceInfo: &namespacepb.NamespaceInfo{Name: req.GetNamespace()}}, nil
+}
+
+// Described are the namespaces DescribeNamespace was asked about.
+func (c *countingTemporal) Described() []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return slices.Clone(c.described)
 }
 
 // Starts is how many workflows were started.

@@ -4,6 +4,7 @@
 package webhook
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -14,15 +15,18 @@ import (
 	"net/netip"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/gin-gonic/gin"
 	"go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/serviceerror"
+	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"github.com/coursehook/coursehook/app"
 	"github.com/coursehook/coursehook/config"
 	"github.com/coursehook/coursehook/deadletter"
 	"github.com/coursehook/coursehook/event"
@@ -39,11 +43,17 @@ const (
 	readyPath  = "/readyz"
 )
 
-// Temporal is the part of the Temporal client the server uses.
+// Temporal is the part of the Temporal client the server uses. The
+// workflow service answers /readyz's question whether the namespace exists.
 type Temporal interface {
 	ExecuteWorkflow(ctx context.Context, options client.StartWorkflowOptions, workflow any, args ...any) (client.WorkflowRun, error)
 	CheckHealth(ctx context.Context, request *client.CheckHealthRequest) (*client.CheckHealthResponse, error)
+	WorkflowService() workflowservice.WorkflowServiceClient
 }
+
+// readyFor is how long /readyz remembers a positive answer. It is probed
+// often, and DescribeNamespace reads the server's database every time.
+const readyFor = 5 * time.Second
 
 // Options tune the server. Zero values take the defaults shown.
 type Options struct {
@@ -59,7 +69,12 @@ type Options struct {
 	NoticeDeadline time.Duration
 	// TaskQueue is where workflows start (workflows.TaskQueue).
 	TaskQueue string
-	// Now is the clock that stamps ReceivedAt (time.Now).
+	// Namespace is the client's namespace, which /readyz requires to exist
+	// (client.DefaultNamespace). A separate job may register it after the
+	// server has started.
+	Namespace string
+	// Now is the clock that stamps ReceivedAt and times how long /readyz
+	// remembers a positive answer (time.Now).
 	Now func() time.Time
 
 	// AllowedSources are the addresses, as prefixes, that may reach anything
@@ -111,6 +126,9 @@ func (o Options) withDefaults() Options {
 	if o.TaskQueue == "" {
 		o.TaskQueue = workflows.TaskQueue
 	}
+	if o.Namespace == "" {
+		o.Namespace = client.DefaultNamespace
+	}
 	if o.Now == nil {
 		o.Now = time.Now
 	}
@@ -131,6 +149,10 @@ type Server struct {
 	secrets  secrets
 	// public are the route patterns Options.Public registered.
 	public map[string]bool
+
+	mu sync.Mutex
+	// readyUntil is when /readyz next asks Temporal.
+	readyUntil time.Time
 }
 
 // New returns the server; Router gives its http.Handler.
@@ -282,8 +304,17 @@ func (s *Server) receive(c *gin.Context) {
 		s.opts.Metrics.startError("transient")
 		// Nothing durable happened, and Temporal may well answer the
 		// platform's next attempt, so it must try again.
-		s.log.Error("could not start workflow; answering 503 for the platform to retry", "eventId", ev.ID, "error", err)
 		c.Header("Retry-After", strconv.Itoa(int(s.opts.RetryAfter.Seconds())))
+		if ns, missing := app.MissingNamespace(err); missing {
+			// The name in Temporal's answer is the client's namespace;
+			// Options.Namespace only mirrors it.
+			ns = cmp.Or(ns, s.opts.Namespace)
+			s.log.Error("could not start workflow: namespace "+ns+" is not registered (yet); answering 503 for the platform to retry",
+				"eventId", ev.ID, "namespace", ns, "error", err)
+			c.JSON(http.StatusServiceUnavailable, gin.H{"error": "temporal namespace " + ns + " is not registered yet; the event was not accepted, retry later", "eventId": ev.ID})
+			return
+		}
+		s.log.Error("could not start workflow; answering 503 for the platform to retry", "eventId", ev.ID, "error", err)
 		c.JSON(http.StatusServiceUnavailable, gin.H{"error": "temporal unavailable; the event was not accepted, retry later", "eventId": ev.ID})
 	default:
 		s.opts.Metrics.startError("refused")
@@ -358,10 +389,16 @@ func (s *Server) start(ctx context.Context, ev event.Event, body []byte, receive
 }
 
 // Transient reports whether a failed start may succeed if tried again:
-// Temporal unreachable, too slow or overloaded. Anything else (an invalid
-// argument, a permission or namespace error, a payload that cannot be
+// Temporal unreachable, too slow or overloaded, or its namespace not
+// registered yet (a separate job registers it, and may run after this
+// server starts; the server also answers NamespaceNotFound when its own
+// lookup of the namespace fails, a database timeout included). Anything
+// else (an invalid argument, a permission error, a payload that cannot be
 // encoded) would fail the same way on every retry.
 func Transient(err error) bool {
+	if _, missing := app.MissingNamespace(err); missing {
+		return true
+	}
 	switch serviceerror.ToStatus(err).Code() {
 	case codes.Unavailable, codes.DeadlineExceeded, codes.ResourceExhausted, codes.Canceled, codes.Aborted:
 		return true
@@ -396,7 +433,17 @@ func (s *Server) tooLarge(c *gin.Context) {
 	})
 }
 
+// ready answers 200 once Temporal answers and the namespace exists: before
+// that, every start would fail.
 func (s *Server) ready(c *gin.Context) {
+	now := s.opts.Now()
+	s.mu.Lock()
+	cached := now.Before(s.readyUntil)
+	s.mu.Unlock()
+	if cached {
+		c.JSON(http.StatusOK, gin.H{"status": "ready"})
+		return
+	}
 	ctx, cancel := context.WithTimeout(c.Request.Context(), s.opts.StartTimeout)
 	defer cancel()
 	if _, err := s.temporal.CheckHealth(ctx, &client.CheckHealthRequest{}); err != nil {
@@ -404,6 +451,20 @@ func (s *Server) ready(c *gin.Context) {
 		c.JSON(http.StatusServiceUnavailable, gin.H{"status": "unavailable", "error": "temporal unreachable"})
 		return
 	}
+	ns := s.opts.Namespace
+	if _, err := s.temporal.WorkflowService().DescribeNamespace(ctx, &workflowservice.DescribeNamespaceRequest{Namespace: ns}); err != nil {
+		if _, missing := app.MissingNamespace(err); missing {
+			s.log.Warn("readiness check failed: namespace "+ns+" is not registered (yet)", "namespace", ns, "error", err)
+			c.JSON(http.StatusServiceUnavailable, gin.H{"status": "unavailable", "error": "namespace " + ns + " is not registered"})
+			return
+		}
+		s.log.Warn("readiness check failed: cannot describe the namespace", "namespace", ns, "error", err)
+		c.JSON(http.StatusServiceUnavailable, gin.H{"status": "unavailable", "error": "namespace " + ns + " could not be checked"})
+		return
+	}
+	s.mu.Lock()
+	s.readyUntil = now.Add(readyFor)
+	s.mu.Unlock()
 	c.JSON(http.StatusOK, gin.H{"status": "ready"})
 }
 

@@ -99,7 +99,9 @@ func run(ctx context.Context, getenv func(string) string, stderr io.Writer) erro
 	}
 	defer c.Close()
 	// A workflow must never run in a namespace that lacks its search
-	// attributes; the start would be refused, or the upsert fail.
+	// attributes; the start would be refused, or the upsert fail. This also
+	// waits for a namespace that a separate job has not registered yet: the
+	// SDK's worker refuses to start without it, and the process would exit.
 	if err := app.WaitForSearchAttributes(ctx, c, cfg.TemporalNamespace, cfg.RegisterSearchAttributes, log); err != nil {
 		log.Error("search attributes", "error", err)
 		return err

@@ -16,7 +16,9 @@ set -eu
 SQL_PASSWORD=$POSTGRES_PWD
 export SQL_PASSWORD
 
-schema_dir=/etc/temporal/schema/postgresql/v12
+# The admin-tools image keeps the schema here; the local cluster
+# (scripts/cluster.sh) points it at the server module's copy.
+schema_dir=${TEMPORAL_SCHEMA_DIR:-/etc/temporal/schema/postgresql/v12}
 
 setup() {
 	db=$1

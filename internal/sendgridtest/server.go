@@ -107,6 +107,9 @@ func (s *Server) FailNext(n int, f Failure) { s.rec.FailNext(n, f) }
 // Unlike slacktest's, a zero Failure does not turn it off: it fails with 503.
 func (s *Server) FailAlways(f Failure) { s.rec.FailAlways(f) }
 
+// ClearFailAlways undoes FailAlways; queued failures stay.
+func (s *Server) ClearFailAlways() { s.rec.ClearFailAlways() }
+
 // WaitForMessages waits until at least n messages were accepted and returns
 // them all; it fails t when timeout passes first.
 func (s *Server) WaitForMessages(t testing.TB, n int, timeout time.Duration) []Sent {
