@@ -28,6 +28,7 @@ import (
 	"time"
 
 	"github.com/coursehook/coursehook/internal/cluster"
+	"github.com/coursehook/coursehook/webhook"
 )
 
 const usage = `usage:
@@ -136,7 +137,7 @@ func up(ctx context.Context, repo, dir string, workers, servers int, out io.Writ
 		if err := waitReady(ctx, "http://"+addr+"/readyz", time.Minute); err != nil {
 			return fmt.Errorf("%s: %w (log: %s)", name, err, filepath.Join(dir, "logs", name+".log"))
 		}
-		listeners = append(listeners, listener{name, "webhook", "http://" + addr + "/webhooks/course-completion"})
+		listeners = append(listeners, listener{name, "webhook", "http://" + addr + webhook.Path})
 	}
 	ok = true
 
