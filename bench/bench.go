@@ -17,6 +17,7 @@ import (
 	"go.temporal.io/sdk/client"
 
 	"github.com/coursehook/coursehook/codec"
+	"github.com/coursehook/coursehook/internal/repo"
 )
 
 // bench is one run: its options, its Temporal server and clients, the
@@ -49,7 +50,7 @@ type bench struct {
 // could not be measured. Progress goes to stderr.
 func run(ctx context.Context, opts options, stdout, stderr io.Writer) (err error) {
 	began := time.Now()
-	root, err := repoRoot()
+	root, err := repo.Root()
 	if err != nil {
 		return err
 	}

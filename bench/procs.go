@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -15,25 +14,6 @@ import (
 	"syscall"
 	"time"
 )
-
-// repoRoot is the folder holding go.mod, above the working directory: the
-// repository root under `go run ./bench`, its parent under `go test`.
-func repoRoot() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", errors.New("no go.mod above the working directory")
-		}
-		dir = parent
-	}
-}
 
 // buildBinaries builds the worker and the webhook server into dir, as
 // `make build` does, and returns their paths.

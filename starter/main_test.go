@@ -59,16 +59,23 @@ func TestServesUntilCancelledThenStops(t *testing.T) {
 	require.Contains(t, logs.String(), "webhook server stopped")
 }
 
-// serve runs the starter with env until the test ends and returns its
-// address and logs.
+// serve runs the starter with env until the test ends, against no
+// Temporal, and returns its address and logs.
 func serve(t *testing.T, env map[string]string) (string, *syncbuf.Buffer) {
 	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
 	env["HTTP_ADDR"], env["TEMPORAL_ADDRESS"] = "127.0.0.1:0", "127.0.0.1:1"
 	if env["ADMIN_ADDR"] == "" {
 		env["ADMIN_ADDR"] = "127.0.0.1:0"
 	}
 	env["TEMPORAL_START_TIMEOUT"] = "1s"
+	return serveWith(t, env)
+}
+
+// serveWith runs the starter with env as given until the test ends and
+// returns its address and logs.
+func serveWith(t *testing.T, env map[string]string) (string, *syncbuf.Buffer) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
 	ready := make(chan string, 1)
 	done := make(chan error, 1)
 	logs := &syncbuf.Buffer{}
@@ -81,6 +88,8 @@ func serve(t *testing.T, env map[string]string) (string, *syncbuf.Buffer) {
 	case addr := <-ready:
 		return addr, logs
 	case err := <-done:
+		// Put it back for the cleanup, which waits for it.
+		done <- err
 		t.Fatalf("run ended before serving: %v", err)
 	case <-time.After(10 * time.Second):
 		t.Fatal("server did not start")

@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"io"
 	"log/slog"
@@ -20,7 +19,6 @@ import (
 	"github.com/coursehook/coursehook/config"
 	"github.com/coursehook/coursehook/deadletter"
 	"github.com/coursehook/coursehook/internal/devserver"
-	"github.com/coursehook/coursehook/internal/syncbuf"
 	"github.com/coursehook/coursehook/webhook"
 )
 
@@ -76,24 +74,7 @@ func TestWaitsForTheNamespaceToBeRegistered(t *testing.T) {
 		"ALLOWED_SOURCE_IPS": "127.0.0.1,::1",
 		"DEAD_LETTER_DIR":    deadLetters,
 	}
-	ctx, cancel := context.WithCancel(t.Context())
-	ready := make(chan string, 1)
-	done := make(chan error, 1)
-	logs := &syncbuf.Buffer{}
-	go func() { done <- run(ctx, func(k string) string { return env[k] }, logs, ready) }()
-	t.Cleanup(func() {
-		cancel()
-		require.NoError(t, <-done)
-	})
-	var addr string
-	select {
-	case addr = <-ready:
-	case err := <-done:
-		done <- err
-		t.Fatalf("run ended before serving: %v", err)
-	case <-time.After(10 * time.Second):
-		t.Fatal("server did not start")
-	}
+	addr, logs := serveWith(t, env)
 	base := "http://" + addr
 
 	code, body := get(t, base+"/readyz")

@@ -45,6 +45,32 @@ func TestBadConfigurationNamesTheVariable(t *testing.T) {
 // worker checks its namespace itself, every app.DefaultNamespaceCheckEvery.
 const namespaceGoneWithin = time.Minute
 
+// runWorker runs the worker against the Temporal frontend at address,
+// on its own SQLite database and outbox, until the test ends. done receives
+// what run returned.
+func runWorker(t *testing.T, address, namespace, taskQueue string) (logs *syncbuf.Buffer, done chan error) {
+	t.Helper()
+	dir := t.TempDir()
+	env := map[string]string{
+		"TEMPORAL_ADDRESS":    address,
+		"TEMPORAL_NAMESPACE":  namespace,
+		"TEMPORAL_TASK_QUEUE": taskQueue,
+		"DATABASE_URL":        filepath.Join(dir, "db.sqlite"),
+		"OUTBOX_DIR":          filepath.Join(dir, "outbox"),
+		"SHUTDOWN_TIMEOUT":    "1s",
+		"METRICS_ADDR":        "127.0.0.1:0",
+	}
+	logs = &syncbuf.Buffer{}
+	ctx, cancel := context.WithCancel(context.Background())
+	done = make(chan error, 1)
+	go func() { done <- run(ctx, func(k string) string { return env[k] }, logs) }()
+	t.Cleanup(func() {
+		cancel()
+		<-done
+	})
+	return logs, done
+}
+
 func TestWorkerExitsWhenItsNamespaceIsDeleted(t *testing.T) {
 	t.Parallel()
 	ctx := t.Context()
@@ -61,29 +87,12 @@ func TestWorkerExitsWhenItsNamespaceIsDeleted(t *testing.T) {
 	require.NoError(t, err)
 
 	taskQueue := "worker-fatal"
-	dir := t.TempDir()
-	env := map[string]string{
-		"TEMPORAL_ADDRESS":    srv.FrontendHostPort(),
-		"TEMPORAL_NAMESPACE":  ns,
-		"TEMPORAL_TASK_QUEUE": taskQueue,
-		"DATABASE_URL":        filepath.Join(dir, "db.sqlite"),
-		"OUTBOX_DIR":          filepath.Join(dir, "outbox"),
-		"SHUTDOWN_TIMEOUT":    "1s",
-		"METRICS_ADDR":        "127.0.0.1:0",
-	}
-	var logs syncbuf.Buffer
-	runCtx, cancel := context.WithCancel(ctx)
-	done := make(chan error, 1)
-	go func() { done <- run(runCtx, func(k string) string { return env[k] }, &logs) }()
-	t.Cleanup(func() {
-		cancel()
-		<-done
-	})
+	logs, done := runWorker(t, srv.FrontendHostPort(), ns, taskQueue)
 
-	waitForPollers(t, temporal, ns, done, &logs,
+	waitForPollers(t, temporal, ns, done, logs,
 		queue{taskQueue, enumspb.TASK_QUEUE_TYPE_WORKFLOW},
 		queue{workflows.SlackTaskQueue(taskQueue), enumspb.TASK_QUEUE_TYPE_ACTIVITY})
-	checkMetrics(t, &logs)
+	checkMetrics(t, logs)
 
 	deleted, err := temporal.OperatorService().DeleteNamespace(ctx, &operatorservice.DeleteNamespaceRequest{Namespace: ns})
 	require.NoError(t, err)

@@ -1,8 +1,6 @@
 package main
 
 import (
-	"context"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -14,7 +12,6 @@ import (
 	"google.golang.org/protobuf/types/known/durationpb"
 
 	"github.com/coursehook/coursehook/internal/devserver"
-	"github.com/coursehook/coursehook/internal/syncbuf"
 	"github.com/coursehook/coursehook/workflows"
 )
 
@@ -32,24 +29,7 @@ func TestWorkerWaitsForItsNamespace(t *testing.T) {
 
 	ns := "worker-later-" + uuid.NewString()[:8]
 	taskQueue := "worker-later"
-	dir := t.TempDir()
-	env := map[string]string{
-		"TEMPORAL_ADDRESS":    srv.FrontendHostPort(),
-		"TEMPORAL_NAMESPACE":  ns,
-		"TEMPORAL_TASK_QUEUE": taskQueue,
-		"DATABASE_URL":        filepath.Join(dir, "db.sqlite"),
-		"OUTBOX_DIR":          filepath.Join(dir, "outbox"),
-		"SHUTDOWN_TIMEOUT":    "1s",
-		"METRICS_ADDR":        "127.0.0.1:0",
-	}
-	var logs syncbuf.Buffer
-	runCtx, cancel := context.WithCancel(ctx)
-	done := make(chan error, 1)
-	go func() { done <- run(runCtx, func(k string) string { return env[k] }, &logs) }()
-	t.Cleanup(func() {
-		cancel()
-		<-done
-	})
+	logs, done := runWorker(t, srv.FrontendHostPort(), ns, taskQueue)
 
 	waiting := `"level":"WARN","msg":"namespace ` + ns + ` is not registered yet; waiting`
 	deadline := time.Now().Add(30 * time.Second)
@@ -72,7 +52,7 @@ func TestWorkerWaitsForItsNamespace(t *testing.T) {
 	})
 	require.NoError(t, err)
 
-	waitForPollers(t, temporal, ns, done, &logs,
+	waitForPollers(t, temporal, ns, done, logs,
 		queue{taskQueue, enumspb.TASK_QUEUE_TYPE_WORKFLOW},
 		queue{workflows.SlackTaskQueue(taskQueue), enumspb.TASK_QUEUE_TYPE_ACTIVITY},
 		queue{workflows.EmailTaskQueue(taskQueue), enumspb.TASK_QUEUE_TYPE_ACTIVITY})

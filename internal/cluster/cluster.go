@@ -29,6 +29,7 @@ import (
 	"time"
 
 	deploytemporal "github.com/coursehook/coursehook/deploy/temporal"
+	"github.com/coursehook/coursehook/internal/repo"
 )
 
 // Services are the Temporal server's services, each run as its own process
@@ -127,32 +128,13 @@ type Cluster struct {
 	order []string
 }
 
-// FindRepo returns the folder above the working directory that holds
-// go.mod.
-func FindRepo() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", errors.New("no go.mod above the working directory")
-		}
-		dir = parent
-	}
-}
-
 func (o *Options) fill() error {
 	if o.Repo == "" {
-		repo, err := FindRepo()
+		root, err := repo.Root()
 		if err != nil {
 			return err
 		}
-		o.Repo = repo
+		o.Repo = root
 	}
 	if o.Dir == "" {
 		o.Dir = filepath.Join(o.Repo, ".data", "cluster")
@@ -366,7 +348,7 @@ func (c *Cluster) StartPostgres(ctx context.Context) error {
 	return c.pg.start(ctx)
 }
 
-// rewrite gives a one-shot job compose's environment, with PostgreSQL's
+// jobEnv gives a one-shot job compose's environment, with PostgreSQL's
 // address as it is here.
 func (c *Cluster) jobEnv(service string, more map[string]string) ([]string, error) {
 	env, err := c.compose.Env(service)

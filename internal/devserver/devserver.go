@@ -15,6 +15,7 @@ import (
 	sdklog "go.temporal.io/sdk/log"
 	"go.temporal.io/sdk/testsuite"
 
+	"github.com/coursehook/coursehook/internal/repo"
 	"github.com/coursehook/coursehook/workflows"
 )
 
@@ -24,24 +25,15 @@ func CLIPath() (string, error) {
 	if p := os.Getenv("TEMPORAL_CLI"); p != "" {
 		return p, nil
 	}
-	dir, err := os.Getwd()
+	root, err := repo.Root()
 	if err != nil {
-		return "", err
+		return "", fmt.Errorf("%w; set TEMPORAL_CLI", err)
 	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			p := filepath.Join(dir, "bin", "temporal")
-			if _, err := os.Stat(p); err != nil {
-				return "", fmt.Errorf("no Temporal CLI at %s: run `make bin/temporal` (or `make test`) first, or set TEMPORAL_CLI", p)
-			}
-			return p, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", fmt.Errorf("no go.mod above the working directory; set TEMPORAL_CLI")
-		}
-		dir = parent
+	p := filepath.Join(root, "bin", "temporal")
+	if _, err := os.Stat(p); err != nil {
+		return "", fmt.Errorf("no Temporal CLI at %s: run `make bin/temporal` (or `make test`) first, or set TEMPORAL_CLI", p)
 	}
+	return p, nil
 }
 
 // Options adjust the server; the zero value is an in-memory server on free

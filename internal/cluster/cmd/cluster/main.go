@@ -28,6 +28,7 @@ import (
 	"time"
 
 	"github.com/coursehook/coursehook/internal/cluster"
+	repopkg "github.com/coursehook/coursehook/internal/repo"
 	"github.com/coursehook/coursehook/webhook"
 )
 
@@ -50,7 +51,7 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	if len(args) == 0 {
 		return fmt.Errorf("no command\n%s", usage)
 	}
-	repo, err := cluster.FindRepo()
+	repo, err := repopkg.Root()
 	if err != nil {
 		return err
 	}
