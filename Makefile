@@ -9,7 +9,7 @@ TEMPORAL_SERVER_DIR := bin/temporal-server-$(TEMPORAL_SERVER_VERSION)
 STATICCHECK_VERSION  := v0.8.2
 BIN := $(CURDIR)/bin
 
-.PHONY: run test build lint check bench microbench clean cluster-bins cluster-up cluster-down soak-cluster
+.PHONY: run test build lint check bench bench-cluster bench-cluster-smoke microbench clean cluster-bins cluster-up cluster-down soak-cluster
 
 run: build bin/temporal
 	./scripts/run.sh
@@ -57,6 +57,17 @@ test: bin/temporal cluster-bins lint
 BURST ?= 0
 bench: bin/temporal
 	go run ./bench --burst $(BURST) --write BENCHMARKS.md $(BENCH_FLAGS)
+
+# The same rows on the production cluster (scripts/cluster.sh's topology),
+# with one and with two worker processes; the table goes into BENCHMARKS.md's
+# cluster section.
+bench-cluster: bin/temporal cluster-bins
+	go run ./bench --cluster --write BENCHMARKS.md $(BENCH_FLAGS)
+
+# The bench's rows on the cluster, 20 events each, as a check that
+# bench-cluster works (about a minute).
+bench-cluster-smoke: bin/temporal cluster-bins
+	BENCH_CLUSTER_SMOKE=1 go test -count=1 -run '^TestClusterSmoke$$' ./bench
 
 # 1,000 events over 10 minutes on the production cluster, with its faults
 # repeated and flaky providers; prints what was lost (README.md, "Production

@@ -17,6 +17,7 @@ import (
 	"go.temporal.io/sdk/client"
 
 	"github.com/coursehook/coursehook/codec"
+	"github.com/coursehook/coursehook/internal/cluster"
 	"github.com/coursehook/coursehook/internal/repo"
 )
 
@@ -29,20 +30,26 @@ type bench struct {
 	runID string
 	// plain is the raw SDK client of the in-process rows; sealed shares its
 	// connection and carries the binaries' payload encryption.
-	plain, sealed         client.Client
+	plain                 client.Client
 	address               string
 	encryptionKeys, keyID string
 	hashKey               string
 	samples               *sampleSet
 	workerBin, starterBin string
+	// naiveBin runs the ceiling, ingest and naive rows' workflows.
+	naiveBin string
 	// tb owns the stand-ins' cleanups.
 	tb *cleanups
 	// errs are the events lost or failed; the run fails when there is one.
 	errs       problems
 	lostEvents int
-	// serverPid is the dev server's process, whose processor time the
-	// workflow rows measure; 0 for a server the bench did not start.
-	serverPid int
+	// serverParts are the Temporal server's processes, whose processor
+	// time the workflow rows measure; none for a server the bench did not
+	// start.
+	serverParts []serverPart
+	// cluster is the production cluster of --cluster, whose PostgreSQL
+	// holds the workers' store.
+	cluster *cluster.Cluster
 }
 
 // run measures every row, prints the table to stdout, writes it into
@@ -80,7 +87,7 @@ func run(ctx context.Context, opts options, stdout, stderr io.Writer) (err error
 	built := make(chan error, 1)
 	go func() {
 		var err error
-		b.workerBin, b.starterBin, err = buildBinaries(ctx, root, filepath.Join(b.work, "bin"))
+		b.workerBin, b.starterBin, b.naiveBin, err = buildBinaries(ctx, root, filepath.Join(b.work, "bin"))
 		built <- err
 	}()
 	serverLog, err := os.Create(filepath.Join(b.work, "temporal.log"))
@@ -98,17 +105,11 @@ func run(ctx context.Context, opts options, stdout, stderr io.Writer) (err error
 	}
 	defer func() { _ = srv.stop() }()
 	b.address = srv.Address
-	if opts.Temporal == "" {
-		b.serverPid = devServerPid(srv.Address)
-	}
+	b.serverParts, b.cluster = srv.Parts, srv.Cluster
 	if b.plain, err = client.Dial(client.Options{HostPort: srv.Address, Namespace: opts.Namespace, Logger: quietLogger(stderr)}); err != nil {
 		return fmt.Errorf("dial Temporal at %s: %w", srv.Address, err)
 	}
 	defer b.plain.Close()
-	if b.sealed, err = b.sealedClient(); err != nil {
-		return err
-	}
-	defer b.sealed.Close()
 	version, err := serverVersion(ctx, b.plain)
 	if err != nil {
 		return err
@@ -132,7 +133,7 @@ func run(ctx context.Context, opts options, stdout, stderr io.Writer) (err error
 	table := r.markdown()
 	fmt.Fprint(stdout, table)
 	if opts.Write != "" {
-		if err := writeBenchmarks(opts.Write, table); err != nil {
+		if err := writeBenchmarks(opts.Write, table, opts.Cluster); err != nil {
 			return err
 		}
 		b.progress("wrote the table into %s", opts.Write)
@@ -143,11 +144,12 @@ func run(ctx context.Context, opts options, stdout, stderr io.Writer) (err error
 // measure runs the rows in order, each against the same server. A row that
 // cannot be measured is reported and the others still run.
 func (b *bench) measure(ctx context.Context, r *report) {
-	row := func(name string, f func() error) {
+	row := func(name string, workers int, f func() error) {
 		if len(b.opts.Only) > 0 && !b.opts.Only[name] {
-			r.Skipped = append(r.Skipped, name)
+			r.Skipped = append(r.Skipped, rowName(name, workers))
 			return
 		}
+		name = rowName(name, workers)
 		if ctx.Err() != nil {
 			r.Failures = append(r.Failures, name+": "+ctx.Err().Error())
 			return
@@ -161,40 +163,45 @@ func (b *bench) measure(ctx context.Context, r *report) {
 		b.progress("%s: done in %s", name, time.Since(began).Round(time.Second))
 	}
 	// The certificate first, while the machine is quiet.
-	row("certificate", func() error {
+	row("certificate", 1, func() error {
 		c, err := b.certificate()
 		r.Cert = &c
 		return err
 	})
-	row("ceiling", func() error {
-		c, err := b.ceiling(ctx)
-		r.Ceiling = &c
-		return err
-	})
-	row("ingest", func() error {
-		in, err := b.ingest(ctx)
-		r.Ingest = &in
-		return err
-	})
-	row("naive", func() error {
-		n, err := b.naive(ctx)
-		r.Naive = &n
-		return err
-	})
-	row("coursehook", func() error {
-		p, err := b.pipeline(ctx, pipelineRun{Name: "coursehook", Events: b.opts.N, Senders: b.opts.C, Webhooks: 1, Workers: 1})
-		r.Coursehook = &p
-		return err
-	})
+	for _, workers := range b.opts.Workers {
+		set := &rowSet{Workers: workers}
+		r.Sets = append(r.Sets, set)
+		row("ceiling", workers, func() error {
+			c, err := b.ceiling(ctx, workers)
+			set.Ceiling = &c
+			return err
+		})
+		row("ingest", workers, func() error {
+			in, err := b.ingest(ctx, workers)
+			set.Ingest = &in
+			return err
+		})
+		row("naive", workers, func() error {
+			n, err := b.naive(ctx, workers)
+			set.Naive = &n
+			return err
+		})
+		row("coursehook", workers, func() error {
+			p, err := b.pipeline(ctx, pipelineRun{Name: rowName("coursehook", workers), Events: b.opts.N, Senders: b.opts.C,
+				Webhooks: workers, Workers: workers, Spread: true})
+			set.Coursehook = &p
+			return err
+		})
+	}
 	if b.opts.ScaleOut || b.opts.Only["scale-out"] {
-		row("scale-out", func() error {
+		row("scale-out", 1, func() error {
 			p, err := b.pipeline(ctx, pipelineRun{Name: "scale-out", Events: b.opts.N, Senders: b.opts.C, Webhooks: 2, Workers: 2})
 			r.ScaleOut = &p
 			return err
 		})
 	}
 	if b.opts.Burst > 0 {
-		row("burst", func() error {
+		row("burst", 1, func() error {
 			p, err := b.pipeline(ctx, pipelineRun{Name: "burst", Events: b.opts.Burst, Senders: b.opts.BurstC, Webhooks: 1, Workers: 1, Digest: true})
 			r.Burst = &p
 			return err
@@ -220,23 +227,6 @@ func (b *bench) secrets() error {
 	}
 	b.encryptionKeys = spec
 	return nil
-}
-
-// sealedClient reads and writes what the binaries do.
-func (b *bench) sealedClient() (client.Client, error) {
-	opts := client.Options{Logger: quietLogger(b.log)}
-	if !b.opts.Plaintext {
-		keys, err := codec.ParseKeys(b.encryptionKeys, b.keyID)
-		if err != nil {
-			return nil, err
-		}
-		opts.DataConverter, opts.FailureConverter = codec.DataConverter(keys), codec.FailureConverter(keys)
-	}
-	c, err := client.NewClientFromExisting(b.plain, opts)
-	if err != nil {
-		return nil, fmt.Errorf("temporal client: %w", err)
-	}
-	return c, nil
 }
 
 // runtimeVars are passed on to the binaries, so a run can try GC settings

@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -17,6 +19,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	deploytemporal "github.com/coursehook/coursehook/deploy/temporal"
 	"github.com/coursehook/coursehook/internal/devserver"
 	"github.com/coursehook/coursehook/internal/syncbuf"
 )
@@ -68,26 +71,72 @@ func TestSmoke(t *testing.T) {
 func TestWriteBenchmarksKeepsTheProse(t *testing.T) {
 	t.Parallel()
 	path := filepath.Join(t.TempDir(), "BENCHMARKS.md")
-	require.NoError(t, writeBenchmarks(path, "first table\n"))
+	require.NoError(t, writeBenchmarks(path, "first table\n", false))
 	first, err := os.ReadFile(path)
 	require.NoError(t, err)
 	require.Contains(t, string(first), "first table")
 
 	edited := strings.Replace(string(first), "## Where the time goes\n", "## Where the time goes\n\nThe worker spends its time in X.\n", 1)
 	require.NoError(t, os.WriteFile(path, []byte(edited), 0o644))
-	require.NoError(t, writeBenchmarks(path, "second table\n"))
+	require.NoError(t, writeBenchmarks(path, "second table\n", false))
+	require.NoError(t, writeBenchmarks(path, "cluster table\n", true))
 	second, err := os.ReadFile(path)
 	require.NoError(t, err)
 	require.Contains(t, string(second), "second table")
 	require.NotContains(t, string(second), "first table")
 	require.Contains(t, string(second), "The worker spends its time in X.")
+	require.Less(t, strings.Index(string(second), "second table"), strings.Index(string(second), "## On the production cluster"))
+	require.Greater(t, strings.Index(string(second), "cluster table"), strings.Index(string(second), "## On the production cluster"),
+		"the cluster's table has a section of its own")
+
+	require.NoError(t, writeBenchmarks(path, "third table\n", false))
+	third, err := os.ReadFile(path)
+	require.NoError(t, err)
+	require.Contains(t, string(third), "cluster table", "a dev server run leaves the cluster's table alone")
+	require.NotContains(t, string(third), "second table")
 
 	bare := filepath.Join(t.TempDir(), "BENCHMARKS.md")
 	require.NoError(t, os.WriteFile(bare, []byte("# Benchmarks\n\nprose only\n"), 0o644))
-	require.ErrorContains(t, writeBenchmarks(bare, "table\n"), "no ")
+	for _, onCluster := range []bool{false, true} {
+		require.ErrorContains(t, writeBenchmarks(bare, "table\n", onCluster), "no ")
+	}
 	kept, err := os.ReadFile(bare)
 	require.NoError(t, err)
 	require.Equal(t, "# Benchmarks\n\nprose only\n", string(kept))
+}
+
+// TestTheRepositorysBenchmarksHaveBothBlocks: `make bench` and `make
+// bench-cluster` can both write into BENCHMARKS.md.
+func TestTheRepositorysBenchmarksHaveBothBlocks(t *testing.T) {
+	t.Parallel()
+	text, err := os.ReadFile("../BENCHMARKS.md")
+	require.NoError(t, err)
+	for _, onCluster := range []bool{false, true} {
+		begin, end := markers(onCluster)
+		require.Contains(t, string(text), begin)
+		require.Contains(t, string(text), end)
+	}
+}
+
+func TestWorkersAndClusterFlags(t *testing.T) {
+	t.Parallel()
+	o, err := parseFlags(nil, io.Discard)
+	require.NoError(t, err)
+	require.Equal(t, []int{1}, o.Workers, "the dev server: one worker process")
+	o, err = parseFlags([]string{"--cluster"}, io.Discard)
+	require.NoError(t, err)
+	require.Equal(t, []int{1, 2}, o.Workers, "the cluster: one and two")
+	o, err = parseFlags([]string{"--workers", "1,3"}, io.Discard)
+	require.NoError(t, err)
+	require.Equal(t, []int{1, 3}, o.Workers)
+	for _, bad := range [][]string{
+		{"--workers", "0"}, {"--workers", "2,1"}, {"--workers", "x"},
+		{"--cluster", "--temporal", "127.0.0.1:7233"}, {"--cluster", "--db-file", "x.db"},
+		{"--history-shards", "4"}, {"--cluster", "--history-shards", "-1"},
+	} {
+		_, err := parseFlags(bad, io.Discard)
+		require.Error(t, err, "%q", bad)
+	}
 }
 
 func TestPercentile(t *testing.T) {
@@ -203,6 +252,65 @@ func TestCPUUseDescribesTheNamedParts(t *testing.T) {
 	u := cpuUse{Server: 100 * time.Millisecond, Webhooks: 20 * time.Millisecond, Bench: 7 * time.Millisecond, OK: true}
 	require.Equal(t, "; processor time an event: server 10.0 ms, webhook server 2.0 ms",
 		u.describe(10, "an event", cpuLabels{"server", "", "webhook server"}))
+	u.ServerParts = []partTime{{"frontend", 30 * time.Millisecond}, {"history", 50 * time.Millisecond}, {"PostgreSQL", 20 * time.Millisecond}}
+	require.Equal(t, "; processor time an event: server 10.0 ms (frontend 3.0 ms, history 5.0 ms, PostgreSQL 2.0 ms), webhook server 2.0 ms",
+		u.describe(10, "an event", cpuLabels{"server", "", "webhook server"}), "a server of several processes is broken down")
 	u.OK = false
 	require.Empty(t, u.describe(10, "an event", cpuLabels{"server"}), "a time that could not be read is left out")
+}
+
+// TestTreeCPUCountsChildren: a process's tree time includes what a child
+// that has ended used, as PostgreSQL's connections end between readings.
+func TestTreeCPUCountsChildren(t *testing.T) {
+	before, err := readProcTimes(os.Getpid())
+	require.NoError(t, err)
+	// A child that spins for a moment and ends.
+	cmd := exec.Command("sh", "-c", "i=0; while [ $i -lt 300000 ]; do i=$((i+1)); done")
+	require.NoError(t, cmd.Run())
+	after, err := readProcTimes(os.Getpid())
+	require.NoError(t, err)
+	require.Greater(t, after.Children, before.Children, "the ended child's time is its parent's children's time")
+	tree, err := treeCPU(os.Getpid())
+	require.NoError(t, err)
+	require.GreaterOrEqual(t, tree, after.Own+after.Children, "the tree counts both")
+}
+
+// TestClusterSmoke runs the rows small on the production cluster, with one
+// and two worker processes: every row is measured, the server's processor
+// time is broken down per service and PostgreSQL, and no event is lost.
+func TestClusterSmoke(t *testing.T) {
+	t.Parallel()
+	// Not in make test: beside the integration tests it loads the two
+	// cores enough to push their dev server's starts past 5 s.
+	if os.Getenv("BENCH_CLUSTER_SMOKE") == "" {
+		t.Skip("set BENCH_CLUSTER_SMOKE=1 to run the bench on the production cluster, small (make bench-cluster-smoke)")
+	}
+	root, err := filepath.Abs("..")
+	require.NoError(t, err)
+	server := filepath.Join(root, "bin", "temporal-server-"+deploytemporal.Version, "temporal-server")
+	if _, err := os.Stat(server); err != nil {
+		t.Skipf("the production cluster needs %s: run `make cluster-bins`", server)
+	}
+	opts := defaultOptions()
+	opts.Cluster = true
+	opts.Workers = []int{1, 2}
+	opts.N, opts.C = 20, 4
+	opts.Only = map[string]bool{"ceiling": true, "ingest": true, "naive": true, "coursehook": true}
+	opts.Work = t.TempDir()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+
+	var out bytes.Buffer
+	progress := &syncbuf.Buffer{}
+	err = run(ctx, opts, &out, progress)
+	require.NoError(t, err, "progress:\n%s\ntable:\n%s", progress, &out)
+	table := out.String()
+	require.Contains(t, table, "production cluster")
+	for _, name := range []string{"ceiling", "ingest", "naive", "coursehook"} {
+		for _, row := range []string{name, name + ", 2 workers"} {
+			require.Regexp(t, `\n\| `+regexp.QuoteMeta(row)+` \| [^|]+ \| [^|]*server \d+\.\d ms \(frontend \d+\.\d ms, history \d+\.\d ms, matching \d+\.\d ms, worker \d+\.\d ms, PostgreSQL \d+\.\d ms\)`,
+				table, "row %s, with the server's processor time per service", row)
+		}
+	}
+	require.Contains(t, table, "| errors: 0, lost: 0, rows not measured: 0;")
 }

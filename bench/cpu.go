@@ -15,45 +15,82 @@ import (
 // on every architecture Go supports.
 const clockTicks = 100
 
+// procTimes is a process's processor time from /proc/<pid>/stat: its own
+// (user and system), and that of its children it has waited for.
+type procTimes struct {
+	PPid          int
+	Own, Children time.Duration
+}
+
+func readProcTimes(pid int) (procTimes, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return procTimes{}, err
+	}
+	// The command name may hold spaces and parentheses; the fields after
+	// the last ")" are fixed: state is the first, ppid the second, utime
+	// and stime the 12th and 13th, cutime and cstime the 14th and 15th.
+	i := bytes.LastIndexByte(b, ')')
+	if i < 0 {
+		return procTimes{}, fmt.Errorf("/proc/%d/stat: no command name", pid)
+	}
+	f := strings.Fields(string(b[i+1:]))
+	if len(f) < 15 {
+		return procTimes{}, fmt.Errorf("/proc/%d/stat: %d fields", pid, len(f))
+	}
+	var n [5]int64
+	for j, k := range []int{1, 11, 12, 13, 14} {
+		if n[j], err = strconv.ParseInt(f[k], 10, 64); err != nil {
+			return procTimes{}, fmt.Errorf("/proc/%d/stat: %w", pid, err)
+		}
+	}
+	tick := func(t int64) time.Duration { return time.Duration(t) * time.Second / clockTicks }
+	return procTimes{PPid: int(n[0]), Own: tick(n[1] + n[2]), Children: tick(n[3] + n[4])}, nil
+}
+
 // processCPU is the processor time (user and system) pid has used so far.
 func processCPU(pid int) (time.Duration, error) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	t, err := readProcTimes(pid)
+	return t.Own, err
+}
+
+// treeCPU is the processor time of pid and of the processes it started,
+// those still running and those it has waited for: a PostgreSQL server
+// serves each connection from a process of its own, which may end between
+// two readings and is then counted in its parent's children's time.
+func treeCPU(pid int) (time.Duration, error) {
+	root, err := readProcTimes(pid)
 	if err != nil {
 		return 0, err
 	}
-	// The command name may hold spaces and parentheses; the fields after
-	// the last ")" are fixed: state is the first, utime the 12th, stime the
-	// 13th.
-	i := bytes.LastIndexByte(b, ')')
-	if i < 0 {
-		return 0, fmt.Errorf("/proc/%d/stat: no command name", pid)
-	}
-	f := strings.Fields(string(b[i+1:]))
-	if len(f) < 13 {
-		return 0, fmt.Errorf("/proc/%d/stat: %d fields", pid, len(f))
-	}
-	var ticks int64
-	for _, s := range f[11:13] {
-		n, err := strconv.ParseInt(s, 10, 64)
-		if err != nil {
-			return 0, fmt.Errorf("/proc/%d/stat: %w", pid, err)
+	total := root.Own + root.Children
+	dirs, _ := filepath.Glob("/proc/[0-9]*")
+	for _, d := range dirs {
+		child, err := strconv.Atoi(filepath.Base(d))
+		if err != nil || child == pid {
+			continue
 		}
-		ticks += n
+		if t, err := readProcTimes(child); err == nil && t.PPid == pid {
+			total += t.Own + t.Children
+		}
 	}
-	return time.Duration(ticks) * time.Second / clockTicks, nil
+	return total, nil
 }
 
 // cpuMeter measures the processor time a set of processes use between its
 // start and read.
 type cpuMeter struct {
 	pids  []int
+	read  func(int) (time.Duration, error)
 	start []time.Duration
 }
 
-func startCPU(pids ...int) *cpuMeter {
-	m := &cpuMeter{pids: pids, start: make([]time.Duration, len(pids))}
+func startCPU(pids ...int) *cpuMeter { return startMeter(processCPU, pids...) }
+
+func startMeter(read func(int) (time.Duration, error), pids ...int) *cpuMeter {
+	m := &cpuMeter{pids: pids, read: read, start: make([]time.Duration, len(pids))}
 	for i, pid := range pids {
-		m.start[i], _ = processCPU(pid)
+		m.start[i], _ = read(pid)
 	}
 	return m
 }
@@ -64,7 +101,7 @@ func startCPU(pids ...int) *cpuMeter {
 func (m *cpuMeter) used() (d time.Duration, ok bool) {
 	ok = true
 	for i, pid := range m.pids {
-		now, err := processCPU(pid)
+		now, err := m.read(pid)
 		if err != nil || pid <= 0 {
 			ok = false
 			continue
@@ -74,26 +111,57 @@ func (m *cpuMeter) used() (d time.Duration, ok bool) {
 	return d, ok
 }
 
+// serverPart is one process of the Temporal server whose processor time the
+// workflow rows measure: the dev server, or on the cluster each service and
+// PostgreSQL.
+type serverPart struct {
+	Name string
+	Pid  int
+	// Tree adds the processes it started (PostgreSQL's connections).
+	Tree bool
+}
+
+// partTime is the time one server part used.
+type partTime struct {
+	Name string
+	Used time.Duration
+}
+
 // cpuUse is the processor time a row's processes used, added up per part;
-// OK says whether every one could be read.
+// OK says whether every one could be read. Server is the sum of
+// ServerParts.
 type cpuUse struct {
 	Server, Workers, Webhooks, Bench time.Duration
+	ServerParts                      []partTime
 	OK                               bool
 }
 
-// measureCPU starts measuring the dev server, the given worker and webhook
-// server processes and this one (the stand-ins, the senders and any
-// in-process worker); the returned function reads what they used since.
+// measureCPU starts measuring the Temporal server's parts, the given worker
+// and webhook server processes and this one (the stand-ins and the
+// senders); the returned function reads what they used since.
 func (b *bench) measureCPU(workers, webhooks []*process) func() cpuUse {
-	server, ws, hs, self := startCPU(b.serverPid), startCPU(pids(workers)...), startCPU(pids(webhooks)...), startCPU(os.Getpid())
+	parts := make([]*cpuMeter, len(b.serverParts))
+	for i, p := range b.serverParts {
+		read := processCPU
+		if p.Tree {
+			read = treeCPU
+		}
+		parts[i] = startMeter(read, p.Pid)
+	}
+	ws, hs, self := startCPU(pids(workers)...), startCPU(pids(webhooks)...), startCPU(os.Getpid())
 	return func() cpuUse {
-		var u cpuUse
-		var ok [4]bool
-		u.Server, ok[0] = server.used()
-		u.Workers, ok[1] = ws.used()
-		u.Webhooks, ok[2] = hs.used()
-		u.Bench, ok[3] = self.used()
-		u.OK = ok[0] && ok[1] && ok[2] && ok[3]
+		u := cpuUse{OK: len(parts) > 0}
+		for i, m := range parts {
+			d, ok := m.used()
+			u.Server += d
+			u.ServerParts = append(u.ServerParts, partTime{Name: b.serverParts[i].Name, Used: d})
+			u.OK = u.OK && ok
+		}
+		var ok [3]bool
+		u.Workers, ok[0] = ws.used()
+		u.Webhooks, ok[1] = hs.used()
+		u.Bench, ok[2] = self.used()
+		u.OK = u.OK && ok[0] && ok[1] && ok[2]
 		return u
 	}
 }
@@ -111,16 +179,26 @@ func pids(ps []*process) []int {
 type cpuLabels [4]string
 
 // describe is "; processor time <per>: <part> <ms>, ..." for n workflows or
-// events, or "" when the times could not be read.
+// events, or "" when the times could not be read. A server of several
+// processes is broken down after its total.
 func (u cpuUse) describe(n int, per string, labels cpuLabels) string {
 	if !u.OK || n == 0 {
 		return ""
 	}
 	var parts []string
 	for i, d := range []time.Duration{u.Server, u.Workers, u.Webhooks, u.Bench} {
-		if labels[i] != "" {
-			parts = append(parts, labels[i]+" "+perEvent(d, n))
+		if labels[i] == "" {
+			continue
 		}
+		part := labels[i] + " " + perEvent(d, n)
+		if i == 0 && len(u.ServerParts) > 1 {
+			var each []string
+			for _, p := range u.ServerParts {
+				each = append(each, p.Name+" "+perEvent(p.Used, n))
+			}
+			part += " (" + strings.Join(each, ", ") + ")"
+		}
+		parts = append(parts, part)
 	}
 	return "; processor time " + per + ": " + strings.Join(parts, ", ")
 }

@@ -2,7 +2,8 @@
 // the Temporal client's own ceiling, the webhook server's ingest against it, a
 // naive four-activity workflow, the real pipeline through the real worker, the
 // certificate renderer and the two binaries' peak memory, every row in one run
-// against one Temporal server. `make bench` runs it; BENCHMARKS.md explains the
+// against one Temporal server: the dev server, or with --cluster the
+// production cluster, with one and with two worker processes. `make bench` runs it; BENCHMARKS.md explains the
 // rows and keeps the last table written with --write.
 //
 // It exits with status 1 when an event is lost or fails (accepted and never
@@ -40,9 +41,9 @@ func main() {
 }
 
 // profiled runs f under the CPU profiler when path is set. The profile covers
-// the bench process only: the in-process rows (ceiling, naive, certificate),
-// the HTTP senders and the stand-ins; the worker and webhook server are
-// processes of their own.
+// the bench process only: the certificate row, the callers of the ceiling and
+// naive rows, the HTTP senders and the stand-ins; the workers and webhook
+// servers are processes of their own.
 func profiled(path string, f func() error) error {
 	if path == "" {
 		return f()

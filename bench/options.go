@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -19,6 +20,17 @@ type options struct {
 	// DBFile persists the dev server in a SQLite file with make run's
 	// pragmas; Temporal uses an existing server instead of starting one.
 	DBFile, Temporal, Namespace string
+	// Cluster runs every row on the production cluster of internal/cluster
+	// (docker-compose.yml's topology) instead of the dev server, and the
+	// workers' store on its PostgreSQL.
+	Cluster bool
+	// HistoryShards, with Cluster, creates the cluster with this many
+	// history shards instead of compose's default (0).
+	HistoryShards int
+	// Workers are the numbers of worker processes (and webhook servers)
+	// the ceiling, ingest, naive and coursehook rows run with, each number
+	// a set of rows: 1, or 1 and 2 on the cluster.
+	Workers []int
 	// NoPragmas starts the DBFile server without make run's SQLite
 	// pragmas, to show what they buy.
 	NoPragmas bool
@@ -75,6 +87,7 @@ func defaultOptions() options {
 		C:               32,
 		Renders:         200,
 		Namespace:       "default",
+		Workers:         []int{1},
 		BurstC:          200,
 		SlackPerSecond:  10000,
 		EmailsPerSecond: 10000,
@@ -99,6 +112,9 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.BoolVar(&o.NoPragmas, "no-pragmas", o.NoPragmas, "with --db-file: leave out make run's SQLite pragmas, to compare")
 	fs.StringVar(&o.Temporal, "temporal", o.Temporal, "use the Temporal server at this host:port instead of starting a dev server")
 	fs.StringVar(&o.Namespace, "namespace", o.Namespace, "Temporal namespace")
+	fs.BoolVar(&o.Cluster, "cluster", o.Cluster, "run on the production cluster (scripts/cluster.sh's topology: the Temporal server's four services as processes, PostgreSQL) instead of the dev server; needs `make cluster-bins`")
+	fs.IntVar(&o.HistoryShards, "history-shards", o.HistoryShards, "with --cluster: create it with this many history shards (NUM_HISTORY_SHARDS) instead of compose's 16")
+	workers := fs.String("workers", "", "worker processes (and webhook servers) of the ceiling, ingest, naive and coursehook rows, a set of rows for each number (default 1; 1,2 with --cluster)")
 	fs.StringVar(&o.Write, "write", o.Write, "also write the table into this file (BENCHMARKS.md), keeping its prose")
 	fs.BoolVar(&o.ScaleOut, "scale-out", o.ScaleOut, "add the scale-out row: two worker processes and two webhook servers, every event posted to both")
 	fs.IntVar(&o.Burst, "burst", o.Burst, "add the burst section: post this many events at once")
@@ -123,6 +139,19 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	if fs.NArg() > 0 {
 		return o, fmt.Errorf("unexpected arguments %q", fs.Args())
 	}
+	if o.Cluster {
+		o.Workers = []int{1, 2}
+	}
+	if *workers != "" {
+		o.Workers = nil
+		for field := range strings.SplitSeq(*workers, ",") {
+			n, err := strconv.Atoi(strings.TrimSpace(field))
+			if err != nil {
+				return o, fmt.Errorf("--workers: %q is not a number", field)
+			}
+			o.Workers = append(o.Workers, n)
+		}
+	}
 	if *only != "" {
 		o.Only = map[string]bool{}
 		for name := range strings.SplitSeq(*only, ",") {
@@ -146,8 +175,14 @@ func (o options) check() error {
 	if o.Burst < 0 || o.BurstC < 1 {
 		problems = append(problems, "--burst must not be negative and --burst-c must be at least 1")
 	}
-	if o.DBFile != "" && o.Temporal != "" {
-		problems = append(problems, "--db-file and --temporal exclude each other")
+	if boolInt(o.DBFile != "")+boolInt(o.Temporal != "")+boolInt(o.Cluster) > 1 {
+		problems = append(problems, "--db-file, --temporal and --cluster exclude each other")
+	}
+	if o.HistoryShards < 0 || o.HistoryShards > 0 && !o.Cluster {
+		problems = append(problems, "--history-shards takes a positive number, with --cluster")
+	}
+	if len(o.Workers) == 0 || slices.ContainsFunc(o.Workers, func(n int) bool { return n < 1 }) || !slices.IsSorted(o.Workers) {
+		problems = append(problems, "--workers takes numbers of at least 1, in increasing order")
 	}
 	if o.NoPragmas && o.DBFile == "" {
 		problems = append(problems, "--no-pragmas needs --db-file")
@@ -176,4 +211,11 @@ func (o options) check() error {
 		return fmt.Errorf("%s", strings.Join(problems, "; "))
 	}
 	return nil
+}
+
+func boolInt(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }

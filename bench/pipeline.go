@@ -32,39 +32,41 @@ type ingestResult struct {
 	CPU       cpuUse
 }
 
-// ingest posts N events through the real webhook server with C senders. An
-// in-process no-op stands in for the CourseCompletion workflow, as for the
-// ceiling, so the two rows differ by the webhook path alone: HTTP, checks,
-// encryption, search attributes.
-func (b *bench) ingest(ctx context.Context) (ingestResult, error) {
-	s, err := b.newStack(ctx, "ingest", 1)
+// ingest posts N events through the real webhook servers with C senders,
+// each event to one server in turn. Worker processes run a no-op in place of
+// the CourseCompletion workflow, as for the ceiling, so the two rows differ
+// by the webhook path alone: HTTP, checks, encryption, search attributes.
+func (b *bench) ingest(ctx context.Context, workers int) (ingestResult, error) {
+	name := rowName("ingest", workers)
+	s, err := b.newStack(ctx, name, workers)
 	if err != nil {
 		return ingestResult{}, err
 	}
 	defer s.Close()
-	stop, err := inProcessWorker(b.sealed, s.Queue, noop, courseCompletionName())
+	ws, err := b.naiveWorkers(ctx, name, s.Queue, courseCompletionName(), workers)
 	if err != nil {
 		return ingestResult{}, err
 	}
-	defer stop()
+	defer stopAll(ws)
 	ids, bodies, err := b.samples.events(b.opts.N)
 	if err != nil {
 		return ingestResult{}, err
 	}
-	b.progress("ingest: %d events from %d senders", b.opts.N, b.opts.C)
+	b.progress("%s: %d events from %d senders to %d webhook server(s), %d worker process(es)", name, b.opts.N, b.opts.C, workers, workers)
 	hc := newSender(b.opts.C)
 	defer hc.CloseIdleConnections()
-	cpu := b.measureCPU(nil, s.Webhooks)
-	st := send(ctx, hc, deliveries(ids, bodies, s.URLs[:1]), b.opts.C, b.opts.RetryDelay)
+	cpu := b.measureCPU(ws, s.Webhooks)
+	st := send(ctx, hc, spread(ids, bodies, s.URLs), b.opts.C, b.opts.RetryDelay)
 	b.errs.merge(st.problems)
 	accepted := st.accepted()
 	b.lost(ids, accepted)
-	d, err := drain(ctx, b.plain, b.opts.Namespace, s.Queue, len(accepted), b.opts.DrainTimeout, s.alive)
+	alive := func() error { return errors.Join(s.alive(), exited(ws)) }
+	d, err := drain(ctx, b.plain, b.opts.Namespace, s.Queue, len(accepted), b.opts.DrainTimeout, alive)
 	b.errs.merge(d.problems)
 	if err != nil {
-		return ingestResult{}, fmt.Errorf("ingest: %w", err)
+		return ingestResult{}, fmt.Errorf("%s: %w", name, err)
 	}
-	rss, err := s.Webhooks[0].PeakRSS()
+	rss, err := peakRSS(s.Webhooks)
 	if err != nil {
 		return ingestResult{}, err
 	}
@@ -80,6 +82,16 @@ func deliveries(ids []string, bodies [][]byte, urls []string) []delivery {
 		for _, u := range urls {
 			out = append(out, delivery{URL: u, EventID: id, Body: bodies[i]})
 		}
+	}
+	return out
+}
+
+// spread posts each event once, to the urls in turn, as a load balancer in
+// front of the webhook servers would.
+func spread(ids []string, bodies [][]byte, urls []string) []delivery {
+	out := make([]delivery, len(ids))
+	for i, id := range ids {
+		out[i] = delivery{URL: urls[i%len(urls)], EventID: id, Body: bodies[i]}
 	}
 	return out
 }
@@ -100,6 +112,9 @@ type pipelineRun struct {
 	Events            int
 	Senders           int
 	Webhooks, Workers int
+	// Spread posts each event to one webhook server, in turn, instead of
+	// to every one.
+	Spread bool
 	// Digest leaves the worker's cohort digest at its defaults, as in
 	// production: past five completions a minute, Slack gets one digest a
 	// minute. Without it every completion gets a message of its own, so
@@ -137,9 +152,10 @@ type pipelineResult struct {
 }
 
 // pipeline posts run.Events distinct events to every webhook server of a
-// fresh stack, waits until every workflow has closed, and checks that each
-// event was processed exactly once: one completed row, one Slack message and
-// one email, counted on the stand-ins by event id.
+// fresh stack (or, with run.Spread, to one in turn), waits until every
+// workflow has closed, and checks that each event was processed exactly
+// once: one completed row, one Slack message and one email, counted on the
+// stand-ins by event id.
 func (b *bench) pipeline(ctx context.Context, run pipelineRun) (_ pipelineResult, err error) {
 	res := pipelineResult{pipelineRun: run}
 	s, err := b.newStack(ctx, run.Name, run.Webhooks)
@@ -170,7 +186,11 @@ func (b *bench) pipeline(ctx context.Context, run pipelineRun) (_ pipelineResult
 	defer hc.CloseIdleConnections()
 	cpu := b.measureCPU(s.Workers, s.Webhooks)
 	posted := time.Now()
-	st := send(ctx, hc, deliveries(ids, bodies, s.URLs), run.Senders, b.opts.RetryDelay)
+	plan := deliveries(ids, bodies, s.URLs)
+	if run.Spread {
+		plan = spread(ids, bodies, s.URLs)
+	}
+	st := send(ctx, hc, plan, run.Senders, b.opts.RetryDelay)
 	b.errs.merge(st.problems)
 	accepted := st.accepted()
 	b.lost(ids, accepted)

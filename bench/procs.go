@@ -16,14 +16,15 @@ import (
 )
 
 // buildBinaries builds the worker and the webhook server into dir, as
-// `make build` does, and returns their paths.
-func buildBinaries(ctx context.Context, root, dir string) (worker, starter string, err error) {
-	cmd := exec.CommandContext(ctx, "go", "build", "-o", dir+string(filepath.Separator), "./worker", "./starter")
+// `make build` does, and the reference rows' naiveworker, and returns their
+// paths.
+func buildBinaries(ctx context.Context, root, dir string) (worker, starter, naiveWorker string, err error) {
+	cmd := exec.CommandContext(ctx, "go", "build", "-o", dir+string(filepath.Separator), "./worker", "./starter", "./bench/naiveworker")
 	cmd.Dir = root
 	if out, err := cmd.CombinedOutput(); err != nil {
-		return "", "", fmt.Errorf("go build ./worker ./starter: %w\n%s", err, out)
+		return "", "", "", fmt.Errorf("go build ./worker ./starter ./bench/naiveworker: %w\n%s", err, out)
 	}
-	return filepath.Join(dir, "worker"), filepath.Join(dir, "starter"), nil
+	return filepath.Join(dir, "worker"), filepath.Join(dir, "starter"), filepath.Join(dir, "naiveworker"), nil
 }
 
 // process is a coursehook binary the bench runs, its log in a file.

@@ -24,13 +24,12 @@ type report struct {
 	// LoadBefore and LoadAfter are the load averages around the rows.
 	LoadBefore, LoadAfter string
 
-	Cert       *certResult
-	Ceiling    *ceilingResult
-	Ingest     *ingestResult
-	Naive      *naiveResult
-	Coursehook *pipelineResult
-	ScaleOut   *pipelineResult
-	Burst      *pipelineResult
+	Cert *certResult
+	// Sets are the ceiling, ingest, naive and coursehook rows, once for
+	// each number of worker processes, one first.
+	Sets     []*rowSet
+	ScaleOut *pipelineResult
+	Burst    *pipelineResult
 
 	// Failures are the rows that could not be measured; Skipped those
 	// --only left out.
@@ -39,6 +38,26 @@ type report struct {
 	Errors   problems
 	Lost     int
 	Took     time.Duration
+}
+
+// rowSet is the ceiling, ingest, naive and coursehook rows run with one
+// number of worker processes (and as many webhook servers), nil where a row
+// was not measured.
+type rowSet struct {
+	Workers    int
+	Ceiling    *ceilingResult
+	Ingest     *ingestResult
+	Naive      *naiveResult
+	Coursehook *pipelineResult
+}
+
+// first is the set of the fewest workers, which the memory and scale-out
+// rows refer to.
+func (r *report) first() *rowSet {
+	if len(r.Sets) == 0 {
+		return &rowSet{Workers: 1}
+	}
+	return r.Sets[0]
 }
 
 // failure is the run's verdict: an error when an event was lost or failed or
@@ -105,27 +124,66 @@ func (r *report) markdown() string {
 const notMeasured = "not measured"
 
 func (r *report) rows() []row {
-	rows := []row{r.ceilingRow(), r.ingestRow(), r.naiveRow(), r.coursehookRow(), r.certRow(), r.memoryRow()}
+	var rows []row
+	for _, set := range r.Sets {
+		base := r.first()
+		rows = append(rows, set.ceilingRow(base), set.ingestRow(base), set.naiveRow(base), set.coursehookRow(base))
+	}
+	rows = append(rows, r.certRow(), r.memoryRow())
 	if r.ScaleOut != nil {
 		rows = append(rows, r.scaleOutRow())
 	}
 	return append(rows, r.correctnessRow())
 }
 
-func (r *report) ceilingRow() row {
-	x := row{name: "ceiling", what: "raw SDK `StartWorkflow` of a no-op workflow, in-process worker", measured: notMeasured}
-	if c := r.Ceiling; c != nil && c.Rate > 0 {
+// name is a row's name in the set: "naive", or "naive, 2 workers".
+func (set *rowSet) name(row string) string {
+	if set.Workers == 1 {
+		return row
+	}
+	return fmt.Sprintf("%s, %d workers", row, set.Workers)
+}
+
+// processes says what runs a row of the set besides the bench process.
+func (set *rowSet) processes(webhooks bool) string {
+	if set.Workers == 1 {
+		if webhooks {
+			return "one webhook server, one worker process"
+		}
+		return "one worker process"
+	}
+	if webhooks {
+		return fmt.Sprintf("%d webhook servers, each event posted to one in turn; %d worker processes", set.Workers, set.Workers)
+	}
+	return fmt.Sprintf("%d worker processes", set.Workers)
+}
+
+// scaled is a set's rate beside the first set's, for the sets with more
+// workers: "; 1.10× one worker".
+func (set *rowSet) scaled(rate, base float64) string {
+	if set.Workers == 1 || base == 0 {
+		return ""
+	}
+	return "; " + ratio(rate, base) + " one worker"
+}
+
+func (set *rowSet) ceilingRow(base *rowSet) row {
+	x := row{name: set.name("ceiling"), what: "raw SDK `StartWorkflow` of a no-op workflow; " + set.processes(false), measured: notMeasured}
+	if c := set.Ceiling; c != nil && c.Rate > 0 {
 		x.measured = fmt.Sprintf("%.0f starts/s; p50 %s, p95 %s, p99 %s", c.Rate, ms(c.P50), ms(c.P95), ms(c.P99))
-		x.measured += c.CPU.describe(c.Workflows, "a workflow", cpuLabels{"server"})
+		x.measured += c.CPU.describe(c.Workflows, "a workflow", cpuLabels{"server", "worker"})
 		x.ratio = "1 (reference)"
+		if b := base.Ceiling; b != nil {
+			x.ratio += set.scaled(c.Rate, b.Rate)
+		}
 	}
 	return x
 }
 
-func (r *report) ingestRow() row {
-	x := row{name: "ingest", what: "real webhook server process over HTTP; a no-op stands in for the workflow, as in the ceiling",
+func (set *rowSet) ingestRow(base *rowSet) row {
+	x := row{name: set.name("ingest"), what: "real webhook server process over HTTP; a no-op stands in for the workflow, as in the ceiling; " + set.processes(true),
 		measured: notMeasured, target: fmt.Sprintf("≥ %.1f× starts/s; p99 ≤ %.2f×", targetIngestRate, targetAckP99)}
-	in, c := r.Ingest, r.Ceiling
+	in, c := set.Ingest, set.Ceiling
 	if in == nil || in.Rate == 0 {
 		return x
 	}
@@ -133,41 +191,50 @@ func (r *report) ingestRow() row {
 	if in.Retried > 0 {
 		x.measured += fmt.Sprintf("; %d attempts retried", in.Retried)
 	}
-	x.measured += in.CPU.describe(in.Workflows, "an event", cpuLabels{"server", "", "webhook server"})
+	x.measured += in.CPU.describe(in.Workflows, "an event", cpuLabels{"server", "worker", "webhook server"})
 	if c == nil || c.Rate == 0 {
 		return x
 	}
 	x.ratio = fmt.Sprintf("%s starts/s; p50 %s, p95 %s, p99 %s", ratio(in.Rate, c.Rate),
 		ratio(float64(in.P50), float64(c.P50)), ratio(float64(in.P95), float64(c.P95)), ratio(float64(in.P99), float64(c.P99)))
+	if b := base.Ingest; b != nil {
+		x.ratio += set.scaled(in.Rate, b.Rate)
+	}
 	rateOK := in.Rate >= targetIngestRate*c.Rate
 	p99OK := float64(in.P99) <= targetAckP99*float64(c.P99)
 	x.status = fmt.Sprintf("rate %s; p99 %s", verdict(rateOK), verdict(p99OK))
 	return x
 }
 
-func (r *report) naiveRow() row {
-	x := row{name: "naive", what: "four ordinary no-op activities in sequence, in-process worker", measured: notMeasured}
-	if n := r.Naive; n != nil && n.Rate > 0 {
+func (set *rowSet) naiveRow(base *rowSet) row {
+	x := row{name: set.name("naive"), what: "four ordinary no-op activities in sequence; " + set.processes(false), measured: notMeasured}
+	if n := set.Naive; n != nil && n.Rate > 0 {
 		x.measured = fmt.Sprintf("%.1f completed/s (%s, first start to last close); each workflow p50 %s, p99 %s", n.Rate, n.Elapsed.Round(time.Millisecond), seconds(n.EachP50), seconds(n.EachP99))
-		x.measured += n.CPU.describe(n.Workflows, "a workflow", cpuLabels{"server", "", "", "in-process worker and callers"})
+		x.measured += n.CPU.describe(n.Workflows, "a workflow", cpuLabels{"server", "worker", "", "callers"})
 		x.ratio = "1 (reference)"
+		if b := base.Naive; b != nil {
+			x.ratio += set.scaled(n.Rate, b.Rate)
+		}
 	}
 	return x
 }
 
-func (r *report) coursehookRow() row {
-	x := row{name: "coursehook", what: "real worker process: PDF, slack-go and sendgrid-go against the stand-ins, SQLite; events posted through the webhook server",
+func (set *rowSet) coursehookRow(base *rowSet) row {
+	x := row{name: set.name("coursehook"), what: "real worker process: PDF, slack-go and sendgrid-go against the stand-ins, the store; events posted through the webhook server; " + set.processes(true),
 		measured: notMeasured, target: fmt.Sprintf("≥ %.1f× naive", targetCoursehook)}
-	p := r.Coursehook
+	p := set.Coursehook
 	if p == nil || p.Rate == 0 {
 		return x
 	}
 	x.measured = fmt.Sprintf("%.1f completed/s (%s, first start to last close); each workflow p50 %s, p99 %s; ack p99 %s while the worker works",
 		p.Rate, p.Elapsed.Round(time.Millisecond), seconds(p.EachP50), seconds(p.EachP99), ms(p.AckP99))
 	x.measured += p.CPU.describe(p.Events, "an event", cpuLabels{"server", "worker", "webhook server", "stand-ins and senders"})
-	if n := r.Naive; n != nil && n.Rate > 0 {
+	if n := set.Naive; n != nil && n.Rate > 0 {
 		x.ratio = ratio(p.Rate, n.Rate) + " naive"
 		x.status = verdict(p.Rate >= targetCoursehook*n.Rate)
+	}
+	if b := base.Coursehook; b != nil {
+		x.ratio += set.scaled(p.Rate, b.Rate)
 	}
 	return x
 }
@@ -187,11 +254,11 @@ func (r *report) memoryRow() row {
 	x := row{name: "memory", what: "peak RSS (VmHWM) of the processes", measured: notMeasured, target: fmt.Sprintf("webhook server ≤ %s", megabytes(targetWebhookRSS))}
 	var parts []string
 	var webhook int64
-	if in := r.Ingest; in != nil && in.PeakRSS > 0 {
+	if in := r.first().Ingest; in != nil && in.PeakRSS > 0 {
 		parts = append(parts, "webhook server "+megabytes(in.PeakRSS)+" (ingest)")
 		webhook = in.PeakRSS
 	}
-	if p := r.Coursehook; p != nil && p.WebhookRSS > 0 {
+	if p := r.first().Coursehook; p != nil && p.WebhookRSS > 0 {
 		parts = append(parts, "webhook server "+megabytes(p.WebhookRSS)+", worker "+megabytes(p.WorkerRSS)+" (coursehook)")
 		webhook = max(webhook, p.WebhookRSS)
 	}
@@ -210,7 +277,7 @@ func (r *report) scaleOutRow() row {
 	}
 	x.measured = fmt.Sprintf("%.1f completed/s (%s); %d accepted, %d answered duplicate; %d Slack messages, %d emails for %d events",
 		p.Rate, p.Elapsed.Round(time.Millisecond), p.Accepted, p.Dupes, p.SlackMessages, p.Emails, p.Events)
-	if c := r.Coursehook; c != nil && c.Rate > 0 {
+	if c := r.first().Coursehook; c != nil && c.Rate > 0 && r.first().Workers == 1 {
 		x.ratio = ratio(p.Rate, c.Rate) + " one worker"
 	}
 	return x
@@ -218,13 +285,17 @@ func (r *report) scaleOutRow() row {
 
 func (r *report) correctnessRow() row {
 	retried := 0
-	for _, p := range []*pipelineResult{r.Coursehook, r.ScaleOut, r.Burst} {
+	pipelines := []*pipelineResult{r.ScaleOut, r.Burst}
+	for _, set := range r.Sets {
+		pipelines = append(pipelines, set.Coursehook)
+		if set.Ingest != nil {
+			retried += set.Ingest.Retried
+		}
+	}
+	for _, p := range pipelines {
 		if p != nil {
 			retried += p.Retried
 		}
-	}
-	if r.Ingest != nil {
-		retried += r.Ingest.Retried
 	}
 	ok := r.Errors.Count == 0 && r.Lost == 0 && len(r.Failures) == 0
 	return row{

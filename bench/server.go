@@ -9,12 +9,14 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
 
 	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
 	sdklog "go.temporal.io/sdk/log"
 
+	"github.com/coursehook/coursehook/internal/cluster"
 	"github.com/coursehook/coursehook/internal/devserver"
 )
 
@@ -26,6 +28,11 @@ type temporalServer struct {
 	// Version is the server's own, from GetSystemInfo, with the CLI's
 	// --version line when the bench started the server.
 	Version string
+	// Parts are its processes, for the rows' processor time: none for a
+	// server the bench did not start.
+	Parts []serverPart
+	// Cluster is the production cluster, with --cluster.
+	Cluster *cluster.Cluster
 	stop    func() error
 }
 
@@ -34,6 +41,9 @@ type temporalServer struct {
 func startTemporal(ctx context.Context, opts options, serverLog io.Writer) (*temporalServer, error) {
 	if opts.Temporal != "" {
 		return &temporalServer{Address: opts.Temporal, Describe: "existing server at " + opts.Temporal, stop: func() error { return nil }}, nil
+	}
+	if opts.Cluster {
+		return startCluster(ctx, opts, serverLog)
 	}
 	cli, err := devserver.CLIPath()
 	if err != nil {
@@ -60,9 +70,65 @@ func startTemporal(ctx context.Context, opts options, serverLog io.Writer) (*tem
 	}
 	s.Address = srv.FrontendHostPort()
 	s.stop = srv.Stop
+	if pid := devServerPid(s.Address); pid > 0 {
+		s.Parts = []serverPart{{Name: "server", Pid: pid}}
+	}
 	if out, err := exec.CommandContext(ctx, cli, "--version").Output(); err == nil {
 		s.Version = strings.TrimSpace(string(out))
 	}
+	return s, nil
+}
+
+// startCluster stands up the production topology, as scripts/cluster.sh
+// does, on free ports in a folder of its own; stop takes it down and
+// removes the folder unless opts.Keep.
+func startCluster(ctx context.Context, opts options, serverLog io.Writer) (*temporalServer, error) {
+	ports, err := cluster.FreePorts()
+	if err != nil {
+		return nil, err
+	}
+	// Not under the work folder: PostgreSQL runs as the postgres user,
+	// which must reach its data directory, and a temporary folder is
+	// private.
+	dir, err := os.MkdirTemp("", "coursehook-bench-cluster-")
+	if err != nil {
+		return nil, err
+	}
+	var env map[string]string
+	if opts.HistoryShards > 0 {
+		env = map[string]string{"NUM_HISTORY_SHARDS": strconv.Itoa(opts.HistoryShards)}
+	}
+	fmt.Fprintf(serverLog, "bench: the cluster's state and logs: %s\n", dir)
+	c, err := cluster.Up(ctx, cluster.Options{Dir: dir, Ports: ports, Env: env, Log: serverLog})
+	if err != nil {
+		os.RemoveAll(dir)
+		return nil, fmt.Errorf("start the production cluster: %w", err)
+	}
+	s := &temporalServer{Address: c.Frontend(), Cluster: c, stop: func() error {
+		err := c.Down(context.WithoutCancel(ctx))
+		if !opts.Keep {
+			os.RemoveAll(dir)
+		}
+		return err
+	}}
+	for _, svc := range cluster.Services {
+		p, err := c.Process("temporal-" + svc)
+		if err != nil {
+			return s, err
+		}
+		s.Parts = append(s.Parts, serverPart{Name: svc, Pid: p.Pid()})
+	}
+	pg, err := c.PostgresPid()
+	if err != nil {
+		return s, err
+	}
+	s.Parts = append(s.Parts, serverPart{Name: "PostgreSQL", Pid: pg, Tree: true})
+	shards, err := c.HistoryShards()
+	if err != nil {
+		return s, err
+	}
+	s.Describe = fmt.Sprintf("production cluster (scripts/cluster.sh's topology): frontend, history, matching and worker as processes of their own, "+
+		"%s history shards, PostgreSQL %s for persistence and SQL visibility, and for the workers' store", shards, c.PostgresVersion())
 	return s, nil
 }
 

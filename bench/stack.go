@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/coursehook/coursehook/internal/sendgridtest"
@@ -27,7 +28,8 @@ var (
 const startupTimeout = time.Minute
 
 // stack is one coursehook deployment: Slack and SendGrid stand-ins in the
-// bench process, a SQLite database, worker processes and webhook server
+// bench process, a SQLite database (a PostgreSQL one on the cluster),
+// worker processes and webhook server
 // processes, all on one task queue.
 type stack struct {
 	Name     string
@@ -91,6 +93,15 @@ func (b *bench) newStack(ctx context.Context, name string, webhooks int) (*stack
 // the first migrates the fresh database, and opens the store.
 func (s *stack) startWorkers(ctx context.Context, n int, digest bool) error {
 	s.Digest = digest
+	if c := s.b.cluster; c != nil {
+		// On the cluster, the store is on its PostgreSQL, as compose has
+		// it: a database of the row's own, owned by coursehook's role.
+		url, err := c.CreateDatabase(ctx, strings.ReplaceAll("bench_"+s.b.runID+"_"+s.Name, "-", "_"))
+		if err != nil {
+			return fmt.Errorf("%s: %w", s.Name, err)
+		}
+		s.Database = url
+	}
 	for i := range n {
 		env := append(s.b.env(s.Queue),
 			"DATABASE_URL="+s.Database,

@@ -8,22 +8,29 @@ import (
 	"strings"
 )
 
-// The generated table sits between these two lines of BENCHMARKS.md; a new
-// run replaces what is between them and leaves the prose around them alone.
-const (
-	beginMarker = "<!-- bench:begin: written by `go run ./bench --write BENCHMARKS.md`; edits between these markers are overwritten -->"
-	endMarker   = "<!-- bench:end -->"
-)
+// markers are the two lines a generated table sits between in
+// BENCHMARKS.md; a new run replaces what is between them and leaves the
+// prose around them alone. The dev server's table and the cluster's
+// (--cluster) have a pair each.
+func markers(onCluster bool) (begin, end string) {
+	if onCluster {
+		return "<!-- bench:cluster:begin: written by `go run ./bench --cluster --write BENCHMARKS.md`; edits between these markers are overwritten -->",
+			"<!-- bench:cluster:end -->"
+	}
+	return "<!-- bench:begin: written by `go run ./bench --write BENCHMARKS.md`; edits between these markers are overwritten -->",
+		"<!-- bench:end -->"
+}
 
 // writeBenchmarks puts table into path: between the markers of an existing
 // file, or into a new file with the prose sections as placeholders. A file
 // without the markers is left alone, since its prose would be lost.
-func writeBenchmarks(path, table string) error {
+func writeBenchmarks(path, table string, onCluster bool) error {
+	beginMarker, endMarker := markers(onCluster)
 	block := beginMarker + "\n\n" + table + "\n" + endMarker
 	old, err := os.ReadFile(path)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
-		return os.WriteFile(path, []byte(strings.Replace(benchmarksTemplate, "{{table}}", block, 1)), 0o644)
+		old = []byte(newBenchmarks())
 	case err != nil:
 		return err
 	}
@@ -35,6 +42,16 @@ func writeBenchmarks(path, table string) error {
 	}
 	text = text[:begin] + block + text[end+len(endMarker):]
 	return os.WriteFile(path, []byte(text), 0o644)
+}
+
+// newBenchmarks is the template with both tables' markers and no table.
+func newBenchmarks() string {
+	var blocks [2]string
+	for i, onCluster := range []bool{false, true} {
+		begin, end := markers(onCluster)
+		blocks[i] = begin + "\n\nNot measured yet.\n\n" + end
+	}
+	return strings.NewReplacer("{{table}}", blocks[0], "{{cluster}}", blocks[1]).Replace(benchmarksTemplate)
 }
 
 // benchmarksTemplate is a new BENCHMARKS.md: what the rows mean and how to
@@ -63,9 +80,9 @@ go run ./bench -h                            # every flag
 
 | row | what runs | what is counted |
 |---|---|---|
-| ceiling | N starts of a no-op workflow through the raw SDK (` + "`ExecuteWorkflow`" + `) from C concurrent callers; an in-process worker completes them | starts/s over the start phase; each start's time, p50/p95/p99 |
-| ingest | the real webhook server (` + "`go build ./starter`" + `, run as a process, configured by its environment like the integration tests) takes N events from C senders over HTTP; an in-process no-op stands in for ` + "`CourseCompletion`" + `, as in the ceiling, so the two rows differ by the webhook path alone | 2xx answers/s; each answer's time, p50/p95/p99; both as ratios to the ceiling |
-| naive | N workflows of four ordinary no-op activities run in sequence, with default options, started by C callers; in-process worker | completed/s from the first workflow's start to the last one's close |
+| ceiling | N starts of a no-op workflow through the raw SDK (` + "`ExecuteWorkflow`" + `) from C concurrent callers; a worker process of the bench's own (` + "`bench/naiveworker`" + `) completes them | starts/s over the start phase; each start's time, p50/p95/p99 |
+| ingest | the real webhook server (` + "`go build ./starter`" + `, run as a process, configured by its environment like the integration tests) takes N events from C senders over HTTP; a no-op in the bench's worker process stands in for ` + "`CourseCompletion`" + `, as in the ceiling, so the two rows differ by the webhook path alone | 2xx answers/s; each answer's time, p50/p95/p99; both as ratios to the ceiling |
+| naive | N workflows of four ordinary no-op activities run in sequence, with default options, started by C callers; the bench's worker process, like coursehook's a process of its own | completed/s from the first workflow's start to the last one's close |
 | coursehook | N events posted through a webhook server to the real worker process (` + "`go build ./worker`" + `): SQLite in a temporary folder, the real PDF, slack-go and sendgrid-go against the Slack and SendGrid stand-ins (` + "`internal/slacktest`" + `, ` + "`internal/sendgridtest`" + `) in the bench process; ` + "`SLACK_MESSAGES_PER_SECOND`" + ` is lifted, so the pipeline, not the throttle, is measured | completed/s from the first workflow's start to the last one's close, as a ratio to naive; then every event is checked: one completed row, one Slack message, one email |
 | certificate | ` + "`certificate.Render`" + ` of the first sample, in process | median and p99 render time; PDF size |
 | memory | the webhook servers of the ingest and coursehook rows, and the worker of the coursehook row | peak RSS (` + "`VmHWM`" + ` in ` + "`/proc/<pid>/status`" + `) |
@@ -86,7 +103,8 @@ across runs.
 
 ## Profiling
 
-- **The bench process** (certificate, ceiling and naive rows, the senders, the stand-ins):
+- **The bench process** (the certificate row, the callers of the ceiling and naive rows, the
+  senders, the stand-ins):
   ` + "`go run ./bench --cpuprofile cpu.out`" + `, then ` + "`go tool pprof -top cpu.out`" + `.
 - **The worker and the webhook server** serve no pprof endpoint (only ` + "`/metrics`" + ` on their
   private listeners). ` + "`--perf DIR`" + ` records both with Linux ` + "`perf`" + ` during the coursehook
@@ -99,6 +117,13 @@ across runs.
 ## Last run
 
 {{table}}
+
+## On the production cluster
+
+` + "`make bench-cluster`" + ` runs the same rows on the production cluster (` + "`--cluster`" + `), with one and with two
+worker processes.
+
+{{cluster}}
 
 ## Where the time goes
 

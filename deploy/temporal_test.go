@@ -78,6 +78,30 @@ func TestNamespaceJobRegistersTheWorkflowsSearchAttributes(t *testing.T) {
 	}
 }
 
+// TestNamespaceJobWaitsForEveryAttribute: after registering them, the
+// namespace job waits until a visibility query naming every attribute the
+// workflow sets succeeds, so no start meets a frontend that does not know
+// one of them yet.
+func TestNamespaceJobWaitsForEveryAttribute(t *testing.T) {
+	script, err := os.ReadFile("temporal/create-namespace.sh")
+	require.NoError(t, err)
+	m := regexp.MustCompile(`(?m)^wait_for temporal workflow list .*\\\n\t--query "([^"]+)"$`).FindSubmatch(script)
+	require.NotNil(t, m, "create-namespace.sh has no `wait_for temporal workflow list ... --query \"...\"` over the search attributes")
+	named := map[string]bool{}
+	for _, clause := range strings.Split(string(m[1]), " AND ") {
+		name, value, ok := strings.Cut(clause, " = ")
+		require.True(t, ok && value == "''", "%q is not Name = ''", clause)
+		named[name] = true
+	}
+	want := map[string]bool{}
+	for name := range workflows.SearchAttributeTypes() {
+		want[name] = true
+	}
+	require.Equal(t, want, named)
+	require.Greater(t, strings.Index(string(script), "--query"), strings.Index(string(script), "search-attribute create"),
+		"the wait follows the registration")
+}
+
 // TestSchemaJobDefaultsToTheImagesSchema: the schema folder is a variable
 // only so the local cluster can point it at the server module's copy; in
 // the admin-tools image it is where the image keeps it.

@@ -337,7 +337,11 @@ func TestLargestAllowedBodyFitsTemporal(t *testing.T) {
 	keys := codecKeys(t, newSpec(t, "k1"))
 	s := newStack(t, stackOptions{
 		SlackPerSecond: 50, DataConverter: codec.DataConverter(keys), FailureConverter: codec.FailureConverter(keys),
-		Webhook: webhook.Options{MaxBodyBytes: config.MaxMaxBodyBytes},
+		// The start carries the largest body, encrypted, to a server the
+		// whole suite shares; this test is about sizes, so the start gets
+		// the platform's whole wait rather than the 5 s default, which a
+		// busy machine has overrun.
+		Webhook: webhook.Options{MaxBodyBytes: config.MaxMaxBodyBytes, StartTimeout: 12 * time.Second},
 	})
 	for _, kind := range []struct {
 		event string

@@ -139,6 +139,18 @@ func run(ctx context.Context, getenv func(string) string, stderr io.Writer, read
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	wopts := webhookOptions(cfg, log)
 	wopts.Metrics = webhook.NewMetrics(reg)
+	// /readyz waits for the search-attribute check below: a start with
+	// attributes the namespace does not know yet would be refused, and the
+	// event kept as a dead letter.
+	attributesChecked := make(chan struct{})
+	wopts.Checked = func() error {
+		select {
+		case <-attributesChecked:
+			return nil
+		default:
+			return errSearchAttributesUnchecked
+		}
+	}
 	var hook *webhook.Server
 	pages, err := verificationPages(ctx, cfg, log, func(c *gin.Context) string { return hook.ClientAddr(c) })
 	if err != nil {
@@ -206,6 +218,9 @@ func run(ctx context.Context, getenv func(string) string, stderr io.Writer, read
 	go func() {
 		defer close(checked)
 		err := app.WaitForSearchAttributes(ctx, c, cfg.TemporalNamespace, cfg.RegisterSearchAttributes, log)
+		if err == nil {
+			close(attributesChecked)
+		}
 		if errors.Is(err, app.ErrSearchAttributes) || errors.Is(err, app.ErrCannotConnect) {
 			log.Error("cannot serve", "error", err)
 			stop(err)
@@ -220,6 +235,10 @@ func run(ctx context.Context, getenv func(string) string, stderr io.Writer, read
 	}
 	return err
 }
+
+// errSearchAttributesUnchecked is /readyz's answer until the start-up check
+// of the search attributes has passed.
+var errSearchAttributesUnchecked = errors.New("search attributes not checked yet")
 
 // pages are the public certificate verification pages, when
 // PUBLIC_BASE_URL is set, and the store behind them.

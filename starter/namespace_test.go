@@ -107,10 +107,8 @@ func TestWaitsForTheNamespaceToBeRegistered(t *testing.T) {
 	}, logs.String)
 	// The starter registers the search attributes of the new namespace
 	// (TEMPORAL_REGISTER_SEARCH_ATTRIBUTES); until then a start would be
-	// refused for them.
-	eventually(t, 30*time.Second, func() bool {
-		return strings.Contains(logs.String(), `"msg":"registered search attributes","namespace":"`+ns+`"`)
-	}, logs.String)
+	// refused for them, so it is not ready before.
+	require.Contains(t, logs.String(), `"msg":"registered search attributes","namespace":"`+ns+`"`)
 	eventually(t, 30*time.Second, func() bool {
 		code := postEvent().StatusCode
 		require.Contains(t, []int{http.StatusAccepted, http.StatusServiceUnavailable}, code, "logs:\n%s", logs.String())

@@ -140,3 +140,34 @@ func TestReadyChecksTheDefaultNamespace(t *testing.T) {
 	require.Equal(t, map[string]any{"status": "unavailable", "error": "namespace default is not registered"}, body)
 	require.Equal(t, []string{"default"}, h.temporal.Described())
 }
+
+// TestReadyWaitsForTheStartUpCheck: with Options.Checked, /readyz stays 503
+// with the check's error, even once Temporal answers and the namespace
+// exists, until the check passes; an unreachable Temporal is still named
+// first.
+func TestReadyWaitsForTheStartUpCheck(t *testing.T) {
+	checked := errors.New("search attributes not checked yet")
+	h := newHarness(t, Options{Namespace: "coursehook", Checked: func() error { return checked }})
+	ready := func() (int, map[string]any) {
+		t.Helper()
+		req := request(readyPath, nil)
+		req.Method = http.MethodGet
+		return h.serve(t, req)
+	}
+
+	code, body := ready()
+	require.Equal(t, http.StatusServiceUnavailable, code)
+	require.Equal(t, map[string]any{"status": "unavailable", "error": "search attributes not checked yet"}, body)
+	require.Contains(t, h.logs.String(), "search attributes not checked yet")
+
+	h.temporal.healthErr = serviceerror.NewUnavailable("connection refused")
+	code, body = ready()
+	require.Equal(t, http.StatusServiceUnavailable, code)
+	require.Equal(t, "temporal unreachable", body["error"])
+	h.temporal.healthErr = nil
+
+	checked = nil
+	code, body = ready()
+	require.Equal(t, http.StatusOK, code)
+	require.Equal(t, map[string]any{"status": "ready"}, body)
+}

@@ -104,6 +104,11 @@ type Options struct {
 	LearnerHashKey []byte
 	// Metrics records requests, starts and refusals; nil records nothing.
 	Metrics *Metrics
+	// Checked, when set, holds /readyz at 503 until it returns nil, with
+	// its error as the reason. The starter passes its start-up check of the
+	// search attributes: until the namespace is known to have them, a start
+	// that sets them may be refused. Nil gates nothing.
+	Checked func() error
 	// Public registers routes any source may reach, beside the webhook:
 	// the certificate verification pages. Nil registers none. The routes
 	// it adds skip the source check; everything else keeps it.
@@ -433,8 +438,8 @@ func (s *Server) tooLarge(c *gin.Context) {
 	})
 }
 
-// ready answers 200 once Temporal answers and the namespace exists: before
-// that, every start would fail.
+// ready answers 200 once Temporal answers, the namespace exists and
+// Options.Checked passes: before that, every start would fail.
 func (s *Server) ready(c *gin.Context) {
 	now := s.opts.Now()
 	s.mu.Lock()
@@ -461,6 +466,13 @@ func (s *Server) ready(c *gin.Context) {
 		s.log.Warn("readiness check failed: cannot describe the namespace", "namespace", ns, "error", err)
 		c.JSON(http.StatusServiceUnavailable, gin.H{"status": "unavailable", "error": "namespace " + ns + " could not be checked"})
 		return
+	}
+	if s.opts.Checked != nil {
+		if err := s.opts.Checked(); err != nil {
+			s.log.Warn("readiness check failed", "error", err)
+			c.JSON(http.StatusServiceUnavailable, gin.H{"status": "unavailable", "error": err.Error()})
+			return
+		}
 	}
 	s.mu.Lock()
 	s.readyUntil = now.Add(readyFor)

@@ -50,4 +50,14 @@ for spec in CourseId:Keyword CompanyId:Keyword LearnerHash:Keyword CompletionSta
 	fi
 done
 
+# A new attribute reaches every frontend's namespace cache only after a
+# refresh too: until then a workflow start that sets it fails with
+# InvalidArgument "no mapping defined for search attribute ...", and the
+# webhook server keeps the event as a dead letter. A query goes through the
+# same mapping, so one that names every attribute succeeding means starts
+# will find them. It names workflows.SearchAttributeTypes, as the loop does
+# (deploy/temporal_test.go holds both to it).
+wait_for temporal workflow list --address "$TEMPORAL_ADDRESS" --namespace "$namespace" --limit 1 \
+	--query "CourseId = '' AND CompanyId = '' AND LearnerHash = '' AND CompletionStatus = '' AND FailedSteps = ''"
+
 echo "create-namespace: namespace $namespace is ready"

@@ -126,7 +126,7 @@ func flakyProviders(tb *testbed) (stop func()) {
 
 // report is what the soak is judged by.
 type report struct {
-	events, accepted, retriedThenAccepted, completed, lost, slackTwice, emailTwice int
+	events, accepted, retriedThenAccepted, duplicateOnly, completed, lost, slackTwice, emailTwice int
 }
 
 func (r report) String() string {
@@ -134,6 +134,7 @@ func (r report) String() string {
 	fmt.Fprintf(&b, "  events posted             %d\n", r.events)
 	fmt.Fprintf(&b, "  accepted (202)            %d\n", r.accepted)
 	fmt.Fprintf(&b, "  503, then accepted        %d\n", r.retriedThenAccepted)
+	fmt.Fprintf(&b, "  only 200 duplicate        %d (an answer failed after the start went through)\n", r.duplicateOnly)
 	fmt.Fprintf(&b, "  completed                 %d\n", r.completed)
 	fmt.Fprintf(&b, "  lost                      %d (must be 0)\n", r.lost)
 	fmt.Fprintf(&b, "  Slack duplicates          %d (must be 0)\n", r.slackTwice)
@@ -167,6 +168,12 @@ func judge(t *testing.T, ctx context.Context, tb *testbed, tc client.Client, eve
 		}
 		if retried {
 			r.retriedThenAccepted++
+		}
+		if ok && !accepted {
+			// An answer failed (a timeout or a 503 while a service
+			// restarted) after the start had gone through, and the
+			// retry found the workflow: 200 duplicate, never 202.
+			r.duplicateOnly++
 		}
 		var res workflows.CourseCompletionResult
 		wctx, cancel := context.WithTimeout(ctx, 5*time.Minute)

@@ -244,7 +244,8 @@ func (c *Cluster) UpTemporal(ctx context.Context) error {
 			return err
 		}
 		if i == 0 {
-			if err := c.waitListening(ctx, p, c.Frontend(), time.Minute); err != nil {
+			listening := func(context.Context) bool { return portOpen(c.Frontend()) }
+			if err := p.waitUntil(ctx, time.Minute, "listening on "+c.Frontend(), listening); err != nil {
 				return err
 			}
 		}
@@ -540,11 +541,7 @@ func (c *Cluster) Start(name, path string, env []string, args ...string) (*Proce
 	if _, ok := c.procs[name]; ok {
 		return nil, fmt.Errorf("the cluster already has a process %s", name)
 	}
-	p := &Process{
-		Name: name, Path: path, Args: args, Env: env,
-		Log:     filepath.Join(c.opts.Dir, "logs", name+".log"),
-		pidFile: filepath.Join(c.opts.Dir, "run", name+".pid"),
-	}
+	p := newProcess(c.opts.Dir, name, path, env, args...)
 	if err := p.start(); err != nil {
 		return nil, err
 	}
@@ -625,6 +622,7 @@ func (c *Cluster) Down(ctx context.Context) error {
 			errs = append(errs, err)
 		}
 		os.Remove(p.pidFile)
+		os.Remove(specFile(p.pidFile))
 	}
 	if c.pg != nil && c.pg.running(ctx) {
 		if err := c.pg.stop(ctx, "fast"); err != nil {
@@ -653,16 +651,16 @@ func DownDir(ctx context.Context, dir string, log io.Writer) error {
 		}
 		fmt.Fprintln(log, "cluster:", msg)
 	}
-	bin, err := findPostgresBin()
+	// The spec of a process whose pid file is gone has nothing to stop.
+	specs, _ := filepath.Glob(filepath.Join(dir, "run", "*.json"))
+	for _, f := range specs {
+		os.Remove(f)
+	}
+	pg, err := dirPostgres(dir)
 	if err != nil {
 		return errors.Join(append(errs, err)...)
 	}
-	cred, err := postgresCredential()
-	if err != nil {
-		return errors.Join(append(errs, err)...)
-	}
-	pg := &postgres{bin: bin, data: filepath.Join(dir, "postgres"), cred: cred}
-	if pg.initialised() && pg.running(ctx) {
+	if pg != nil && pg.running(ctx) {
 		if err := pg.stop(ctx, "fast"); err != nil {
 			errs = append(errs, err)
 		} else {
@@ -670,6 +668,23 @@ func DownDir(ctx context.Context, dir string, log io.Writer) error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// dirPostgres is the PostgreSQL server of the cluster in dir, or nil when
+// dir has no data directory.
+func dirPostgres(dir string) (*postgres, error) {
+	pg := &postgres{data: filepath.Join(dir, "postgres")}
+	if !pg.initialised() {
+		return nil, nil
+	}
+	var err error
+	if pg.bin, err = findPostgresBin(); err != nil {
+		return nil, err
+	}
+	if pg.cred, err = postgresCredential(); err != nil {
+		return nil, err
+	}
+	return pg, nil
 }
 
 func boolInt(b bool) int {
@@ -689,24 +704,6 @@ func (c *Cluster) rel(path string) string {
 func lastLines(s string, n int) string {
 	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
 	return strings.Join(lines[max(0, len(lines)-n):], "\n")
-}
-
-// waitListening waits until p listens on addr, and fails early if p exits.
-func (c *Cluster) waitListening(ctx context.Context, p *Process, addr string, within time.Duration) error {
-	ctx, cancel := context.WithTimeout(ctx, within)
-	defer cancel()
-	for !portOpen(addr) {
-		if !p.Running() {
-			b, _ := os.ReadFile(p.Log)
-			return fmt.Errorf("%s exited at start (log %s):\n%s", p.Name, p.Log, lastLines(string(b), 5))
-		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("%s does not listen on %s after %s (log %s)", p.Name, addr, within, p.Log)
-		case <-time.After(100 * time.Millisecond):
-		}
-	}
-	return nil
 }
 
 // DatabaseURL is coursehook's database as compose gives it to the worker,

@@ -1,15 +1,28 @@
 // Command cluster stands the production topology of docker-compose.yml up
-// on this machine, without Docker, and down again (scripts/cluster.sh runs
-// it; README.md, "Production cluster"):
+// on this machine, without Docker, and down again, and lets an operator
+// kill and start one of its processes, as a crash and its recovery would
+// (scripts/cluster.sh runs it; README.md, "Production cluster"):
 //
 //	cluster up [--workers N] [--webhook-servers N]
 //	cluster down
+//	cluster ps
+//	cluster kill [--signal KILL|TERM] NAME
+//	cluster start NAME
+//	cluster restart NAME
 //
 // up starts PostgreSQL, Temporal's schema job, the four Temporal services as
 // processes of their own and the namespace job, as the internal/cluster
 // package does for the tests, then coursehook's workers and webhook servers
 // with compose's environment for them. It returns once everything is up,
 // leaving the processes running; down stops what up started.
+//
+// ps lists the processes, whether each runs, and its log. kill sends one
+// SIGKILL (a crash; --signal TERM for a clean stop) and waits until it is
+// gone; start runs it again as up ran it, from the spec up saved beside its
+// pid file, and waits until it is ready; restart stops it with SIGTERM and
+// starts it. NAME is a process as ps shows it (temporal-history, worker-1,
+// webhook-2), or a Temporal service's short name: frontend, history,
+// matching, worker (Temporal's worker service; coursehook's are worker-N).
 package main
 
 import (
@@ -17,7 +30,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"net/http"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -35,8 +47,17 @@ import (
 const usage = `usage:
   cluster up [--workers N] [--webhook-servers N]   start the cluster and coursehook on it
   cluster down                                     stop what up started (the data stays)
+  cluster ps                                       list its processes: pid, running or stopped, log
+  cluster kill [--signal KILL|TERM] NAME           kill one (KILL, a crash, by default) and wait until it is gone
+  cluster start NAME                               start a stopped one again and wait until it is ready
+  cluster restart NAME                             stop one with SIGTERM and start it again
 
+NAME: temporal-history or history, frontend, matching, worker (Temporal's), worker-1, webhook-2...
 The state (PostgreSQL's data, logs, pid files) is in $CLUSTER_DIR, by default .data/cluster.`
+
+// grace is how long a process stopped with SIGTERM has to exit before it
+// is killed, as for down.
+const grace = 20 * time.Second
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -70,6 +91,38 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 		return up(ctx, repo, dir, *workers, *servers, out)
 	case "down":
 		return cluster.DownDir(ctx, dir, out)
+	case "ps":
+		if len(args) > 1 {
+			return fmt.Errorf("ps takes no arguments\n%s", usage)
+		}
+		return ps(ctx, dir, out)
+	case "kill", "start", "restart":
+		fs := flag.NewFlagSet(args[0], flag.ContinueOnError)
+		sigName := "KILL"
+		if args[0] == "kill" {
+			fs.StringVar(&sigName, "signal", sigName, "KILL (a crash) or TERM (a clean stop)")
+		}
+		name, err := oneName(fs, args[1:])
+		if err != nil {
+			return fmt.Errorf("%w\n%s", err, usage)
+		}
+		var msg string
+		switch args[0] {
+		case "kill":
+			sig, ok := map[string]syscall.Signal{"KILL": syscall.SIGKILL, "TERM": syscall.SIGTERM}[strings.TrimPrefix(strings.ToUpper(sigName), "SIG")]
+			if !ok {
+				return fmt.Errorf("--signal %s: KILL or TERM", sigName)
+			}
+			msg, err = cluster.KillDir(dir, name, sig, grace)
+		case "start":
+			msg, err = cluster.StartDir(ctx, dir, name)
+		case "restart":
+			msg, err = cluster.RestartDir(ctx, dir, name, grace)
+		}
+		if msg != "" {
+			fmt.Fprintln(out, "cluster:", strings.ReplaceAll(msg, "\n", "\ncluster: "))
+		}
+		return err
 	default:
 		return fmt.Errorf("unknown command %q\n%s", args[0], usage)
 	}
@@ -132,11 +185,12 @@ func up(ctx context.Context, repo, dir string, workers, servers int, out io.Writ
 		if err != nil {
 			return err
 		}
-		if _, err := c.Start(name, filepath.Join(repo, "bin", "starter"), env); err != nil {
+		p, err := c.Start(name, filepath.Join(repo, "bin", "starter"), env)
+		if err != nil {
 			return err
 		}
-		if err := waitReady(ctx, "http://"+addr+"/readyz", time.Minute); err != nil {
-			return fmt.Errorf("%s: %w (log: %s)", name, err, filepath.Join(dir, "logs", name+".log"))
+		if _, err := p.WaitReady(ctx, time.Minute); err != nil {
+			return err
 		}
 		listeners = append(listeners, listener{name, "webhook", "http://" + addr + webhook.Path})
 	}
@@ -160,26 +214,57 @@ func up(ctx context.Context, repo, dir string, workers, servers int, out io.Writ
 	return nil
 }
 
-// waitReady polls url until it answers 200, within the given time.
-func waitReady(ctx context.Context, url string, within time.Duration) error {
-	ctx, cancel := context.WithTimeout(ctx, within)
-	defer cancel()
-	client := &http.Client{Timeout: 5 * time.Second}
+// oneName parses the flags of a command that names one process, before or
+// after the name.
+func oneName(fs *flag.FlagSet, args []string) (string, error) {
+	fs.SetOutput(io.Discard)
+	var names []string
 	for {
-		req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-		if err != nil {
-			return err
+		if err := fs.Parse(args); err != nil {
+			return "", err
 		}
-		if resp, err := client.Do(req); err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return nil
-			}
+		if fs.NArg() == 0 {
+			break
 		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("%s did not answer 200 within %s", url, within)
-		case <-time.After(250 * time.Millisecond):
-		}
+		names = append(names, fs.Arg(0))
+		args = fs.Args()[1:]
 	}
+	if len(names) != 1 {
+		return "", fmt.Errorf("%s takes one process name", fs.Name())
+	}
+	return names[0], nil
+}
+
+// ps prints the processes of the cluster in dir and its PostgreSQL server.
+func ps(ctx context.Context, dir string, out io.Writer) error {
+	st, err := cluster.StatusDir(ctx, dir)
+	if err != nil {
+		return err
+	}
+	w := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(w, "NAME\tPID\tSTATE\tLOG")
+	for _, p := range st.Processes {
+		pid, state := "-", "stopped"
+		if p.Pid != 0 {
+			pid = strconv.Itoa(p.Pid)
+		}
+		if p.Running {
+			state = "running"
+		}
+		fmt.Fprintf(w, "%s\t%s\t%s\t%s\n", p.Name, pid, state, relative(p.Log))
+	}
+	fmt.Fprintf(w, "postgresql\t-\t%s\t%s\n", st.Postgres, relative(st.PostgresLog))
+	return w.Flush()
+}
+
+// relative is path from the working directory, when it is below it.
+func relative(path string) string {
+	wd, err := os.Getwd()
+	if err != nil {
+		return path
+	}
+	if r, err := filepath.Rel(wd, path); err == nil && !strings.HasPrefix(r, "..") {
+		return r
+	}
+	return path
 }
