@@ -147,10 +147,8 @@ func (s *stack) startWorkers(ctx context.Context, n int, digest bool) error {
 
 // alive fails once a process of the stack has ended on its own.
 func (s *stack) alive() error {
-	for _, p := range append(append([]*process(nil), s.Webhooks...), s.Workers...) {
-		if p.Exited() {
-			return fmt.Errorf("%s: %s exited; its log ends:\n%s", s.Name, p.Name, p.Tail(2000))
-		}
+	if err := exited(append(append([]*process(nil), s.Webhooks...), s.Workers...)); err != nil {
+		return fmt.Errorf("%s: %w", s.Name, err)
 	}
 	return nil
 }
