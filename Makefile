@@ -7,6 +7,8 @@ TEMPORAL_CLI_VERSION := v1.5.1
 TEMPORAL_SERVER_VERSION := $(shell cat deploy/temporal/VERSION)
 TEMPORAL_SERVER_DIR := bin/temporal-server-$(TEMPORAL_SERVER_VERSION)
 STATICCHECK_VERSION  := v0.8.2
+ERRCHECK_VERSION     := v1.30.0
+WORKFLOWCHECK_VERSION := v0.6.0
 BIN := $(CURDIR)/bin
 
 .PHONY: run test build lint check bench bench-cluster bench-cluster-smoke microbench clean cluster-bins cluster-up cluster-down soak-cluster
@@ -43,11 +45,25 @@ cluster-down:
 bin/staticcheck:
 	GOBIN=$(BIN) go install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
 
-lint: bin/staticcheck
+bin/errcheck:
+	GOBIN=$(BIN) go install github.com/kisielk/errcheck@$(ERRCHECK_VERSION)
+
+# Temporal's determinism check of workflow code, as samples-go runs it.
+bin/workflowcheck:
+	GOBIN=$(BIN) go install go.temporal.io/sdk/contrib/tools/workflowcheck@$(WORKFLOWCHECK_VERSION)
+
+# errcheck leaves tests alone (a test's failed cleanup fails nothing that
+# matters) and skips what .lint/errcheck-excludes.txt lists, with why;
+# elsewhere an ignored error is written `_ =`. workflowcheck follows every
+# workflow into what it calls; a false positive carries
+# //workflowcheck:ignore and a comment saying why it is safe.
+lint: bin/staticcheck bin/errcheck bin/workflowcheck
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go')); \
 	if [ -n "$$unformatted" ]; then echo "not gofmt-formatted:"; echo "$$unformatted"; exit 1; fi
 	go vet ./...
 	$(BIN)/staticcheck ./...
+	$(BIN)/errcheck -ignoretests -exclude .lint/errcheck-excludes.txt ./...
+	$(BIN)/workflowcheck ./...
 
 test: bin/temporal cluster-bins lint
 	go test -race -count=1 -timeout 20m ./...

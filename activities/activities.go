@@ -17,36 +17,12 @@ import (
 
 	"github.com/coursehook/coursehook/certificate"
 	"github.com/coursehook/coursehook/courses"
-	"github.com/coursehook/coursehook/event"
 	"github.com/coursehook/coursehook/mail"
 	"github.com/coursehook/coursehook/metrics"
 	"github.com/coursehook/coursehook/slacknotify"
 	"github.com/coursehook/coursehook/store"
 	"github.com/coursehook/coursehook/verify"
-)
-
-// Application error types. The workflow and operators match failures on these
-// rather than on Go type names, which do not survive serialisation.
-const (
-	// ErrSlackPermanent: Slack refused the message for a reason a retry cannot
-	// fix (a revoked token, a missing channel); the error message carries
-	// Slack's own code.
-	ErrSlackPermanent = "SlackPermanent"
-	// ErrSlackRetryable: Slack was down, slow or rate limited us.
-	ErrSlackRetryable = "SlackRetryable"
-	// ErrEmailPermanent: SendGrid refused the email (bad key, invalid
-	// address); the message carries SendGrid's errors[] text.
-	ErrEmailPermanent = "EmailPermanent"
-	// ErrEmailRetryable: SendGrid was down, slow or rate limited us.
-	ErrEmailRetryable = "EmailRetryable"
-	// ErrCertificate: the certificate cannot be rendered from this input, so
-	// retrying would only fail the same way.
-	ErrCertificate = "CertificateInvalid"
-	// ErrRecordPermanent: the database refused a record step in a way no
-	// retry can fix (the row is missing, a status it does not know, a schema
-	// that does not match this code). Connection losses, timeouts, locks and
-	// serialization failures are plain errors instead, retried without limit.
-	ErrRecordPermanent = "RecordPermanent"
+	"github.com/coursehook/coursehook/workflows"
 )
 
 // Store is the part of the database the activities use.
@@ -117,10 +93,10 @@ type Routes interface {
 // means return that receipt rather than post; an error means retry the
 // whole attempt. logArgs name the message in the log.
 func (a *Activities) postedBefore(ctx context.Context, what, id string,
-	find func(since time.Time) (slacknotify.Receipt, bool, error), logArgs ...any) (SlackResult, bool, error) {
+	find func(since time.Time) (slacknotify.Receipt, bool, error), logArgs ...any) (workflows.SlackResult, bool, error) {
 	info := activity.GetInfo(ctx)
 	if info.Attempt <= 1 {
-		return SlackResult{}, false, nil
+		return workflows.SlackResult{}, false, nil
 	}
 	r, found, err := find(info.ScheduledTime.Add(-findSkew))
 	var se *slacknotify.Error
@@ -128,7 +104,7 @@ func (a *Activities) postedBefore(ctx context.Context, what, id string,
 	case err == nil && found:
 		activity.GetLogger(ctx).Info("slack "+what+" was already posted by an earlier attempt", append(logArgs, "channel", r.Channel, "ts", r.TS)...)
 		a.Metrics.Notice("slack", metrics.FoundExisting)
-		return SlackResult{Channel: r.Channel, TS: r.TS}, true, nil
+		return workflows.SlackResult{Channel: r.Channel, TS: r.TS}, true, nil
 	case err == nil:
 	case errors.Is(err, slacknotify.ErrChannelNotID), errors.As(err, &se) && se.Permanent:
 		// The check cannot work with this configuration (a channel
@@ -138,65 +114,28 @@ func (a *Activities) postedBefore(ctx context.Context, what, id string,
 	default:
 		// Slack is unreachable: posting would fail too, and a blind
 		// post could duplicate. Retry the whole attempt later.
-		return SlackResult{}, false, a.counted("slack", slackFailure(id, err))
+		return workflows.SlackResult{}, false, a.counted("slack", slackFailure(id, err))
 	}
-	return SlackResult{}, false, nil
+	return workflows.SlackResult{}, false, nil
 }
 
 // findSkew widens the search for an earlier post, for clock differences
 // between the worker, Temporal and Slack.
 const findSkew = 2 * time.Minute
 
-// RecordInput is one event as the webhook server accepted it: the fields
-// coursehook reads (event.Event.Brief) and the raw body, kept byte for byte.
-type RecordInput struct {
-	Event      event.Event `json:"event"`
-	Payload    []byte      `json:"payload"`
-	ReceivedAt time.Time   `json:"receivedAt"`
-}
-
-// RecordResult is the stored row's state. Receipts are set when an earlier
-// run already delivered a notice, so the workflow can skip it.
-type RecordResult struct {
-	Created           bool   `json:"created"`
-	AlreadyCompleted  bool   `json:"alreadyCompleted"`
-	SlackChannel      string `json:"slackChannel,omitempty"`
-	SlackTS           string `json:"slackTs,omitempty"`
-	EmailMessageID    string `json:"emailMessageId,omitempty"`
-	CertificateSHA256 string `json:"certificateSha256,omitempty"`
-	// Announcement says how SlackTS announced the event (store.AnnouncedMessage
-	// or store.AnnouncedDigest).
-	Announcement string `json:"announcement,omitempty"`
-	// Route is the routing recorded with the event on its first run; nil
-	// when the worker has no routing (Activities.Routes unset).
-	Route *courses.Route `json:"route,omitempty"`
-	// Previous is the learner's earlier completion of the course when this
-	// one is a re-completion.
-	Previous *Previous `json:"previous,omitempty"`
-	// VerificationCode is the certificate's code, stored with the row;
-	// empty without verification.
-	VerificationCode string `json:"verificationCode,omitempty"`
-}
-
-// Previous is an earlier completion of the same course by the same learner.
-type Previous struct {
-	EventID     string    `json:"eventId"`
-	CompletedAt time.Time `json:"completedAt"`
-}
-
 // RecordCompletion stores the completion once per event id. A second call
 // for the same id, from a retry or a new run, returns the stored row instead.
-func (a *Activities) RecordCompletion(ctx context.Context, in RecordInput) (RecordResult, error) {
+func (a *Activities) RecordCompletion(ctx context.Context, in workflows.RecordInput) (workflows.RecordResult, error) {
 	return a.insert(ctx, in, store.StatusRecorded)
 }
 
 // RecordIgnored keeps the raw payload of an event type coursehook does not act
 // on, so nothing the platform sent is lost.
-func (a *Activities) RecordIgnored(ctx context.Context, in RecordInput) (RecordResult, error) {
+func (a *Activities) RecordIgnored(ctx context.Context, in workflows.RecordInput) (workflows.RecordResult, error) {
 	return a.insert(ctx, in, store.StatusIgnored)
 }
 
-func (a *Activities) insert(ctx context.Context, in RecordInput, status store.Status) (RecordResult, error) {
+func (a *Activities) insert(ctx context.Context, in workflows.RecordInput, status store.Status) (workflows.RecordResult, error) {
 	e := in.Event
 	c := store.Completion{
 		EventID:      e.ID,
@@ -215,7 +154,7 @@ func (a *Activities) insert(ctx context.Context, in RecordInput, status store.St
 	if a.Routes != nil && status == store.StatusRecorded {
 		route, err := json.Marshal(a.Routes.Route(e.NotifiableID))
 		if err != nil {
-			return RecordResult{}, fmt.Errorf("record event %s: encode its route: %w", e.ID, err)
+			return workflows.RecordResult{}, fmt.Errorf("record event %s: encode its route: %w", e.ID, err)
 		}
 		c.Route = string(route)
 	}
@@ -224,14 +163,14 @@ func (a *Activities) insert(ctx context.Context, in RecordInput, status store.St
 	}
 	rec, created, err := a.Store.Insert(ctx, c, status)
 	if err != nil {
-		return RecordResult{}, recordFailure(fmt.Errorf("record event %s: %w", e.ID, err))
+		return workflows.RecordResult{}, recordFailure(fmt.Errorf("record event %s: %w", e.ID, err))
 	}
 	if status == store.StatusRecorded {
 		if rec.VerificationCode, err = a.verificationCode(ctx, rec); err != nil {
-			return RecordResult{}, recordFailure(fmt.Errorf("record event %s: %w", e.ID, err))
+			return workflows.RecordResult{}, recordFailure(fmt.Errorf("record event %s: %w", e.ID, err))
 		}
 	}
-	res := RecordResult{
+	res := workflows.RecordResult{
 		Created:           created,
 		AlreadyCompleted:  rec.Status == store.StatusCompleted,
 		SlackChannel:      rec.SlackChannel,
@@ -243,15 +182,15 @@ func (a *Activities) insert(ctx context.Context, in RecordInput, status store.St
 	}
 	if a.Routes != nil && status == store.StatusRecorded {
 		if res.Route, err = a.recordedRoute(rec); err != nil {
-			return RecordResult{}, recordFailure(fmt.Errorf("record event %s: %w", e.ID, err))
+			return workflows.RecordResult{}, recordFailure(fmt.Errorf("record event %s: %w", e.ID, err))
 		}
 	}
 	if rec.PreviousEventID != "" {
 		prev, err := a.Store.Get(ctx, rec.PreviousEventID)
 		if err != nil {
-			return RecordResult{}, recordFailure(fmt.Errorf("record event %s: read the earlier completion: %w", e.ID, err))
+			return workflows.RecordResult{}, recordFailure(fmt.Errorf("record event %s: read the earlier completion: %w", e.ID, err))
 		}
-		res.Previous = &Previous{EventID: prev.EventID, CompletedAt: prev.CompletedAt}
+		res.Previous = &workflows.Previous{EventID: prev.EventID, CompletedAt: prev.CompletedAt}
 	}
 	activity.GetLogger(ctx).Info("event recorded", "eventId", e.ID, "created", created, "status", string(rec.Status),
 		"course", courseName(res.Route), "channel", routeChannel(res.Route), "recompletion", res.Previous != nil)
@@ -295,39 +234,12 @@ func routeChannel(r *courses.Route) string {
 	return r.Slack.Channel
 }
 
-// NoticeInput is the completion to announce.
-type NoticeInput struct {
-	Event event.Event `json:"event"`
-	// ReceivedAt dates the completion when the event has no timestamp
-	// (event.Event.CompletionTime). Inputs scheduled before it existed lack
-	// it, and then only the event's own timestamp counts.
-	ReceivedAt time.Time `json:"receivedAt,omitzero"`
-	// ResendID is the request id of an operator's resend (the Resend
-	// workflow), so its messages are told apart from the first ones.
-	ResendID string `json:"resendId,omitempty"`
-	// Route is the event's recorded routing: its channel, email wording and
-	// certificate wording. Nil (inputs from before routing) means the
-	// configured defaults.
-	Route *courses.Route `json:"route,omitempty"`
-	// Previous marks a re-completion.
-	Previous *Previous `json:"previous,omitempty"`
-	// VerificationCode is printed on the certificate with a QR code of its
-	// page, when the worker has verification on.
-	VerificationCode string `json:"verificationCode,omitempty"`
-}
-
-// SlackResult says where the notice landed.
-type SlackResult struct {
-	Channel string `json:"channel"`
-	TS      string `json:"ts"`
-}
-
 // PostSlackNotice tells the business team's channel about the completion.
 //
 // A retry first looks in the channel for a message tagged with this event
 // id: an earlier attempt may have been posted by Slack and then lost, to a
 // worker crash or a timeout, before its answer arrived.
-func (a *Activities) PostSlackNotice(ctx context.Context, in NoticeInput) (SlackResult, error) {
+func (a *Activities) PostSlackNotice(ctx context.Context, in workflows.NoticeInput) (workflows.SlackResult, error) {
 	e := in.Event
 	channel := routeChannel(in.Route)
 	if a.SlackFinder != nil {
@@ -357,31 +269,25 @@ func (a *Activities) PostSlackNotice(ctx context.Context, in NoticeInput) (Slack
 	r, err := a.Slack.Post(ctx, n)
 	a.Metrics.ProviderCall("slack", time.Since(start), err)
 	if err != nil {
-		return SlackResult{}, a.counted("slack", slackFailure(e.ID, err))
+		return workflows.SlackResult{}, a.counted("slack", slackFailure(e.ID, err))
 	}
 	a.Metrics.Notice("slack", metrics.Sent)
 	activity.GetLogger(ctx).Info("slack notice posted", "eventId", e.ID, "channel", r.Channel, "ts", r.TS)
-	return SlackResult{Channel: r.Channel, TS: r.TS}, nil
-}
-
-// EmailResult identifies the email and the certificate it carried.
-type EmailResult struct {
-	MessageID         string `json:"messageId"`
-	CertificateSHA256 string `json:"certificateSha256"`
+	return workflows.SlackResult{Channel: r.Channel, TS: r.TS}, nil
 }
 
 // EmailCertificate renders the learner's certificate and emails it to them.
 // The PDF is rendered inside the activity, not passed in, so its bytes never
 // enter the workflow history; rendering is deterministic, so a retry attaches
 // the very same file.
-func (a *Activities) EmailCertificate(ctx context.Context, in NoticeInput) (EmailResult, error) {
+func (a *Activities) EmailCertificate(ctx context.Context, in workflows.NoticeInput) (workflows.EmailResult, error) {
 	e := in.Event
 	completed := e.CompletionTime(in.ReceivedAt)
 	data, err := certificate.ForEvent(e, in.ReceivedAt, in.Route, a.ReadFile, a.Verifier.verification(in.VerificationCode))
 	if err != nil {
 		// A logo gone since the routing was loaded is an operator's to put
 		// back: retried until the deadline.
-		return EmailResult{}, a.counted("email", err)
+		return workflows.EmailResult{}, a.counted("email", err)
 	}
 	msg := mail.Message{
 		EventID:         e.ID,
@@ -393,16 +299,16 @@ func (a *Activities) EmailCertificate(ctx context.Context, in NoticeInput) (Emai
 		CertificateName: "certificate-" + e.ID + ".pdf",
 	}
 	if err := applyRoute(in.Route, e, completed, &msg); err != nil {
-		return EmailResult{}, a.counted("email", err)
+		return workflows.EmailResult{}, a.counted("email", err)
 	}
 	pdf, err := a.RenderCertificate(data)
 	if errors.Is(err, certificate.ErrInvalidData) {
-		return EmailResult{}, a.counted("email", temporal.NewApplicationErrorWithOptions(
-			fmt.Sprintf("render certificate for %s: %v", e.ID, err), ErrCertificate,
+		return workflows.EmailResult{}, a.counted("email", temporal.NewApplicationErrorWithOptions(
+			fmt.Sprintf("render certificate for %s: %v", e.ID, err), workflows.ErrCertificate,
 			temporal.ApplicationErrorOptions{NonRetryable: true, Cause: err}))
 	}
 	if err != nil {
-		return EmailResult{}, fmt.Errorf("render certificate for %s: %w", e.ID, err)
+		return workflows.EmailResult{}, fmt.Errorf("render certificate for %s: %w", e.ID, err)
 	}
 	sum := sha256.Sum256(pdf)
 	msg.Certificate = pdf
@@ -410,29 +316,15 @@ func (a *Activities) EmailCertificate(ctx context.Context, in NoticeInput) (Emai
 	r, err := a.Mail.Send(ctx, msg)
 	a.Metrics.ProviderCall("sendgrid", time.Since(start), err)
 	if err != nil {
-		return EmailResult{}, a.counted("email", emailFailure(e.ID, err))
+		return workflows.EmailResult{}, a.counted("email", emailFailure(e.ID, err))
 	}
 	a.Metrics.Notice("email", metrics.Sent)
 	activity.GetLogger(ctx).Info("certificate emailed", "eventId", e.ID, "messageId", r.MessageID)
-	return EmailResult{MessageID: r.MessageID, CertificateSHA256: hex.EncodeToString(sum[:])}, nil
-}
-
-// OutcomeInput is the final state of one event.
-type OutcomeInput struct {
-	EventID           string `json:"eventId"`
-	Status            string `json:"status"`
-	SlackChannel      string `json:"slackChannel,omitempty"`
-	SlackTS           string `json:"slackTs,omitempty"`
-	EmailMessageID    string `json:"emailMessageId,omitempty"`
-	CertificateSHA256 string `json:"certificateSha256,omitempty"`
-	FailedStep        string `json:"failedStep,omitempty"`
-	Error             string `json:"error,omitempty"`
-	// Announcement says how SlackTS announced the event.
-	Announcement string `json:"announcement,omitempty"`
+	return workflows.EmailResult{MessageID: r.MessageID, CertificateSHA256: hex.EncodeToString(sum[:])}, nil
 }
 
 // RecordOutcome stores the receipts and the final status.
-func (a *Activities) RecordOutcome(ctx context.Context, in OutcomeInput) error {
+func (a *Activities) RecordOutcome(ctx context.Context, in workflows.OutcomeInput) error {
 	err := a.Store.RecordOutcome(ctx, store.Outcome{
 		EventID:           in.EventID,
 		Status:            store.Status(in.Status),
@@ -472,7 +364,7 @@ func recordFailure(err error) error {
 	if !store.IsPermanent(err) {
 		return err
 	}
-	return temporal.NewApplicationErrorWithOptions(err.Error(), ErrRecordPermanent,
+	return temporal.NewApplicationErrorWithOptions(err.Error(), workflows.ErrRecordPermanent,
 		temporal.ApplicationErrorOptions{NonRetryable: true, Cause: err})
 }
 
@@ -484,7 +376,7 @@ func slackFailure(eventID string, err error) error {
 		return fmt.Errorf("post slack notice for %s: %w", eventID, err)
 	}
 	return providerFailure(fmt.Sprintf("slack: %s", se.Code), se.Permanent, se.RetryAfter,
-		ErrSlackPermanent, ErrSlackRetryable, err)
+		workflows.ErrSlackPermanent, workflows.ErrSlackRetryable, err)
 }
 
 // emailFailure does the same for SendGrid, keeping SendGrid's own words.
@@ -497,7 +389,7 @@ func emailFailure(eventID string, err error) error {
 	if me.StatusCode != 0 {
 		msg = fmt.Sprintf("sendgrid %d: %s", me.StatusCode, me.Message)
 	}
-	return providerFailure(msg, me.Permanent, me.RetryAfter, ErrEmailPermanent, ErrEmailRetryable, err)
+	return providerFailure(msg, me.Permanent, me.RetryAfter, workflows.ErrEmailPermanent, workflows.ErrEmailRetryable, err)
 }
 
 func providerFailure(msg string, permanent bool, retryAfter time.Duration, permanentType, retryableType string, cause error) error {

@@ -3,6 +3,7 @@ package activities
 import (
 	"errors"
 	"fmt"
+	"reflect"
 	"testing"
 	"time"
 
@@ -11,6 +12,7 @@ import (
 
 	"github.com/coursehook/coursehook/mail"
 	"github.com/coursehook/coursehook/slacknotify"
+	"github.com/coursehook/coursehook/workflows"
 )
 
 func TestProviderFailures(t *testing.T) {
@@ -22,14 +24,14 @@ func TestProviderFailures(t *testing.T) {
 		nextDelay    time.Duration
 		message      string
 	}{
-		{"slack permanent", &slacknotify.Error{Code: "invalid_auth", Permanent: true}, ErrSlackPermanent, true, 0, "slack: invalid_auth"},
-		{"slack rate limited", &slacknotify.Error{Code: "rate_limited", RetryAfter: 2 * time.Second}, ErrSlackRetryable, false, 2 * time.Second, "slack: rate_limited"},
-		{"slack 5xx", fmt.Errorf("post: %w", &slacknotify.Error{Code: "http_503"}), ErrSlackRetryable, false, 0, "slack: http_503"},
+		{"slack permanent", &slacknotify.Error{Code: "invalid_auth", Permanent: true}, workflows.ErrSlackPermanent, true, 0, "slack: invalid_auth"},
+		{"slack rate limited", &slacknotify.Error{Code: "rate_limited", RetryAfter: 2 * time.Second}, workflows.ErrSlackRetryable, false, 2 * time.Second, "slack: rate_limited"},
+		{"slack 5xx", fmt.Errorf("post: %w", &slacknotify.Error{Code: "http_503"}), workflows.ErrSlackRetryable, false, 0, "slack: http_503"},
 		{"sendgrid 400", &mail.Error{StatusCode: 400, Message: "The from address does not match a verified Sender Identity.", Permanent: true},
-			ErrEmailPermanent, true, 0, "sendgrid 400: The from address does not match a verified Sender Identity."},
+			workflows.ErrEmailPermanent, true, 0, "sendgrid 400: The from address does not match a verified Sender Identity."},
 		{"sendgrid 429", &mail.Error{StatusCode: 429, Message: "too many requests", RetryAfter: 3 * time.Second},
-			ErrEmailRetryable, false, 3 * time.Second, "sendgrid 429: too many requests"},
-		{"sendgrid network", &mail.Error{Message: "connection refused"}, ErrEmailRetryable, false, 0, "sendgrid: connection refused"},
+			workflows.ErrEmailRetryable, false, 3 * time.Second, "sendgrid 429: too many requests"},
+		{"sendgrid network", &mail.Error{Message: "connection refused"}, workflows.ErrEmailRetryable, false, 0, "sendgrid: connection refused"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -54,4 +56,14 @@ func TestUnclassifiedErrorsStayRetryable(t *testing.T) {
 	var appErr *temporal.ApplicationError
 	require.False(t, errors.As(err, &appErr), "a plain error is retried by the policy")
 	require.ErrorContains(t, err, "evt")
+}
+
+// TestEveryActivityIsRegisteredByItsContractName: the workflows schedule
+// activities by name, so each name must be a method of Activities.
+func TestEveryActivityIsRegisteredByItsContractName(t *testing.T) {
+	typ := reflect.TypeOf(&Activities{})
+	for _, name := range workflows.ActivityNames() {
+		_, ok := typ.MethodByName(name)
+		require.True(t, ok, "workflows schedule %s, which Activities does not have", name)
+	}
 }

@@ -9,6 +9,7 @@ import (
 	"github.com/coursehook/coursehook/courses"
 	"github.com/coursehook/coursehook/event"
 	"github.com/coursehook/coursehook/mail"
+	"github.com/coursehook/coursehook/workflows"
 )
 
 // applyRoute gives the email the course's own wording (the certificate's
@@ -41,7 +42,7 @@ func applyRoute(route *courses.Route, e event.Event, completed time.Time, msg *m
 			// The loader tried every template against sample fields, so
 			// this one would fail again on every retry.
 			return temporal.NewApplicationErrorWithOptions(
-				fmt.Sprintf("email %s template of course %s: %v", t.name, e.NotifiableID, err), ErrEmailPermanent,
+				fmt.Sprintf("email %s template of course %s: %v", t.name, e.NotifiableID, err), workflows.ErrEmailPermanent,
 				temporal.ApplicationErrorOptions{NonRetryable: true, Cause: err})
 		}
 		*t.dst = text

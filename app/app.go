@@ -1,42 +1,29 @@
-// Package app wires coursehook's parts from a Config: the logger, the
-// Temporal client, the activities with their real or outbox channels, and the
-// worker. The worker and starter binaries are thin shells around it, and the
-// integration tests build the very same wiring.
+// Package app is what every coursehook binary shares to reach Temporal from
+// a Config: the logger, the client's options and dial, and the checks of the
+// namespace and its search attributes. The worker's own wiring (channels,
+// activities, workers) is package wire, so that the webhook server and
+// coursehookctl link no provider.
 package app
 
 import (
 	"cmp"
 	"context"
 	"crypto/tls"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net"
-	"net/http"
 	"strings"
-	"sync"
 	"time"
 
 	"go.temporal.io/api/serviceerror"
-	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/contrib/envconfig"
 	sdklog "go.temporal.io/sdk/log"
-	"go.temporal.io/sdk/worker"
-	"go.temporal.io/sdk/workflow"
 	"google.golang.org/grpc/codes"
 
-	"github.com/coursehook/coursehook/activities"
-	"github.com/coursehook/coursehook/certificate"
 	"github.com/coursehook/coursehook/codec"
 	"github.com/coursehook/coursehook/config"
-	"github.com/coursehook/coursehook/courses"
-	"github.com/coursehook/coursehook/mail"
-	"github.com/coursehook/coursehook/slacknotify"
-	"github.com/coursehook/coursehook/store"
-	"github.com/coursehook/coursehook/verify"
-	"github.com/coursehook/coursehook/workflows"
 )
 
 // NewLogger returns a JSON logger at the configured level. JSON keeps every
@@ -167,7 +154,7 @@ func refusal(ctx context.Context, opts client.Options, err error) (string, error
 	defer cancel()
 	conn, verdict := (&tls.Dialer{Config: conf}).DialContext(ctx, "tcp", opts.HostPort)
 	if verdict == nil {
-		defer conn.Close()
+		defer func() { _ = conn.Close() }()
 		// A server that accepted the certificate sends its HTTP/2 settings
 		// or waits for the client's; one that refused it sends an alert.
 		_ = conn.SetReadDeadline(time.Now().Add(time.Second))
@@ -177,240 +164,4 @@ func refusal(ctx context.Context, opts client.Options, err error) (string, error
 		return why, verdict
 	}
 	return "", err
-}
-
-// Channels builds the Slack poster and the mail sender: the real clients
-// when their credentials are set, otherwise outbox writers. It logs which.
-func Channels(cfg config.Config, log *slog.Logger, httpClient *http.Client) (slacknotify.Poster, mail.Sender) {
-	var poster slacknotify.Poster
-	if cfg.SlackOutbox() {
-		poster = slacknotify.Outbox{Dir: cfg.OutboxDir, Channel: cfg.SlackChannel}
-		log.Info("slack notices go to the outbox (SLACK_BOT_TOKEN is unset)", "mode", "outbox", "dir", cfg.OutboxDir)
-	} else {
-		poster = slacknotify.New(cfg.SlackBotToken, cfg.SlackChannel, cfg.SlackAPIURL, httpClient)
-		log.Info("slack notices go to slack", "mode", "slack", "channel", cfg.SlackChannel, "api", cfg.SlackAPIURL)
-	}
-	from := mail.From{Email: cfg.EmailFrom, Name: cfg.EmailFromName}
-	var sender mail.Sender
-	if cfg.EmailOutbox() {
-		sender = mail.Outbox{Dir: cfg.OutboxDir, From: from}
-		log.Info("certificate emails go to the outbox (SENDGRID_API_KEY is unset)", "mode", "outbox", "dir", cfg.OutboxDir)
-	} else {
-		sender = mail.NewSendGrid(cfg.SendGridAPIKey, cfg.SendGridAPIURL, from, httpClient)
-		log.Info("certificate emails go to sendgrid", "mode", "sendgrid", "api", cfg.SendGridAPIURL)
-	}
-	return poster, sender
-}
-
-// WorkerOptions tune the workers.
-type WorkerOptions struct {
-	// SlackPerSecond caps Slack notices across every worker of the
-	// deployment (the server enforces it per task queue). Zero means 1, the
-	// rate Slack allows per channel.
-	SlackPerSecond float64
-	// EmailsPerSecond caps certificate emails likewise, for SendGrid's
-	// per-account rate limit. Zero means config.DefaultEmailsPerSecond.
-	EmailsPerSecond float64
-	// StopTimeout lets running activities finish on shutdown.
-	StopTimeout time.Duration
-	// Namespace, with NamespaceCheckEvery, is checked by Run at that
-	// interval; a namespace that no longer exists stops the workers. Zero
-	// leaves it to the SDK, which calls a lost namespace fatal only after
-	// its two-minute grace period and a long poll that may add another.
-	Namespace           string
-	NamespaceCheckEvery time.Duration
-}
-
-// DefaultNamespaceCheckEvery is how often the worker process makes sure its
-// namespace still exists: a deleted namespace then stops it within seconds.
-const DefaultNamespaceCheckEvery = 10 * time.Second
-
-// Workers are the workers of one deployment, and the channel on which any
-// of them reports the fatal error that stopped it.
-type Workers struct {
-	workers []worker.Worker
-	queues  []string
-	fatal   chan error
-	// describe, when set, is called every checkEvery by Run.
-	describe   func(ctx context.Context) error
-	checkEvery time.Duration
-}
-
-// NewWorkers returns the three workers of a deployment: one on taskQueue
-// for the workflows and the database, one on its Slack queue, throttled so
-// a burst of completions never meets Slack's rate limit, and one on its
-// email queue, throttled for SendGrid's.
-func NewWorkers(c client.Client, taskQueue string, acts *activities.Activities, opts WorkerOptions) *Workers {
-	slackPerSecond := opts.SlackPerSecond
-	if slackPerSecond <= 0 {
-		slackPerSecond = 1
-	}
-	emailsPerSecond := opts.EmailsPerSecond
-	if emailsPerSecond <= 0 {
-		emailsPerSecond = config.DefaultEmailsPerSecond
-	}
-	slackQueue, emailQueue := workflows.SlackTaskQueue(taskQueue), workflows.EmailTaskQueue(taskQueue)
-	// The SDK reports at most one fatal error per worker, so a slot each
-	// means reporting never blocks.
-	ws := &Workers{queues: []string{taskQueue, slackQueue, emailQueue}, fatal: make(chan error, 3)}
-	main := worker.New(c, taskQueue, worker.Options{
-		WorkerStopTimeout: opts.StopTimeout,
-		OnFatalError:      ws.reportFatal(taskQueue),
-	})
-	main.RegisterWorkflow(workflows.CourseCompletion)
-	main.RegisterWorkflow(workflows.Resend)
-	main.RegisterWorkflowWithOptions(workflows.CourseDigest, workflow.RegisterOptions{Name: workflows.DigestWorkflowType})
-	main.RegisterActivity(acts)
-	ws.workers = []worker.Worker{main}
-	// Only the notices (PostSlackNotice and PostDigest, or EmailCertificate)
-	// are ever scheduled on the throttled queues; registering the struct
-	// keeps the activity names in one place.
-	for _, q := range []struct {
-		name      string
-		perSecond float64
-	}{{slackQueue, slackPerSecond}, {emailQueue, emailsPerSecond}} {
-		w := worker.New(c, q.name, worker.Options{
-			WorkerStopTimeout:            opts.StopTimeout,
-			TaskQueueActivitiesPerSecond: q.perSecond,
-			// The server's limit holds across every worker but lets a short
-			// burst through as the queue starts; a worker of its own never
-			// goes faster either.
-			WorkerActivitiesPerSecond: q.perSecond,
-			OnFatalError:              ws.reportFatal(q.name),
-		})
-		w.RegisterActivity(acts)
-		ws.workers = append(ws.workers, w)
-	}
-	if opts.NamespaceCheckEvery > 0 && opts.Namespace != "" {
-		ws.checkEvery = opts.NamespaceCheckEvery
-		ws.describe = func(ctx context.Context) error {
-			_, err := c.WorkflowService().DescribeNamespace(ctx, &workflowservice.DescribeNamespaceRequest{Namespace: opts.Namespace})
-			return err
-		}
-	}
-	return ws
-}
-
-// reportFatal is the OnFatalError of the worker on queue. The SDK stops
-// that worker by itself, but not its sibling, and a process whose workers
-// poll nothing must not look alive.
-func (ws *Workers) reportFatal(queue string) func(error) {
-	return func(err error) {
-		select {
-		case ws.fatal <- fmt.Errorf("worker on task queue %s stopped: %w", queue, err):
-		default:
-		}
-	}
-}
-
-// StartWorkers starts every worker, and returns a function that stops them.
-// It leaves fatal errors unwatched; Run is for processes that must exit on
-// one.
-func StartWorkers(ws *Workers) (stop func(), err error) {
-	for i, w := range ws.workers {
-		if err := w.Start(); err != nil {
-			stopAll(ws.workers[:i])
-			return nil, fmt.Errorf("start worker on task queue %s: %w", ws.queues[i], err)
-		}
-	}
-	return func() { stopAll(ws.workers) }, nil
-}
-
-// Run starts every worker and runs them until ctx ends, then stops them
-// and returns nil, or until one of them stops on a fatal error (its
-// namespace deleted, say), then stops the others and returns that error.
-func (ws *Workers) Run(ctx context.Context) error {
-	stop, err := StartWorkers(ws)
-	if err != nil {
-		return err
-	}
-	defer stop()
-	if ws.describe != nil {
-		watchCtx, cancel := context.WithCancel(ctx)
-		defer cancel()
-		go ws.watchNamespace(watchCtx)
-	}
-	select {
-	case <-ctx.Done():
-		return nil
-	case err := <-ws.fatal:
-		return err
-	}
-}
-
-// watchNamespace reports a fatal error once the namespace is gone. Only
-// NamespaceNotFound counts: an unreachable server is an outage the SDK rides
-// out, and Temporal itself renames a deleted namespace, so the name no
-// longer resolves from the moment it is deleted.
-func (ws *Workers) watchNamespace(ctx context.Context) {
-	tick := time.NewTicker(ws.checkEvery)
-	defer tick.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-tick.C:
-		}
-		callCtx, cancel := context.WithTimeout(ctx, ws.checkEvery)
-		err := ws.describe(callCtx)
-		cancel()
-		var gone *serviceerror.NamespaceNotFound
-		if errors.As(err, &gone) {
-			ws.reportFatal(ws.queues[0])(fmt.Errorf("namespace check: %w", err))
-			return
-		}
-	}
-}
-
-// stopAll stops the workers side by side, so shutdown waits for one
-// WorkerStopTimeout, not one per worker.
-func stopAll(ws []worker.Worker) {
-	var wg sync.WaitGroup
-	for _, w := range ws {
-		wg.Go(w.Stop)
-	}
-	wg.Wait()
-}
-
-// NewActivities builds the activities on an open store. Routing and the
-// digests' Temporal client are set by the caller (Activities.Routes and
-// Digests), when it has them.
-func NewActivities(st *store.Store, poster slacknotify.Poster, sender mail.Sender) *activities.Activities {
-	finder, _ := poster.(slacknotify.ChannelFinder)
-	digests, _ := poster.(slacknotify.DigestPoster)
-	digestFinder, _ := poster.(slacknotify.DigestFinder)
-	return &activities.Activities{
-		Store:             st,
-		Slack:             poster,
-		SlackFinder:       finder,
-		DigestPoster:      digests,
-		DigestFinder:      digestFinder,
-		Mail:              sender,
-		RenderCertificate: certificate.Render,
-	}
-}
-
-// Verifier is the worker's certificate verification: nil, and a log line
-// saying so, without PUBLIC_BASE_URL, when certificates are as they were.
-func Verifier(cfg config.Config, log *slog.Logger) (*activities.Verifier, error) {
-	if cfg.PublicBaseURL == "" {
-		log.Info("certificate verification off: set PUBLIC_BASE_URL to print a verification code and QR code on certificates")
-		return nil, nil
-	}
-	keys, err := verify.NewKeys(cfg.CertificateSigningKey, cfg.CertificateSigningKeyPrevious...)
-	if err != nil {
-		return nil, fmt.Errorf("CERTIFICATE_SIGNING_KEY: %w", err)
-	}
-	log.Info("certificate verification on", "pages", cfg.PublicBaseURL+verify.CertificatesPath+"/<code>")
-	return &activities.Verifier{Keys: keys, BaseURL: cfg.PublicBaseURL}, nil
-}
-
-// BaseRoute is the routing the environment gives every course, which
-// COURSES_FILE's defaults and courses refine.
-func BaseRoute(cfg config.Config) courses.Route {
-	return courses.Route{
-		Slack:  courses.SlackRoute{Channel: cfg.SlackChannel, Enabled: true},
-		Email:  courses.EmailRoute{Enabled: true},
-		Digest: courses.DigestRoute{Threshold: cfg.DigestThreshold, Window: cfg.DigestWindow, Off: cfg.DigestOff},
-	}
 }

@@ -53,7 +53,7 @@ func profiled(path string, f func() error) error {
 		return fmt.Errorf("cpu profile: %w", err)
 	}
 	if err := pprof.StartCPUProfile(out); err != nil {
-		out.Close()
+		_ = out.Close() // nothing was written
 		return fmt.Errorf("cpu profile: %w", err)
 	}
 	ferr := f()

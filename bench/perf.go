@@ -30,11 +30,12 @@ func perfRecord(dir, name string, pid int) (stop func() error, err error) {
 	cmd.Stdout, cmd.Stderr = logFile, logFile
 	cmd.SysProcAttr = childAttr()
 	if err := cmd.Start(); err != nil {
-		logFile.Close()
+		_ = logFile.Close()
 		return nil, fmt.Errorf("perf record: %w", err)
 	}
 	return func() error {
-		defer logFile.Close()
+		// Only perf's log; perf writes and closes the profile itself.
+		defer func() { _ = logFile.Close() }()
 		// perf writes its file on SIGINT, as on Ctrl-C.
 		_ = cmd.Process.Signal(syscall.SIGINT)
 		done := make(chan error, 1)

@@ -101,13 +101,13 @@ func startCluster(ctx context.Context, opts options, serverLog io.Writer) (*temp
 	fmt.Fprintf(serverLog, "bench: the cluster's state and logs: %s\n", dir)
 	c, err := cluster.Up(ctx, cluster.Options{Dir: dir, Ports: ports, Env: env, Log: serverLog})
 	if err != nil {
-		os.RemoveAll(dir)
+		_ = os.RemoveAll(dir)
 		return nil, fmt.Errorf("start the production cluster: %w", err)
 	}
 	s := &temporalServer{Address: c.Frontend(), Cluster: c, stop: func() error {
 		err := c.Down(context.WithoutCancel(ctx))
 		if !opts.Keep {
-			os.RemoveAll(dir)
+			_ = os.RemoveAll(dir)
 		}
 		return err
 	}}

@@ -17,7 +17,7 @@ func checkLogo(path string) error {
 	if err != nil {
 		return fmt.Errorf("cannot be read (%s): %s", path, pathErrorText(err))
 	}
-	defer f.Close()
+	defer func() { _ = f.Close() }()
 	info, err := f.Stat()
 	if err != nil {
 		return fmt.Errorf("cannot be read (%s): %s", path, pathErrorText(err))

@@ -71,7 +71,7 @@ func readFile(path string) ([]byte, error) {
 	if err != nil {
 		return nil, &Error{Path: path, Problem: "cannot open: " + pathErrorText(err)}
 	}
-	defer f.Close()
+	defer func() { _ = f.Close() }()
 	info, err := f.Stat()
 	if err != nil {
 		return nil, &Error{Path: path, Problem: "cannot read: " + pathErrorText(err)}

@@ -17,7 +17,6 @@ import (
 	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
 
-	"github.com/coursehook/coursehook/activities"
 	"github.com/coursehook/coursehook/app"
 	"github.com/coursehook/coursehook/config"
 	"github.com/coursehook/coursehook/event"
@@ -189,7 +188,7 @@ func resendOne(ctx context.Context, c client.Client, st *store.Store, cfg config
 		WorkflowIDReusePolicy:                    enums.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE,
 		StaticSummary:                            "Resend " + what + " of " + workflows.WorkflowID(rec.EventID),
 	}, workflows.Resend, workflows.ResendInput{
-		ResendRecord: activities.ResendRecord{
+		ResendRecord: workflows.ResendRecord{
 			RequestID: requestID, EventID: rec.EventID, What: what, Reason: r.reason,
 			RequestedBy: r.by, RequestedAt: now.UTC(),
 		},

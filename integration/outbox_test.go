@@ -11,9 +11,9 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/coursehook/coursehook/app"
 	"github.com/coursehook/coursehook/config"
 	"github.com/coursehook/coursehook/internal/pdftext"
+	"github.com/coursehook/coursehook/wire"
 	"github.com/coursehook/coursehook/workflows"
 )
 
@@ -25,7 +25,7 @@ func TestOutboxModeWritesWhatWouldBeSent(t *testing.T) {
 	dir := t.TempDir()
 	cfg, err := config.Load(func(k string) string { return map[string]string{"OUTBOX_DIR": dir}[k] }, config.Worker)
 	require.NoError(t, err)
-	poster, sender := app.Channels(cfg, slog.New(slog.NewJSONHandler(io.Discard, nil)), nil)
+	poster, sender := wire.Channels(cfg, slog.New(slog.NewJSONHandler(io.Discard, nil)), nil)
 	s := build(t, poster, sender)
 
 	id, body := sample(t, "course-completion.json")

@@ -24,7 +24,6 @@ import (
 	sdklog "go.temporal.io/sdk/log"
 
 	"github.com/coursehook/coursehook/activities"
-	"github.com/coursehook/coursehook/app"
 	"github.com/coursehook/coursehook/config"
 	"github.com/coursehook/coursehook/courses"
 	"github.com/coursehook/coursehook/deadletter"
@@ -39,6 +38,7 @@ import (
 	"github.com/coursehook/coursehook/verify"
 	"github.com/coursehook/coursehook/verify/page"
 	"github.com/coursehook/coursehook/webhook"
+	"github.com/coursehook/coursehook/wire"
 	"github.com/coursehook/coursehook/workflows"
 )
 
@@ -154,7 +154,7 @@ func build(t testing.TB, poster slacknotify.Poster, sender mail.Sender, opts ...
 	taskQueue := "coursehook-" + t.Name() + "-" + uuid.NewString()
 	s.TaskQueue = taskQueue
 	if !o.NoWorker {
-		acts := app.NewActivities(st, poster, sender)
+		acts := wire.NewActivities(st, poster, sender)
 		acts.Metrics = metrics.NewWorker(s.WorkerMetrics, func(ctx context.Context) (int, error) {
 			return st.CountStatus(ctx, store.StatusPartial)
 		}, log)
@@ -164,7 +164,7 @@ func build(t testing.TB, poster slacknotify.Poster, sender mail.Sender, opts ...
 		if o.Verification {
 			acts.Verifier = &activities.Verifier{Keys: verificationKeys(t), BaseURL: s.URL()}
 		}
-		stop, err := app.StartWorkers(app.NewWorkers(c, taskQueue, acts, app.WorkerOptions{
+		stop, err := wire.StartWorkers(wire.NewWorkers(c, taskQueue, acts, wire.WorkerOptions{
 			SlackPerSecond: o.SlackPerSecond, EmailsPerSecond: o.EmailsPerSecond,
 		}))
 		require.NoError(t, err)

@@ -53,13 +53,13 @@ func Write(dir, kind, eventID, ext string, data []byte) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("create outbox file in %s: %w", folder, err)
 	}
-	defer os.Remove(tmp.Name()) // a no-op once the rename succeeded
+	defer func() { _ = os.Remove(tmp.Name()) }() // a no-op once the rename succeeded
 	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
+		_ = tmp.Close() // the file is removed; the write's error says what failed
 		return "", fmt.Errorf("write outbox file %s: %w", path, err)
 	}
 	if err := tmp.Sync(); err != nil {
-		tmp.Close()
+		_ = tmp.Close()
 		return "", fmt.Errorf("sync outbox file %s: %w", path, err)
 	}
 	if err := tmp.Close(); err != nil {
@@ -73,7 +73,7 @@ func Write(dir, kind, eventID, ext string, data []byte) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("sync outbox folder %s: %w", folder, err)
 	}
-	defer f.Close()
+	defer func() { _ = f.Close() }() // opened only to sync
 	if err := f.Sync(); err != nil {
 		return "", fmt.Errorf("sync outbox folder %s: %w", folder, err)
 	}

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/coursehook/coursehook/workflows"
 	"github.com/slack-go/slack"
 )
 
@@ -15,10 +16,10 @@ import (
 // looks for a message carrying both before posting a second one.
 const MetadataDigestEventType = "course_completion_digest"
 
-// MaxDigestNames is how many learner names a digest lists at most; the rest
-// are counted in "and N more". Ten keep the message short enough to read in
-// a busy channel.
-const MaxDigestNames = 10
+// MaxDigestNames is how many learner names a digest lists at most, the
+// number the digest workflow keeps; the rest are counted in "and N more".
+// Ten keep the message short enough to read in a busy channel.
+const MaxDigestNames = workflows.MaxDigestNames
 
 // Bounds on the digest's untrusted strings, in characters after escaping.
 // The names share one section text of sectionLimit characters: the label,
@@ -44,30 +45,9 @@ const (
 // cohort completes at once, the completions past a threshold within a time
 // window are gathered into one digest per course window instead of one
 // notice each, which Slack's rate of about one message per second per
-// channel could not carry.
-type Digest struct {
-	// Channel is where the digest goes; empty means the channel the Client
-	// or Outbox was made with.
-	Channel     string `json:"channel,omitempty"`
-	CourseID    string `json:"course_id"`
-	CourseTitle string `json:"course_title"`
-	// CourseName is the operators' own name for the course, shown when set.
-	CourseName string `json:"course_name,omitempty"`
-	// WindowID identifies the course window and is unique per course and
-	// window, such as "<course id>/<window start in Unix seconds>". It goes
-	// into the message metadata as it is, so FindDigest can match it.
-	WindowID    string    `json:"window_id"`
-	WindowStart time.Time `json:"window_start"`
-	WindowEnd   time.Time `json:"window_end"`
-	// Count is how many completions the digest announces.
-	Count int `json:"count"`
-	// Names are learner names to list, at most MaxDigestNames of them; any
-	// beyond are counted with the rest.
-	Names []string `json:"names,omitempty"`
-	// ListHint tells the reader how to list every completion, such as a
-	// coursehookctl command or a URL. It is shown as code.
-	ListHint string `json:"list_hint,omitempty"`
-}
+// channel could not carry. It is the workflow's own digest input, so the
+// digest posted is the one the workflow decided.
+type Digest = workflows.DigestInput
 
 // DigestMessage builds the digest for d: the fallback text, the Block Kit
 // blocks and message metadata carrying the window id, so a retry can find the

@@ -154,7 +154,7 @@ func run(ctx context.Context, getenv func(string) string, stderr io.Writer, read
 	var hook *webhook.Server
 	pages, err := verificationPages(ctx, cfg, log, func(c *gin.Context) string { return hook.ClientAddr(c) })
 	if err != nil {
-		webhookLn.Close()
+		_ = webhookLn.Close()
 		return err
 	}
 	defer pages.close()
@@ -179,7 +179,7 @@ func run(ctx context.Context, getenv func(string) string, stderr io.Writer, read
 		// so it is never exposed beside the public webhook.
 		codecLn, err := net.Listen("tcp", cfg.CodecAddr)
 		if err != nil {
-			webhookLn.Close()
+			_ = webhookLn.Close()
 			return fmt.Errorf("listen on %s (CODEC_ADDR): %w", cfg.CodecAddr, err)
 		}
 		servers = append(servers, served{
@@ -199,7 +199,7 @@ func run(ctx context.Context, getenv func(string) string, stderr io.Writer, read
 	admin, err := adminServer(ctx, cfg, log, reg)
 	if err != nil {
 		for _, s := range servers {
-			s.ln.Close()
+			_ = s.ln.Close()
 		}
 		return err
 	}

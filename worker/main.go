@@ -25,6 +25,7 @@ import (
 	"github.com/coursehook/coursehook/courses"
 	"github.com/coursehook/coursehook/metrics"
 	"github.com/coursehook/coursehook/store"
+	"github.com/coursehook/coursehook/wire"
 )
 
 func main() {
@@ -54,18 +55,18 @@ func run(ctx context.Context, getenv func(string) string, stderr io.Writer) erro
 	log.Info("database ready", "dialect", st.Dialect())
 
 	app.LogEncryption(cfg, log)
-	poster, sender := app.Channels(cfg, log, nil)
-	acts := app.NewActivities(st, poster, sender)
+	poster, sender := wire.Channels(cfg, log, nil)
+	acts := wire.NewActivities(st, poster, sender)
 	// A wrong courses file stops the worker here, naming the line, before
 	// it takes any work; a wrong new one on SIGHUP keeps the old routing.
-	base := app.BaseRoute(cfg)
+	base := wire.BaseRoute(cfg)
 	table, err := courses.Load(cfg.CoursesFile, base)
 	if err != nil {
 		return fmt.Errorf("COURSES_FILE: %w", err)
 	}
 	routes := courses.NewRoutes(table)
 	acts.Routes = routes
-	if acts.Verifier, err = app.Verifier(cfg, log); err != nil {
+	if acts.Verifier, err = wire.Verifier(cfg, log); err != nil {
 		return err
 	}
 	if cfg.CoursesFile != "" {
@@ -108,7 +109,7 @@ func run(ctx context.Context, getenv func(string) string, stderr io.Writer) erro
 	}
 
 	acts.Digests = c
-	workers := app.NewWorkers(c, cfg.TaskQueue, acts, app.WorkerOptions{
+	workers := wire.NewWorkers(c, cfg.TaskQueue, acts, wire.WorkerOptions{
 		SlackPerSecond:  cfg.SlackPerSecond,
 		EmailsPerSecond: cfg.EmailsPerSecond,
 		// Let running activities finish (or time out) before the process
@@ -117,7 +118,7 @@ func run(ctx context.Context, getenv func(string) string, stderr io.Writer) erro
 		// The SDK takes minutes to call a deleted namespace fatal; this
 		// check takes seconds.
 		Namespace:           cfg.TemporalNamespace,
-		NamespaceCheckEvery: app.DefaultNamespaceCheckEvery,
+		NamespaceCheckEvery: wire.DefaultNamespaceCheckEvery,
 	})
 	log.Info("worker starting", "taskQueue", cfg.TaskQueue, "namespace", cfg.TemporalNamespace, "temporal", cfg.TemporalAddress)
 	// Stopping waits up to SHUTDOWN_TIMEOUT for running activities; say so

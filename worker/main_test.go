@@ -42,7 +42,7 @@ func TestBadConfigurationNamesTheVariable(t *testing.T) {
 // three minutes: a long poll already waiting when the namespace is deleted
 // returns empty a minute later, which counts as a good poll, and the SDK
 // retries NamespaceNotFound for two minutes after the last good poll. So the
-// worker checks its namespace itself, every app.DefaultNamespaceCheckEvery.
+// worker checks its namespace itself, every wire.DefaultNamespaceCheckEvery.
 const namespaceGoneWithin = time.Minute
 
 // runWorker runs the worker against the Temporal frontend at address,

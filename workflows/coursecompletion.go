@@ -10,14 +10,8 @@ import (
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 
-	"github.com/coursehook/coursehook/activities"
 	"github.com/coursehook/coursehook/event"
-	"github.com/coursehook/coursehook/store"
 )
-
-// a lets the workflow name activity methods without a live value; the worker
-// registers the real one.
-var a *activities.Activities
 
 // recordOptions: the database step must not give up on an outage, since
 // without the row nothing else may happen. An outage shows in the UI as a
@@ -82,7 +76,7 @@ func localRecordOptions() workflow.LocalActivityOptions {
 			InitialInterval:        500 * time.Millisecond,
 			BackoffCoefficient:     2,
 			MaximumInterval:        4 * time.Second,
-			NonRetryableErrorTypes: []string{activities.ErrRecordPermanent},
+			NonRetryableErrorTypes: []string{ErrRecordPermanent},
 		},
 	}
 }
@@ -125,13 +119,13 @@ func CourseCompletion(ctx workflow.Context, in CourseCompletionInput) (CourseCom
 		return CourseCompletionResult{}, err
 	}
 	c.recordCtx = workflow.WithActivityOptions(ctx, recordOptions())
-	c.noticeIn = activities.NoticeInput{Event: c.ev}
+	c.noticeIn = NoticeInput{Event: c.ev}
 	if workflow.GetVersion(ctx, changeAcceptedCompletes, workflow.DefaultVersion, 1) == 1 {
 		// The webhook server already sends the brief event; inputs from
 		// before it did carried the whole one, and Brief is the same on both.
 		c.ev = c.ev.Brief()
-		c.recordCtx = workflow.WithActivityOptions(ctx, recordOptions(activities.ErrRecordPermanent))
-		c.noticeIn = activities.NoticeInput{Event: c.ev, ReceivedAt: in.ReceivedAt}
+		c.recordCtx = workflow.WithActivityOptions(ctx, recordOptions(ErrRecordPermanent))
+		c.noticeIn = NoticeInput{Event: c.ev, ReceivedAt: in.ReceivedAt}
 	}
 	c.searchable = workflow.GetVersion(ctx, changeSearchAttributes, workflow.DefaultVersion, 1) == 1
 	c.cohorts = workflow.GetVersion(ctx, changeCohorts, workflow.DefaultVersion, 1) == 1
@@ -202,7 +196,7 @@ type completion struct {
 	res    CourseCompletionResult
 	// recordCtx carries the database steps' options.
 	recordCtx workflow.Context
-	noticeIn  activities.NoticeInput
+	noticeIn  NoticeInput
 	// searchable, cohorts and local are the versions this run follows.
 	searchable, cohorts, local bool
 }
@@ -215,7 +209,7 @@ func (c *completion) dbStep(ctx workflow.Context, activity, in, out any) error {
 		lctx := workflow.WithLocalActivityOptions(ctx, localRecordOptions())
 		err := workflow.ExecuteLocalActivity(lctx, activity, in).Get(ctx, out)
 		var appErr *temporal.ApplicationError
-		if err == nil || errors.As(err, &appErr) && appErr.Type() == activities.ErrRecordPermanent {
+		if err == nil || errors.As(err, &appErr) && appErr.Type() == ErrRecordPermanent {
 			return err
 		}
 		c.logger.Warn("database step still failing in the worker; retrying it as an ordinary activity",
@@ -234,14 +228,14 @@ func (c *completion) setStatus(ctx workflow.Context, status string, failed ...st
 	return upsertStatus(ctx, status, failed...)
 }
 
-func (c *completion) recordInput() activities.RecordInput {
-	return activities.RecordInput{Event: c.ev, Payload: c.in.Payload, ReceivedAt: c.in.ReceivedAt}
+func (c *completion) recordInput() RecordInput {
+	return RecordInput{Event: c.ev, Payload: c.in.Payload, ReceivedAt: c.in.ReceivedAt}
 }
 
 // ignore keeps an event coursehook does not act on, and tells nobody.
 func (c *completion) ignore(ctx workflow.Context) (CourseCompletionResult, error) {
 	c.p.Record.State = StepRunning
-	if err := c.dbStep(ctx, a.RecordIgnored, c.recordInput(), nil); err != nil {
+	if err := c.dbStep(ctx, ActivityRecordIgnored, c.recordInput(), nil); err != nil {
 		c.p.Record = Step{State: StepFailed, Error: failureText(err)}
 		return CourseCompletionResult{}, err
 	}
@@ -258,10 +252,10 @@ func (c *completion) ignore(ctx workflow.Context) (CourseCompletionResult, error
 
 // record stores the completion, or finds the row an earlier run stored with
 // its receipts and its route: every later run does what the first decided.
-func (c *completion) record(ctx workflow.Context) (activities.RecordResult, error) {
+func (c *completion) record(ctx workflow.Context) (RecordResult, error) {
 	c.p.Record.State = StepRunning
-	var rec activities.RecordResult
-	if err := c.dbStep(ctx, a.RecordCompletion, c.recordInput(), &rec); err != nil {
+	var rec RecordResult
+	if err := c.dbStep(ctx, ActivityRecordCompletion, c.recordInput(), &rec); err != nil {
 		c.p.Record = Step{State: StepFailed, Error: failureText(err)}
 		return rec, err
 	}
@@ -309,7 +303,7 @@ func (c *completion) announce(ctx workflow.Context) error {
 		if err == nil {
 			c.res.SlackChannel, c.res.SlackTS = r.Channel, r.TS
 			if c.cohorts {
-				c.res.Announcement = store.AnnouncedMessage
+				c.res.Announcement = AnnouncedMessage
 			}
 		}
 		return err
@@ -327,15 +321,15 @@ func (c *completion) announce(ctx workflow.Context) error {
 			return err
 		}
 		c.p.Slack.Detail = "its own message: " + r.Channel + " " + r.TS
-		c.res.SlackChannel, c.res.SlackTS, c.res.Announcement = r.Channel, r.TS, store.AnnouncedMessage
+		c.res.SlackChannel, c.res.SlackTS, c.res.Announcement = r.Channel, r.TS, AnnouncedMessage
 		return nil
 	case AnnounceDigest:
 		c.p.Slack = Step{State: StepDone, Detail: "in the cohort digest " + ann.WindowID + ": " + ann.Channel + " " + ann.TS}
-		c.res.SlackChannel, c.res.SlackTS, c.res.Announcement = ann.Channel, ann.TS, store.AnnouncedDigest
+		c.res.SlackChannel, c.res.SlackTS, c.res.Announcement = ann.Channel, ann.TS, AnnouncedDigest
 		return nil
 	default:
-		err := temporal.NewApplicationError("the cohort digest "+ann.WindowID+" was not posted: "+ann.Error, activities.ErrSlackPermanent)
-		c.p.Slack = Step{State: StepFailed, Error: failureText(err, activities.ErrSlackPermanent)}
+		err := temporal.NewApplicationError("the cohort digest "+ann.WindowID+" was not posted: "+ann.Error, ErrSlackPermanent)
+		c.p.Slack = Step{State: StepFailed, Error: failureText(err, ErrSlackPermanent)}
 		return err
 	}
 }
@@ -347,12 +341,12 @@ func (c *completion) askDigest(ctx workflow.Context) (Announcement, error) {
 	route := c.noticeIn.Route
 	info := workflow.GetInfo(ctx)
 	c.p.Slack.Detail = "waiting for the course's digest to answer"
-	enqueue := activities.EnqueueInput{
+	enqueue := EnqueueInput{
 		WorkflowID:   DigestWorkflowID(info.TaskQueueName, c.ev.NotifiableID, route.Slack.Channel),
 		WorkflowType: DigestWorkflowType,
 		TaskQueue:    info.TaskQueueName,
 		Signal:       DigestEntrySignal,
-		Entry: activities.DigestEntry{
+		Entry: DigestEntry{
 			EventID:     c.ev.ID,
 			WorkflowID:  info.WorkflowExecution.ID,
 			LearnerName: c.ev.LearnerName(),
@@ -361,14 +355,14 @@ func (c *completion) askDigest(ctx workflow.Context) (Announcement, error) {
 			Threshold:   route.Digest.Threshold,
 			Window:      route.Digest.Window,
 		},
-		Start: activities.DigestStart{TaskQueue: info.TaskQueueName, CourseID: c.ev.NotifiableID, Channel: route.Slack.Channel,
+		Start: DigestStart{TaskQueue: info.TaskQueueName, CourseID: c.ev.NotifiableID, Channel: route.Slack.Channel,
 			NoticeDeadline: c.in.NoticeDeadline},
 	}
 	actx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
 		StartToCloseTimeout: 10 * time.Second,
 		RetryPolicy:         &temporal.RetryPolicy{InitialInterval: time.Second, MaximumInterval: time.Minute},
 	})
-	if err := workflow.ExecuteActivity(actx, a.EnqueueDigestEntry, enqueue).Get(ctx, nil); err != nil {
+	if err := workflow.ExecuteActivity(actx, ActivityEnqueueDigestEntry, enqueue).Get(ctx, nil); err != nil {
 		return Announcement{}, err
 	}
 	deadline := c.in.NoticeDeadline
@@ -387,7 +381,7 @@ func (c *completion) askDigest(ctx workflow.Context) (Announcement, error) {
 		sel.AddFuture(timer, func(workflow.Future) { timedOut = true })
 		sel.Select(ctx)
 		if timedOut {
-			return Announcement{}, temporal.NewApplicationError("gave up at the deadline: the course's digest did not answer", activities.ErrSlackRetryable)
+			return Announcement{}, temporal.NewApplicationError("gave up at the deadline: the course's digest did not answer", ErrSlackRetryable)
 		}
 		// An answer meant for an earlier run of this workflow id (a reset)
 		// names another event only if ids were reused; skip it.
@@ -429,7 +423,7 @@ func (c *completion) finish(ctx workflow.Context, slackErr, emailErr error) (Cou
 	}
 
 	c.p.Outcome.State = StepRunning
-	err := c.dbStep(ctx, a.RecordOutcome, activities.OutcomeInput{
+	err := c.dbStep(ctx, ActivityRecordOutcome, OutcomeInput{
 		EventID:           c.in.Event.ID,
 		Status:            string(res.Status),
 		SlackChannel:      res.SlackChannel,
@@ -457,8 +451,8 @@ func (c *completion) finish(ctx workflow.Context, slackErr, emailErr error) (Cou
 // postSlack is the Slack notice step, shared by CourseCompletion and
 // Resend: on the throttled Slack queue, retried until the deadline, stopped
 // at once by a permanent refusal. It returns the step's state for progress.
-func postSlack(ctx workflow.Context, deadline time.Duration, in activities.NoticeInput) (activities.SlackResult, Step, error) {
-	permanent := []string{activities.ErrSlackPermanent}
+func postSlack(ctx workflow.Context, deadline time.Duration, in NoticeInput) (SlackResult, Step, error) {
+	permanent := []string{ErrSlackPermanent}
 	opts := noticeOptions(deadline, 30*time.Second, permanent...)
 	// Histories recorded before the throttled Slack queue existed replay
 	// with Slack on the main queue.
@@ -466,8 +460,8 @@ func postSlack(ctx workflow.Context, deadline time.Duration, in activities.Notic
 		opts.TaskQueue = SlackTaskQueue(workflow.GetInfo(ctx).TaskQueueName)
 		opts.StartToCloseTimeout = 15 * time.Second
 	}
-	var r activities.SlackResult
-	if err := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, opts), a.PostSlackNotice, in).Get(ctx, &r); err != nil {
+	var r SlackResult
+	if err := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, opts), ActivityPostSlackNotice, in).Get(ctx, &r); err != nil {
 		return r, Step{State: StepFailed, Error: failureText(err, permanent...)}, err
 	}
 	return r, Step{State: StepDone, Detail: r.Channel + " " + r.TS}, nil
@@ -476,15 +470,15 @@ func postSlack(ctx workflow.Context, deadline time.Duration, in activities.Notic
 // emailCertificate is the certificate email step, shared likewise. The
 // throttled email queue came with the cohorts change; throttled says
 // whether this run follows it.
-func emailCertificate(ctx workflow.Context, deadline time.Duration, in activities.NoticeInput, throttled bool) (activities.EmailResult, Step, error) {
-	permanent := []string{activities.ErrEmailPermanent, activities.ErrCertificate}
+func emailCertificate(ctx workflow.Context, deadline time.Duration, in NoticeInput, throttled bool) (EmailResult, Step, error) {
+	permanent := []string{ErrEmailPermanent, ErrCertificate}
 	opts := noticeOptions(deadline, 30*time.Second, permanent...)
 	if throttled {
 		opts.TaskQueue = EmailTaskQueue(workflow.GetInfo(ctx).TaskQueueName)
 	}
 	actx := workflow.WithActivityOptions(ctx, opts)
-	var r activities.EmailResult
-	if err := workflow.ExecuteActivity(actx, a.EmailCertificate, in).Get(ctx, &r); err != nil {
+	var r EmailResult
+	if err := workflow.ExecuteActivity(actx, ActivityEmailCertificate, in).Get(ctx, &r); err != nil {
 		return r, Step{State: StepFailed, Error: failureText(err, permanent...)}, err
 	}
 	return r, Step{State: StepDone, Detail: r.MessageID}, nil
@@ -505,7 +499,7 @@ func outcomeDetails(p Progress, res CourseCompletionResult) string {
 		return "Completed: certificate emailed; this course sends no Slack notice (COURSES_FILE)."
 	case !email:
 		return "Completed: Slack notice posted; this course sends no certificate email (COURSES_FILE)."
-	case res.Announcement == store.AnnouncedDigest:
+	case res.Announcement == AnnouncedDigest:
 		return "Completed: announced in the course's cohort digest, and certificate emailed."
 	}
 	return "Completed: Slack notice posted and certificate emailed."

@@ -11,11 +11,8 @@ import (
 	"github.com/stretchr/testify/mock"
 	"github.com/stretchr/testify/require"
 	"go.temporal.io/sdk/activity"
-	"go.temporal.io/sdk/converter"
 	"go.temporal.io/sdk/temporal"
-	"go.temporal.io/sdk/testsuite"
 
-	"github.com/coursehook/coursehook/activities"
 	"github.com/coursehook/coursehook/courses"
 	"github.com/coursehook/coursehook/event"
 )
@@ -32,14 +29,6 @@ func sampleInput(t *testing.T) CourseCompletionInput {
 // defaultTestTaskQueue is the task queue testsuite gives a workflow.
 const defaultTestTaskQueue = "default-test-taskqueue"
 
-func newEnv(t *testing.T) *testsuite.TestWorkflowEnvironment {
-	t.Helper()
-	var s testsuite.WorkflowTestSuite
-	env := s.NewTestWorkflowEnvironment()
-	env.RegisterActivity(&activities.Activities{})
-	return env
-}
-
 // refusal is a plain application error of a permanent type, retryable as far
 // as the error itself says, as a provider package would return it: only the
 // workflow's own NonRetryableErrorTypes can stop its retries.
@@ -47,7 +36,7 @@ func refusal(msg, errType string) error {
 	return temporal.NewApplicationError(msg, errType)
 }
 
-func result(t *testing.T, env *testsuite.TestWorkflowEnvironment) CourseCompletionResult {
+func result(t *testing.T, env *testEnv) CourseCompletionResult {
 	t.Helper()
 	require.True(t, env.IsWorkflowCompleted())
 	require.NoError(t, env.GetWorkflowError())
@@ -56,7 +45,7 @@ func result(t *testing.T, env *testsuite.TestWorkflowEnvironment) CourseCompleti
 	return r
 }
 
-func progress(t *testing.T, env *testsuite.TestWorkflowEnvironment) Progress {
+func progress(t *testing.T, env *testEnv) Progress {
 	t.Helper()
 	v, err := env.QueryWorkflow(ProgressQuery)
 	require.NoError(t, err)
@@ -68,28 +57,23 @@ func progress(t *testing.T, env *testsuite.TestWorkflowEnvironment) Progress {
 func TestSuccess(t *testing.T) {
 	env := newEnv(t)
 	in := sampleInput(t)
-	env.OnActivity(a.RecordCompletion, mock.Anything, mock.MatchedBy(func(r activities.RecordInput) bool {
+	env.OnActivity(ActivityRecordCompletion, mock.Anything, mock.MatchedBy(func(r RecordInput) bool {
 		return r.Event.ID == in.Event.ID && string(r.Payload) == string(in.Payload) && r.ReceivedAt.Equal(in.ReceivedAt)
-	})).Return(activities.RecordResult{Created: true}, nil).Once()
-	env.OnActivity(a.PostSlackNotice, mock.Anything, mock.Anything).Return(activities.SlackResult{Channel: "C1", TS: "1.2"}, nil).Once()
-	env.OnActivity(a.EmailCertificate, mock.Anything, mock.Anything).Return(activities.EmailResult{MessageID: "m1", CertificateSHA256: "abc"}, nil).Once()
-	var outcome activities.OutcomeInput
-	env.OnActivity(a.RecordOutcome, mock.Anything, mock.Anything).Run(func(args mock.Arguments) {
-		outcome = args.Get(1).(activities.OutcomeInput)
+	})).Return(RecordResult{Created: true}, nil).Once()
+	env.OnActivity(ActivityPostSlackNotice, mock.Anything, mock.Anything).Return(SlackResult{Channel: "C1", TS: "1.2"}, nil).Once()
+	env.OnActivity(ActivityEmailCertificate, mock.Anything, mock.Anything).Return(EmailResult{MessageID: "m1", CertificateSHA256: "abc"}, nil).Once()
+	var outcome OutcomeInput
+	env.OnActivity(ActivityRecordOutcome, mock.Anything, mock.Anything).Run(func(args mock.Arguments) {
+		outcome = args.Get(1).(OutcomeInput)
 	}).Return(nil).Once()
-
-	queues := map[string]string{}
-	env.SetOnActivityStartedListener(func(info *activity.Info, _ context.Context, _ converter.EncodedValues) {
-		queues[info.ActivityType.Name] = info.TaskQueue
-	})
 
 	env.ExecuteWorkflow(CourseCompletion, in)
 
-	require.Equal(t, SlackTaskQueue(defaultTestTaskQueue), queues["PostSlackNotice"], "Slack runs on its throttled queue")
-	require.Equal(t, EmailTaskQueue(defaultTestTaskQueue), queues["EmailCertificate"], "email runs on its throttled queue")
+	require.Equal(t, SlackTaskQueue(defaultTestTaskQueue), env.queue(ActivityPostSlackNotice), "Slack runs on its throttled queue")
+	require.Equal(t, EmailTaskQueue(defaultTestTaskQueue), env.queue(ActivityEmailCertificate), "email runs on its throttled queue")
 	r := result(t, env)
 	require.Equal(t, CourseCompletionResult{Status: StatusCompleted, SlackChannel: "C1", SlackTS: "1.2", EmailMessageID: "m1", CertificateSHA256: "abc", Announcement: "message"}, r)
-	require.Equal(t, activities.OutcomeInput{EventID: in.Event.ID, Status: "completed", SlackChannel: "C1", SlackTS: "1.2", EmailMessageID: "m1", CertificateSHA256: "abc", Announcement: "message"}, outcome)
+	require.Equal(t, OutcomeInput{EventID: in.Event.ID, Status: "completed", SlackChannel: "C1", SlackTS: "1.2", EmailMessageID: "m1", CertificateSHA256: "abc", Announcement: "message"}, outcome)
 	p := progress(t, env)
 	require.Equal(t, StatusCompleted, p.Status)
 	for _, s := range []Step{p.Record, p.Slack, p.Email, p.Outcome} {
@@ -100,14 +84,14 @@ func TestSuccess(t *testing.T) {
 
 func TestRetryableFailureIsRetried(t *testing.T) {
 	env := newEnv(t)
-	env.OnActivity(a.RecordCompletion, mock.Anything, mock.Anything).Return(activities.RecordResult{Created: true}, nil)
-	env.OnActivity(a.PostSlackNotice, mock.Anything, mock.Anything).
-		Return(activities.SlackResult{}, temporal.NewApplicationError("slack: http_503", activities.ErrSlackRetryable)).Twice()
-	env.OnActivity(a.PostSlackNotice, mock.Anything, mock.Anything).Return(activities.SlackResult{Channel: "C1", TS: "1.2"}, nil).Once()
-	env.OnActivity(a.EmailCertificate, mock.Anything, mock.Anything).
-		Return(activities.EmailResult{}, errors.New("connection reset")).Once()
-	env.OnActivity(a.EmailCertificate, mock.Anything, mock.Anything).Return(activities.EmailResult{MessageID: "m1"}, nil).Once()
-	env.OnActivity(a.RecordOutcome, mock.Anything, mock.Anything).Return(nil)
+	env.OnActivity(ActivityRecordCompletion, mock.Anything, mock.Anything).Return(RecordResult{Created: true}, nil)
+	env.OnActivity(ActivityPostSlackNotice, mock.Anything, mock.Anything).
+		Return(SlackResult{}, temporal.NewApplicationError("slack: http_503", ErrSlackRetryable)).Twice()
+	env.OnActivity(ActivityPostSlackNotice, mock.Anything, mock.Anything).Return(SlackResult{Channel: "C1", TS: "1.2"}, nil).Once()
+	env.OnActivity(ActivityEmailCertificate, mock.Anything, mock.Anything).
+		Return(EmailResult{}, errors.New("connection reset")).Once()
+	env.OnActivity(ActivityEmailCertificate, mock.Anything, mock.Anything).Return(EmailResult{MessageID: "m1"}, nil).Once()
+	env.OnActivity(ActivityRecordOutcome, mock.Anything, mock.Anything).Return(nil)
 
 	env.ExecuteWorkflow(CourseCompletion, sampleInput(t))
 
@@ -128,30 +112,30 @@ func TestPermanentFailureOfOneNoticeKeepsTheOther(t *testing.T) {
 	}{
 		{
 			name:       "slack invalid_auth",
-			slackErr:   refusal("slack: invalid_auth", activities.ErrSlackPermanent),
+			slackErr:   refusal("slack: invalid_auth", ErrSlackPermanent),
 			failedStep: "slack", errText: "slack: invalid_auth", slackCalls: 1, emailCalls: 1,
 		},
 		{
 			name:       "sendgrid 400",
-			emailErr:   refusal("sendgrid 400: The to email does not contain a valid address.", activities.ErrEmailPermanent),
+			emailErr:   refusal("sendgrid 400: The to email does not contain a valid address.", ErrEmailPermanent),
 			failedStep: "email", errText: "sendgrid 400: The to email does not contain a valid address.", slackCalls: 1, emailCalls: 1,
 		},
 		{
 			name:       "both refuse",
-			slackErr:   refusal("slack: channel_not_found", activities.ErrSlackPermanent),
-			emailErr:   refusal("sendgrid 401: bad key", activities.ErrEmailPermanent),
+			slackErr:   refusal("slack: channel_not_found", ErrSlackPermanent),
+			emailErr:   refusal("sendgrid 401: bad key", ErrEmailPermanent),
 			failedStep: "slack,email", errText: "slack: channel_not_found; sendgrid 401: bad key", slackCalls: 1, emailCalls: 1,
 		},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			env := newEnv(t)
-			env.OnActivity(a.RecordCompletion, mock.Anything, mock.Anything).Return(activities.RecordResult{Created: true}, nil)
-			env.OnActivity(a.PostSlackNotice, mock.Anything, mock.Anything).Return(activities.SlackResult{Channel: "C1", TS: "1.2"}, c.slackErr)
-			env.OnActivity(a.EmailCertificate, mock.Anything, mock.Anything).Return(activities.EmailResult{MessageID: "m1"}, c.emailErr)
-			var outcome activities.OutcomeInput
-			env.OnActivity(a.RecordOutcome, mock.Anything, mock.Anything).Run(func(args mock.Arguments) {
-				outcome = args.Get(1).(activities.OutcomeInput)
+			env.OnActivity(ActivityRecordCompletion, mock.Anything, mock.Anything).Return(RecordResult{Created: true}, nil)
+			env.OnActivity(ActivityPostSlackNotice, mock.Anything, mock.Anything).Return(SlackResult{Channel: "C1", TS: "1.2"}, c.slackErr)
+			env.OnActivity(ActivityEmailCertificate, mock.Anything, mock.Anything).Return(EmailResult{MessageID: "m1"}, c.emailErr)
+			var outcome OutcomeInput
+			env.OnActivity(ActivityRecordOutcome, mock.Anything, mock.Anything).Run(func(args mock.Arguments) {
+				outcome = args.Get(1).(OutcomeInput)
 			}).Return(nil)
 
 			env.ExecuteWorkflow(CourseCompletion, sampleInput(t))
@@ -179,11 +163,11 @@ func TestNoticeGivesUpAtTheDeadline(t *testing.T) {
 	env := newEnv(t)
 	in := sampleInput(t)
 	in.NoticeDeadline = time.Hour
-	env.OnActivity(a.RecordCompletion, mock.Anything, mock.Anything).Return(activities.RecordResult{Created: true}, nil)
-	env.OnActivity(a.PostSlackNotice, mock.Anything, mock.Anything).
-		Return(activities.SlackResult{}, temporal.NewApplicationError("slack: http_500", activities.ErrSlackRetryable))
-	env.OnActivity(a.EmailCertificate, mock.Anything, mock.Anything).Return(activities.EmailResult{MessageID: "m1"}, nil)
-	env.OnActivity(a.RecordOutcome, mock.Anything, mock.Anything).Return(nil)
+	env.OnActivity(ActivityRecordCompletion, mock.Anything, mock.Anything).Return(RecordResult{Created: true}, nil)
+	env.OnActivity(ActivityPostSlackNotice, mock.Anything, mock.Anything).
+		Return(SlackResult{}, temporal.NewApplicationError("slack: http_500", ErrSlackRetryable))
+	env.OnActivity(ActivityEmailCertificate, mock.Anything, mock.Anything).Return(EmailResult{MessageID: "m1"}, nil)
+	env.OnActivity(ActivityRecordOutcome, mock.Anything, mock.Anything).Return(nil)
 
 	env.ExecuteWorkflow(CourseCompletion, in)
 
@@ -198,40 +182,40 @@ func TestIgnoredEventIsRecordedOnly(t *testing.T) {
 	env := newEnv(t)
 	in := sampleInput(t)
 	in.Event.Event = "courseStarted"
-	env.OnActivity(a.RecordIgnored, mock.Anything, mock.MatchedBy(func(r activities.RecordInput) bool {
+	env.OnActivity(ActivityRecordIgnored, mock.Anything, mock.MatchedBy(func(r RecordInput) bool {
 		return string(r.Payload) == string(in.Payload)
-	})).Return(activities.RecordResult{Created: true}, nil).Once()
+	})).Return(RecordResult{Created: true}, nil).Once()
 
 	env.ExecuteWorkflow(CourseCompletion, in)
 
 	require.Equal(t, CourseCompletionResult{Status: StatusIgnored}, result(t, env))
 	env.AssertExpectations(t)
-	env.AssertNotCalled(t, "PostSlackNotice", mock.Anything, mock.Anything)
-	env.AssertNotCalled(t, "EmailCertificate", mock.Anything, mock.Anything)
+	env.assertNotStarted(t, "PostSlackNotice")
+	env.assertNotStarted(t, "EmailCertificate")
 	require.Equal(t, StepSkipped, progress(t, env).Slack.State)
 }
 
 func TestAlreadyCompletedInTheDatabaseIsADuplicate(t *testing.T) {
 	env := newEnv(t)
-	env.OnActivity(a.RecordCompletion, mock.Anything, mock.Anything).
-		Return(activities.RecordResult{AlreadyCompleted: true, SlackChannel: "C1", SlackTS: "1.2", EmailMessageID: "m1"}, nil)
+	env.OnActivity(ActivityRecordCompletion, mock.Anything, mock.Anything).
+		Return(RecordResult{AlreadyCompleted: true, SlackChannel: "C1", SlackTS: "1.2", EmailMessageID: "m1"}, nil)
 
 	env.ExecuteWorkflow(CourseCompletion, sampleInput(t))
 
 	r := result(t, env)
 	require.Equal(t, StatusDuplicate, r.Status)
 	require.Equal(t, "1.2", r.SlackTS)
-	env.AssertNotCalled(t, "PostSlackNotice", mock.Anything, mock.Anything)
-	env.AssertNotCalled(t, "EmailCertificate", mock.Anything, mock.Anything)
-	env.AssertNotCalled(t, "RecordOutcome", mock.Anything, mock.Anything)
+	env.assertNotStarted(t, "PostSlackNotice")
+	env.assertNotStarted(t, "EmailCertificate")
+	env.assertNotStarted(t, "RecordOutcome")
 }
 
 func TestReceiptFromAnEarlierRunSkipsThatNotice(t *testing.T) {
 	env := newEnv(t)
-	env.OnActivity(a.RecordCompletion, mock.Anything, mock.Anything).
-		Return(activities.RecordResult{SlackChannel: "C1", SlackTS: "1.2"}, nil)
-	env.OnActivity(a.EmailCertificate, mock.Anything, mock.Anything).Return(activities.EmailResult{MessageID: "m2"}, nil).Once()
-	env.OnActivity(a.RecordOutcome, mock.Anything, mock.Anything).Return(nil)
+	env.OnActivity(ActivityRecordCompletion, mock.Anything, mock.Anything).
+		Return(RecordResult{SlackChannel: "C1", SlackTS: "1.2"}, nil)
+	env.OnActivity(ActivityEmailCertificate, mock.Anything, mock.Anything).Return(EmailResult{MessageID: "m2"}, nil).Once()
+	env.OnActivity(ActivityRecordOutcome, mock.Anything, mock.Anything).Return(nil)
 
 	env.ExecuteWorkflow(CourseCompletion, sampleInput(t))
 
@@ -239,34 +223,34 @@ func TestReceiptFromAnEarlierRunSkipsThatNotice(t *testing.T) {
 	require.Equal(t, StatusCompleted, r.Status)
 	require.Equal(t, "1.2", r.SlackTS)
 	require.Equal(t, "m2", r.EmailMessageID)
-	env.AssertNotCalled(t, "PostSlackNotice", mock.Anything, mock.Anything)
+	env.assertNotStarted(t, "PostSlackNotice")
 	require.Equal(t, StepSkipped, progress(t, env).Slack.State)
 }
 
 func TestPermanentRecordFailureFailsTheWorkflowAtOnce(t *testing.T) {
 	env := newEnv(t)
-	env.OnActivity(a.RecordCompletion, mock.Anything, mock.Anything).
-		Return(activities.RecordResult{}, refusal("record event e1: no such table: completions", activities.ErrRecordPermanent))
+	env.OnActivity(ActivityRecordCompletion, mock.Anything, mock.Anything).
+		Return(RecordResult{}, refusal("record event e1: no such table: completions", ErrRecordPermanent))
 
 	env.ExecuteWorkflow(CourseCompletion, sampleInput(t))
 
 	require.True(t, env.IsWorkflowCompleted())
 	var appErr *temporal.ApplicationError
 	require.ErrorAs(t, env.GetWorkflowError(), &appErr)
-	require.Equal(t, activities.ErrRecordPermanent, appErr.Type())
+	require.Equal(t, ErrRecordPermanent, appErr.Type())
 	env.AssertNumberOfCalls(t, "RecordCompletion", 1)
-	env.AssertNotCalled(t, "PostSlackNotice", mock.Anything, mock.Anything)
-	env.AssertNotCalled(t, "EmailCertificate", mock.Anything, mock.Anything)
+	env.assertNotStarted(t, "PostSlackNotice")
+	env.assertNotStarted(t, "EmailCertificate")
 	require.Equal(t, StepFailed, progress(t, env).Record.State)
 }
 
 func TestPermanentOutcomeFailureStopsAtOnce(t *testing.T) {
 	env := newEnv(t)
-	env.OnActivity(a.RecordCompletion, mock.Anything, mock.Anything).Return(activities.RecordResult{Created: true}, nil)
-	env.OnActivity(a.PostSlackNotice, mock.Anything, mock.Anything).Return(activities.SlackResult{Channel: "C1", TS: "1.2"}, nil)
-	env.OnActivity(a.EmailCertificate, mock.Anything, mock.Anything).Return(activities.EmailResult{MessageID: "m1"}, nil)
-	env.OnActivity(a.RecordOutcome, mock.Anything, mock.Anything).
-		Return(refusal("record outcome of e1: completion not found", activities.ErrRecordPermanent))
+	env.OnActivity(ActivityRecordCompletion, mock.Anything, mock.Anything).Return(RecordResult{Created: true}, nil)
+	env.OnActivity(ActivityPostSlackNotice, mock.Anything, mock.Anything).Return(SlackResult{Channel: "C1", TS: "1.2"}, nil)
+	env.OnActivity(ActivityEmailCertificate, mock.Anything, mock.Anything).Return(EmailResult{MessageID: "m1"}, nil)
+	env.OnActivity(ActivityRecordOutcome, mock.Anything, mock.Anything).
+		Return(refusal("record outcome of e1: completion not found", ErrRecordPermanent))
 
 	env.ExecuteWorkflow(CourseCompletion, sampleInput(t))
 
@@ -276,14 +260,14 @@ func TestPermanentOutcomeFailureStopsAtOnce(t *testing.T) {
 
 func TestDatabaseOutageIsRetriedUntilItEnds(t *testing.T) {
 	env := newEnv(t)
-	env.OnActivity(a.RecordCompletion, mock.Anything, mock.Anything).
-		Return(activities.RecordResult{}, errors.New("record event e1: dial tcp 127.0.0.1:5432: connection refused")).Times(4)
-	env.OnActivity(a.RecordCompletion, mock.Anything, mock.Anything).Return(activities.RecordResult{Created: true}, nil).Once()
-	env.OnActivity(a.PostSlackNotice, mock.Anything, mock.Anything).Return(activities.SlackResult{Channel: "C1", TS: "1.2"}, nil)
-	env.OnActivity(a.EmailCertificate, mock.Anything, mock.Anything).Return(activities.EmailResult{MessageID: "m1"}, nil)
-	env.OnActivity(a.RecordOutcome, mock.Anything, mock.Anything).
+	env.OnActivity(ActivityRecordCompletion, mock.Anything, mock.Anything).
+		Return(RecordResult{}, errors.New("record event e1: dial tcp 127.0.0.1:5432: connection refused")).Times(4)
+	env.OnActivity(ActivityRecordCompletion, mock.Anything, mock.Anything).Return(RecordResult{Created: true}, nil).Once()
+	env.OnActivity(ActivityPostSlackNotice, mock.Anything, mock.Anything).Return(SlackResult{Channel: "C1", TS: "1.2"}, nil)
+	env.OnActivity(ActivityEmailCertificate, mock.Anything, mock.Anything).Return(EmailResult{MessageID: "m1"}, nil)
+	env.OnActivity(ActivityRecordOutcome, mock.Anything, mock.Anything).
 		Return(temporal.NewApplicationError("database is locked (SQLITE_BUSY)", "")).Twice()
-	env.OnActivity(a.RecordOutcome, mock.Anything, mock.Anything).Return(nil).Once()
+	env.OnActivity(ActivityRecordOutcome, mock.Anything, mock.Anything).Return(nil).Once()
 
 	env.ExecuteWorkflow(CourseCompletion, sampleInput(t))
 
@@ -294,11 +278,11 @@ func TestDatabaseOutageIsRetriedUntilItEnds(t *testing.T) {
 
 func TestUnrenderableCertificateIsNotRetried(t *testing.T) {
 	env := newEnv(t)
-	env.OnActivity(a.RecordCompletion, mock.Anything, mock.Anything).Return(activities.RecordResult{Created: true}, nil)
-	env.OnActivity(a.PostSlackNotice, mock.Anything, mock.Anything).Return(activities.SlackResult{Channel: "C1", TS: "1.2"}, nil)
-	env.OnActivity(a.EmailCertificate, mock.Anything, mock.Anything).
-		Return(activities.EmailResult{}, refusal("render certificate for e1: learner name is empty", activities.ErrCertificate))
-	env.OnActivity(a.RecordOutcome, mock.Anything, mock.Anything).Return(nil)
+	env.OnActivity(ActivityRecordCompletion, mock.Anything, mock.Anything).Return(RecordResult{Created: true}, nil)
+	env.OnActivity(ActivityPostSlackNotice, mock.Anything, mock.Anything).Return(SlackResult{Channel: "C1", TS: "1.2"}, nil)
+	env.OnActivity(ActivityEmailCertificate, mock.Anything, mock.Anything).
+		Return(EmailResult{}, refusal("render certificate for e1: learner name is empty", ErrCertificate))
+	env.OnActivity(ActivityRecordOutcome, mock.Anything, mock.Anything).Return(nil)
 
 	env.ExecuteWorkflow(CourseCompletion, sampleInput(t))
 
@@ -315,22 +299,22 @@ func TestMissingTimestampIsDatedByReceipt(t *testing.T) {
 	env := newEnv(t)
 	in := sampleInput(t)
 	in.Event.Timestamp = ""
-	env.OnActivity(a.RecordCompletion, mock.Anything, mock.MatchedBy(func(r activities.RecordInput) bool {
+	env.OnActivity(ActivityRecordCompletion, mock.Anything, mock.MatchedBy(func(r RecordInput) bool {
 		return r.ReceivedAt.Equal(in.ReceivedAt) && r.Event.Timestamp == ""
-	})).Return(activities.RecordResult{Created: true}, nil).Once()
-	var slackIn, emailIn activities.NoticeInput
-	env.OnActivity(a.PostSlackNotice, mock.Anything, mock.Anything).Run(func(args mock.Arguments) {
-		slackIn = args.Get(1).(activities.NoticeInput)
-	}).Return(activities.SlackResult{Channel: "C1", TS: "1.2"}, nil)
-	env.OnActivity(a.EmailCertificate, mock.Anything, mock.Anything).Run(func(args mock.Arguments) {
-		emailIn = args.Get(1).(activities.NoticeInput)
-	}).Return(activities.EmailResult{MessageID: "m1"}, nil)
-	env.OnActivity(a.RecordOutcome, mock.Anything, mock.Anything).Return(nil)
+	})).Return(RecordResult{Created: true}, nil).Once()
+	var slackIn, emailIn NoticeInput
+	env.OnActivity(ActivityPostSlackNotice, mock.Anything, mock.Anything).Run(func(args mock.Arguments) {
+		slackIn = args.Get(1).(NoticeInput)
+	}).Return(SlackResult{Channel: "C1", TS: "1.2"}, nil)
+	env.OnActivity(ActivityEmailCertificate, mock.Anything, mock.Anything).Run(func(args mock.Arguments) {
+		emailIn = args.Get(1).(NoticeInput)
+	}).Return(EmailResult{MessageID: "m1"}, nil)
+	env.OnActivity(ActivityRecordOutcome, mock.Anything, mock.Anything).Return(nil)
 
 	env.ExecuteWorkflow(CourseCompletion, in)
 
 	require.Equal(t, StatusCompleted, result(t, env).Status)
-	for _, n := range []activities.NoticeInput{slackIn, emailIn} {
+	for _, n := range []NoticeInput{slackIn, emailIn} {
 		require.True(t, n.ReceivedAt.Equal(in.ReceivedAt))
 		require.Equal(t, in.ReceivedAt, n.Event.CompletionTime(n.ReceivedAt))
 		require.Empty(t, n.Event.UserDetail.Ref1, "notices get the brief event")
@@ -347,14 +331,14 @@ func TestOldInputsGetTheBriefEvent(t *testing.T) {
 	require.NoError(t, err)
 	full.Source = strings.Repeat("x", 10000)
 	in.Event = full
-	env.OnActivity(a.RecordCompletion, mock.Anything, mock.MatchedBy(func(r activities.RecordInput) bool {
+	env.OnActivity(ActivityRecordCompletion, mock.Anything, mock.MatchedBy(func(r RecordInput) bool {
 		return r.Event.Source == "" && string(r.Payload) == string(in.Payload)
-	})).Return(activities.RecordResult{Created: true}, nil).Once()
-	env.OnActivity(a.PostSlackNotice, mock.Anything, mock.MatchedBy(func(n activities.NoticeInput) bool { return n.Event.Source == "" })).
-		Return(activities.SlackResult{Channel: "C1", TS: "1.2"}, nil).Once()
-	env.OnActivity(a.EmailCertificate, mock.Anything, mock.MatchedBy(func(n activities.NoticeInput) bool { return n.Event.Source == "" })).
-		Return(activities.EmailResult{MessageID: "m1"}, nil).Once()
-	env.OnActivity(a.RecordOutcome, mock.Anything, mock.Anything).Return(nil)
+	})).Return(RecordResult{Created: true}, nil).Once()
+	env.OnActivity(ActivityPostSlackNotice, mock.Anything, mock.MatchedBy(func(n NoticeInput) bool { return n.Event.Source == "" })).
+		Return(SlackResult{Channel: "C1", TS: "1.2"}, nil).Once()
+	env.OnActivity(ActivityEmailCertificate, mock.Anything, mock.MatchedBy(func(n NoticeInput) bool { return n.Event.Source == "" })).
+		Return(EmailResult{MessageID: "m1"}, nil).Once()
+	env.OnActivity(ActivityRecordOutcome, mock.Anything, mock.Anything).Return(nil)
 
 	env.ExecuteWorkflow(CourseCompletion, in)
 
@@ -395,10 +379,10 @@ func TestSearchAttributesFollowTheOutcome(t *testing.T) {
 	env.OnUpsertTypedSearchAttributes(mock.Anything).Run(func(args mock.Arguments) {
 		upserts = append(upserts, args.Get(0).(temporal.SearchAttributes))
 	}).Return(nil)
-	env.OnActivity(a.RecordCompletion, mock.Anything, mock.Anything).Return(activities.RecordResult{Created: true}, nil)
-	env.OnActivity(a.PostSlackNotice, mock.Anything, mock.Anything).Return(activities.SlackResult{}, refusal("slack: invalid_auth", activities.ErrSlackPermanent))
-	env.OnActivity(a.EmailCertificate, mock.Anything, mock.Anything).Return(activities.EmailResult{MessageID: "m1"}, nil)
-	env.OnActivity(a.RecordOutcome, mock.Anything, mock.Anything).Return(nil)
+	env.OnActivity(ActivityRecordCompletion, mock.Anything, mock.Anything).Return(RecordResult{Created: true}, nil)
+	env.OnActivity(ActivityPostSlackNotice, mock.Anything, mock.Anything).Return(SlackResult{}, refusal("slack: invalid_auth", ErrSlackPermanent))
+	env.OnActivity(ActivityEmailCertificate, mock.Anything, mock.Anything).Return(EmailResult{MessageID: "m1"}, nil)
+	env.OnActivity(ActivityRecordOutcome, mock.Anything, mock.Anything).Return(nil)
 
 	env.ExecuteWorkflow(CourseCompletion, sampleInput(t))
 
@@ -443,10 +427,10 @@ func routed(slack, email bool) *courses.Route {
 
 func TestCourseWithBothNoticesOffIsCompletedQuietly(t *testing.T) {
 	env := newEnv(t)
-	env.OnActivity(a.RecordCompletion, mock.Anything, mock.Anything).Return(activities.RecordResult{Created: true, Route: routed(false, false)}, nil)
-	var outcome activities.OutcomeInput
-	env.OnActivity(a.RecordOutcome, mock.Anything, mock.Anything).Run(func(args mock.Arguments) {
-		outcome = args.Get(1).(activities.OutcomeInput)
+	env.OnActivity(ActivityRecordCompletion, mock.Anything, mock.Anything).Return(RecordResult{Created: true, Route: routed(false, false)}, nil)
+	var outcome OutcomeInput
+	env.OnActivity(ActivityRecordOutcome, mock.Anything, mock.Anything).Run(func(args mock.Arguments) {
+		outcome = args.Get(1).(OutcomeInput)
 	}).Return(nil)
 
 	env.ExecuteWorkflow(CourseCompletion, sampleInput(t))
@@ -459,15 +443,15 @@ func TestCourseWithBothNoticesOffIsCompletedQuietly(t *testing.T) {
 	require.Equal(t, StepSkipped, p.Email.State)
 	require.Contains(t, p.Email.Detail, "off for this course")
 	require.Equal(t, "C0456EFGH", p.Route.Slack.Channel, "progress shows the recorded route")
-	env.AssertNotCalled(t, "EnqueueDigestEntry", mock.Anything, mock.Anything)
-	env.AssertNotCalled(t, "PostSlackNotice", mock.Anything, mock.Anything)
-	env.AssertNotCalled(t, "EmailCertificate", mock.Anything, mock.Anything)
+	env.assertNotStarted(t, "EnqueueDigestEntry")
+	env.assertNotStarted(t, "PostSlackNotice")
+	env.assertNotStarted(t, "EmailCertificate")
 }
 
 // answers makes the digest answer the completion with ann, once enqueued.
-func answers(env *testsuite.TestWorkflowEnvironment, ann Announcement, got *activities.EnqueueInput) {
-	env.OnActivity(a.EnqueueDigestEntry, mock.Anything, mock.Anything).Run(func(args mock.Arguments) {
-		*got = args.Get(1).(activities.EnqueueInput)
+func answers(env *testEnv, ann Announcement, got *EnqueueInput) {
+	env.OnActivity(ActivityEnqueueDigestEntry, mock.Anything, mock.Anything).Run(func(args mock.Arguments) {
+		*got = args.Get(1).(EnqueueInput)
 		env.RegisterDelayedCallback(func() { env.SignalWorkflow(AnnouncementSignal, ann) }, time.Second)
 	}).Return(nil).Once()
 }
@@ -475,13 +459,13 @@ func answers(env *testsuite.TestWorkflowEnvironment, ann Announcement, got *acti
 func TestCompletionAnnouncedInTheDigest(t *testing.T) {
 	env := newEnv(t)
 	in := sampleInput(t)
-	env.OnActivity(a.RecordCompletion, mock.Anything, mock.Anything).Return(activities.RecordResult{Created: true, Route: routed(true, true)}, nil)
-	var enqueued activities.EnqueueInput
+	env.OnActivity(ActivityRecordCompletion, mock.Anything, mock.Anything).Return(RecordResult{Created: true, Route: routed(true, true)}, nil)
+	var enqueued EnqueueInput
 	answers(env, Announcement{EventID: in.Event.ID, Kind: AnnounceDigest, Channel: "C0456EFGH", TS: "1700.1", WindowID: "w1"}, &enqueued)
-	env.OnActivity(a.EmailCertificate, mock.Anything, mock.Anything).Return(activities.EmailResult{MessageID: "m1"}, nil)
-	var outcome activities.OutcomeInput
-	env.OnActivity(a.RecordOutcome, mock.Anything, mock.Anything).Run(func(args mock.Arguments) {
-		outcome = args.Get(1).(activities.OutcomeInput)
+	env.OnActivity(ActivityEmailCertificate, mock.Anything, mock.Anything).Return(EmailResult{MessageID: "m1"}, nil)
+	var outcome OutcomeInput
+	env.OnActivity(ActivityRecordOutcome, mock.Anything, mock.Anything).Run(func(args mock.Arguments) {
+		outcome = args.Get(1).(OutcomeInput)
 	}).Return(nil)
 
 	env.ExecuteWorkflow(CourseCompletion, in)
@@ -499,26 +483,26 @@ func TestCompletionAnnouncedInTheDigest(t *testing.T) {
 	require.Equal(t, "Bob Johnson", enqueued.Entry.LearnerName)
 	p := progress(t, env)
 	require.Contains(t, p.Slack.Detail, "in the cohort digest w1")
-	env.AssertNotCalled(t, "PostSlackNotice", mock.Anything, mock.Anything)
+	env.assertNotStarted(t, "PostSlackNotice")
 }
 
 func TestCompletionToldToPostItsOwn(t *testing.T) {
 	env := newEnv(t)
 	in := sampleInput(t)
 	earlier := time.Date(2025, 6, 1, 9, 0, 0, 0, time.UTC)
-	env.OnActivity(a.RecordCompletion, mock.Anything, mock.Anything).Return(activities.RecordResult{
-		Created: true, Route: routed(true, true), Previous: &activities.Previous{EventID: "earlier-1", CompletedAt: earlier},
+	env.OnActivity(ActivityRecordCompletion, mock.Anything, mock.Anything).Return(RecordResult{
+		Created: true, Route: routed(true, true), Previous: &Previous{EventID: "earlier-1", CompletedAt: earlier},
 	}, nil)
-	var enqueued activities.EnqueueInput
+	var enqueued EnqueueInput
 	answers(env, Announcement{EventID: in.Event.ID, Kind: AnnouncePost}, &enqueued)
-	var notice, email activities.NoticeInput
-	env.OnActivity(a.PostSlackNotice, mock.Anything, mock.Anything).Run(func(args mock.Arguments) {
-		notice = args.Get(1).(activities.NoticeInput)
-	}).Return(activities.SlackResult{Channel: "C0456EFGH", TS: "1.5"}, nil)
-	env.OnActivity(a.EmailCertificate, mock.Anything, mock.Anything).Run(func(args mock.Arguments) {
-		email = args.Get(1).(activities.NoticeInput)
-	}).Return(activities.EmailResult{MessageID: "m1"}, nil)
-	env.OnActivity(a.RecordOutcome, mock.Anything, mock.Anything).Return(nil)
+	var notice, email NoticeInput
+	env.OnActivity(ActivityPostSlackNotice, mock.Anything, mock.Anything).Run(func(args mock.Arguments) {
+		notice = args.Get(1).(NoticeInput)
+	}).Return(SlackResult{Channel: "C0456EFGH", TS: "1.5"}, nil)
+	env.OnActivity(ActivityEmailCertificate, mock.Anything, mock.Anything).Run(func(args mock.Arguments) {
+		email = args.Get(1).(NoticeInput)
+	}).Return(EmailResult{MessageID: "m1"}, nil)
+	env.OnActivity(ActivityRecordOutcome, mock.Anything, mock.Anything).Return(nil)
 
 	env.ExecuteWorkflow(CourseCompletion, in)
 
@@ -537,10 +521,10 @@ func TestCompletionToldToPostItsOwn(t *testing.T) {
 func TestDigestFailureMakesTheCompletionPartial(t *testing.T) {
 	env := newEnv(t)
 	in := sampleInput(t)
-	env.OnActivity(a.RecordCompletion, mock.Anything, mock.Anything).Return(activities.RecordResult{Created: true, Route: routed(true, false)}, nil)
-	var enqueued activities.EnqueueInput
+	env.OnActivity(ActivityRecordCompletion, mock.Anything, mock.Anything).Return(RecordResult{Created: true, Route: routed(true, false)}, nil)
+	var enqueued EnqueueInput
 	answers(env, Announcement{EventID: in.Event.ID, Kind: AnnounceFailed, WindowID: "w1", Error: "slack: channel_not_found"}, &enqueued)
-	env.OnActivity(a.RecordOutcome, mock.Anything, mock.Anything).Return(nil)
+	env.OnActivity(ActivityRecordOutcome, mock.Anything, mock.Anything).Return(nil)
 
 	env.ExecuteWorkflow(CourseCompletion, in)
 
@@ -554,10 +538,10 @@ func TestCourseWithDigestOffPostsAtOnce(t *testing.T) {
 	env := newEnv(t)
 	route := routed(true, true)
 	route.Digest.Off = true
-	env.OnActivity(a.RecordCompletion, mock.Anything, mock.Anything).Return(activities.RecordResult{Created: true, Route: route}, nil)
-	env.OnActivity(a.PostSlackNotice, mock.Anything, mock.Anything).Return(activities.SlackResult{Channel: "C0456EFGH", TS: "1.5"}, nil)
-	env.OnActivity(a.EmailCertificate, mock.Anything, mock.Anything).Return(activities.EmailResult{MessageID: "m1"}, nil)
-	env.OnActivity(a.RecordOutcome, mock.Anything, mock.Anything).Return(nil)
+	env.OnActivity(ActivityRecordCompletion, mock.Anything, mock.Anything).Return(RecordResult{Created: true, Route: route}, nil)
+	env.OnActivity(ActivityPostSlackNotice, mock.Anything, mock.Anything).Return(SlackResult{Channel: "C0456EFGH", TS: "1.5"}, nil)
+	env.OnActivity(ActivityEmailCertificate, mock.Anything, mock.Anything).Return(EmailResult{MessageID: "m1"}, nil)
+	env.OnActivity(ActivityRecordOutcome, mock.Anything, mock.Anything).Return(nil)
 
 	env.ExecuteWorkflow(CourseCompletion, sampleInput(t))
 
@@ -565,7 +549,7 @@ func TestCourseWithDigestOffPostsAtOnce(t *testing.T) {
 	require.Equal(t, StatusCompleted, r.Status)
 	require.Equal(t, "message", r.Announcement)
 	require.Equal(t, "1.5", r.SlackTS)
-	env.AssertNotCalled(t, "EnqueueDigestEntry", mock.Anything, mock.Anything)
+	env.assertNotStarted(t, "EnqueueDigestEntry")
 	env.AssertNumberOfCalls(t, "PostSlackNotice", 1)
 }
 
@@ -576,19 +560,19 @@ func TestCourseWithDigestOffPostsAtOnce(t *testing.T) {
 func TestDatabaseStepsRunLocallyThenAsOrdinaryActivities(t *testing.T) {
 	env := newEnv(t)
 	var local, ordinary int
-	env.OnActivity(a.RecordCompletion, mock.Anything, mock.Anything).Return(
-		func(ctx context.Context, in activities.RecordInput) (activities.RecordResult, error) {
+	env.OnActivity(ActivityRecordCompletion, mock.Anything, mock.Anything).Return(
+		func(ctx context.Context, in RecordInput) (RecordResult, error) {
 			if activity.GetInfo(ctx).IsLocalActivity {
 				local++
-				return activities.RecordResult{}, errors.New("record event e1: dial tcp 127.0.0.1:5432: connection refused")
+				return RecordResult{}, errors.New("record event e1: dial tcp 127.0.0.1:5432: connection refused")
 			}
 			ordinary++
-			return activities.RecordResult{Created: true}, nil
+			return RecordResult{Created: true}, nil
 		})
-	env.OnActivity(a.PostSlackNotice, mock.Anything, mock.Anything).Return(activities.SlackResult{Channel: "C1", TS: "1.2"}, nil)
-	env.OnActivity(a.EmailCertificate, mock.Anything, mock.Anything).Return(activities.EmailResult{MessageID: "m1"}, nil)
+	env.OnActivity(ActivityPostSlackNotice, mock.Anything, mock.Anything).Return(SlackResult{Channel: "C1", TS: "1.2"}, nil)
+	env.OnActivity(ActivityEmailCertificate, mock.Anything, mock.Anything).Return(EmailResult{MessageID: "m1"}, nil)
 	var outcomeLocal bool
-	env.OnActivity(a.RecordOutcome, mock.Anything, mock.Anything).Return(func(ctx context.Context, in activities.OutcomeInput) error {
+	env.OnActivity(ActivityRecordOutcome, mock.Anything, mock.Anything).Return(func(ctx context.Context, in OutcomeInput) error {
 		outcomeLocal = activity.GetInfo(ctx).IsLocalActivity
 		return nil
 	})

@@ -13,23 +13,20 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.temporal.io/sdk/converter"
 	"go.temporal.io/sdk/temporal"
-	"go.temporal.io/sdk/testsuite"
 	"go.temporal.io/sdk/workflow"
-
-	"github.com/coursehook/coursehook/activities"
 )
 
 // digestEnv runs a CourseDigest whose answers are recorded, in order.
 type digestEnv struct {
-	*testsuite.TestWorkflowEnvironment
+	*testEnv
 	mu      sync.Mutex
 	answers []Announcement
-	digests []activities.DigestInput
+	digests []DigestInput
 }
 
 func newDigestEnv(t *testing.T) *digestEnv {
 	t.Helper()
-	d := &digestEnv{TestWorkflowEnvironment: newEnv(t)}
+	d := &digestEnv{testEnv: newEnv(t)}
 	d.OnSignalExternalWorkflow(mock.Anything, mock.Anything, "", AnnouncementSignal, mock.Anything).
 		Run(func(args mock.Arguments) {
 			a := args.Get(4).(Announcement)
@@ -43,19 +40,19 @@ func newDigestEnv(t *testing.T) *digestEnv {
 
 // postsDigests makes PostDigest succeed with ts "digest-N".
 func (d *digestEnv) postsDigests() {
-	d.OnActivity(a.PostDigest, mock.Anything, mock.Anything).Return(
-		func(_ context.Context, in activities.DigestInput) (activities.SlackResult, error) {
+	d.OnActivity(ActivityPostDigest, mock.Anything, mock.Anything).Return(
+		func(_ context.Context, in DigestInput) (SlackResult, error) {
 			d.mu.Lock()
 			defer d.mu.Unlock()
 			d.digests = append(d.digests, in)
-			return activities.SlackResult{Channel: in.Channel, TS: fmt.Sprintf("digest-%d", len(d.digests))}, nil
+			return SlackResult{Channel: in.Channel, TS: fmt.Sprintf("digest-%d", len(d.digests))}, nil
 		})
 }
 
 // entryAt signals an entry for event id after delay (workflow time).
 func (d *digestEnv) entryAt(delay time.Duration, id string, threshold int) {
 	d.RegisterDelayedCallback(func() {
-		d.SignalWorkflow(DigestEntrySignal, activities.DigestEntry{
+		d.SignalWorkflow(DigestEntrySignal, DigestEntry{
 			EventID: id, WorkflowID: "wf-" + id, LearnerName: "Learner " + id, CourseTitle: "Course",
 			Threshold: threshold, Window: time.Minute,
 		})
@@ -72,7 +69,7 @@ func (d *digestEnv) kinds() map[string]string {
 	return out
 }
 
-var digestStart = CourseDigestInput{DigestStart: activities.DigestStart{TaskQueue: "coursehook", CourseID: "course-1", Channel: "C0456EFGH"}}
+var digestStart = CourseDigestInput{DigestStart: DigestStart{TaskQueue: "coursehook", CourseID: "course-1", Channel: "C0456EFGH"}}
 
 func TestDigestThresholdSwitch(t *testing.T) {
 	d := newDigestEnv(t)
@@ -231,9 +228,9 @@ func TestDigestPostIsRetriedAndAFailureIsAnswered(t *testing.T) {
 		d := newDigestEnv(t)
 		// A crash or timeout after Slack took the digest: the retry (whose
 		// activity looks for the digest first) answers with its ts.
-		d.OnActivity(a.PostDigest, mock.Anything, mock.Anything).
-			Return(activities.SlackResult{}, temporal.NewApplicationError("slack: http_503", activities.ErrSlackRetryable)).Once()
-		d.OnActivity(a.PostDigest, mock.Anything, mock.Anything).Return(activities.SlackResult{Channel: "C0456EFGH", TS: "found-1"}, nil).Once()
+		d.OnActivity(ActivityPostDigest, mock.Anything, mock.Anything).
+			Return(SlackResult{}, temporal.NewApplicationError("slack: http_503", ErrSlackRetryable)).Once()
+		d.OnActivity(ActivityPostDigest, mock.Anything, mock.Anything).Return(SlackResult{Channel: "C0456EFGH", TS: "found-1"}, nil).Once()
 		d.entryAt(time.Second, "a", 0)
 		d.ExecuteWorkflow(CourseDigest, digestStart)
 		require.NoError(t, d.GetWorkflowError())
@@ -242,8 +239,8 @@ func TestDigestPostIsRetriedAndAFailureIsAnswered(t *testing.T) {
 	})
 	t.Run("refused", func(t *testing.T) {
 		d := newDigestEnv(t)
-		d.OnActivity(a.PostDigest, mock.Anything, mock.Anything).
-			Return(activities.SlackResult{}, temporal.NewApplicationError("slack: channel_not_found", activities.ErrSlackPermanent)).Once()
+		d.OnActivity(ActivityPostDigest, mock.Anything, mock.Anything).
+			Return(SlackResult{}, temporal.NewApplicationError("slack: channel_not_found", ErrSlackPermanent)).Once()
 		d.entryAt(time.Second, "a", 0)
 		d.ExecuteWorkflow(CourseDigest, digestStart)
 		require.NoError(t, d.GetWorkflowError())

@@ -8,9 +8,6 @@ import (
 	"time"
 
 	"go.temporal.io/sdk/workflow"
-
-	"github.com/coursehook/coursehook/activities"
-	"github.com/coursehook/coursehook/store"
 )
 
 // What a resend sends: the step names of FailedSteps, or both.
@@ -43,7 +40,7 @@ func DefaultResendRequestID(eventID, what string, now time.Time) string {
 // ResendInput asks for an event's notices again: the request, as its audit
 // row records it, and what the workflow needs beside it.
 type ResendInput struct {
-	activities.ResendRecord
+	ResendRecord
 	// LearnerHash is set as a search attribute, like the completion's.
 	LearnerHash string `json:"learnerHash,omitempty"`
 	// NoticeDeadline bounds the retries, as for a completion.
@@ -80,26 +77,26 @@ type ResendResult struct {
 func Resend(ctx workflow.Context, in ResendInput) (ResendResult, error) {
 	cohorts := workflow.GetVersion(ctx, changeCohorts, workflow.DefaultVersion, 1) == 1
 	revocable := workflow.GetVersion(ctx, changeRevocation, workflow.DefaultVersion, 1) == 1
-	recordCtx := workflow.WithActivityOptions(ctx, recordOptions(activities.ErrRecordPermanent, activities.ErrResendRefused))
-	var ev activities.LoadedEvent
-	load := activities.LoadInput{EventID: in.EventID}
+	recordCtx := workflow.WithActivityOptions(ctx, recordOptions(ErrRecordPermanent, ErrResendRefused))
+	var ev LoadedEvent
+	load := LoadInput{EventID: in.EventID}
 	if cohorts {
 		load.CurrentRouting = in.CurrentRouting
 	}
-	if err := workflow.ExecuteActivity(recordCtx, a.LoadEvent, load).Get(ctx, &ev); err != nil {
+	if err := workflow.ExecuteActivity(recordCtx, ActivityLoadEvent, load).Get(ctx, &ev); err != nil {
 		return ResendResult{}, err
 	}
 	if err := workflow.UpsertTypedSearchAttributes(ctx, startUpdates(ev.Event, in.LearnerHash)...); err != nil {
 		return ResendResult{}, err
 	}
-	if err := workflow.ExecuteActivity(recordCtx, a.RecordResend, in.ResendRecord).Get(ctx, nil); err != nil {
+	if err := workflow.ExecuteActivity(recordCtx, ActivityRecordResend, in.ResendRecord).Get(ctx, nil); err != nil {
 		return ResendResult{}, err
 	}
 	if err := upsertStatus(ctx, CompletionNotifying); err != nil {
 		return ResendResult{}, err
 	}
 
-	noticeIn := activities.NoticeInput{Event: ev.Event, ReceivedAt: ev.ReceivedAt, ResendID: in.RequestID}
+	noticeIn := NoticeInput{Event: ev.Event, ReceivedAt: ev.ReceivedAt, ResendID: in.RequestID}
 	if cohorts {
 		noticeIn.Route = ev.Route
 	}
@@ -108,7 +105,7 @@ func Resend(ctx workflow.Context, in ResendInput) (ResendResult, error) {
 	}
 	// A revoked certificate is not sent again, whatever was asked.
 	withheld := revocable && ev.Revoked && in.What != ResendSlack
-	outcome := activities.OutcomeInput{EventID: in.EventID, SlackChannel: ev.SlackChannel, SlackTS: ev.SlackTS, EmailMessageID: ev.EmailMessageID}
+	outcome := OutcomeInput{EventID: in.EventID, SlackChannel: ev.SlackChannel, SlackTS: ev.SlackTS, EmailMessageID: ev.EmailMessageID}
 	var sent, failed, messages []string
 	var slackErr, emailErr error
 	var slackStep, emailStep Step
@@ -117,11 +114,11 @@ func Resend(ctx workflow.Context, in ResendInput) (ResendResult, error) {
 		wg.Add(1)
 		workflow.Go(ctx, func(ctx workflow.Context) {
 			defer wg.Done()
-			var r activities.SlackResult
+			var r SlackResult
 			if r, slackStep, slackErr = postSlack(ctx, in.NoticeDeadline, noticeIn); slackErr == nil {
 				outcome.SlackChannel, outcome.SlackTS = r.Channel, r.TS
 				if cohorts {
-					outcome.Announcement = store.AnnouncedMessage
+					outcome.Announcement = AnnouncedMessage
 				}
 			}
 		})
@@ -130,7 +127,7 @@ func Resend(ctx workflow.Context, in ResendInput) (ResendResult, error) {
 		wg.Add(1)
 		workflow.Go(ctx, func(ctx workflow.Context) {
 			defer wg.Done()
-			var r activities.EmailResult
+			var r EmailResult
 			if r, emailStep, emailErr = emailCertificate(ctx, in.NoticeDeadline, noticeIn, cohorts); emailErr == nil {
 				outcome.EmailMessageID, outcome.CertificateSHA256 = r.MessageID, r.CertificateSHA256
 			}
@@ -174,7 +171,7 @@ func Resend(ctx workflow.Context, in ResendInput) (ResendResult, error) {
 	if withheld {
 		res.Withheld = []string{StepNameEmail}
 	}
-	err := workflow.ExecuteActivity(recordCtx, a.FinishResend, activities.ResendOutcome{
+	err := workflow.ExecuteActivity(recordCtx, ActivityFinishResend, ResendOutcome{
 		RequestID: in.RequestID, Event: outcome, Sent: sent, Failed: failed, Error: res.Error,
 	}).Get(ctx, nil)
 	if err != nil {

@@ -6,8 +6,6 @@ import (
 
 	"github.com/stretchr/testify/mock"
 	"github.com/stretchr/testify/require"
-
-	"github.com/coursehook/coursehook/activities"
 )
 
 func TestResendKeepsStepsNotResentFailed(t *testing.T) {
@@ -21,23 +19,23 @@ func TestResendKeepsStepsNotResentFailed(t *testing.T) {
 		{"slack of two failed", ResendSlack, "slack,email", nil, StatusPartial, "email", []string{"slack"}},
 		{"all of two failed", ResendAll, "slack,email", nil, StatusCompleted, "", []string{"slack", "email"}},
 		{"email of a completed event", ResendEmail, "", nil, StatusCompleted, "", []string{"email"}},
-		{"slack refused again", ResendSlack, "slack", refusal("slack: invalid_auth", activities.ErrSlackPermanent), StatusPartial, "slack", nil},
+		{"slack refused again", ResendSlack, "slack", refusal("slack: invalid_auth", ErrSlackPermanent), StatusPartial, "slack", nil},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			env := newEnv(t)
 			env.RegisterWorkflow(Resend)
 			ev := sampleInput(t).Event
-			env.OnActivity(a.LoadEvent, mock.Anything, mock.Anything).Return(activities.LoadedEvent{Event: ev, Status: "partial", FailedStep: c.failedBefore}, nil)
-			env.OnActivity(a.RecordResend, mock.Anything, mock.Anything).Return(nil).Once()
-			env.OnActivity(a.PostSlackNotice, mock.Anything, mock.Anything).Return(activities.SlackResult{Channel: "C1", TS: "9.9"}, c.slackErr)
-			env.OnActivity(a.EmailCertificate, mock.Anything, mock.Anything).Return(activities.EmailResult{MessageID: "m9"}, nil)
-			var finished activities.ResendOutcome
-			env.OnActivity(a.FinishResend, mock.Anything, mock.Anything).Run(func(args mock.Arguments) {
-				finished = args.Get(1).(activities.ResendOutcome)
+			env.OnActivity(ActivityLoadEvent, mock.Anything, mock.Anything).Return(LoadedEvent{Event: ev, Status: "partial", FailedStep: c.failedBefore}, nil)
+			env.OnActivity(ActivityRecordResend, mock.Anything, mock.Anything).Return(nil).Once()
+			env.OnActivity(ActivityPostSlackNotice, mock.Anything, mock.Anything).Return(SlackResult{Channel: "C1", TS: "9.9"}, c.slackErr)
+			env.OnActivity(ActivityEmailCertificate, mock.Anything, mock.Anything).Return(EmailResult{MessageID: "m9"}, nil)
+			var finished ResendOutcome
+			env.OnActivity(ActivityFinishResend, mock.Anything, mock.Anything).Run(func(args mock.Arguments) {
+				finished = args.Get(1).(ResendOutcome)
 			}).Return(nil).Once()
 
-			env.ExecuteWorkflow(Resend, ResendInput{ResendRecord: activities.ResendRecord{RequestID: "r1", EventID: ev.ID, What: c.what, RequestedAt: time.Now()}})
+			env.ExecuteWorkflow(Resend, ResendInput{ResendRecord: ResendRecord{RequestID: "r1", EventID: ev.ID, What: c.what, RequestedAt: time.Now()}})
 
 			require.True(t, env.IsWorkflowCompleted())
 			require.NoError(t, env.GetWorkflowError())
@@ -48,7 +46,7 @@ func TestResendKeepsStepsNotResentFailed(t *testing.T) {
 			require.Equal(t, string(c.wantStatus), finished.Event.Status)
 			require.Equal(t, c.wantFailedStep, finished.Event.FailedStep)
 			if c.what == ResendEmail {
-				env.AssertNotCalled(t, "PostSlackNotice", mock.Anything, mock.Anything)
+				env.assertNotStarted(t, "PostSlackNotice")
 			}
 			if c.slackErr != nil {
 				env.AssertNumberOfCalls(t, "PostSlackNotice", 1)
@@ -71,15 +69,15 @@ func TestResendWithholdsARevokedCertificate(t *testing.T) {
 	env := newEnv(t)
 	env.RegisterWorkflow(Resend)
 	ev := sampleInput(t).Event
-	env.OnActivity(a.LoadEvent, mock.Anything, mock.Anything).Return(activities.LoadedEvent{Event: ev, Status: "completed", Revoked: true, VerificationCode: "7KQ2M-X4D9R-0ZPV3-TNW8H"}, nil)
-	env.OnActivity(a.RecordResend, mock.Anything, mock.Anything).Return(nil).Once()
-	var notice activities.NoticeInput
-	env.OnActivity(a.PostSlackNotice, mock.Anything, mock.Anything).Run(func(args mock.Arguments) {
-		notice = args.Get(1).(activities.NoticeInput)
-	}).Return(activities.SlackResult{Channel: "C1", TS: "9.9"}, nil)
-	env.OnActivity(a.FinishResend, mock.Anything, mock.Anything).Return(nil).Once()
+	env.OnActivity(ActivityLoadEvent, mock.Anything, mock.Anything).Return(LoadedEvent{Event: ev, Status: "completed", Revoked: true, VerificationCode: "7KQ2M-X4D9R-0ZPV3-TNW8H"}, nil)
+	env.OnActivity(ActivityRecordResend, mock.Anything, mock.Anything).Return(nil).Once()
+	var notice NoticeInput
+	env.OnActivity(ActivityPostSlackNotice, mock.Anything, mock.Anything).Run(func(args mock.Arguments) {
+		notice = args.Get(1).(NoticeInput)
+	}).Return(SlackResult{Channel: "C1", TS: "9.9"}, nil)
+	env.OnActivity(ActivityFinishResend, mock.Anything, mock.Anything).Return(nil).Once()
 
-	env.ExecuteWorkflow(Resend, ResendInput{ResendRecord: activities.ResendRecord{RequestID: "r1", EventID: ev.ID, What: ResendAll, RequestedAt: time.Now()}})
+	env.ExecuteWorkflow(Resend, ResendInput{ResendRecord: ResendRecord{RequestID: "r1", EventID: ev.ID, What: ResendAll, RequestedAt: time.Now()}})
 
 	require.NoError(t, env.GetWorkflowError())
 	var res ResendResult
@@ -88,5 +86,5 @@ func TestResendWithholdsARevokedCertificate(t *testing.T) {
 	require.Equal(t, []string{"email"}, res.Withheld)
 	require.Equal(t, StatusCompleted, res.Status)
 	require.Equal(t, "7KQ2M-X4D9R-0ZPV3-TNW8H", notice.VerificationCode)
-	env.AssertNotCalled(t, "EmailCertificate", mock.Anything, mock.Anything)
+	env.assertNotStarted(t, "EmailCertificate")
 }

@@ -75,7 +75,7 @@ func FreePorts() (Ports, error) {
 			if err != nil {
 				continue
 			}
-			ln.Close()
+			_ = ln.Close()
 			taken[port] = true
 			return port, nil
 		}
@@ -180,7 +180,9 @@ func Up(ctx context.Context, opts Options) (*Cluster, error) {
 		return nil, err
 	}
 	if err := c.UpTemporal(ctx); err != nil {
-		c.Down(context.WithoutCancel(ctx))
+		if derr := c.Down(context.WithoutCancel(ctx)); derr != nil {
+			c.logf("stop after a failed start: %v", derr)
+		}
 		return nil, err
 	}
 	return c, nil
@@ -217,7 +219,9 @@ func UpDatabase(ctx context.Context, opts Options) (*Cluster, error) {
 		err = c.setupSchema(ctx)
 	}
 	if err != nil {
-		c.Down(context.WithoutCancel(ctx))
+		if derr := c.Down(context.WithoutCancel(ctx)); derr != nil {
+			c.logf("stop after a failed start: %v", derr)
+		}
 		return nil, err
 	}
 	return c, nil
@@ -306,7 +310,7 @@ func (c *Cluster) startPostgres(ctx context.Context) error {
 	if cred != nil {
 		// The server appends to its log as the postgres user.
 		if f, err := os.OpenFile(c.pg.log, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644); err == nil {
-			f.Close()
+			_ = f.Close() // only created, for the chown
 			_ = os.Chown(c.pg.log, int(cred.Uid), int(cred.Gid))
 		}
 	}
@@ -437,7 +441,8 @@ func (c *Cluster) runScript(ctx context.Context, name, script string, env []stri
 	if err != nil {
 		return err
 	}
-	defer f.Close()
+	// Only a log, which the job writes through its own descriptor.
+	defer func() { _ = f.Close() }()
 	cmd := exec.CommandContext(ctx, "/bin/sh", script)
 	cmd.Env = env
 	cmd.Stdout, cmd.Stderr = f, f
@@ -621,8 +626,8 @@ func (c *Cluster) Down(ctx context.Context) error {
 		if err := p.Stop(20 * time.Second); err != nil {
 			errs = append(errs, err)
 		}
-		os.Remove(p.pidFile)
-		os.Remove(specFile(p.pidFile))
+		_ = os.Remove(p.pidFile)
+		_ = os.Remove(specFile(p.pidFile))
 	}
 	if c.pg != nil && c.pg.running(ctx) {
 		if err := c.pg.stop(ctx, "fast"); err != nil {
@@ -654,7 +659,7 @@ func DownDir(ctx context.Context, dir string, log io.Writer) error {
 	// The spec of a process whose pid file is gone has nothing to stop.
 	specs, _ := filepath.Glob(filepath.Join(dir, "run", "*.json"))
 	for _, f := range specs {
-		os.Remove(f)
+		_ = os.Remove(f)
 	}
 	pg, err := dirPostgres(dir)
 	if err != nil {

@@ -187,7 +187,7 @@ func (p *Process) WaitReady(ctx context.Context, within time.Duration) (string, 
 		if err != nil {
 			return "", err
 		}
-		defer conn.Close()
+		defer func() { _ = conn.Close() }()
 		health := healthpb.NewHealthClient(conn)
 		what := "serving on " + addr + " (gRPC health)"
 		return what, p.waitUntil(ctx, within, what, func(ctx context.Context) bool {

@@ -100,7 +100,7 @@ func (p *postgres) initdb(ctx context.Context, superUser, password string) error
 	if err := os.WriteFile(pwfile, []byte(password+"\n"), 0o600); err != nil {
 		return err
 	}
-	defer os.Remove(pwfile)
+	defer func() { _ = os.Remove(pwfile) }()
 	if p.cred != nil {
 		for _, f := range []string{p.data, pwfile} {
 			if err := os.Chown(f, int(p.cred.Uid), int(p.cred.Gid)); err != nil {

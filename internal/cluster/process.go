@@ -87,7 +87,7 @@ func (p *Process) saveSpec() error {
 	if err != nil {
 		return fmt.Errorf("save the spec of %s: %w", p.Name, err)
 	}
-	defer os.Remove(tmp.Name()) // a no-op once renamed
+	defer func() { _ = os.Remove(tmp.Name()) }() // a no-op once renamed
 	_, err = tmp.Write(append(raw, '\n'))
 	if cerr := tmp.Close(); err == nil {
 		err = cerr
@@ -119,7 +119,8 @@ func (p *Process) start() error {
 	if err != nil {
 		return err
 	}
-	defer logFile.Close()
+	// Only a log; the program writes it through its own descriptor.
+	defer func() { _ = logFile.Close() }()
 	fmt.Fprintf(logFile, "--- %s: starting %s %s\n", time.Now().UTC().Format(time.RFC3339), p.Path, strings.Join(p.Args, " "))
 	cmd := exec.Command(p.Path, p.Args...)
 	cmd.Env = p.Env
@@ -271,8 +272,10 @@ func stopByPidFile(pidFile string, grace time.Duration) (string, error) {
 	if _, err := os.Stat(pidFile); err != nil {
 		return "", err
 	}
-	defer os.Remove(specFile(pidFile))
-	defer os.Remove(pidFile)
+	defer func() {
+		_ = os.Remove(pidFile)
+		_ = os.Remove(specFile(pidFile))
+	}()
 	msg, _, err := signalPidFile(pidFile, syscall.SIGTERM, grace)
 	return msg, err
 }
@@ -296,7 +299,7 @@ func portOpen(addr string) bool {
 	if err != nil {
 		return false
 	}
-	c.Close()
+	_ = c.Close()
 	return true
 }
 
@@ -307,6 +310,7 @@ func FreePort() (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port, nil
+	port := ln.Addr().(*net.TCPAddr).Port
+	_ = ln.Close()
+	return port, nil
 }

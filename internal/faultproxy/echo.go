@@ -15,7 +15,7 @@ func EchoServer(t testing.TB) string {
 	if err != nil {
 		t.Fatalf("echo server: listen: %v", err)
 	}
-	t.Cleanup(func() { ln.Close() })
+	t.Cleanup(func() { _ = ln.Close() })
 	go func() {
 		for {
 			c, err := ln.Accept()
@@ -23,7 +23,7 @@ func EchoServer(t testing.TB) string {
 				return
 			}
 			go func() {
-				defer c.Close()
+				defer func() { _ = c.Close() }()
 				r := bufio.NewReader(c)
 				for {
 					line, err := r.ReadString('\n')

@@ -58,7 +58,7 @@ func (p *Proxy) Cut() {
 	defer p.mu.Unlock()
 	p.down = true
 	for c := range p.conns {
-		c.Close()
+		_ = c.Close()
 	}
 }
 
@@ -73,7 +73,7 @@ func (p *Proxy) close() {
 	p.mu.Lock()
 	p.closed = true
 	p.mu.Unlock()
-	p.ln.Close()
+	_ = p.ln.Close()
 	p.Cut()
 }
 
@@ -105,11 +105,12 @@ func (p *Proxy) untrack(c net.Conn) {
 
 func (p *Proxy) forward(client net.Conn) {
 	if !p.track(client) {
-		client.Close()
+		_ = client.Close()
 		return
 	}
 	defer p.untrack(client)
-	defer client.Close()
+	// The connection accepted, not whatever accept wraps it in.
+	defer func(c net.Conn) { _ = c.Close() }(client)
 	if p.accept != nil {
 		wrapped, ok := p.accept(client)
 		if !ok {
@@ -122,16 +123,16 @@ func (p *Proxy) forward(client net.Conn) {
 		return
 	}
 	if !p.track(server) {
-		server.Close()
+		_ = server.Close()
 		return
 	}
 	defer p.untrack(server)
-	defer server.Close()
+	defer func() { _ = server.Close() }()
 	done := make(chan struct{}, 2)
 	pipe := func(dst, src net.Conn) {
 		_, err := io.Copy(dst, src)
 		if err != nil && !errors.Is(err, net.ErrClosed) {
-			dst.Close()
+			_ = dst.Close()
 		}
 		// Both TCP and TLS connections can half-close.
 		if hc, ok := dst.(interface{ CloseWrite() error }); ok {

@@ -132,7 +132,7 @@ func ping(ctx context.Context, u *url.URL) error {
 	if err != nil {
 		return err
 	}
-	defer db.Close()
+	defer func() { _ = db.Close() }()
 	return db.PingContext(ctx)
 }
 
@@ -141,7 +141,7 @@ func execAdmin(ctx context.Context, u *url.URL, stmt string) error {
 	if err != nil {
 		return err
 	}
-	defer db.Close()
+	defer func() { _ = db.Close() }()
 	_, err = db.ExecContext(ctx, stmt)
 	return err
 }

@@ -27,6 +27,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -144,7 +145,7 @@ func environment() map[string]string {
 	return env
 }
 
-func up(ctx context.Context, repo, dir string, workers, servers int, out io.Writer) error {
+func up(ctx context.Context, repo, dir string, workers, servers int, out io.Writer) (err error) {
 	if _, err := os.Stat(filepath.Join(dir, "run", "temporal-frontend.pid")); err == nil {
 		return fmt.Errorf("%s holds a running cluster's pid files: run `scripts/cluster.sh down` first", dir)
 	}
@@ -155,7 +156,9 @@ func up(ctx context.Context, repo, dir string, workers, servers int, out io.Writ
 	ok := false
 	defer func() {
 		if !ok {
-			c.Down(context.WithoutCancel(ctx))
+			if derr := c.Down(context.WithoutCancel(ctx)); derr != nil {
+				err = errors.Join(err, fmt.Errorf("stop what up started: %w", derr))
+			}
 		}
 	}()
 	data := filepath.Join(dir, "coursehook")
@@ -209,7 +212,9 @@ func up(ctx context.Context, repo, dir string, workers, servers int, out io.Writ
 	}
 	fmt.Fprintf(w, "logs\t%s\t\n", filepath.Join(dir, "logs"))
 	fmt.Fprintf(w, "outbox\t%s\t(notices and emails without Slack and SendGrid keys)\n", filepath.Join(data, "outbox"))
-	w.Flush()
+	if err := w.Flush(); err != nil {
+		return fmt.Errorf("print the addresses: %w", err)
+	}
 	fmt.Fprintln(out, "\nStop it with: scripts/cluster.sh down")
 	return nil
 }

@@ -1,0 +1,103 @@
+package workflows
+
+import (
+	"context"
+	"slices"
+	"sync"
+	"testing"
+
+	"go.temporal.io/sdk/activity"
+	"go.temporal.io/sdk/converter"
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/testsuite"
+)
+
+// testEnv is a workflow test environment in which every activity the
+// workflows schedule is registered under its name (ActivityNames) as a stub
+// that fails the test: a test sets up, with OnActivity, each activity it
+// expects, and any other one the workflow runs is a failure with its name,
+// not a nil-pointer panic retried until a timeout.
+type testEnv struct {
+	*testsuite.TestWorkflowEnvironment
+
+	mu sync.Mutex
+	// started counts the activities started, mocked or not, by name;
+	// queues is the task queue each last ran on.
+	started map[string]int
+	queues  map[string]string
+}
+
+func newEnv(t *testing.T) *testEnv {
+	t.Helper()
+	var s testsuite.WorkflowTestSuite
+	env := &testEnv{TestWorkflowEnvironment: s.NewTestWorkflowEnvironment(), started: map[string]int{}, queues: map[string]string{}}
+	registerUnexpected(t, env.TestWorkflowEnvironment)
+	env.SetOnActivityStartedListener(func(info *activity.Info, _ context.Context, _ converter.EncodedValues) {
+		env.mu.Lock()
+		defer env.mu.Unlock()
+		env.started[info.ActivityType.Name]++
+		env.queues[info.ActivityType.Name] = info.TaskQueue
+	})
+	env.SetOnLocalActivityStartedListener(func(info *activity.Info, _ context.Context, _ []any) {
+		env.mu.Lock()
+		defer env.mu.Unlock()
+		env.started[info.ActivityType.Name]++
+	})
+	return env
+}
+
+// assertNotStarted fails the test when any of the named activities ran.
+func (e *testEnv) assertNotStarted(t *testing.T, names ...string) {
+	t.Helper()
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for _, n := range names {
+		if !slices.Contains(ActivityNames(), n) {
+			t.Fatalf("assertNotStarted: %q is no activity of the workflows", n)
+		}
+		if e.started[n] > 0 {
+			t.Errorf("activity %s ran %d times; the test expected none", n, e.started[n])
+		}
+	}
+}
+
+func (e *testEnv) queue(name string) string {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.queues[name]
+}
+
+// registerUnexpected registers a failing stub under every activity name,
+// with the signature the worker's activity has, so that OnActivity can
+// replace it by name and a call nobody set up fails the test.
+func registerUnexpected(t *testing.T, env *testsuite.TestWorkflowEnvironment) {
+	reg := func(name string, fn any) {
+		env.RegisterActivityWithOptions(fn, activity.RegisterOptions{Name: name})
+	}
+	reg(ActivityRecordCompletion, unexpected[RecordInput, RecordResult](t, ActivityRecordCompletion))
+	reg(ActivityRecordIgnored, unexpected[RecordInput, RecordResult](t, ActivityRecordIgnored))
+	reg(ActivityRecordOutcome, unexpectedNoResult[OutcomeInput](t, ActivityRecordOutcome))
+	reg(ActivityPostSlackNotice, unexpected[NoticeInput, SlackResult](t, ActivityPostSlackNotice))
+	reg(ActivityEmailCertificate, unexpected[NoticeInput, EmailResult](t, ActivityEmailCertificate))
+	reg(ActivityEnqueueDigestEntry, unexpectedNoResult[EnqueueInput](t, ActivityEnqueueDigestEntry))
+	reg(ActivityPostDigest, unexpected[DigestInput, SlackResult](t, ActivityPostDigest))
+	reg(ActivityLoadEvent, unexpected[LoadInput, LoadedEvent](t, ActivityLoadEvent))
+	reg(ActivityRecordResend, unexpectedNoResult[ResendRecord](t, ActivityRecordResend))
+	reg(ActivityFinishResend, unexpectedNoResult[ResendOutcome](t, ActivityFinishResend))
+}
+
+func unexpected[In, Out any](t *testing.T, name string) func(context.Context, In) (Out, error) {
+	return func(context.Context, In) (Out, error) {
+		var zero Out
+		return zero, unexpectedCall(t, name)
+	}
+}
+
+func unexpectedNoResult[In any](t *testing.T, name string) func(context.Context, In) error {
+	return func(context.Context, In) error { return unexpectedCall(t, name) }
+}
+
+func unexpectedCall(t *testing.T, name string) error {
+	t.Errorf("the workflow ran activity %s, which this test did not set up", name)
+	return temporal.NewNonRetryableApplicationError("unexpected activity "+name, "UnexpectedActivity", nil)
+}

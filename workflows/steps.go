@@ -1,0 +1,277 @@
+package workflows
+
+import (
+	"time"
+
+	"github.com/coursehook/coursehook/courses"
+	"github.com/coursehook/coursehook/event"
+)
+
+// This file is the contract between the workflows and the activities the
+// worker registers: the activities' registered names, their inputs and
+// results, and the failure types both sides match on. It lives here, not in
+// the activities package, so that the workflows, the webhook server and
+// coursehookctl never link the providers (Slack, SendGrid, the PDF and QR
+// code renderers, the database drivers) the activities are built on.
+
+// The activities' registered names: the worker registers the methods of
+// activities.Activities, which the SDK names after the methods; the
+// workflows schedule them by these names.
+const (
+	ActivityRecordCompletion   = "RecordCompletion"
+	ActivityRecordIgnored      = "RecordIgnored"
+	ActivityRecordOutcome      = "RecordOutcome"
+	ActivityPostSlackNotice    = "PostSlackNotice"
+	ActivityEmailCertificate   = "EmailCertificate"
+	ActivityEnqueueDigestEntry = "EnqueueDigestEntry"
+	ActivityPostDigest         = "PostDigest"
+	ActivityLoadEvent          = "LoadEvent"
+	ActivityRecordResend       = "RecordResend"
+	ActivityFinishResend       = "FinishResend"
+)
+
+// ActivityNames lists every activity the workflows schedule, for the
+// worker's check that each is registered and for the workflow tests.
+func ActivityNames() []string {
+	return []string{ActivityRecordCompletion, ActivityRecordIgnored, ActivityRecordOutcome,
+		ActivityPostSlackNotice, ActivityEmailCertificate, ActivityEnqueueDigestEntry, ActivityPostDigest,
+		ActivityLoadEvent, ActivityRecordResend, ActivityFinishResend}
+}
+
+// How an event's Slack announcement was made (RecordResult.Announcement and
+// the stored row's).
+const (
+	// AnnouncedMessage: a message of its own.
+	AnnouncedMessage = "message"
+	// AnnouncedDigest: a line in its course's cohort digest.
+	AnnouncedDigest = "digest"
+)
+
+// Application error types. The workflow and operators match failures on these
+// rather than on Go type names, which do not survive serialisation.
+const (
+	// ErrSlackPermanent: Slack refused the message for a reason a retry cannot
+	// fix (a revoked token, a missing channel); the error message carries
+	// Slack's own code.
+	ErrSlackPermanent = "SlackPermanent"
+	// ErrSlackRetryable: Slack was down, slow or rate limited us.
+	ErrSlackRetryable = "SlackRetryable"
+	// ErrEmailPermanent: SendGrid refused the email (bad key, invalid
+	// address); the message carries SendGrid's errors[] text.
+	ErrEmailPermanent = "EmailPermanent"
+	// ErrEmailRetryable: SendGrid was down, slow or rate limited us.
+	ErrEmailRetryable = "EmailRetryable"
+	// ErrCertificate: the certificate cannot be rendered from this input, so
+	// retrying would only fail the same way.
+	ErrCertificate = "CertificateInvalid"
+	// ErrRecordPermanent: the database refused a record step in a way no
+	// retry can fix (the row is missing, a status it does not know, a schema
+	// that does not match this code). Connection losses, timeouts, locks and
+	// serialization failures are plain errors instead, retried without limit.
+	ErrRecordPermanent = "RecordPermanent"
+)
+
+// RecordInput is one event as the webhook server accepted it: the fields
+// coursehook reads (event.Event.Brief) and the raw body, kept byte for byte.
+type RecordInput struct {
+	Event      event.Event `json:"event"`
+	Payload    []byte      `json:"payload"`
+	ReceivedAt time.Time   `json:"receivedAt"`
+}
+
+// RecordResult is the stored row's state. Receipts are set when an earlier
+// run already delivered a notice, so the workflow can skip it.
+type RecordResult struct {
+	Created           bool   `json:"created"`
+	AlreadyCompleted  bool   `json:"alreadyCompleted"`
+	SlackChannel      string `json:"slackChannel,omitempty"`
+	SlackTS           string `json:"slackTs,omitempty"`
+	EmailMessageID    string `json:"emailMessageId,omitempty"`
+	CertificateSHA256 string `json:"certificateSha256,omitempty"`
+	// Announcement says how SlackTS announced the event (AnnouncedMessage
+	// or AnnouncedDigest).
+	Announcement string `json:"announcement,omitempty"`
+	// Route is the routing recorded with the event on its first run; nil
+	// when the worker has no routing (Activities.Routes unset).
+	Route *courses.Route `json:"route,omitempty"`
+	// Previous is the learner's earlier completion of the course when this
+	// one is a re-completion.
+	Previous *Previous `json:"previous,omitempty"`
+	// VerificationCode is the certificate's code, stored with the row;
+	// empty without verification.
+	VerificationCode string `json:"verificationCode,omitempty"`
+}
+
+// Previous is an earlier completion of the same course by the same learner.
+type Previous struct {
+	EventID     string    `json:"eventId"`
+	CompletedAt time.Time `json:"completedAt"`
+}
+
+// NoticeInput is the completion to announce.
+type NoticeInput struct {
+	Event event.Event `json:"event"`
+	// ReceivedAt dates the completion when the event has no timestamp
+	// (event.Event.CompletionTime). Inputs scheduled before it existed lack
+	// it, and then only the event's own timestamp counts.
+	ReceivedAt time.Time `json:"receivedAt,omitzero"`
+	// ResendID is the request id of an operator's resend (the Resend
+	// workflow), so its messages are told apart from the first ones.
+	ResendID string `json:"resendId,omitempty"`
+	// Route is the event's recorded routing: its channel, email wording and
+	// certificate wording. Nil (inputs from before routing) means the
+	// configured defaults.
+	Route *courses.Route `json:"route,omitempty"`
+	// Previous marks a re-completion.
+	Previous *Previous `json:"previous,omitempty"`
+	// VerificationCode is printed on the certificate with a QR code of its
+	// page, when the worker has verification on.
+	VerificationCode string `json:"verificationCode,omitempty"`
+}
+
+// SlackResult says where the notice landed.
+type SlackResult struct {
+	Channel string `json:"channel"`
+	TS      string `json:"ts"`
+}
+
+// EmailResult identifies the email and the certificate it carried.
+type EmailResult struct {
+	MessageID         string `json:"messageId"`
+	CertificateSHA256 string `json:"certificateSha256"`
+}
+
+// OutcomeInput is the final state of one event.
+type OutcomeInput struct {
+	EventID           string `json:"eventId"`
+	Status            string `json:"status"`
+	SlackChannel      string `json:"slackChannel,omitempty"`
+	SlackTS           string `json:"slackTs,omitempty"`
+	EmailMessageID    string `json:"emailMessageId,omitempty"`
+	CertificateSHA256 string `json:"certificateSha256,omitempty"`
+	FailedStep        string `json:"failedStep,omitempty"`
+	Error             string `json:"error,omitempty"`
+	// Announcement says how SlackTS announced the event.
+	Announcement string `json:"announcement,omitempty"`
+}
+
+// ErrResendRefused: the event cannot be resent (unknown, or not a course
+// completion). coursehookctl checks first, so this guards the workflow.
+const ErrResendRefused = "ResendRefused"
+
+// LoadInput names a recorded event.
+type LoadInput struct {
+	EventID string `json:"eventId"`
+	// CurrentRouting asks for the worker's routing now rather than the
+	// route recorded with the event.
+	CurrentRouting bool `json:"currentRouting,omitempty"`
+}
+
+// LoadedEvent is a recorded event as a resend needs it: rebuilt from the
+// stored row and raw payload, so a resend works after Temporal's retention
+// removed the original workflow.
+type LoadedEvent struct {
+	Event          event.Event `json:"event"`
+	ReceivedAt     time.Time   `json:"receivedAt"`
+	Status         string      `json:"status"`
+	FailedStep     string      `json:"failedStep,omitempty"`
+	SlackChannel   string      `json:"slackChannel,omitempty"`
+	SlackTS        string      `json:"slackTs,omitempty"`
+	EmailMessageID string      `json:"emailMessageId,omitempty"`
+	// Route is the event's recorded route, or the current one when asked;
+	// nil without routing.
+	Route *courses.Route `json:"route,omitempty"`
+	// VerificationCode is the certificate's code, given one now if the
+	// row predates codes and the worker verifies.
+	VerificationCode string `json:"verificationCode,omitempty"`
+	// Revoked says an operator revoked the certificate: a resend does not
+	// email it again.
+	Revoked bool `json:"revoked,omitempty"`
+}
+
+// ResendRecord is the audit row of one resend.
+type ResendRecord struct {
+	RequestID   string    `json:"requestId"`
+	EventID     string    `json:"eventId"`
+	What        string    `json:"what"`
+	Reason      string    `json:"reason,omitempty"`
+	RequestedBy string    `json:"requestedBy,omitempty"`
+	RequestedAt time.Time `json:"requestedAt"`
+}
+
+// ResendOutcome is how a resend ended, and the event's state after it.
+type ResendOutcome struct {
+	RequestID string `json:"requestId"`
+	// Event is the completion's new state: status, receipts and the steps
+	// still failed.
+	Event OutcomeInput `json:"event"`
+	// Sent names the notices this resend delivered; Failed the ones it could
+	// not, with Error saying why.
+	Sent   []string `json:"sent,omitempty"`
+	Failed []string `json:"failed,omitempty"`
+	Error  string   `json:"error,omitempty"`
+}
+
+// DigestEntry is one completion offered to its course's digest: the
+// digest decides whether it gets a message of its own or a line in the
+// digest, and signals the answer back to WorkflowID.
+type DigestEntry struct {
+	EventID    string `json:"eventId"`
+	WorkflowID string `json:"workflowId"`
+	// LearnerName is shown in the digest (the first ten are named).
+	LearnerName string `json:"learnerName,omitempty"`
+	CourseTitle string `json:"courseTitle,omitempty"`
+	CourseName  string `json:"courseName,omitempty"`
+	// Threshold and Window are the event's recorded route: the first
+	// Threshold completions of a Window are posted one by one.
+	Threshold int           `json:"threshold"`
+	Window    time.Duration `json:"window"`
+}
+
+// DigestStart identifies a course's digest: one per deployment (task
+// queue), course and channel.
+type DigestStart struct {
+	TaskQueue string `json:"taskQueue"`
+	CourseID  string `json:"courseId"`
+	Channel   string `json:"channel"`
+	// NoticeDeadline bounds the retries of a digest post, as the notices'
+	// own; zero means the default.
+	NoticeDeadline time.Duration `json:"noticeDeadline,omitempty"`
+}
+
+// EnqueueInput is what EnqueueDigestEntry sends: the entry, to the digest
+// workflow WorkflowID (of type WorkflowType, started on TaskQueue with
+// Start when it is not running).
+type EnqueueInput struct {
+	WorkflowID   string      `json:"workflowId"`
+	WorkflowType string      `json:"workflowType"`
+	TaskQueue    string      `json:"taskQueue"`
+	Signal       string      `json:"signal"`
+	Entry        DigestEntry `json:"entry"`
+	Start        DigestStart `json:"start"`
+}
+
+// DigestInput is one digest message: the completions of a course window
+// beyond its threshold. Its JSON is the one PostDigest has always taken.
+type DigestInput struct {
+	// Channel is where the digest goes; empty means the configured one.
+	Channel     string `json:"channel,omitempty"`
+	CourseID    string `json:"course_id"`
+	CourseTitle string `json:"course_title"`
+	// CourseName is the operators' own name for the course, shown when set.
+	CourseName string `json:"course_name,omitempty"`
+	// WindowID identifies the course window; it goes into the message's
+	// metadata, so a retry can find the digest it already posted.
+	WindowID    string    `json:"window_id"`
+	WindowStart time.Time `json:"window_start"`
+	WindowEnd   time.Time `json:"window_end"`
+	// Count is how many completions the digest announces.
+	Count int `json:"count"`
+	// Names are learner names to list, at most MaxDigestNames.
+	Names []string `json:"names,omitempty"`
+	// ListHint tells the reader how to list every completion.
+	ListHint string `json:"list_hint,omitempty"`
+}
+
+// MaxDigestNames is how many learners a digest names.
+const MaxDigestNames = 10
