@@ -1,12 +1,14 @@
 // Package activities holds the side effects of a course completion: the
-// database record, the Slack notice and the certificate email. Each method is
-// a Temporal activity; the workflow decides when and how often to run them.
+// database record, the notices on each channel (Slack, the certificate
+// email, and whichever others the worker registers), the cohort digest's
+// Slack post and the resends' audit. Each method is a Temporal activity,
+// registered under the name the workflows' contract gives it; the workflow
+// decides when and how often to run them.
 package activities
 
 import (
+	"cmp"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -15,9 +17,8 @@ import (
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/temporal"
 
-	"github.com/coursehook/coursehook/certificate"
+	"github.com/coursehook/coursehook/channel"
 	"github.com/coursehook/coursehook/courses"
-	"github.com/coursehook/coursehook/mail"
 	"github.com/coursehook/coursehook/metrics"
 	"github.com/coursehook/coursehook/slacknotify"
 	"github.com/coursehook/coursehook/store"
@@ -39,17 +40,14 @@ type Store interface {
 // one value of it; tests build their own with stand-in servers behind it.
 type Activities struct {
 	Store Store
-	Slack slacknotify.Poster
-	// SlackFinder finds a notice an earlier attempt already posted, in the
-	// course's channel or (an empty one) the configured one; nil turns the
-	// check off.
-	SlackFinder slacknotify.ChannelFinder
-	// DigestPoster and DigestFinder post a course window's digest and find
-	// one an earlier attempt posted (nil turns the check off).
-	DigestPoster      slacknotify.DigestPoster
-	DigestFinder      slacknotify.DigestFinder
-	Mail              mail.Sender
-	RenderCertificate func(certificate.Data) ([]byte, error)
+	// Channels are the worker's notice channels, in the order an event's
+	// steps, and its FailedSteps, list them.
+	Channels []channel.Channel
+	// DigestPoster and DigestFinder post a course window's digest to
+	// Slack and find one an earlier attempt posted (nil turns the check
+	// off).
+	DigestPoster slacknotify.DigestPoster
+	DigestFinder slacknotify.DigestFinder
 	// Metrics counts notices and times the providers; nil counts nothing.
 	Metrics *metrics.Worker
 	// Routes decides each course's routing (COURSES_FILE); nil means no
@@ -58,28 +56,14 @@ type Activities struct {
 	// Digests feeds a course's cohort digest (a workflow) by
 	// signal-with-start; the worker passes its Temporal client.
 	Digests Signaller
-	// ReadFile reads a course's certificate logo; nil means os.ReadFile.
-	ReadFile func(name string) ([]byte, error)
 	// Verifier, when set, gives each certificate a verification code,
-	// stored with its row, and prints the code and a QR code of its public
-	// page on it; nil leaves certificates as they were.
+	// stored with its row; nil leaves certificates as they were.
 	Verifier *Verifier
 }
 
-// Verifier derives certificates' verification codes and their pages'
-// addresses.
+// Verifier derives certificates' verification codes.
 type Verifier struct {
 	Keys *verify.Keys
-	// BaseURL is PUBLIC_BASE_URL, where the pages are served.
-	BaseURL string
-}
-
-// verification is what the certificate with code shows, or nil.
-func (v *Verifier) verification(code string) *certificate.Verification {
-	if v == nil || code == "" {
-		return nil
-	}
-	return &certificate.Verification{Code: code, URL: verify.PageURL(v.BaseURL, code)}
 }
 
 // Routes decides what coursehook does for a course.
@@ -87,40 +71,8 @@ type Routes interface {
 	Route(courseID string) courses.Route
 }
 
-// postedBefore looks, on a retry, for the message (what: "notice" or
-// "digest", id its event or window id) that an earlier attempt may have
-// posted before its answer was lost, to a worker crash or a timeout. found
-// means return that receipt rather than post; an error means retry the
-// whole attempt. logArgs name the message in the log.
-func (a *Activities) postedBefore(ctx context.Context, what, id string,
-	find func(since time.Time) (slacknotify.Receipt, bool, error), logArgs ...any) (workflows.SlackResult, bool, error) {
-	info := activity.GetInfo(ctx)
-	if info.Attempt <= 1 {
-		return workflows.SlackResult{}, false, nil
-	}
-	r, found, err := find(info.ScheduledTime.Add(-findSkew))
-	var se *slacknotify.Error
-	switch {
-	case err == nil && found:
-		activity.GetLogger(ctx).Info("slack "+what+" was already posted by an earlier attempt", append(logArgs, "channel", r.Channel, "ts", r.TS)...)
-		a.Metrics.Notice("slack", metrics.FoundExisting)
-		return workflows.SlackResult{Channel: r.Channel, TS: r.TS}, true, nil
-	case err == nil:
-	case errors.Is(err, slacknotify.ErrChannelNotID), errors.As(err, &se) && se.Permanent:
-		// The check cannot work with this configuration (a channel
-		// name, a token without history scope); posting is still
-		// better than never telling the team.
-		activity.GetLogger(ctx).Warn("cannot check slack for an earlier "+what+"; posting anyway", append(logArgs, "error", err)...)
-	default:
-		// Slack is unreachable: posting would fail too, and a blind
-		// post could duplicate. Retry the whole attempt later.
-		return workflows.SlackResult{}, false, a.counted("slack", slackFailure(id, err))
-	}
-	return workflows.SlackResult{}, false, nil
-}
-
-// findSkew widens the search for an earlier post, for clock differences
-// between the worker, Temporal and Slack.
+// findSkew widens the search for an earlier delivery, for clock
+// differences between the worker, Temporal and the provider.
 const findSkew = 2 * time.Minute
 
 // RecordCompletion stores the completion once per event id. A second call
@@ -171,19 +123,18 @@ func (a *Activities) insert(ctx context.Context, in workflows.RecordInput, statu
 		}
 	}
 	res := workflows.RecordResult{
-		Created:           created,
-		AlreadyCompleted:  rec.Status == store.StatusCompleted,
-		SlackChannel:      rec.SlackChannel,
-		SlackTS:           rec.SlackTS,
-		EmailMessageID:    rec.EmailMessageID,
-		CertificateSHA256: rec.CertificateSHA256,
-		Announcement:      rec.Announcement,
-		VerificationCode:  rec.VerificationCode,
+		Created:          created,
+		AlreadyCompleted: rec.Status == store.StatusCompleted,
+		Receipts:         rec.Receipts,
+		VerificationCode: rec.VerificationCode,
 	}
-	if a.Routes != nil && status == store.StatusRecorded {
-		if res.Route, err = a.recordedRoute(rec); err != nil {
-			return workflows.RecordResult{}, recordFailure(fmt.Errorf("record event %s: %w", e.ID, err))
+	if status == store.StatusRecorded {
+		if a.Routes != nil {
+			if res.Route, err = a.recordedRoute(rec); err != nil {
+				return workflows.RecordResult{}, recordFailure(fmt.Errorf("record event %s: %w", e.ID, err))
+			}
 		}
+		res.Channels = a.steps(res.Route)
 	}
 	if rec.PreviousEventID != "" {
 		prev, err := a.Store.Get(ctx, rec.PreviousEventID)
@@ -234,107 +185,36 @@ func routeChannel(r *courses.Route) string {
 	return r.Slack.Channel
 }
 
-// PostSlackNotice tells the business team's channel about the completion.
-//
-// A retry first looks in the channel for a message tagged with this event
-// id: an earlier attempt may have been posted by Slack and then lost, to a
-// worker crash or a timeout, before its answer arrived.
-func (a *Activities) PostSlackNotice(ctx context.Context, in workflows.NoticeInput) (workflows.SlackResult, error) {
-	e := in.Event
-	channel := routeChannel(in.Route)
-	if a.SlackFinder != nil {
-		find := func(since time.Time) (slacknotify.Receipt, bool, error) {
-			return a.SlackFinder.FindIn(ctx, channel, e.ID, since)
-		}
-		if r, found, err := a.postedBefore(ctx, "notice", e.ID, find, "eventId", e.ID); found || err != nil {
-			return r, err
-		}
-	}
-	start := time.Now()
-	n := slacknotify.Notice{
-		EventID:      e.ID,
-		LearnerName:  e.LearnerName(),
-		LearnerEmail: e.User,
-		CourseTitle:  e.Title,
-		CourseID:     e.NotifiableID,
-		CompanyID:    e.CompanyID,
-		CompletedAt:  e.CompletionTime(in.ReceivedAt),
-		ResendID:     in.ResendID,
-		Channel:      channel,
-		CourseName:   courseName(in.Route),
-	}
-	if p := in.Previous; p != nil {
-		n.PreviousEventID, n.PreviousCompletedAt = p.EventID, p.CompletedAt
-	}
-	r, err := a.Slack.Post(ctx, n)
-	a.Metrics.ProviderCall("slack", time.Since(start), err)
-	if err != nil {
-		return workflows.SlackResult{}, a.counted("slack", slackFailure(e.ID, err))
-	}
-	a.Metrics.Notice("slack", metrics.Sent)
-	activity.GetLogger(ctx).Info("slack notice posted", "eventId", e.ID, "channel", r.Channel, "ts", r.TS)
-	return workflows.SlackResult{Channel: r.Channel, TS: r.TS}, nil
-}
+// noRoute is how a worker without routing treats every course: the Slack
+// notice at once and the email, nothing else.
+var noRoute = courses.Route{Slack: courses.SlackRoute{Enabled: true}, Email: courses.EmailRoute{Enabled: true}}
 
-// EmailCertificate renders the learner's certificate and emails it to them.
-// The PDF is rendered inside the activity, not passed in, so its bytes never
-// enter the workflow history; rendering is deterministic, so a retry attaches
-// the very same file.
-func (a *Activities) EmailCertificate(ctx context.Context, in workflows.NoticeInput) (workflows.EmailResult, error) {
-	e := in.Event
-	completed := e.CompletionTime(in.ReceivedAt)
-	data, err := certificate.ForEvent(e, in.ReceivedAt, in.Route, a.ReadFile, a.Verifier.verification(in.VerificationCode))
-	if err != nil {
-		// A logo gone since the routing was loaded is an operator's to put
-		// back: retried until the deadline.
-		return workflows.EmailResult{}, a.counted("email", err)
+// steps are the event's notice steps for route: every channel of the
+// worker, each on or off by the route. They are decided here, in an
+// activity, so the workflow's history keeps them.
+func (a *Activities) steps(route *courses.Route) []workflows.ChannelStep {
+	r := noRoute
+	if route != nil {
+		r = *route
 	}
-	msg := mail.Message{
-		EventID:         e.ID,
-		ResendID:        in.ResendID,
-		To:              e.User,
-		LearnerName:     e.LearnerName(),
-		CourseTitle:     e.Title,
-		CompletedAt:     completed,
-		CertificateName: "certificate-" + e.ID + ".pdf",
+	steps := make([]workflows.ChannelStep, 0, len(a.Channels))
+	for _, ch := range a.Channels {
+		spec := ch.Spec()
+		step := spec.Step(spec.Digest && route != nil && !route.Digest.Off)
+		step.Off = !ch.Enabled(r)
+		steps = append(steps, step)
 	}
-	if err := applyRoute(in.Route, e, completed, &msg); err != nil {
-		return workflows.EmailResult{}, a.counted("email", err)
-	}
-	pdf, err := a.RenderCertificate(data)
-	if errors.Is(err, certificate.ErrInvalidData) {
-		return workflows.EmailResult{}, a.counted("email", temporal.NewApplicationErrorWithOptions(
-			fmt.Sprintf("render certificate for %s: %v", e.ID, err), workflows.ErrCertificate,
-			temporal.ApplicationErrorOptions{NonRetryable: true, Cause: err}))
-	}
-	if err != nil {
-		return workflows.EmailResult{}, fmt.Errorf("render certificate for %s: %w", e.ID, err)
-	}
-	sum := sha256.Sum256(pdf)
-	msg.Certificate = pdf
-	start := time.Now()
-	r, err := a.Mail.Send(ctx, msg)
-	a.Metrics.ProviderCall("sendgrid", time.Since(start), err)
-	if err != nil {
-		return workflows.EmailResult{}, a.counted("email", emailFailure(e.ID, err))
-	}
-	a.Metrics.Notice("email", metrics.Sent)
-	activity.GetLogger(ctx).Info("certificate emailed", "eventId", e.ID, "messageId", r.MessageID)
-	return workflows.EmailResult{MessageID: r.MessageID, CertificateSHA256: hex.EncodeToString(sum[:])}, nil
+	return steps
 }
 
 // RecordOutcome stores the receipts and the final status.
 func (a *Activities) RecordOutcome(ctx context.Context, in workflows.OutcomeInput) error {
 	err := a.Store.RecordOutcome(ctx, store.Outcome{
-		EventID:           in.EventID,
-		Status:            store.Status(in.Status),
-		SlackChannel:      in.SlackChannel,
-		SlackTS:           in.SlackTS,
-		EmailMessageID:    in.EmailMessageID,
-		CertificateSHA256: in.CertificateSHA256,
-		FailedStep:        in.FailedStep,
-		Error:             in.Error,
-		Announcement:      in.Announcement,
+		EventID:    in.EventID,
+		Status:     store.Status(in.Status),
+		Receipts:   in.Receipts,
+		FailedStep: in.FailedStep,
+		Error:      in.Error,
 	})
 	if err != nil {
 		return recordFailure(fmt.Errorf("record outcome of %s: %w", in.EventID, err))
@@ -368,35 +248,19 @@ func recordFailure(err error) error {
 		temporal.ApplicationErrorOptions{NonRetryable: true, Cause: err})
 }
 
-// slackFailure turns the notifier's classification into a Temporal failure:
-// permanent ones stop retrying, and a rate limit waits as long as Slack asked.
-func slackFailure(eventID string, err error) error {
-	var se *slacknotify.Error
-	if !errors.As(err, &se) {
-		return fmt.Errorf("post slack notice for %s: %w", eventID, err)
+// failure turns a channel's failed send into a Temporal failure of the
+// channel's type: a permanent one stops the retries, and a rate limit waits
+// as long as the provider asked. An error the channel did not classify is
+// retried by the workflow's policy.
+func failure(spec channel.Spec, eventID string, err error) error {
+	var f *channel.Failure
+	if !errors.As(err, &f) {
+		return fmt.Errorf("%s notice for %s: %w", spec.Name, eventID, err)
 	}
-	return providerFailure(fmt.Sprintf("slack: %s", se.Code), se.Permanent, se.RetryAfter,
-		workflows.ErrSlackPermanent, workflows.ErrSlackRetryable, err)
-}
-
-// emailFailure does the same for SendGrid, keeping SendGrid's own words.
-func emailFailure(eventID string, err error) error {
-	var me *mail.Error
-	if !errors.As(err, &me) {
-		return fmt.Errorf("email certificate for %s: %w", eventID, err)
+	if f.Permanent {
+		return temporal.NewApplicationErrorWithOptions(f.Error(), cmp.Or(f.Type, channel.PermanentType(spec.Name)),
+			temporal.ApplicationErrorOptions{NonRetryable: true, Cause: f.Err})
 	}
-	msg := "sendgrid: " + me.Message
-	if me.StatusCode != 0 {
-		msg = fmt.Sprintf("sendgrid %d: %s", me.StatusCode, me.Message)
-	}
-	return providerFailure(msg, me.Permanent, me.RetryAfter, workflows.ErrEmailPermanent, workflows.ErrEmailRetryable, err)
-}
-
-func providerFailure(msg string, permanent bool, retryAfter time.Duration, permanentType, retryableType string, cause error) error {
-	if permanent {
-		return temporal.NewApplicationErrorWithOptions(msg, permanentType,
-			temporal.ApplicationErrorOptions{NonRetryable: true, Cause: cause})
-	}
-	return temporal.NewApplicationErrorWithOptions(msg, retryableType,
-		temporal.ApplicationErrorOptions{NextRetryDelay: retryAfter, Cause: cause})
+	return temporal.NewApplicationErrorWithOptions(f.Error(), cmp.Or(f.Type, channel.RetryableType(spec.Name)),
+		temporal.ApplicationErrorOptions{NextRetryDelay: f.RetryAfter, Cause: f.Err})
 }

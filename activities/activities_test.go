@@ -10,6 +10,8 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.temporal.io/sdk/temporal"
 
+	"github.com/coursehook/coursehook/certmail"
+	"github.com/coursehook/coursehook/channel"
 	"github.com/coursehook/coursehook/mail"
 	"github.com/coursehook/coursehook/slacknotify"
 	"github.com/coursehook/coursehook/workflows"
@@ -37,9 +39,9 @@ func TestProviderFailures(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			var got error
 			if errors.As(c.err, new(*slacknotify.Error)) {
-				got = slackFailure("evt", c.err)
+				got = failure(channel.Spec{Name: "slack"}, "evt", slacknotify.Failure(c.err))
 			} else {
-				got = emailFailure("evt", c.err)
+				got = failure(channel.Spec{Name: "email"}, "evt", certmail.Failure(c.err))
 			}
 			var appErr *temporal.ApplicationError
 			require.ErrorAs(t, got, &appErr)
@@ -52,7 +54,7 @@ func TestProviderFailures(t *testing.T) {
 }
 
 func TestUnclassifiedErrorsStayRetryable(t *testing.T) {
-	err := slackFailure("evt", errors.New("boom"))
+	err := failure(channel.Spec{Name: "webhook"}, "evt", errors.New("boom"))
 	var appErr *temporal.ApplicationError
 	require.False(t, errors.As(err, &appErr), "a plain error is retried by the policy")
 	require.ErrorContains(t, err, "evt")

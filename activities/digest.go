@@ -9,6 +9,7 @@ import (
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/client"
 
+	"github.com/coursehook/coursehook/channel"
 	"github.com/coursehook/coursehook/metrics"
 	"github.com/coursehook/coursehook/slacknotify"
 	"github.com/coursehook/coursehook/workflows"
@@ -40,21 +41,30 @@ func (a *Activities) EnqueueDigestEntry(ctx context.Context, in workflows.Enqueu
 // in its metadata, so a crash between Slack's answer and ours never posts a
 // second digest.
 func (a *Activities) PostDigest(ctx context.Context, in workflows.DigestInput) (workflows.SlackResult, error) {
-	if a.DigestFinder != nil {
-		find := func(since time.Time) (slacknotify.Receipt, bool, error) {
-			return a.DigestFinder.FindDigest(ctx, in.Channel, in.WindowID, since)
-		}
-		if r, found, err := a.postedBefore(ctx, "digest", in.WindowID, find, "window", in.WindowID); found || err != nil {
-			return r, err
+	slack := channel.Spec{Name: workflows.StepNameSlack}
+	log := activity.GetLogger(ctx)
+	if info := activity.GetInfo(ctx); info.Attempt > 1 && a.DigestFinder != nil {
+		r, found, err := a.DigestFinder.FindDigest(ctx, in.Channel, in.WindowID, info.ScheduledTime.Add(-findSkew))
+		var se *slacknotify.Error
+		switch {
+		case err == nil && found:
+			log.Info("slack digest was already posted by an earlier attempt", "window", in.WindowID, "channel", r.Channel, "ts", r.TS)
+			a.Metrics.Notice(slack.Name, metrics.FoundExisting)
+			return workflows.SlackResult{Channel: r.Channel, TS: r.TS}, nil
+		case err == nil:
+		case errors.Is(err, slacknotify.ErrChannelNotID), errors.As(err, &se) && se.Permanent:
+			log.Warn("cannot check slack for an earlier digest; posting anyway", "window", in.WindowID, "error", err)
+		default:
+			return workflows.SlackResult{}, a.counted(slack.Name, failure(slack, in.WindowID, slacknotify.Failure(err)))
 		}
 	}
 	start := time.Now()
 	r, err := a.DigestPoster.PostDigest(ctx, in)
 	a.Metrics.ProviderCall("slack", time.Since(start), err)
 	if err != nil {
-		return workflows.SlackResult{}, a.counted("slack", slackFailure(in.WindowID, err))
+		return workflows.SlackResult{}, a.counted(slack.Name, failure(slack, in.WindowID, slacknotify.Failure(err)))
 	}
-	a.Metrics.Notice("slack", metrics.Sent)
-	activity.GetLogger(ctx).Info("slack digest posted", "window", in.WindowID, "count", in.Count, "channel", r.Channel, "ts", r.TS)
+	a.Metrics.Notice(slack.Name, metrics.Sent)
+	log.Info("slack digest posted", "window", in.WindowID, "count", in.Count, "channel", r.Channel, "ts", r.TS)
 	return workflows.SlackResult{Channel: r.Channel, TS: r.TS}, nil
 }

@@ -30,7 +30,7 @@ func (a *Activities) LoadEvent(ctx context.Context, in workflows.LoadInput) (wor
 	}
 	loaded := workflows.LoadedEvent{
 		Event: ev.Brief(), ReceivedAt: rec.ReceivedAt, Status: string(rec.Status), FailedStep: rec.FailedStep,
-		SlackChannel: rec.SlackChannel, SlackTS: rec.SlackTS, EmailMessageID: rec.EmailMessageID,
+		Receipts: rec.Receipts,
 	}
 	loaded.Revoked = rec.Revoked()
 	if loaded.VerificationCode, err = a.verificationCode(ctx, rec); err != nil {
@@ -44,6 +44,7 @@ func (a *Activities) LoadEvent(ctx context.Context, in workflows.LoadInput) (wor
 			return workflows.LoadedEvent{}, recordFailure(fmt.Errorf("load event %s: %w", in.EventID, err))
 		}
 	}
+	loaded.Channels = a.steps(loaded.Route)
 	return loaded, nil
 }
 
@@ -64,7 +65,7 @@ func (a *Activities) FinishResend(ctx context.Context, in workflows.ResendOutcom
 	if err := a.RecordOutcome(ctx, in.Event); err != nil {
 		return err
 	}
-	r := store.Resend{RequestID: in.RequestID, Status: store.ResendDone, SlackTS: in.Event.SlackTS, EmailMessageID: in.Event.EmailMessageID}
+	r := store.Resend{RequestID: in.RequestID, Status: store.ResendDone, Receipts: in.Event.Receipts}
 	result := []string{}
 	if len(in.Sent) > 0 {
 		result = append(result, "sent "+strings.Join(in.Sent, ", "))

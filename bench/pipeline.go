@@ -290,9 +290,9 @@ func (b *bench) checkOnce(ctx context.Context, s *stack, ids []string, st *sendS
 			b.errs.add("%s: event %s: %v", s.Name, id, err)
 		case rec.Status != store.StatusCompleted:
 			b.errs.add("%s: event %s is %s", s.Name, id, rec.Status)
-		case rec.SlackTS == "" || rec.Announcement == "":
+		case rec.Receipts[workflows.StepNameSlack].ID == "" || rec.Receipts[workflows.StepNameSlack].Via == "":
 			b.errs.add("%s: event %s has no announcing Slack message", s.Name, id)
-		case s.Digest && rec.Announcement == store.AnnouncedMessage && slack[id] != 1:
+		case s.Digest && rec.Receipts[workflows.StepNameSlack].Via == workflows.AnnouncedMessage && slack[id] != 1:
 			b.errs.add("%s: event %s has %d Slack messages", s.Name, id, slack[id])
 		}
 		if _, ok := st.Answers[id]; ok && (err != nil || rec.Status != store.StatusCompleted) {

@@ -23,7 +23,38 @@ type Route struct {
 	Email       EmailRoute       `json:"email"`
 	Certificate CertificateRoute `json:"certificate"`
 	Digest      DigestRoute      `json:"digest"`
+	// Channels are the settings of the notice channels that bring their
+	// own key to the file (a Section), by key: each a flat mapping of
+	// field to value, as written. Routes recorded before there were any
+	// have none.
+	Channels map[string]map[string]string `json:"channels,omitempty"`
 }
+
+// Section is a notice channel's own key in the courses file, beside slack
+// and email: a mapping of the fields it names, each a single value, merged
+// key by key over defaults: like every other key, and kept in
+// Route.Channels under the key. The channel checks its own values; a
+// problem stops the file like any other, with its line and column.
+type Section struct {
+	Key    string
+	Fields []string
+	// Check says what is wrong with one field's value, or nil.
+	Check func(field, value string) error
+	// Complete says what is wrong with the section as merged for one
+	// course (a URL without its secret, say), or nil; nil Complete checks
+	// nothing.
+	Complete func(fields map[string]string) error
+}
+
+// AnySection, given to Load, accepts any other key whose value is a
+// mapping as a channel's section without checking it: for readers of the
+// file, such as coursehookctl, that need only the courses' names and do not
+// have every channel of the worker.
+var AnySection = Section{Key: "*"}
+
+// maxSectionValue bounds one field of a channel's section: room for a long
+// URL, not for a pasted log.
+const maxSectionValue = 2048
 
 // SlackRoute is the course's Slack notice.
 type SlackRoute struct {
@@ -76,6 +107,9 @@ type Table struct {
 	path     string
 	defaults Route
 	courses  map[string]Route
+	// sections are the channels' own keys the file was read with, so a
+	// reload reads it the same way.
+	sections []Section
 }
 
 // Load reads and checks the courses file at path and merges it over base,
@@ -87,8 +121,11 @@ type Table struct {
 // A file with any problem is refused as a whole: the error lists each
 // problem as an *Error with the file, line and column, at most maxProblems
 // of them.
-func Load(path string, base Route) (*Table, error) {
-	t := &Table{path: path, defaults: base, courses: map[string]Route{}}
+//
+// sections are the keys notice channels bring of their own (Section);
+// without AnySection among them, any other key is refused as unknown.
+func Load(path string, base Route, sections ...Section) (*Table, error) {
+	t := &Table{path: path, defaults: base, courses: map[string]Route{}, sections: sections}
 	if path == "" {
 		return t, nil
 	}
@@ -96,7 +133,7 @@ func Load(path string, base Route) (*Table, error) {
 	if err != nil {
 		return nil, err
 	}
-	p := newParser(path)
+	p := newParser(path, sections)
 	p.file(data, t)
 	if len(p.problems) > 0 {
 		return nil, errors.Join(p.problems...)

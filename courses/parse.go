@@ -8,6 +8,7 @@ import (
 	"github.com/coursehook/coursehook/event"
 	"io"
 	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -109,10 +110,22 @@ type parser struct {
 	// logos remembers each logo's check, since many courses usually share
 	// one file.
 	logos map[string]string
+	// sections are the channels' own keys, by key; anySection accepts
+	// every other mapping as one, unchecked.
+	sections   map[string]Section
+	anySection bool
 }
 
-func newParser(path string) *parser {
-	return &parser{path: path, dir: filepath.Dir(path), logos: map[string]string{}}
+func newParser(path string, sections []Section) *parser {
+	p := &parser{path: path, dir: filepath.Dir(path), logos: map[string]string{}, sections: map[string]Section{}}
+	for _, s := range sections {
+		if s.Key == AnySection.Key {
+			p.anySection = true
+			continue
+		}
+		p.sections[s.Key] = s
+	}
+	return p
 }
 
 // fail records a problem at node n.
@@ -251,6 +264,7 @@ func (p *parser) route(n *yaml.Node, where, course string, r *Route) {
 		return // "id:" with nothing under it: the defaults
 	}
 	keys := []string{"slack", "email", "certificate", "digest"}
+	keys = append(keys, slices.Sorted(maps.Keys(p.sections))...)
 	label := where
 	if course != "" {
 		keys = append([]string{"name"}, keys...)
@@ -264,8 +278,16 @@ func (p *parser) route(n *yaml.Node, where, course string, r *Route) {
 	if prefix != "" {
 		prefix += "."
 	}
-	p.mapping(n, label, keys, func(key string, _, v *yaml.Node) {
+	known := keys
+	if p.anySection {
+		known = nil
+	}
+	p.mapping(n, label, known, func(key string, _, v *yaml.Node) {
 		name := prefix + key
+		if sec, ok := p.sections[key]; ok {
+			p.channelSection(v, name, sec, r)
+			return
+		}
 		switch key {
 		case "name":
 			p.text(v, name, &r.CourseName)
@@ -322,8 +344,56 @@ func (p *parser) route(n *yaml.Node, where, course string, r *Route) {
 					p.window(v, name+".window", &r.Digest.Window)
 				}
 			})
+		default:
+			// Only with AnySection: a channel this reader does not know.
+			if n := deref(v); !isNull(n) && n.Kind != yaml.MappingNode {
+				p.fail(n, "%s is %s; want a mapping", name, describe(n))
+			}
 		}
 	})
+}
+
+// channelSection reads a channel's own section over what r holds from the
+// defaults, field by field, then checks the section as merged.
+func (p *parser) channelSection(n *yaml.Node, name string, sec Section, r *Route) {
+	fields := maps.Clone(r.Channels[sec.Key])
+	if fields == nil {
+		fields = map[string]string{}
+	}
+	p.section(n, name, sec.Fields, func(key string, v *yaml.Node) {
+		field := name + "." + key
+		v, ok := p.scalar(v, field, "a single value")
+		if !ok {
+			return
+		}
+		switch s := v.Value; {
+		case utf8.RuneCountInString(s) > maxSectionValue:
+			p.fail(v, "%s is longer than %d characters", field, maxSectionValue)
+		case hasControl(s):
+			p.fail(v, "%s has a control character (a line break or tab); keep it on one line", field)
+		default:
+			if sec.Check != nil {
+				if err := sec.Check(key, s); err != nil {
+					p.fail(v, "%s: %v", field, err)
+					return
+				}
+			}
+			fields[key] = s
+		}
+	})
+	if sec.Complete != nil {
+		if err := sec.Complete(fields); err != nil {
+			p.fail(deref(n), "%s: %v", name, err)
+			return
+		}
+	}
+	if r.Channels == nil {
+		r.Channels = map[string]map[string]string{}
+	} else {
+		// The defaults' map is shared by every course: copy before writing.
+		r.Channels = maps.Clone(r.Channels)
+	}
+	r.Channels[sec.Key] = fields
 }
 
 // section checks that n is a mapping of known keys and hands each value to

@@ -46,7 +46,7 @@ func (r *Routes) load(base Route) (*Table, error) {
 	r.reload.Lock()
 	defer r.reload.Unlock()
 	old := r.current.Load()
-	t, err := Load(old.Path(), base)
+	t, err := Load(old.Path(), base, old.sections...)
 	if err != nil {
 		return old, err
 	}

@@ -6,6 +6,8 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"maps"
+	"slices"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -22,16 +24,20 @@ import (
 // what an operator needs beside it.
 type findRow struct {
 	export.Item
-	WorkflowID     string `json:"workflowId"`
-	LearnerHash    string `json:"learnerHash"`
-	Error          string `json:"error,omitempty"`
+	WorkflowID  string `json:"workflowId"`
+	LearnerHash string `json:"learnerHash"`
+	Error       string `json:"error,omitempty"`
+	// Receipts are what each channel delivered, by channel name.
+	Receipts workflows.Receipts `json:"receipts,omitempty"`
+	// SlackTS, EmailMessageID and Announcement repeat the Slack and email
+	// receipts under the names find printed before receipts by channel,
+	// for scripts written then. Announcement says how Slack announced the
+	// event: its own "message", or a line in its course's "digest".
 	SlackTS        string `json:"slackTs,omitempty"`
 	EmailMessageID string `json:"emailMessageId,omitempty"`
+	Announcement   string `json:"announcement,omitempty"`
 	// CourseName is the course's name in COURSES_FILE, when it has one.
-	CourseName string `json:"courseName,omitempty"`
-	// Announcement says how Slack announced the event: its own "message",
-	// or a line in its course's "digest" (SlackTS is the digest's).
-	Announcement    string `json:"announcement,omitempty"`
+	CourseName      string `json:"courseName,omitempty"`
 	PreviousEventID string `json:"previousEventId,omitempty"`
 	// Resends are the operators' resends of the event, oldest first.
 	Resends []resendRow `json:"resends"`
@@ -102,8 +108,9 @@ func find(ctx context.Context, args []string, getenv func(string) string, stdout
 		rows[i] = findRow{
 			Item: export.ItemOf(r), WorkflowID: workflows.WorkflowID(r.EventID),
 			LearnerHash: event.LearnerHash(cfg.LearnerHashKey, r.LearnerEmail),
-			Error:       r.Error, SlackTS: r.SlackTS, EmailMessageID: r.EmailMessageID,
-			CourseName: names[r.CourseID], Announcement: r.Announcement, PreviousEventID: r.PreviousEventID,
+			Error:       r.Error, Receipts: r.Receipts, SlackTS: r.Receipts[workflows.StepNameSlack].ID,
+			EmailMessageID: r.Receipts[workflows.StepNameEmail].ID, Announcement: r.Receipts[workflows.StepNameSlack].Via,
+			CourseName: names[r.CourseID], PreviousEventID: r.PreviousEventID,
 			Resends: []resendRow{},
 		}
 		resends, err := st.Resends(ctx, r.EventID)
@@ -125,14 +132,14 @@ func find(ctx context.Context, args []string, getenv func(string) string, stdout
 		}{rows, filter})
 	}
 	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "EVENT ID\tSTATUS\tCOMPLETED (UTC)\tCOURSE\tCOMPANY\tSLACK\tFAILED\tRESENDS")
+	fmt.Fprintln(tw, "EVENT ID\tSTATUS\tCOMPLETED (UTC)\tCOURSE\tCOMPANY\tDELIVERED\tFAILED\tRESENDS")
 	for _, r := range rows {
 		course := oneLine(r.CourseID)
 		if r.CourseName != "" {
 			course = oneLine(r.CourseName) + " (" + course + ")"
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", oneLine(r.EventID), r.Status, r.CompletedAt.Format("2006-01-02 15:04:05"),
-			course, oneLine(r.CompanyID), r.Announcement, r.FailedStep, resendSummary(r.Resends))
+			course, oneLine(r.CompanyID), delivered(r.Receipts), r.FailedStep, resendSummary(r.Resends))
 	}
 	if err := tw.Flush(); err != nil {
 		return err
@@ -151,7 +158,9 @@ func courseNames(path string) (map[string]string, error) {
 	if path == "" {
 		return nil, nil
 	}
-	t, err := courses.Load(path, courses.Route{})
+	// The worker's channels bring keys of their own, which find need not
+	// know to read the names.
+	t, err := courses.Load(path, courses.Route{}, courses.AnySection)
 	if err != nil {
 		return nil, fmt.Errorf("COURSES_FILE: %w", err)
 	}
@@ -231,4 +240,21 @@ func resendSummary(rs []resendRow) string {
 	}
 	last := rs[len(rs)-1]
 	return fmt.Sprintf("%d (last: %s %s by %s, %s)", len(rs), last.What, last.RequestedAt.Format("2006-01-02"), oneLine(last.RequestedBy), last.Status)
+}
+
+// delivered names the channels with a receipt, in name order: "email,
+// slack", and "slack (digest)" for a completion announced in its course's
+// cohort digest.
+func delivered(r workflows.Receipts) string {
+	var out []string
+	for _, name := range slices.Sorted(maps.Keys(r)) {
+		if r[name].Via == workflows.AnnouncedDigest {
+			name += " (digest)"
+		}
+		out = append(out, name)
+	}
+	if len(out) == 0 {
+		return "-"
+	}
+	return strings.Join(out, ", ")
 }

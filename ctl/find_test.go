@@ -15,6 +15,7 @@ import (
 
 	"github.com/coursehook/coursehook/event"
 	"github.com/coursehook/coursehook/store"
+	"github.com/coursehook/coursehook/workflows"
 )
 
 // seeded is a database with three events, and the environment that points
@@ -36,7 +37,8 @@ func seeded(t *testing.T) map[string]string {
 		_, _, err := st.Insert(context.Background(), c, store.StatusRecorded)
 		require.NoError(t, err)
 	}
-	require.NoError(t, st.RecordOutcome(context.Background(), store.Outcome{EventID: "e1", Status: store.StatusCompleted}))
+	require.NoError(t, st.RecordOutcome(context.Background(), store.Outcome{EventID: "e1", Status: store.StatusCompleted,
+		Receipts: workflows.Receipts{"slack": {ID: "1.2", Where: "C1", Via: "digest"}, "email": {ID: "m-1", SHA256: "abc"}}}))
 	require.NoError(t, st.RecordOutcome(context.Background(), store.Outcome{EventID: "e3", Status: store.StatusPartial, FailedStep: "slack", Error: "slack: invalid_auth"}))
 	return map[string]string{"DATABASE_URL": dbURL, "LEARNER_HASH_KEY": "a-long-deployment-secret"}
 }
@@ -54,9 +56,9 @@ func TestFindPrintsATableAndTheTemporalFilter(t *testing.T) {
 	out, err := ctl(t, env, "--email", "BOB@example.com")
 	require.NoError(t, err)
 	lines := strings.Split(out, "\n")
-	require.Regexp(t, `^EVENT ID\s+STATUS\s+COMPLETED \(UTC\)\s+COURSE\s+COMPANY\s+SLACK\s+FAILED`, lines[0])
-	require.Regexp(t, `^e1\s+completed\s+2026-11-28 09:00:00\s+c-1\s+acme`, lines[1])
-	require.Regexp(t, `^e3\s+partial\s+2026-11-28 11:00:00\s+c-2\s+acme\s+slack`, lines[2])
+	require.Regexp(t, `^EVENT ID\s+STATUS\s+COMPLETED \(UTC\)\s+COURSE\s+COMPANY\s+DELIVERED\s+FAILED`, lines[0])
+	require.Regexp(t, `^e1\s+completed\s+2026-11-28 09:00:00\s+c-1\s+acme\s+email, slack \(digest\)\s`, lines[1])
+	require.Regexp(t, `^e3\s+partial\s+2026-11-28 11:00:00\s+c-2\s+acme\s+-\s+slack`, lines[2])
 	require.Contains(t, out, "2 events")
 	hash := event.LearnerHash([]byte("a-long-deployment-secret"), "bob@example.com")
 	require.Contains(t, out, `Temporal filter: WorkflowType = "CourseCompletion" AND LearnerHash = "`+hash+`"`)
@@ -105,6 +107,26 @@ func TestFindJSON(t *testing.T) {
 	require.Equal(t, "slack", got.Events[0].FailedStep)
 	require.Equal(t, "slack: invalid_auth", got.Events[0].Error)
 	require.Equal(t, `WorkflowType = "CourseCompletion" AND CompanyId = "acme" AND CompletionStatus = "partial"`, got.TemporalFilter)
+}
+
+// TestFindJSONReceipts: the receipts by channel, and the Slack and email
+// ones under the names scripts read before.
+func TestFindJSONReceipts(t *testing.T) {
+	out, err := ctl(t, seeded(t), "--company", "acme", "--status", "completed", "--json")
+	require.NoError(t, err)
+	var got struct {
+		Events []struct {
+			Receipts                              workflows.Receipts
+			SlackTS, EmailMessageID, Announcement string
+		}
+	}
+	require.NoError(t, json.Unmarshal([]byte(out), &got))
+	require.Len(t, got.Events, 1)
+	e := got.Events[0]
+	require.Equal(t, workflows.Receipts{"slack": {ID: "1.2", Where: "C1", Via: "digest"}, "email": {ID: "m-1", SHA256: "abc"}}, e.Receipts)
+	require.Equal(t, "1.2", e.SlackTS)
+	require.Equal(t, "m-1", e.EmailMessageID)
+	require.Equal(t, "digest", e.Announcement)
 }
 
 func TestFindRefusesBadInput(t *testing.T) {

@@ -8,7 +8,6 @@ import (
 	"io"
 	"os"
 	"os/user"
-	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -16,6 +15,7 @@ import (
 	"go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/temporal"
 
 	"github.com/coursehook/coursehook/app"
 	"github.com/coursehook/coursehook/config"
@@ -41,7 +41,7 @@ func resend(ctx context.Context, args []string, getenv func(string) string, stdo
 	fs.SetOutput(io.Discard)
 	var r resendArgs
 	fs.StringVar(&r.eventID, "event", "", "the event id")
-	fs.StringVar(&r.what, "what", "", "email, slack or all")
+	fs.StringVar(&r.what, "what", "", "a channel (slack, email, webhook…), several with commas, or all")
 	fs.StringVar(&r.reason, "reason", "", "why, for the audit")
 	fs.StringVar(&r.requestID, "request-id", "", "the request's id; the same id never sends twice")
 	fs.StringVar(&r.by, "by", "", "who asks (default: the OS user)")
@@ -55,8 +55,10 @@ func resend(ctx context.Context, args []string, getenv func(string) string, stdo
 	if fs.NArg() > 0 {
 		return fmt.Errorf("%w: resend takes flags only, got %q", errUsage, fs.Arg(0))
 	}
-	if r.what != "" && !slices.Contains(workflows.ResendWhats(), r.what) {
-		return fmt.Errorf("%w: --what %q is not one of %s", errUsage, r.what, strings.Join(workflows.ResendWhats(), ", "))
+	if r.what != "" {
+		if err := workflows.CheckWhat(r.what); err != nil {
+			return fmt.Errorf("%w: --what: %v", errUsage, err)
+		}
 	}
 	bulk := r.status != "" || r.since != ""
 	switch {
@@ -67,7 +69,7 @@ func resend(ctx context.Context, args []string, getenv func(string) string, stdo
 	case !bulk && r.eventID == "":
 		return fmt.Errorf("%w: resend needs --event ID, or --status and --since", errUsage)
 	case !bulk && r.what == "":
-		return fmt.Errorf("%w: --what is required: one of %s", errUsage, strings.Join(workflows.ResendWhats(), ", "))
+		return fmt.Errorf("%w: --what is required: a channel (slack, email, webhook…), several with commas, or all", errUsage)
 	case !bulk && r.dryRun:
 		return fmt.Errorf("%w: --dry-run goes with --status and --since", errUsage)
 	}
@@ -149,6 +151,12 @@ func resend(ctx context.Context, args []string, getenv func(string) string, stdo
 			requestID = workflows.DefaultResendRequestID(rec.EventID, what, now)
 		}
 		line, outcome, err := resendOne(ctx, c, st, cfg, rec, what, requestID, r, now)
+		var refused *temporal.ApplicationError
+		if err != nil && !bulk && errors.As(err, &refused) && refused.Type() == workflows.ErrResendRefused {
+			// The worker refused the request itself (a channel it does not
+			// have): bad input, said as such.
+			return fmt.Errorf("%w: %s", errUsage, refused.Message())
+		}
 		if err != nil {
 			failures++
 			line = "failed: " + err.Error()
@@ -210,11 +218,13 @@ func resendOne(ctx context.Context, c client.Client, st *store.Store, cfg config
 	if len(res.Failed) > 0 {
 		line += fmt.Sprintf("; %s failed: %s", strings.Join(res.Failed, ", "), res.Error)
 	}
-	if res.EmailMessageID != "" && slices.Contains(res.Sent, workflows.ResendEmail) {
-		line += "; email " + res.EmailMessageID
+	for _, name := range res.Sent {
+		if r, ok := res.Receipts[name]; ok {
+			line += "; " + name + " " + oneLine(r.ID)
+		}
 	}
-	if res.SlackTS != "" && slices.Contains(res.Sent, workflows.ResendSlack) {
-		line += "; slack " + res.SlackTS
+	if len(res.Withheld) > 0 {
+		line += "; not sent: " + strings.Join(res.Withheld, ", ") + " (a revoked certificate, or off for this course)"
 	}
 	return line, string(res.Status), nil
 }
@@ -225,8 +235,7 @@ func whatFor(what string, rec store.Record) string {
 	if what != "" {
 		return what
 	}
-	switch rec.FailedStep {
-	case workflows.StepNameSlack, workflows.StepNameEmail:
+	if workflows.CheckWhat(rec.FailedStep) == nil {
 		return rec.FailedStep
 	}
 	return workflows.ResendAll

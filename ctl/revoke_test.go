@@ -12,6 +12,7 @@ import (
 
 	"github.com/coursehook/coursehook/store"
 	"github.com/coursehook/coursehook/verify"
+	"github.com/coursehook/coursehook/workflows"
 )
 
 // withCertificates is seeded's database where e1 and e3 had their
@@ -22,8 +23,8 @@ func withCertificates(t *testing.T) map[string]string {
 	st, err := store.Open(context.Background(), env["DATABASE_URL"])
 	require.NoError(t, err)
 	defer st.Close()
-	require.NoError(t, st.RecordOutcome(context.Background(), store.Outcome{EventID: "e1", Status: store.StatusCompleted, CertificateSHA256: "sha-1"}))
-	require.NoError(t, st.RecordOutcome(context.Background(), store.Outcome{EventID: "e3", Status: store.StatusPartial, CertificateSHA256: "sha-3",
+	require.NoError(t, st.RecordOutcome(context.Background(), store.Outcome{EventID: "e1", Status: store.StatusCompleted, Receipts: workflows.Receipts{"email": {ID: "m-1", SHA256: "sha-1"}}}))
+	require.NoError(t, st.RecordOutcome(context.Background(), store.Outcome{EventID: "e3", Status: store.StatusPartial, Receipts: workflows.Receipts{"email": {ID: "m-3", SHA256: "sha-3"}},
 		FailedStep: "slack", Error: "slack: invalid_auth"}))
 	return env
 }

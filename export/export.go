@@ -57,7 +57,7 @@ func ItemOf(rec store.Record) Item {
 		CourseID: rec.CourseID, CourseTitle: rec.CourseTitle, CompanyID: rec.CompanyID,
 		LearnerEmail: rec.LearnerEmail, FirstName: rec.FirstName, LastName: rec.LastName,
 		LearnerID: rec.LearnerID, ExternalCustomerID: rec.ExternalCustomerID,
-		FailedStep: rec.FailedStep, CertificateSHA256: rec.CertificateSHA256,
+		FailedStep: rec.FailedStep, CertificateSHA256: rec.CertificateSHA256(),
 	}
 }
 

@@ -258,9 +258,9 @@ func everyAcceptedShapeCompletes(t *testing.T, dbURL string) {
 		require.Equal(t, sh.want, o.res.Status, "%s: %+v", sh.name, o.res)
 		if sh.want == workflows.StatusCompleted {
 			completions++
-			require.NotEmpty(t, o.res.SlackTS, sh.name)
-			require.NotEmpty(t, o.res.EmailMessageID, sh.name)
-			require.NotEmpty(t, o.res.CertificateSHA256, sh.name)
+			require.NotEmpty(t, o.res.Receipts[workflows.StepNameSlack].ID, sh.name)
+			require.NotEmpty(t, o.res.Receipts[workflows.StepNameEmail].ID, sh.name)
+			require.NotEmpty(t, o.res.Receipts[workflows.StepNameEmail].SHA256, sh.name)
 		}
 		rec, err := s.Store.Get(context.Background(), sh.id)
 		require.NoError(t, err, sh.name)

@@ -15,7 +15,6 @@ import (
 
 	"github.com/coursehook/coursehook/internal/pdftext"
 	"github.com/coursehook/coursehook/internal/slacktest"
-	"github.com/coursehook/coursehook/store"
 	"github.com/coursehook/coursehook/workflows"
 )
 
@@ -100,7 +99,7 @@ func TestCohortIsDigested(t *testing.T) {
 		msgs := s.Slack.MessagesFor(id)
 		require.Len(t, msgs, 1, id)
 		require.Equal(t, otherChannel, msgs[0].ChannelID)
-		require.Equal(t, store.AnnouncedMessage, results[id].Announcement)
+		require.Equal(t, workflows.AnnouncedMessage, results[id].Receipts[workflows.StepNameSlack].Via)
 	}
 
 	// The cohort's channel gets a handful of messages: the first few one
@@ -138,19 +137,19 @@ func TestCohortIsDigested(t *testing.T) {
 	individual := 0
 	for _, id := range ids {
 		rec := row(t, s, id)
-		require.NotEmpty(t, rec.SlackTS, "row %s has its announcing ts", id)
-		require.Equal(t, results[id].SlackTS, rec.SlackTS)
-		require.Equal(t, results[id].Announcement, rec.Announcement)
-		require.Contains(t, byTS, rec.SlackTS, "%s's ts is a message in the cohort channel", id)
-		switch rec.Announcement {
-		case store.AnnouncedMessage:
+		require.NotEmpty(t, rec.Receipts[workflows.StepNameSlack].ID, "row %s has its announcing ts", id)
+		require.Equal(t, results[id].Receipts[workflows.StepNameSlack].ID, rec.Receipts[workflows.StepNameSlack].ID)
+		require.Equal(t, results[id].Receipts[workflows.StepNameSlack].Via, rec.Receipts[workflows.StepNameSlack].Via)
+		require.Contains(t, byTS, rec.Receipts[workflows.StepNameSlack].ID, "%s's ts is a message in the cohort channel", id)
+		switch rec.Receipts[workflows.StepNameSlack].Via {
+		case workflows.AnnouncedMessage:
 			individual++
 			require.Len(t, s.Slack.MessagesFor(id), 1, id)
-		case store.AnnouncedDigest:
-			perDigest[rec.SlackTS]++
+		case workflows.AnnouncedDigest:
+			perDigest[rec.Receipts[workflows.StepNameSlack].ID]++
 			require.Empty(t, s.Slack.MessagesFor(id), "%s was digested, not posted", id)
 		default:
-			t.Fatalf("row %s: announcement %q", id, rec.Announcement)
+			t.Fatalf("row %s: announcement %q", id, rec.Receipts[workflows.StepNameSlack].Via)
 		}
 	}
 	counted := 0
@@ -234,7 +233,7 @@ courses:
 	require.NoError(t, err)
 	var p workflows.Progress
 	require.NoError(t, v.Get(&p))
-	require.True(t, strings.Contains(p.Slack.Detail, "off for this course") && strings.Contains(p.Email.Detail, "off for this course"), "%+v", p)
+	require.True(t, strings.Contains(p.Channels[workflows.StepNameSlack].Detail, "off for this course") && strings.Contains(p.Channels[workflows.StepNameEmail].Detail, "off for this course"), "%+v", p)
 
 	// A course whose digest is off posts at once without asking a digest,
 	// and its database steps ran in the worker, not as scheduled activities.
@@ -242,11 +241,11 @@ courses:
 	require.Equal(t, http.StatusAccepted, s.post(t, dbody).Status)
 	dr := s.result(t, did)
 	require.Equal(t, workflows.StatusCompleted, dr.Status)
-	require.Equal(t, "message", dr.Announcement)
+	require.Equal(t, "message", dr.Receipts[workflows.StepNameSlack].Via)
 	dmsgs := s.Slack.MessagesFor(did)
 	require.Len(t, dmsgs, 1)
 	require.Len(t, s.SendGrid.MessagesFor(did), 1)
-	require.Equal(t, []string{"EmailCertificate", "PostSlackNotice"}, scheduledActivities(t, did))
+	require.Equal(t, []string{"Deliver", "Deliver"}, scheduledActivities(t, did), "the Slack notice and the email, and nothing else")
 	_, err = s.Temporal.DescribeWorkflow(context.Background(), workflows.DigestWorkflowID(s.TaskQueue, direct, dmsgs[0].ChannelID), "")
 	require.Error(t, err, "no digest workflow for a course whose digest is off")
 	recordHistory(t, did, "history-digest-off.json")
@@ -283,15 +282,15 @@ func TestDigestLostAnswerIsFoundNotReposted(t *testing.T) {
 	require.Equal(t, http.StatusAccepted, s.post(t, body).Status)
 	msgs := s.Slack.WaitForMessages(t, 2, 2*time.Minute)
 	s.Slack.SetResponseDelay(0)
-	require.Equal(t, store.AnnouncedMessage, s.result(t, first).Announcement)
+	require.Equal(t, workflows.AnnouncedMessage, s.result(t, first).Receipts[workflows.StepNameSlack].Via)
 	meta, ok := msgs[1].Meta()
 	require.True(t, ok)
 	require.Equal(t, slacktest.DigestEventType, meta.EventType)
 
 	r := s.result(t, second)
 	require.Equal(t, workflows.StatusCompleted, r.Status)
-	require.Equal(t, store.AnnouncedDigest, r.Announcement)
-	require.Equal(t, msgs[1].TS, r.SlackTS, "the retry found the digest Slack had")
+	require.Equal(t, workflows.AnnouncedDigest, r.Receipts[workflows.StepNameSlack].Via)
+	require.Equal(t, msgs[1].TS, r.Receipts[workflows.StepNameSlack].ID, "the retry found the digest Slack had")
 	require.Len(t, s.Slack.DigestsFor(meta.EventPayload["window_id"].(string)), 1, "no second digest")
 	require.Len(t, s.Slack.Messages(), 2)
 	require.GreaterOrEqual(t, s.Slack.Attempts(), 2)

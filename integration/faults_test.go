@@ -250,7 +250,7 @@ func TestFaultSlackInvalidAuthIsPermanent(t *testing.T) {
 	require.Equal(t, store.StatusPartial, rec.Status)
 	require.Equal(t, "slack", rec.FailedStep)
 	require.Contains(t, rec.Error, "invalid_auth")
-	require.NotEmpty(t, rec.EmailMessageID)
+	require.NotEmpty(t, rec.Receipts[workflows.StepNameEmail].ID)
 }
 
 // Scenario 7.
@@ -282,7 +282,7 @@ func TestFaultSendGrid400IsPermanent(t *testing.T) {
 	require.Equal(t, store.StatusPartial, rec.Status)
 	require.Equal(t, "email", rec.FailedStep)
 	require.Contains(t, rec.Error, msg)
-	require.NotEmpty(t, rec.SlackTS)
+	require.NotEmpty(t, rec.Receipts[workflows.StepNameSlack].ID)
 }
 
 // Scenario 9: the database disappears for 10 s while an event is recorded.

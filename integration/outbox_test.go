@@ -25,7 +25,7 @@ func TestOutboxModeWritesWhatWouldBeSent(t *testing.T) {
 	dir := t.TempDir()
 	cfg, err := config.Load(func(k string) string { return map[string]string{"OUTBOX_DIR": dir}[k] }, config.Worker)
 	require.NoError(t, err)
-	poster, sender := wire.Channels(cfg, slog.New(slog.NewJSONHandler(io.Discard, nil)), nil)
+	poster, sender := wire.Providers(cfg, slog.New(slog.NewJSONHandler(io.Discard, nil)), nil)
 	s := build(t, poster, sender)
 
 	id, body := sample(t, "course-completion.json")

@@ -57,7 +57,7 @@ func TestOperatorResetRetriesOnlyTheFailedNotice(t *testing.T) {
 	rec = row(t, s, id)
 	require.Equal(t, store.StatusCompleted, rec.Status)
 	require.Empty(t, rec.FailedStep, "a later success clears the failure")
-	require.NotEmpty(t, rec.SlackTS)
+	require.NotEmpty(t, rec.Receipts[workflows.StepNameSlack].ID)
 }
 
 func firstWorkflowTaskCompleted(t *testing.T, s *stack, eventID string) int64 {

@@ -71,7 +71,7 @@ func TestResendTheSameRequestTwiceSendsOnce(t *testing.T) {
 	require.Equal(t, "the learner lost it", resends[0].Reason)
 	require.Equal(t, "ops-anna", resends[0].RequestedBy)
 	require.Equal(t, store.ResendDone, resends[0].Status)
-	require.NotEmpty(t, resends[0].EmailMessageID)
+	require.NotEmpty(t, resends[0].Receipts[workflows.StepNameEmail].ID)
 
 	out, code = s.coursehookctl(t, "resend", "--event", id, "--what", "email", "--request-id", "second-try")
 	require.Equal(t, 0, code, out)
@@ -103,7 +103,7 @@ func TestResendCompletesAPartialEvent(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, store.StatusCompleted, rec.Status)
 	require.Empty(t, rec.FailedStep)
-	require.NotEmpty(t, rec.SlackTS)
+	require.NotEmpty(t, rec.Receipts[workflows.StepNameSlack].ID)
 
 	requestID := workflows.DefaultResendRequestID(id, "slack", rec.UpdatedAt)
 	recordWorkflowHistory(t, workflows.ResendWorkflowID(requestID), "history-resend.json")
@@ -140,7 +140,8 @@ func TestResendRefusesBadInput(t *testing.T) {
 		mention string
 	}{
 		{[]string{"resend", "--event", "no-such-event", "--what", "email"}, "no event"},
-		{[]string{"resend", "--event", id, "--what", "sms"}, "email, slack, all"},
+		{[]string{"resend", "--event", id, "--what", "sms!"}, "not a channel's name"},
+		{[]string{"resend", "--event", id, "--what", "sms"}, `no channel "sms" to resend on: the worker has slack, email`},
 		{[]string{"resend", "--event", ignored, "--what", "email"}, "ignores"},
 		{[]string{"resend", "--event", id}, "--what is required"},
 	} {

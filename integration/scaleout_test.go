@@ -119,15 +119,15 @@ func TestScaleOutTwoWorkersTwoWebhookServers(t *testing.T) {
 		require.NoError(t, err)
 		require.Equal(t, store.StatusCompleted, rec.Status, id)
 		require.Len(t, s.SendGrid.MessagesFor(id), 1, "one email for %s", id)
-		switch rec.Announcement {
-		case store.AnnouncedMessage:
+		switch rec.Receipts[workflows.StepNameSlack].Via {
+		case workflows.AnnouncedMessage:
 			require.Len(t, s.Slack.MessagesFor(id), 1, "one Slack message for %s", id)
-		case store.AnnouncedDigest:
+		case workflows.AnnouncedDigest:
 			require.Empty(t, s.Slack.MessagesFor(id), "%s was digested, not posted", id)
-			require.Contains(t, digests, rec.SlackTS, "%s's row names its digest", id)
-			perDigest[rec.SlackTS]++
+			require.Contains(t, digests, rec.Receipts[workflows.StepNameSlack].ID, "%s's row names its digest", id)
+			perDigest[rec.Receipts[workflows.StepNameSlack].ID]++
 		default:
-			t.Fatalf("event %s: announcement %q", id, rec.Announcement)
+			t.Fatalf("event %s: announcement %q", id, rec.Receipts[workflows.StepNameSlack].Via)
 		}
 	}
 	require.NotEmpty(t, perDigest, "the cohort was digested")

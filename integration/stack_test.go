@@ -154,7 +154,9 @@ func build(t testing.TB, poster slacknotify.Poster, sender mail.Sender, opts ...
 	taskQueue := "coursehook-" + t.Name() + "-" + uuid.NewString()
 	s.TaskQueue = taskQueue
 	if !o.NoWorker {
-		acts := wire.NewActivities(st, poster, sender)
+		acts := wire.NewActivities(st, wire.Builtin(poster, sender, wire.Builtins{
+			SlackPerSecond: o.SlackPerSecond, EmailsPerSecond: o.EmailsPerSecond, PublicBaseURL: s.URL(),
+		}))
 		acts.Metrics = metrics.NewWorker(s.WorkerMetrics, func(ctx context.Context) (int, error) {
 			return st.CountStatus(ctx, store.StatusPartial)
 		}, log)
@@ -162,11 +164,9 @@ func build(t testing.TB, poster slacknotify.Poster, sender mail.Sender, opts ...
 			acts.Routes, acts.Digests = routes(t, o), c
 		}
 		if o.Verification {
-			acts.Verifier = &activities.Verifier{Keys: verificationKeys(t), BaseURL: s.URL()}
+			acts.Verifier = &activities.Verifier{Keys: verificationKeys(t)}
 		}
-		stop, err := wire.StartWorkers(wire.NewWorkers(c, taskQueue, acts, wire.WorkerOptions{
-			SlackPerSecond: o.SlackPerSecond, EmailsPerSecond: o.EmailsPerSecond,
-		}))
+		stop, err := wire.StartWorkers(wire.NewWorkers(c, taskQueue, acts, wire.WorkerOptions{}))
 		require.NoError(t, err)
 		t.Cleanup(stop)
 	}

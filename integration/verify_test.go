@@ -103,13 +103,13 @@ func TestCertificateIsVerifiable(t *testing.T) {
 	var facts map[string]any
 	require.NoError(t, json.Unmarshal(raw, &facts))
 	require.Equal(t, "valid", facts["status"])
-	require.Equal(t, rec.CertificateSHA256, facts["certificateSha256"])
+	require.Equal(t, rec.CertificateSHA256(), facts["certificateSha256"])
 
 	status, ctype, again := get(t, pageURL+".pdf", "")
 	require.Equal(t, http.StatusOK, status)
 	require.Equal(t, "application/pdf", ctype)
 	sum := sha256.Sum256(again)
-	require.Equal(t, rec.CertificateSHA256, hex.EncodeToString(sum[:]), "the download is the emailed file")
+	require.Equal(t, rec.CertificateSHA256(), hex.EncodeToString(sum[:]), "the download is the emailed file")
 	require.Equal(t, pdf, again)
 
 	status, _, jwks := get(t, s.URL()+verify.JWKSPath, "")

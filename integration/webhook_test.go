@@ -63,11 +63,11 @@ func TestSampleBecomesOneNoticeOneCertificateOneRow(t *testing.T) {
 	require.Equal(t, "bob.johnson@example.com", rec.LearnerEmail)
 	require.Equal(t, "New Student Orientation", rec.CourseTitle)
 	require.Equal(t, string(body), string(rec.Payload), "the raw payload is kept byte for byte")
-	require.Equal(t, slacktest.ChannelID, rec.SlackChannel, "the channel id Slack answered, not the name we sent")
-	require.NotEmpty(t, rec.SlackTS)
-	require.Equal(t, sent[0].MessageID, rec.EmailMessageID)
-	require.Equal(t, hex.EncodeToString(sum[:]), rec.CertificateSHA256)
-	require.Equal(t, r.SlackTS, rec.SlackTS)
+	require.Equal(t, slacktest.ChannelID, rec.Receipts[workflows.StepNameSlack].Where, "the channel id Slack answered, not the name we sent")
+	require.NotEmpty(t, rec.Receipts[workflows.StepNameSlack].ID)
+	require.Equal(t, sent[0].MessageID, rec.Receipts[workflows.StepNameEmail].ID)
+	require.Equal(t, hex.EncodeToString(sum[:]), rec.CertificateSHA256())
+	require.Equal(t, r.Receipts[workflows.StepNameSlack].ID, rec.Receipts[workflows.StepNameSlack].ID)
 
 	// The platform re-delivers: same id, same body.
 	again := s.post(t, body)
@@ -93,7 +93,7 @@ func TestSampleBecomesOneNoticeOneCertificateOneRow(t *testing.T) {
 	var p workflows.Progress
 	require.NoError(t, v.Get(&p))
 	require.Equal(t, workflows.StatusCompleted, p.Status)
-	require.Equal(t, workflows.StepDone, p.Email.State)
+	require.Equal(t, workflows.StepDone, p.Channels[workflows.StepNameEmail].State)
 }
 
 func TestUnicodeSampleReachesEveryChannelIntact(t *testing.T) {

@@ -37,23 +37,17 @@ func NewWorker(reg prometheus.Registerer, partial Counter, log *slog.Logger) *Wo
 	w := &Worker{
 		notices: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "coursehook_notices_total",
-			Help: "Notice attempts by channel (slack, email) and outcome (sent, retryable, permanent, found-existing).",
+			Help: "Notice attempts by channel (slack, email, webhook) and outcome (sent, retryable, permanent, found-existing).",
 		}, []string{"channel", "outcome"}),
 		provider: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "coursehook_provider_request_duration_seconds",
-			Help:    "Time the providers took to answer a request, by provider (slack, sendgrid) and result (ok, error).",
+			Help:    "Time a notice's send took, by provider (slack, sendgrid, webhook) and result (ok, error); an email's includes rendering its certificate.",
 			Buckets: prometheus.ExponentialBuckets(0.01, 2.5, 9), // 10 ms to about 15 s
 		}, []string{"provider", "result"}),
 	}
 	reg.MustRegister(w.notices, w.provider)
-	for _, ch := range []string{"slack", "email"} {
-		for _, o := range []string{Sent, Retryable, Permanent, FoundExisting} {
-			if ch == "email" && o == FoundExisting {
-				continue
-			}
-			w.notices.WithLabelValues(ch, o)
-		}
-	}
+	w.Channel("slack")
+	w.Channel("email")
 	if partial != nil {
 		reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "coursehook_partial_events",
@@ -70,6 +64,17 @@ func NewWorker(reg prometheus.Registerer, partial Counter, log *slog.Logger) *Wo
 		}))
 	}
 	return w
+}
+
+// Channel makes the channel's notice counters exist at zero, so rates and
+// alerts over them work before its first notice.
+func (w *Worker) Channel(name string) {
+	if w == nil {
+		return
+	}
+	for _, o := range []string{Sent, Retryable, Permanent, FoundExisting} {
+		w.notices.WithLabelValues(name, o)
+	}
 }
 
 // Notice counts one attempt of a notice.

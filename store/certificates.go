@@ -12,12 +12,22 @@ import (
 // certificateCond is what makes a row a certificate: a course completion
 // whose certificate email went out. A completion still at work, or one whose
 // email failed, has nothing a learner could show anyone.
-const certificateCond = `status IN ('` + string(StatusCompleted) + `', '` + string(StatusPartial) + `') AND certificate_sha256 <> ''`
+// The certificate_sha256 column counts for a row an older worker wrote
+// during an upgrade (see migration 6).
+const certificateCond = `status IN ('` + string(StatusCompleted) + `', '` + string(StatusPartial) + `') AND
+	(certificate_sha256 <> '' OR EXISTS (SELECT 1 FROM receipts WHERE receipts.event_id = completions.event_id
+		AND receipts.channel = '` + CertificateChannel + `' AND receipts.sha256 <> ''))`
 
 // HasCertificate reports whether the event's certificate was emailed, which
 // is what makes it verifiable and revocable.
 func (r Record) HasCertificate() bool {
-	return (r.Status == StatusCompleted || r.Status == StatusPartial) && r.CertificateSHA256 != ""
+	return (r.Status == StatusCompleted || r.Status == StatusPartial) && r.CertificateSHA256() != ""
+}
+
+// CertificateSHA256 is the hex SHA-256 of the certificate PDF emailed, or
+// "" before it went out.
+func (r Record) CertificateSHA256() string {
+	return r.Receipts[CertificateChannel].SHA256
 }
 
 // checkCode refuses a code that is not canonical (verify.Normalize), since
@@ -85,7 +95,11 @@ func (s *Store) CertificateByCode(ctx context.Context, code string) (Record, err
 	if err != nil {
 		return Record{}, fmt.Errorf("certificate by code: %w", err)
 	}
-	return r, nil
+	recs := []Record{r}
+	if err := s.withReceipts(ctx, s.db, recs); err != nil {
+		return Record{}, fmt.Errorf("certificate by code: %w", err)
+	}
+	return recs[0], nil
 }
 
 // The actions of the revocation audit.
@@ -195,6 +209,11 @@ func (s *Store) changeRevocation(ctx context.Context, op string, audit Revocatio
 	if err != nil {
 		return Record{}, false, fmt.Errorf("%s: %w", op, err)
 	}
+	recs := []Record{rec}
+	if err := s.withReceipts(ctx, tx, recs); err != nil {
+		return Record{}, false, fmt.Errorf("%s: %w", op, err)
+	}
+	rec = recs[0]
 	if !rec.HasCertificate() {
 		why := fmt.Sprintf("no certificate email went out for it (status %s)", rec.Status)
 		if rec.Status == StatusIgnored {

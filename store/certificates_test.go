@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/coursehook/coursehook/workflows"
 	"github.com/stretchr/testify/require"
 )
 
@@ -27,7 +28,7 @@ func certified(t *testing.T, s *Store, id, code string) Record {
 	_, _, err := s.Insert(t.Context(), c, StatusRecorded)
 	require.NoError(t, err)
 	require.NoError(t, s.RecordOutcome(t.Context(), Outcome{EventID: id, Status: StatusCompleted,
-		EmailMessageID: "m-" + id, CertificateSHA256: "sha-" + id}))
+		Receipts: workflows.Receipts{"email": {ID: "m-" + id, SHA256: "sha-" + id}}}))
 	rec, err := s.Get(t.Context(), id)
 	require.NoError(t, err)
 	return rec
@@ -118,7 +119,7 @@ func testCertificateByCode(t *testing.T, url string) {
 	_, _, err := s.Insert(ctx, p, StatusRecorded)
 	require.NoError(t, err)
 	require.NoError(t, s.RecordOutcome(ctx, Outcome{EventID: "slack-failed", Status: StatusPartial,
-		CertificateSHA256: "sha", FailedStep: "slack", Error: "boom"}))
+		Receipts: workflows.Receipts{"email": {ID: "m", SHA256: "sha"}}, FailedStep: "slack", Error: "boom"}))
 
 	got, err := s.CertificateByCode(ctx, codeA)
 	require.NoError(t, err)
@@ -134,7 +135,7 @@ func testCertificateByCode(t *testing.T, url string) {
 		outcome *Outcome
 	}{
 		{"at-work", StatusRecorded, nil},
-		{"email-failed", StatusRecorded, &Outcome{Status: StatusPartial, SlackTS: "1.2", FailedStep: "email", Error: "bounced"}},
+		{"email-failed", StatusRecorded, &Outcome{Status: StatusPartial, Receipts: workflows.Receipts{"slack": {ID: "1.2"}}, FailedStep: "email", Error: "bounced"}},
 		{"ignored", StatusIgnored, nil},
 	}
 	codes := []string{"22222-22222-22222-22222", "33333-33333-33333-33333", "44444-44444-44444-44444"}
@@ -156,7 +157,7 @@ func testCertificateByCode(t *testing.T, url string) {
 	// another spelling of a code is not the code.
 	_, _, err = s.Insert(ctx, sampleCompletion("no-code"), StatusRecorded)
 	require.NoError(t, err)
-	require.NoError(t, s.RecordOutcome(ctx, Outcome{EventID: "no-code", Status: StatusCompleted, CertificateSHA256: "sha"}))
+	require.NoError(t, s.RecordOutcome(ctx, Outcome{EventID: "no-code", Status: StatusCompleted, Receipts: workflows.Receipts{"email": {ID: "m", SHA256: "sha"}}}))
 	for _, code := range []string{"", strings.ToLower(codeA), strings.ReplaceAll(codeA, "-", ""), codeC, "' OR '1'='1"} {
 		_, err := s.CertificateByCode(ctx, code)
 		require.ErrorIs(t, err, ErrNotFound, "%q", code)
@@ -336,7 +337,10 @@ func testConcurrentRevoke(t *testing.T, url string) {
 // testMigrationKeepsOlderRows upgrades a database that has rows from
 // schema version 4: they get no code, stand unrevoked, and do not collide
 // on the unique code index.
-func testMigrationKeepsOlderRows(t *testing.T, url string) {
+// migratedTo opens the database at url with the schema at version n, as
+// a worker of that time left it; the caller closes it.
+func migratedTo(t *testing.T, url string, n int) (*sql.DB, dialect) {
+	t.Helper()
 	d, driver, dsn := sqlite, "sqlite", ""
 	if strings.HasPrefix(url, "postgres") {
 		d, driver, dsn = postgres, "pgx", url
@@ -346,9 +350,14 @@ func testMigrationKeepsOlderRows(t *testing.T, url string) {
 	db, err := sql.Open(driver, dsn)
 	require.NoError(t, err)
 	old := &Store{db: db, dialect: d}
-	for _, m := range migrations()[:4] {
+	for _, m := range migrations()[:n] {
 		require.NoError(t, old.apply(t.Context(), m))
 	}
+	return db, d
+}
+
+func testMigrationKeepsOlderRows(t *testing.T, url string) {
+	db, d := migratedTo(t, url, 4)
 	at := d.timeArg(time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC))
 	for _, id := range []string{"v4-a", "v4-b"} {
 		_, err := db.ExecContext(t.Context(), d.rebind(`INSERT INTO completions
@@ -408,4 +417,71 @@ func testCertificateByCodeUsesTheIndex(t *testing.T, url string) {
 	}
 	require.NoError(t, rows.Err())
 	require.Contains(t, plan.String(), "completions_verification_code_idx", plan.String())
+}
+
+// testMigrationMovesReceipts: the receipts a version-5 database keeps in
+// the completions' slack_* and email_* columns, and a resend's in its own,
+// move to the receipts table, where a channel of any name now goes.
+func testMigrationMovesReceipts(t *testing.T, url string) {
+	db, d := migratedTo(t, url, 5)
+	at := d.timeArg(time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC))
+	rows := []struct{ id, slackChannel, slackTS, announcement, messageID, sha string }{
+		{"v5-both", "C0456EFGH", "1700.1", "digest", "sg-1", "abc"},
+		{"v5-slack-only", "C1", "1700.2", "message", "", ""},
+		{"v5-none", "", "", "", "", ""},
+	}
+	for _, r := range rows {
+		_, err := db.ExecContext(t.Context(), d.rebind(`INSERT INTO completions
+			(event_id, status, completed_at, received_at, payload, recorded_at, updated_at,
+			slack_channel, slack_ts, announcement, email_message_id, certificate_sha256)
+			VALUES (?, 'completed', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+			r.id, at, at, d.payloadArg([]byte(`{}`)), at, at, r.slackChannel, r.slackTS, r.announcement, r.messageID, r.sha)
+		require.NoError(t, err)
+	}
+	_, err := db.ExecContext(t.Context(), d.rebind(`INSERT INTO resends
+		(request_id, event_id, what, requested_at, status, slack_ts, email_message_id) VALUES ('r-old', 'v5-both', 'all', ?, 'done', '1800.1', 'sg-2')`), at)
+	require.NoError(t, err)
+	require.NoError(t, db.Close())
+
+	s := open(t, url)
+	// The legacy columns are no longer needed: blank them, and the
+	// receipts are still there.
+	_, err = s.db.ExecContext(t.Context(), `UPDATE completions SET slack_channel = '', slack_ts = '', announcement = '',
+		email_message_id = '', certificate_sha256 = ''`)
+	require.NoError(t, err)
+	var moved int
+	require.NoError(t, s.db.QueryRowContext(t.Context(), "SELECT COUNT(*) FROM receipts").Scan(&moved))
+	require.Equal(t, 3, moved)
+	got, err := s.Get(t.Context(), "v5-both")
+	require.NoError(t, err)
+	require.Equal(t, workflows.Receipts{
+		"slack": {ID: "1700.1", Where: "C0456EFGH", Via: "digest"},
+		"email": {ID: "sg-1", SHA256: "abc"},
+	}, got.Receipts)
+	require.True(t, got.HasCertificate())
+	got, err = s.Get(t.Context(), "v5-slack-only")
+	require.NoError(t, err)
+	require.Equal(t, workflows.Receipts{"slack": {ID: "1700.2", Where: "C1", Via: "message"}}, got.Receipts)
+	require.False(t, got.HasCertificate())
+	got, err = s.Get(t.Context(), "v5-none")
+	require.NoError(t, err)
+	require.Empty(t, got.Receipts)
+
+	resend, err := s.GetResend(t.Context(), "r-old")
+	require.NoError(t, err)
+	require.Equal(t, workflows.Receipts{"slack": {ID: "1800.1"}, "email": {ID: "sg-2"}}, resend.Receipts)
+
+	// A channel the schema never heard of needs no new column.
+	require.NoError(t, s.RecordOutcome(t.Context(), Outcome{EventID: "v5-none", Status: StatusCompleted,
+		Receipts: workflows.Receipts{"webhook": {ID: "msg_1", Where: "crm.example.com"}}}))
+	list, err := s.List(t.Context(), Filter{})
+	require.NoError(t, err)
+	require.Len(t, list, 3)
+	for _, r := range list {
+		if r.EventID == "v5-none" {
+			require.Equal(t, workflows.Receipts{"webhook": {ID: "msg_1", Where: "crm.example.com"}}, r.Receipts)
+		}
+	}
+	require.ErrorIs(t, s.RecordOutcome(t.Context(), Outcome{EventID: "v5-none", Status: StatusCompleted,
+		Receipts: workflows.Receipts{"webhook": {}}}), ErrInvalid, "a receipt without an id")
 }

@@ -105,20 +105,25 @@ func (s *Store) List(ctx context.Context, f Filter) ([]Record, error) {
 	var out []Record
 	for rows.Next() {
 		var r Record
+		var old legacyColumns
 		if err := rows.Scan(
 			&r.EventID, &r.EventType, &r.Status,
 			&r.LearnerEmail, &r.FirstName, &r.LastName, &r.LearnerID, &r.ExternalCustomerID,
 			&r.CompanyID, &r.CourseID, &r.CourseTitle,
 			timeScanner{&r.CompletedAt}, timeScanner{&r.ReceivedAt}, timeScanner{&r.RecordedAt}, timeScanner{&r.UpdatedAt},
-			&r.SlackChannel, &r.SlackTS, &r.EmailMessageID, &r.CertificateSHA256, &r.FailedStep, &r.Error,
-			&r.Route, &r.Announcement, &r.PreviousEventID,
+			&old.slackChannel, &old.slackTS, &old.emailMessageID, &old.certificateSHA256, &r.FailedStep, &r.Error,
+			&r.Route, &old.announcement, &r.PreviousEventID,
 			&r.VerificationCode, timeScanner{&r.RevokedAt}, &r.RevocationReason,
 		); err != nil {
 			return nil, fmt.Errorf("list completions: %w", err)
 		}
+		r.Receipts = old.receipts()
 		out = append(out, r)
 	}
 	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list completions: %w", err)
+	}
+	if err := s.withReceipts(ctx, s.db, out); err != nil {
 		return nil, fmt.Errorf("list completions: %w", err)
 	}
 	return out, nil

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/coursehook/coursehook/workflows"
 	"github.com/stretchr/testify/require"
 )
 
@@ -93,7 +94,7 @@ func testResends(t *testing.T, url string) {
 	require.False(t, created, "one request id is recorded once")
 	require.Equal(t, "bounced", got.Reason)
 
-	require.NoError(t, s.FinishResend(ctx, Resend{RequestID: "r1", Status: ResendDone, Result: "email sent", EmailMessageID: "m2"}))
+	require.NoError(t, s.FinishResend(ctx, Resend{RequestID: "r1", Status: ResendDone, Result: "email sent", Receipts: workflows.Receipts{"email": {ID: "m2"}}}))
 	_, _, err = s.InsertResend(ctx, Resend{RequestID: "r0", EventID: "e1", What: "slack", RequestedAt: at.Add(-time.Hour)})
 	require.NoError(t, err)
 	list, err := s.Resends(ctx, "e1")
@@ -101,7 +102,7 @@ func testResends(t *testing.T, url string) {
 	require.Len(t, list, 2)
 	require.Equal(t, "r0", list[0].RequestID, "oldest first")
 	require.Equal(t, ResendDone, list[1].Status)
-	require.Equal(t, "m2", list[1].EmailMessageID)
+	require.Equal(t, "m2", list[1].Receipts["email"].ID)
 	require.False(t, list[1].FinishedAt.IsZero())
 
 	err = s.FinishResend(ctx, Resend{RequestID: "nope", Status: ResendDone})

@@ -101,6 +101,31 @@ func migrations() []migration {
 			)`,
 			`CREATE INDEX revocations_event_id_idx ON revocations (event_id, id)`,
 		}},
+		// Receipts by channel: what each notice channel delivered, one row
+		// per event and channel, so a new channel needs no new column. The
+		// receipts of the slack_* and email_* columns move here; the columns
+		// stay, unwritten, and are still read for a row an older worker
+		// wrote during an upgrade. A resend's receipts are a JSON object
+		// beside its old slack_ts and email_message_id.
+		{version: 6, stmts: []string{
+			`CREATE TABLE receipts (
+				event_id TEXT NOT NULL,
+				channel TEXT NOT NULL,
+				receipt_id TEXT NOT NULL,
+				location TEXT NOT NULL DEFAULT '',
+				via TEXT NOT NULL DEFAULT '',
+				sha256 TEXT NOT NULL DEFAULT '',
+				recorded_at {timestamp} NOT NULL,
+				PRIMARY KEY (event_id, channel)
+			)`,
+			`INSERT INTO receipts (event_id, channel, receipt_id, location, via, sha256, recorded_at)
+				SELECT event_id, 'slack', slack_ts, slack_channel, announcement, '', updated_at
+				FROM completions WHERE slack_ts <> ''`,
+			`INSERT INTO receipts (event_id, channel, receipt_id, location, via, sha256, recorded_at)
+				SELECT event_id, 'email', email_message_id, '', '', certificate_sha256, updated_at
+				FROM completions WHERE email_message_id <> '' OR certificate_sha256 <> ''`,
+			`ALTER TABLE resends ADD COLUMN receipts TEXT NOT NULL DEFAULT ''`,
+		}},
 	}
 }
 

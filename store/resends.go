@@ -3,9 +3,12 @@ package store
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/coursehook/coursehook/workflows"
 )
 
 // Resend statuses.
@@ -18,16 +21,17 @@ const (
 // Resend is one audited request to send an event's notices again.
 type Resend struct {
 	RequestID, EventID string
-	// What is "slack", "email" or "all".
+	// What is a channel's name, several separated by commas, or "all".
 	What        string
 	Reason      string
 	RequestedBy string
 	RequestedAt time.Time
 	// Status is ResendRunning until the resend ends, then ResendDone or
 	// ResendFailed; Result says what happened, in words.
-	Status, Result          string
-	SlackTS, EmailMessageID string
-	FinishedAt              time.Time
+	Status, Result string
+	// Receipts are what the resend delivered, by channel.
+	Receipts   workflows.Receipts
+	FinishedAt time.Time
 }
 
 // InsertResend records r as running unless its request id is known, and
@@ -54,10 +58,18 @@ func (s *Store) InsertResend(ctx context.Context, r Resend) (Resend, bool, error
 
 // FinishResend stores how the resend ended.
 func (s *Store) FinishResend(ctx context.Context, r Resend) error {
+	receipts := ""
+	if len(r.Receipts) > 0 {
+		b, err := json.Marshal(r.Receipts)
+		if err != nil {
+			return fmt.Errorf("finish resend %s: %w", r.RequestID, err)
+		}
+		receipts = string(b)
+	}
 	res, err := s.db.ExecContext(ctx, s.dialect.rebind(`UPDATE resends SET
-		status = ?, result = ?, slack_ts = ?, email_message_id = ?, finished_at = ?
+		status = ?, result = ?, receipts = ?, finished_at = ?
 		WHERE request_id = ?`),
-		r.Status, r.Result, r.SlackTS, r.EmailMessageID, s.dialect.timeArg(s.now()), r.RequestID)
+		r.Status, r.Result, receipts, s.dialect.timeArg(s.now()), r.RequestID)
 	if err != nil {
 		return fmt.Errorf("finish resend %s: %w", r.RequestID, err)
 	}
@@ -70,13 +82,26 @@ func (s *Store) FinishResend(ctx context.Context, r Resend) error {
 }
 
 const resendColumns = `request_id, event_id, what, reason, requested_by, requested_at,
-	status, result, slack_ts, email_message_id, finished_at`
+	status, result, slack_ts, email_message_id, receipts, finished_at`
 
+// scanResend reads one row of resendColumns. A resend finished before the
+// receipts column has its receipts in slack_ts and email_message_id.
 func scanResend(row interface{ Scan(...any) error }) (Resend, error) {
 	var r Resend
+	var old legacyColumns
+	var receipts string
 	err := row.Scan(&r.RequestID, &r.EventID, &r.What, &r.Reason, &r.RequestedBy, timeScanner{&r.RequestedAt},
-		&r.Status, &r.Result, &r.SlackTS, &r.EmailMessageID, timeScanner{&r.FinishedAt})
-	return r, err
+		&r.Status, &r.Result, &old.slackTS, &old.emailMessageID, &receipts, timeScanner{&r.FinishedAt})
+	if err != nil {
+		return r, err
+	}
+	r.Receipts = old.receipts()
+	if receipts != "" {
+		if err := json.Unmarshal([]byte(receipts), &r.Receipts); err != nil {
+			return r, fmt.Errorf("%w: resend %s: stored receipts do not decode: %v", ErrInvalid, r.RequestID, err)
+		}
+	}
+	return r, nil
 }
 
 // GetResend returns the resend with requestID, or a wrapped ErrNotFound.

@@ -9,12 +9,15 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"maps"
 	"net/url"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/coursehook/coursehook/workflows"
 
 	// The drivers register themselves as "pgx" and "sqlite"; Open picks one by URL.
 	_ "github.com/jackc/pgx/v5/stdlib"
@@ -72,13 +75,11 @@ type Completion struct {
 // the finest PostgreSQL keeps, so both databases give back the same values.
 type Record struct {
 	Completion
-	Status                                                   Status
-	RecordedAt, UpdatedAt                                    time.Time
-	SlackChannel, SlackTS, EmailMessageID, CertificateSHA256 string
-	FailedStep, Error                                        string
-	// Announcement says how SlackTS announced the event: AnnouncedMessage
-	// or AnnouncedDigest; empty before it was announced.
-	Announcement string
+	Status                Status
+	RecordedAt, UpdatedAt time.Time
+	// Receipts are what each notice channel delivered, by channel name.
+	Receipts          workflows.Receipts
+	FailedStep, Error string
 	// PreviousEventID is the learner's earlier completion of the same
 	// course when this one is a re-completion, found when it was inserted.
 	PreviousEventID string
@@ -96,21 +97,19 @@ func (r Record) Revoked() bool {
 	return !r.RevokedAt.IsZero()
 }
 
-// How an event's Slack announcement was made.
-const (
-	// AnnouncedMessage: a message of its own.
-	AnnouncedMessage = "message"
-	// AnnouncedDigest: a line in its course's cohort digest.
-	AnnouncedDigest = "digest"
-)
+// CertificateChannel is the channel whose receipt carries the
+// certificate's SHA-256: a row is a certificate once it has one.
+const CertificateChannel = workflows.StepNameEmail
 
 // Outcome is what the workflow learned from the notices.
 type Outcome struct {
-	EventID                                                  string
-	Status                                                   Status
-	SlackChannel, SlackTS, EmailMessageID, CertificateSHA256 string
-	FailedStep, Error                                        string
-	Announcement                                             string
+	EventID string
+	Status  Status
+	// Receipts are stored by channel; a channel left out keeps its stored
+	// receipt, so an operator's resend of the email does not lose the
+	// Slack receipt of the first run.
+	Receipts          workflows.Receipts
+	FailedStep, Error string
 }
 
 // Store reads and writes completions. It is safe for concurrent use once
@@ -324,37 +323,38 @@ func (s *Store) Insert(ctx context.Context, c Completion, status Status) (rec Re
 	return rec, n == 1, nil
 }
 
-// Receipts use COALESCE(NULLIF(?, <empty string>), column) so an empty one
-// keeps what is stored: an operator's retry that only re-sent the email must
-// not lose the Slack ts of the first run. The failure fields are set as given,
-// because a later success has to clear an earlier failure.
-const outcomeQuery = `UPDATE completions SET
-	status = ?,
-	slack_channel = COALESCE(NULLIF(?, ''), slack_channel),
-	slack_ts = COALESCE(NULLIF(?, ''), slack_ts),
-	email_message_id = COALESCE(NULLIF(?, ''), email_message_id),
-	certificate_sha256 = COALESCE(NULLIF(?, ''), certificate_sha256),
-	failed_step = ?,
-	error = ?,
-	announcement = COALESCE(NULLIF(?, ''), announcement),
-	updated_at = ?
-WHERE event_id = ?`
+const outcomeQuery = `UPDATE completions SET status = ?, failed_step = ?, error = ?, updated_at = ? WHERE event_id = ?`
 
-// RecordOutcome stores the status and receipts the workflow learned. An empty
-// receipt in o keeps the stored one; FailedStep and Error are set as given.
-// It returns a wrapped ErrNotFound when no row has o.EventID, and a wrapped
-// ErrInvalid for an unknown status.
+// receiptQuery stores one channel's receipt, replacing an earlier one: a
+// resend's delivery is the one to find now.
+const receiptQuery = `INSERT INTO receipts (event_id, channel, receipt_id, location, via, sha256, recorded_at)
+VALUES (?, ?, ?, ?, ?, ?, ?)
+ON CONFLICT (event_id, channel) DO UPDATE SET
+	receipt_id = excluded.receipt_id, location = excluded.location, via = excluded.via,
+	sha256 = excluded.sha256, recorded_at = excluded.recorded_at`
+
+// RecordOutcome stores the status and receipts the workflow learned, in one
+// transaction. A channel o leaves out keeps its stored receipt; FailedStep
+// and Error are set as given, because a later success has to clear an
+// earlier failure. It returns a wrapped ErrNotFound when no row has
+// o.EventID, and a wrapped ErrInvalid for an unknown status or a receipt
+// without an id.
 func (s *Store) RecordOutcome(ctx context.Context, o Outcome) error {
 	if !o.Status.Valid() {
 		return fmt.Errorf("record outcome %s: %w: unknown status %q", o.EventID, ErrInvalid, o.Status)
 	}
-	res, err := s.db.ExecContext(ctx, s.dialect.rebind(outcomeQuery),
-		string(o.Status),
-		o.SlackChannel, o.SlackTS, o.EmailMessageID, o.CertificateSHA256,
-		o.FailedStep, o.Error, o.Announcement,
-		s.dialect.timeArg(s.now()),
-		o.EventID,
-	)
+	for name, r := range o.Receipts {
+		if name == "" || r.ID == "" {
+			return fmt.Errorf("record outcome %s: %w: receipt of channel %q has no id", o.EventID, ErrInvalid, name)
+		}
+	}
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("record outcome %s: %w", o.EventID, err)
+	}
+	defer func() { _ = tx.Rollback() }()
+	now := s.dialect.timeArg(s.now())
+	res, err := tx.ExecContext(ctx, s.dialect.rebind(outcomeQuery), string(o.Status), o.FailedStep, o.Error, now, o.EventID)
 	if err != nil {
 		return fmt.Errorf("record outcome %s: %w", o.EventID, err)
 	}
@@ -364,6 +364,16 @@ func (s *Store) RecordOutcome(ctx context.Context, o Outcome) error {
 	}
 	if n == 0 {
 		return fmt.Errorf("record outcome %s: %w", o.EventID, ErrNotFound)
+	}
+	// In name order, so two outcomes of one event lock the rows alike.
+	for _, name := range slices.Sorted(maps.Keys(o.Receipts)) {
+		r := o.Receipts[name]
+		if _, err := tx.ExecContext(ctx, s.dialect.rebind(receiptQuery), o.EventID, name, r.ID, r.Where, r.Via, r.SHA256, now); err != nil {
+			return fmt.Errorf("record outcome %s: receipt of %s: %w", o.EventID, name, err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("record outcome %s: %w", o.EventID, err)
 	}
 	return nil
 }
@@ -382,17 +392,86 @@ FROM completions`
 // scanRecord reads one row of recordQuery.
 func scanRecord(row interface{ Scan(...any) error }) (Record, error) {
 	var r Record
+	var old legacyColumns
 	err := row.Scan(
 		&r.EventID, &r.EventType, &r.Status,
 		&r.LearnerEmail, &r.FirstName, &r.LastName, &r.LearnerID, &r.ExternalCustomerID,
 		&r.CompanyID, &r.CourseID, &r.CourseTitle,
 		timeScanner{&r.CompletedAt}, timeScanner{&r.ReceivedAt}, &r.Payload,
 		timeScanner{&r.RecordedAt}, timeScanner{&r.UpdatedAt},
-		&r.SlackChannel, &r.SlackTS, &r.EmailMessageID, &r.CertificateSHA256, &r.FailedStep, &r.Error,
-		&r.Route, &r.Announcement, &r.PreviousEventID,
+		&old.slackChannel, &old.slackTS, &old.emailMessageID, &old.certificateSHA256, &r.FailedStep, &r.Error,
+		&r.Route, &old.announcement, &r.PreviousEventID,
 		&r.VerificationCode, timeScanner{&r.RevokedAt}, &r.RevocationReason,
 	)
+	r.Receipts = old.receipts()
 	return r, err
+}
+
+// legacyColumns are the receipt columns completions had before the
+// receipts table. Only a worker from before it still writes them, during an
+// upgrade; what they hold counts until the receipts table has that
+// channel's receipt.
+type legacyColumns struct {
+	slackChannel, slackTS, emailMessageID, certificateSHA256, announcement string
+}
+
+func (l legacyColumns) receipts() workflows.Receipts {
+	var r workflows.Receipts
+	add := func(name string, rc workflows.Receipt) {
+		if rc.ID == "" && rc.SHA256 == "" {
+			return
+		}
+		if r == nil {
+			r = workflows.Receipts{}
+		}
+		r[name] = rc
+	}
+	add(workflows.StepNameSlack, workflows.Receipt{ID: l.slackTS, Where: l.slackChannel, Via: l.announcement})
+	add(workflows.StepNameEmail, workflows.Receipt{ID: l.emailMessageID, SHA256: l.certificateSHA256})
+	return r
+}
+
+// querier is a *sql.DB or, inside a transaction, its *sql.Tx: on SQLite's
+// single connection a read outside the transaction would wait for it.
+type querier interface {
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+}
+
+// withReceipts reads the receipts of recs from the receipts table, over
+// what their legacy columns hold, with one query per call.
+func (s *Store) withReceipts(ctx context.Context, q querier, recs []Record) error {
+	if len(recs) == 0 {
+		return nil
+	}
+	at := make(map[string]int, len(recs))
+	args := make([]any, 0, len(recs))
+	for i, r := range recs {
+		at[r.EventID] = i
+		args = append(args, r.EventID)
+	}
+	query := "SELECT event_id, channel, receipt_id, location, via, sha256 FROM receipts WHERE event_id IN (" +
+		strings.TrimSuffix(strings.Repeat("?, ", len(recs)), ", ") + ")"
+	rows, err := q.QueryContext(ctx, s.dialect.rebind(query), args...)
+	if err != nil {
+		return fmt.Errorf("read receipts: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id, channel string
+		var r workflows.Receipt
+		if err := rows.Scan(&id, &channel, &r.ID, &r.Where, &r.Via, &r.SHA256); err != nil {
+			return fmt.Errorf("read receipts: %w", err)
+		}
+		rec := &recs[at[id]]
+		if rec.Receipts == nil {
+			rec.Receipts = workflows.Receipts{}
+		}
+		rec.Receipts[channel] = r
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("read receipts: %w", err)
+	}
+	return nil
 }
 
 // Get returns the row for eventID, or a wrapped ErrNotFound.
@@ -404,7 +483,11 @@ func (s *Store) Get(ctx context.Context, eventID string) (Record, error) {
 	if err != nil {
 		return Record{}, fmt.Errorf("get completion %s: %w", eventID, err)
 	}
-	return r, nil
+	recs := []Record{r}
+	if err := s.withReceipts(ctx, s.db, recs); err != nil {
+		return Record{}, fmt.Errorf("get completion %s: %w", eventID, err)
+	}
+	return recs[0], nil
 }
 
 // CountStatus returns the number of completions with status s, for the

@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/coursehook/coursehook/internal/pgtest"
+	"github.com/coursehook/coursehook/workflows"
 )
 
 func TestSQLite(t *testing.T) {
@@ -62,6 +63,7 @@ func runSuite(t *testing.T, newURL func(t *testing.T) string) {
 		{"RevokeRefusals", testRevokeRefusals},
 		{"ConcurrentRevokeChangesOnce", testConcurrentRevoke},
 		{"MigrationKeepsOlderRows", testMigrationKeepsOlderRows},
+		{"MigrationMovesReceipts", testMigrationMovesReceipts},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -291,12 +293,12 @@ func testRecordOutcome(t *testing.T, url string) {
 
 	clk.Advance(90 * time.Second)
 	o := Outcome{
-		EventID:           c.EventID,
-		Status:            StatusCompleted,
-		SlackChannel:      "C0123456",
-		SlackTS:           "1716213807.000200",
-		EmailMessageID:    "sg-msg-1",
-		CertificateSHA256: "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
+		EventID: c.EventID,
+		Status:  StatusCompleted,
+		Receipts: workflows.Receipts{
+			"slack": {ID: "1716213807.000200", Where: "C0123456", Via: workflows.AnnouncedMessage},
+			"email": {ID: "sg-msg-1", SHA256: "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"},
+		},
 	}
 	require.NoError(t, s.RecordOutcome(t.Context(), o))
 
@@ -304,8 +306,7 @@ func testRecordOutcome(t *testing.T, url string) {
 	require.NoError(t, err)
 	want := inserted
 	want.Status = StatusCompleted
-	want.SlackChannel, want.SlackTS = o.SlackChannel, o.SlackTS
-	want.EmailMessageID, want.CertificateSHA256 = o.EmailMessageID, o.CertificateSHA256
+	want.Receipts = o.Receipts
 	want.UpdatedAt = clk.Now().Truncate(time.Microsecond)
 	require.Equal(t, want, got)
 	require.Equal(t, inserted.RecordedAt, got.RecordedAt, "RecordedAt must not move")
@@ -319,12 +320,11 @@ func testRecordOutcomeKeepsReceipts(t *testing.T, url string) {
 
 	// First run: Slack worked, the email failed for good.
 	require.NoError(t, s.RecordOutcome(t.Context(), Outcome{
-		EventID:      c.EventID,
-		Status:       StatusPartial,
-		SlackChannel: "C0123456",
-		SlackTS:      "1716213807.000200",
-		FailedStep:   "email",
-		Error:        "sendgrid: 400 invalid recipient",
+		EventID:    c.EventID,
+		Status:     StatusPartial,
+		Receipts:   workflows.Receipts{"slack": {ID: "1716213807.000200", Where: "C0123456"}},
+		FailedStep: "email",
+		Error:      "sendgrid: 400 invalid recipient",
 	}))
 	got, err := s.Get(t.Context(), c.EventID)
 	require.NoError(t, err)
@@ -334,18 +334,17 @@ func testRecordOutcomeKeepsReceipts(t *testing.T, url string) {
 
 	// An operator's retry only re-sent the email.
 	require.NoError(t, s.RecordOutcome(t.Context(), Outcome{
-		EventID:           c.EventID,
-		Status:            StatusCompleted,
-		EmailMessageID:    "sg-msg-2",
-		CertificateSHA256: "abc123",
+		EventID:  c.EventID,
+		Status:   StatusCompleted,
+		Receipts: workflows.Receipts{"email": {ID: "sg-msg-2", SHA256: "abc123"}},
 	}))
 	got, err = s.Get(t.Context(), c.EventID)
 	require.NoError(t, err)
 	require.Equal(t, StatusCompleted, got.Status)
-	require.Equal(t, "C0123456", got.SlackChannel, "an empty receipt must keep the stored one")
-	require.Equal(t, "1716213807.000200", got.SlackTS, "an empty receipt must keep the stored one")
-	require.Equal(t, "sg-msg-2", got.EmailMessageID)
-	require.Equal(t, "abc123", got.CertificateSHA256)
+	require.Equal(t, workflows.Receipts{
+		"slack": {ID: "1716213807.000200", Where: "C0123456"},
+		"email": {ID: "sg-msg-2", SHA256: "abc123"},
+	}, got.Receipts, "a channel left out keeps its stored receipt")
 	require.Empty(t, got.FailedStep, "a later success clears the failure")
 	require.Empty(t, got.Error, "a later success clears the failure")
 }
@@ -515,11 +514,12 @@ func testAnnouncement(t *testing.T, url string) {
 	_, _, err := s.Insert(t.Context(), sampleCompletion("announced"), StatusRecorded)
 	require.NoError(t, err)
 	require.NoError(t, s.RecordOutcome(t.Context(), Outcome{EventID: "announced", Status: StatusCompleted,
-		SlackChannel: "C0456EFGH", SlackTS: "1700000000.000100", Announcement: AnnouncedDigest}))
+		Receipts: workflows.Receipts{"slack": {ID: "1700000000.000100", Where: "C0456EFGH", Via: workflows.AnnouncedDigest}}}))
 	// A later outcome that did not touch Slack keeps how it was announced.
-	require.NoError(t, s.RecordOutcome(t.Context(), Outcome{EventID: "announced", Status: StatusCompleted, EmailMessageID: "m-1"}))
+	require.NoError(t, s.RecordOutcome(t.Context(), Outcome{EventID: "announced", Status: StatusCompleted,
+		Receipts: workflows.Receipts{"email": {ID: "m-1"}}}))
 	rec, err := s.Get(t.Context(), "announced")
 	require.NoError(t, err)
-	require.Equal(t, AnnouncedDigest, rec.Announcement)
-	require.Equal(t, "1700000000.000100", rec.SlackTS)
+	require.Equal(t, workflows.AnnouncedDigest, rec.Receipts["slack"].Via)
+	require.Equal(t, "1700000000.000100", rec.Receipts["slack"].ID)
 }

@@ -22,6 +22,8 @@ import (
 
 	"github.com/coursehook/coursehook/activities"
 	"github.com/coursehook/coursehook/certificate"
+	"github.com/coursehook/coursehook/certmail"
+	"github.com/coursehook/coursehook/channel"
 	"github.com/coursehook/coursehook/config"
 	"github.com/coursehook/coursehook/courses"
 	"github.com/coursehook/coursehook/mail"
@@ -31,9 +33,55 @@ import (
 	"github.com/coursehook/coursehook/workflows"
 )
 
-// Channels builds the Slack poster and the mail sender: the real clients
+// NoticeChannels are the worker's notice channels, built from cfg, in the
+// order an event's steps and its FailedSteps list them. A new channel is a
+// line here. st is the worker's store, for a channel that sends more of an
+// event than the brief one the workflow carries.
+func NoticeChannels(cfg config.Config, log *slog.Logger, httpClient *http.Client, st *store.Store) []channel.Channel {
+	poster, sender := Providers(cfg, log, httpClient)
+	return Builtin(poster, sender, Builtins{
+		SlackPerSecond: cfg.SlackPerSecond, EmailsPerSecond: cfg.EmailsPerSecond, PublicBaseURL: cfg.PublicBaseURL,
+	})
+}
+
+// Builtins tune the Slack and email channels.
+type Builtins struct {
+	// SlackPerSecond caps Slack notices across every worker of the
+	// deployment (the server enforces it per task queue). Zero means 1, the
+	// rate Slack allows per channel.
+	SlackPerSecond float64
+	// EmailsPerSecond caps certificate emails likewise, for SendGrid's
+	// per-account rate limit. Zero means config.DefaultEmailsPerSecond.
+	EmailsPerSecond float64
+	// PublicBaseURL is where verification pages are served: with
+	// verification on, certificates print their page's address.
+	PublicBaseURL string
+}
+
+// Builtin are the Slack notice and the certificate email, on poster and
+// sender.
+func Builtin(poster slacknotify.Poster, sender mail.Sender, o Builtins) []channel.Channel {
+	finder, _ := poster.(slacknotify.ChannelFinder)
+	return []channel.Channel{
+		slacknotify.Channel{Poster: poster, Finder: finder, PerSecond: o.SlackPerSecond},
+		certmail.Channel{Mail: sender, Render: certificate.Render, PublicBaseURL: o.PublicBaseURL, PerSecond: o.EmailsPerSecond},
+	}
+}
+
+// Sections are the keys the channels bring to COURSES_FILE.
+func Sections(chs []channel.Channel) []courses.Section {
+	var out []courses.Section
+	for _, ch := range chs {
+		if s := ch.Spec().Section; s != nil {
+			out = append(out, *s)
+		}
+	}
+	return out
+}
+
+// Providers builds the Slack poster and the mail sender: the real clients
 // when their credentials are set, otherwise outbox writers. It logs which.
-func Channels(cfg config.Config, log *slog.Logger, httpClient *http.Client) (slacknotify.Poster, mail.Sender) {
+func Providers(cfg config.Config, log *slog.Logger, httpClient *http.Client) (slacknotify.Poster, mail.Sender) {
 	var poster slacknotify.Poster
 	if cfg.SlackOutbox() {
 		poster = slacknotify.Outbox{Dir: cfg.OutboxDir, Channel: cfg.SlackChannel}
@@ -56,13 +104,6 @@ func Channels(cfg config.Config, log *slog.Logger, httpClient *http.Client) (sla
 
 // WorkerOptions tune the workers.
 type WorkerOptions struct {
-	// SlackPerSecond caps Slack notices across every worker of the
-	// deployment (the server enforces it per task queue). Zero means 1, the
-	// rate Slack allows per channel.
-	SlackPerSecond float64
-	// EmailsPerSecond caps certificate emails likewise, for SendGrid's
-	// per-account rate limit. Zero means config.DefaultEmailsPerSecond.
-	EmailsPerSecond float64
 	// StopTimeout lets running activities finish on shutdown.
 	StopTimeout time.Duration
 	// Namespace, with NamespaceCheckEvery, is checked by Run at that
@@ -88,23 +129,15 @@ type Workers struct {
 	checkEvery time.Duration
 }
 
-// NewWorkers returns the three workers of a deployment: one on taskQueue
-// for the workflows and the database, one on its Slack queue, throttled so
-// a burst of completions never meets Slack's rate limit, and one on its
-// email queue, throttled for SendGrid's.
+// NewWorkers returns the workers of a deployment: one on taskQueue for the
+// workflows and the database, and one on each notice channel's queue,
+// throttled at the channel's rate (Slack's per-channel limit, SendGrid's
+// per-account one), so a burst of completions never meets the provider's
+// limit.
 func NewWorkers(c client.Client, taskQueue string, acts *activities.Activities, opts WorkerOptions) *Workers {
-	slackPerSecond := opts.SlackPerSecond
-	if slackPerSecond <= 0 {
-		slackPerSecond = 1
-	}
-	emailsPerSecond := opts.EmailsPerSecond
-	if emailsPerSecond <= 0 {
-		emailsPerSecond = config.DefaultEmailsPerSecond
-	}
-	slackQueue, emailQueue := workflows.SlackTaskQueue(taskQueue), workflows.EmailTaskQueue(taskQueue)
 	// The SDK reports at most one fatal error per worker, so a slot each
 	// means reporting never blocks.
-	ws := &Workers{queues: []string{taskQueue, slackQueue, emailQueue}, fatal: make(chan error, 3)}
+	ws := &Workers{queues: []string{taskQueue}, fatal: make(chan error, 1+len(acts.Channels))}
 	main := worker.New(c, taskQueue, worker.Options{
 		WorkerStopTimeout: opts.StopTimeout,
 		OnFatalError:      ws.reportFatal(taskQueue),
@@ -114,24 +147,24 @@ func NewWorkers(c client.Client, taskQueue string, acts *activities.Activities, 
 	main.RegisterWorkflowWithOptions(workflows.CourseDigest, workflow.RegisterOptions{Name: workflows.DigestWorkflowType})
 	main.RegisterActivity(acts)
 	ws.workers = []worker.Worker{main}
-	// Only the notices (PostSlackNotice and PostDigest, or EmailCertificate)
-	// are ever scheduled on the throttled queues; registering the struct
-	// keeps the activity names in one place.
-	for _, q := range []struct {
-		name      string
-		perSecond float64
-	}{{slackQueue, slackPerSecond}, {emailQueue, emailsPerSecond}} {
-		w := worker.New(c, q.name, worker.Options{
+	// Only the notices (Deliver, PostDigest, and the older PostSlackNotice
+	// and EmailCertificate) are ever scheduled on the throttled queues;
+	// registering the struct keeps the activity names in one place.
+	for _, ch := range acts.Channels {
+		q := ch.Spec().Queue
+		name := taskQueue + q.Suffix
+		w := worker.New(c, name, worker.Options{
 			WorkerStopTimeout:            opts.StopTimeout,
-			TaskQueueActivitiesPerSecond: q.perSecond,
+			TaskQueueActivitiesPerSecond: q.PerSecond,
 			// The server's limit holds across every worker but lets a short
 			// burst through as the queue starts; a worker of its own never
 			// goes faster either.
-			WorkerActivitiesPerSecond: q.perSecond,
-			OnFatalError:              ws.reportFatal(q.name),
+			WorkerActivitiesPerSecond: q.PerSecond,
+			OnFatalError:              ws.reportFatal(name),
 		})
 		w.RegisterActivity(acts)
 		ws.workers = append(ws.workers, w)
+		ws.queues = append(ws.queues, name)
 	}
 	if opts.NamespaceCheckEvery > 0 && opts.Namespace != "" {
 		ws.checkEvery = opts.NamespaceCheckEvery
@@ -224,22 +257,20 @@ func stopAll(ws []worker.Worker) {
 	wg.Wait()
 }
 
-// NewActivities builds the activities on an open store. Routing and the
-// digests' Temporal client are set by the caller (Activities.Routes and
-// Digests), when it has them.
-func NewActivities(st *store.Store, poster slacknotify.Poster, sender mail.Sender) *activities.Activities {
-	finder, _ := poster.(slacknotify.ChannelFinder)
-	digests, _ := poster.(slacknotify.DigestPoster)
-	digestFinder, _ := poster.(slacknotify.DigestFinder)
-	return &activities.Activities{
-		Store:             st,
-		Slack:             poster,
-		SlackFinder:       finder,
-		DigestPoster:      digests,
-		DigestFinder:      digestFinder,
-		Mail:              sender,
-		RenderCertificate: certificate.Render,
+// NewActivities builds the activities on an open store, sending on chs.
+// Routing, verification and the digests' Temporal client are set by the
+// caller (Activities.Routes, Verifier and Digests), when it has them.
+func NewActivities(st *store.Store, chs []channel.Channel) *activities.Activities {
+	acts := &activities.Activities{Store: st, Channels: chs}
+	// The cohort digest is Slack's: it posts with the Slack channel's
+	// poster.
+	for _, ch := range chs {
+		if sc, ok := ch.(slacknotify.Channel); ok {
+			acts.DigestPoster, _ = sc.Poster.(slacknotify.DigestPoster)
+			acts.DigestFinder, _ = sc.Poster.(slacknotify.DigestFinder)
+		}
 	}
+	return acts
 }
 
 // Verifier is the worker's certificate verification: nil, and a log line
@@ -254,7 +285,7 @@ func Verifier(cfg config.Config, log *slog.Logger) (*activities.Verifier, error)
 		return nil, fmt.Errorf("CERTIFICATE_SIGNING_KEY: %w", err)
 	}
 	log.Info("certificate verification on", "pages", cfg.PublicBaseURL+verify.CertificatesPath+"/<code>")
-	return &activities.Verifier{Keys: keys, BaseURL: cfg.PublicBaseURL}, nil
+	return &activities.Verifier{Keys: keys}, nil
 }
 
 // BaseRoute is the routing the environment gives every course, which

@@ -55,12 +55,11 @@ func run(ctx context.Context, getenv func(string) string, stderr io.Writer) erro
 	log.Info("database ready", "dialect", st.Dialect())
 
 	app.LogEncryption(cfg, log)
-	poster, sender := wire.Channels(cfg, log, nil)
-	acts := wire.NewActivities(st, poster, sender)
+	acts := wire.NewActivities(st, wire.NoticeChannels(cfg, log, nil, st))
 	// A wrong courses file stops the worker here, naming the line, before
 	// it takes any work; a wrong new one on SIGHUP keeps the old routing.
 	base := wire.BaseRoute(cfg)
-	table, err := courses.Load(cfg.CoursesFile, base)
+	table, err := courses.Load(cfg.CoursesFile, base, wire.Sections(acts.Channels)...)
 	if err != nil {
 		return fmt.Errorf("COURSES_FILE: %w", err)
 	}
@@ -84,6 +83,9 @@ func run(ctx context.Context, getenv func(string) string, stderr io.Writer) erro
 	acts.Metrics = metrics.NewWorker(reg, func(ctx context.Context) (int, error) {
 		return st.CountStatus(ctx, store.StatusPartial)
 	}, log)
+	for _, ch := range acts.Channels {
+		acts.Metrics.Channel(ch.Spec().Name)
+	}
 	stopMetrics, err := serveMetrics(cfg.MetricsAddr, reg, log)
 	if err != nil {
 		return err
@@ -110,8 +112,6 @@ func run(ctx context.Context, getenv func(string) string, stderr io.Writer) erro
 
 	acts.Digests = c
 	workers := wire.NewWorkers(c, cfg.TaskQueue, acts, wire.WorkerOptions{
-		SlackPerSecond:  cfg.SlackPerSecond,
-		EmailsPerSecond: cfg.EmailsPerSecond,
 		// Let running activities finish (or time out) before the process
 		// exits, so a deploy does not waste an attempt of each.
 		StopTimeout: cfg.ShutdownTimeout,

@@ -177,20 +177,24 @@ type CourseCompletionInput struct {
 
 // CourseCompletionResult is what the workflow did.
 type CourseCompletionResult struct {
-	Status            Status `json:"status"`
-	SlackChannel      string `json:"slackChannel,omitempty"`
-	SlackTS           string `json:"slackTs,omitempty"`
-	EmailMessageID    string `json:"emailMessageId,omitempty"`
-	CertificateSHA256 string `json:"certificateSha256,omitempty"`
-	// FailedStep names the steps that failed permanently ("slack", "email"
-	// or "slack,email"); Error holds the providers' own messages.
+	Status Status `json:"status"`
+	// Receipts are the event's deliveries by channel: this run's and the
+	// ones an earlier run made.
+	Receipts Receipts `json:"receipts,omitempty"`
+	// FailedStep names the channels that failed permanently, in the order
+	// of the event's channels ("slack", "email", "slack,email,webhook");
+	// Error holds the providers' own messages.
 	FailedStep string `json:"failedStep,omitempty"`
 	Error      string `json:"error,omitempty"`
-	// Announcement says how SlackTS announced the event: its own message
-	// ("message") or its course's digest ("digest").
-	Announcement string `json:"announcement,omitempty"`
 	// PreviousEventID is the earlier completion a re-completion follows.
 	PreviousEventID string `json:"previousEventId,omitempty"`
+}
+
+// UnmarshalJSON also reads the receipt fields of the results of runs from
+// before the channels change, for callers reading an old workflow's result.
+func (r *CourseCompletionResult) UnmarshalJSON(b []byte) error {
+	type plain CourseCompletionResult
+	return decodeWithLegacyReceipts(b, (*plain)(r), &r.Receipts)
 }
 
 // StepState is where one step stands.
@@ -217,14 +221,16 @@ type Progress struct {
 	Status Status `json:"status"`
 	// Route is the routing recorded with the event: what it was decided to
 	// send, and where. Nil before it is recorded, and without routing.
-	Route   *courses.Route `json:"route,omitempty"`
-	Record  Step           `json:"record"`
-	Slack   Step           `json:"slack"`
-	Email   Step           `json:"email"`
-	Outcome Step           `json:"outcome"`
+	Route  *courses.Route `json:"route,omitempty"`
+	Record Step           `json:"record"`
+	// Channels are the notice steps by channel name, once the event's
+	// channels are known.
+	Channels map[string]Step `json:"channels,omitempty"`
+	Outcome  Step            `json:"outcome"`
 }
 
-// Step names, as they appear in FailedStep.
+// The built-in channels' names, as they appear in FailedSteps, the
+// receipts and coursehookctl's --what.
 const (
 	StepNameSlack = "slack"
 	StepNameEmail = "email"

@@ -2,6 +2,7 @@ package workflows
 
 import (
 	"errors"
+	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -10,6 +11,7 @@ import (
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 
+	"github.com/coursehook/coursehook/courses"
 	"github.com/coursehook/coursehook/event"
 )
 
@@ -54,6 +56,10 @@ const (
 	// digest is off (SLACK_DIGEST_ENABLED, COURSES_FILE) instead of asking
 	// the digest.
 	changeLocalSteps = "local-steps"
+	// changeChannels sends the notices on the channels the record step
+	// names (RecordResult.Channels), each through the Deliver activity on
+	// its own queue, and keeps the receipts by channel.
+	changeChannels = "channels"
 )
 
 // localBudget is how long a database step keeps trying as a local activity
@@ -100,12 +106,15 @@ func noticeOptions(deadline, startToClose time.Duration, permanent ...string) wo
 	}
 }
 
-// CourseCompletion records a learner's course completion, then tells the
-// business team on Slack and emails the learner a PDF certificate, in
-// parallel. A notice that fails for good does not stop the other; the
-// workflow then ends "partial", naming the failed step. Steps an earlier run
-// already delivered (found in the database row) are skipped, so resetting the
-// workflow in the UI never sends a notice twice.
+// CourseCompletion records a learner's course completion, then sends its
+// notices, in parallel: since the channels change, one on each channel the
+// record step names for the event's route (a Slack notice to the business
+// team, the learner's PDF certificate by email, a signed webhook to the
+// customer's own system); before it, the Slack notice and the email. A
+// notice that fails for good does not stop the others; the workflow then
+// ends "partial", naming the failed channels. Channels an earlier run
+// already delivered (found in the database row) are skipped, so resetting
+// the workflow in the UI never sends a notice twice.
 //
 // Since the cohorts change, the route recorded with the event decides the
 // channel, the wording and which notices go at all, and the Slack notice
@@ -113,8 +122,7 @@ func noticeOptions(deadline, startToClose time.Duration, permanent ...string) wo
 // the course is quiet, gathered into one message when a cohort completes.
 func CourseCompletion(ctx workflow.Context, in CourseCompletionInput) (CourseCompletionResult, error) {
 	c := &completion{in: in, ev: in.Event, logger: workflow.GetLogger(ctx)}
-	c.p = Progress{Status: StatusRunning, Record: Step{State: StepPending}, Slack: Step{State: StepPending},
-		Email: Step{State: StepPending}, Outcome: Step{State: StepPending}}
+	c.p = Progress{Status: StatusRunning, Record: Step{State: StepPending}, Outcome: Step{State: StepPending}}
 	if err := workflow.SetQueryHandler(ctx, ProgressQuery, func() (Progress, error) { return c.p, nil }); err != nil {
 		return CourseCompletionResult{}, err
 	}
@@ -134,6 +142,7 @@ func CourseCompletion(ctx workflow.Context, in CourseCompletionInput) (CourseCom
 	if !c.ev.IsCourseCompletion() {
 		return c.ignore(ctx)
 	}
+	c.channels = workflow.GetVersion(ctx, changeChannels, workflow.DefaultVersion, 1) == 1
 	rec, err := c.record(ctx)
 	if err != nil {
 		return c.res, err
@@ -142,13 +151,16 @@ func CourseCompletion(ctx workflow.Context, in CourseCompletionInput) (CourseCom
 		// The database remembers this event past Temporal's retention, so a
 		// delivery that outlived its workflow history still notifies nobody.
 		c.p.Record.Detail = "already completed by an earlier run"
-		c.p.Slack, c.p.Email, c.p.Outcome = skipped("already delivered"), skipped("already delivered"), skipped("")
+		for _, s := range c.steps {
+			c.p.Channels[s.Name] = skipped("already delivered")
+		}
+		c.p.Outcome = skipped("")
 		c.p.Status = StatusDuplicate
 		c.res.Status = StatusDuplicate
 		if err := c.setStatus(ctx, string(StatusDuplicate)); err != nil {
 			return c.res, err
 		}
-		workflow.SetCurrentDetails(ctx, "Duplicate: an earlier run already delivered both notices.")
+		workflow.SetCurrentDetails(ctx, "Duplicate: an earlier run already delivered every notice.")
 		c.logger.Info("event already completed", "eventId", in.Event.ID)
 		return c.res, nil
 	}
@@ -156,36 +168,25 @@ func CourseCompletion(ctx workflow.Context, in CourseCompletionInput) (CourseCom
 	if err := c.setStatus(ctx, CompletionNotifying); err != nil {
 		return c.res, err
 	}
-	workflow.SetCurrentDetails(ctx, "Recorded; sending the Slack notice and the certificate email.")
-	var slackErr, emailErr error
+	workflow.SetCurrentDetails(ctx, "Recorded; sending the notices.")
+	errs := make([]error, len(c.steps))
 	wg := workflow.NewWaitGroup(ctx)
-	if c.p.Slack.State == StepPending && rec.SlackTS == "" {
-		wg.Add(1)
-		workflow.Go(ctx, func(ctx workflow.Context) {
-			defer wg.Done()
-			slackErr = c.announce(ctx)
-		})
-	} else if c.p.Slack.State == StepPending {
-		c.p.Slack = skipped("posted by an earlier run: " + rec.SlackTS)
-	}
-	if c.p.Email.State == StepPending && rec.EmailMessageID == "" {
-		wg.Add(1)
-		workflow.Go(ctx, func(ctx workflow.Context) {
-			defer wg.Done()
-			emailErr = c.email(ctx)
-		})
-	} else if c.p.Email.State == StepPending {
-		c.p.Email = skipped("sent by an earlier run: " + rec.EmailMessageID)
+	for i, s := range c.steps {
+		switch r, delivered := rec.Receipts[s.Name]; {
+		case s.Off:
+		case delivered:
+			c.p.Channels[s.Name] = skipped("delivered by an earlier run: " + r.String())
+		default:
+			wg.Add(1)
+			workflow.Go(ctx, func(ctx workflow.Context) {
+				defer wg.Done()
+				errs[i] = c.send(ctx, s)
+			})
+		}
 	}
 	wg.Wait(ctx)
-	return c.finish(ctx, slackErr, emailErr)
+	return c.finish(ctx, errs)
 }
-
-// The steps of a course whose route turns a notice off.
-var (
-	slackOff = skipped("Slack notices are off for this course (COURSES_FILE)")
-	emailOff = skipped("certificate emails are off for this course (COURSES_FILE)")
-)
 
 // completion is one CourseCompletion's state, with one method per step.
 type completion struct {
@@ -197,14 +198,17 @@ type completion struct {
 	// recordCtx carries the database steps' options.
 	recordCtx workflow.Context
 	noticeIn  NoticeInput
-	// searchable, cohorts and local are the versions this run follows.
-	searchable, cohorts, local bool
+	// steps are the event's channels, in the order FailedStep names them.
+	steps []ChannelStep
+	// searchable, cohorts, local and channels are the versions this run
+	// follows.
+	searchable, cohorts, local, channels bool
 }
 
 // dbStep runs a database activity: since local-steps as a local activity
 // first, then, if the database is still failing after localBudget, as an
 // ordinary activity. A permanent failure stops at once either way.
-func (c *completion) dbStep(ctx workflow.Context, activity, in, out any) error {
+func (c *completion) dbStep(ctx workflow.Context, activity string, in, out any) error {
 	if c.local {
 		lctx := workflow.WithLocalActivityOptions(ctx, localRecordOptions())
 		err := workflow.ExecuteLocalActivity(lctx, activity, in).Get(ctx, out)
@@ -240,7 +244,7 @@ func (c *completion) ignore(ctx workflow.Context) (CourseCompletionResult, error
 		return CourseCompletionResult{}, err
 	}
 	c.p.Record = Step{State: StepDone, Detail: "recorded event type " + c.ev.Event}
-	c.p.Slack, c.p.Email, c.p.Outcome = skipped("not a course completion"), skipped("not a course completion"), skipped("")
+	c.p.Outcome = skipped("not a course completion: nobody is told")
 	c.p.Status = StatusIgnored
 	if err := c.setStatus(ctx, string(StatusIgnored)); err != nil {
 		return CourseCompletionResult{}, err
@@ -264,14 +268,8 @@ func (c *completion) record(ctx workflow.Context) (RecordResult, error) {
 	if c.ev.Timestamp == "" {
 		details = append(details, "the event has no timestamp: dated by its receipt, "+c.in.ReceivedAt.UTC().Format(time.RFC3339))
 	}
-	c.res = CourseCompletionResult{
-		SlackChannel:      rec.SlackChannel,
-		SlackTS:           rec.SlackTS,
-		EmailMessageID:    rec.EmailMessageID,
-		CertificateSHA256: rec.CertificateSHA256,
-	}
+	c.res = CourseCompletionResult{Receipts: maps.Clone(rec.Receipts)}
 	if c.cohorts {
-		c.res.Announcement = rec.Announcement
 		c.noticeIn.Route, c.noticeIn.Previous, c.noticeIn.VerificationCode = rec.Route, rec.Previous, rec.VerificationCode
 		c.p.Route = rec.Route
 		if p := rec.Previous; p != nil {
@@ -279,59 +277,118 @@ func (c *completion) record(ctx workflow.Context) (RecordResult, error) {
 			details = append(details, "a re-completion: the learner completed this course before, on "+
 				p.CompletedAt.UTC().Format(time.RFC3339)+" (event "+p.EventID+")")
 		}
-		if r := rec.Route; r != nil {
-			if !r.Slack.Enabled {
-				c.p.Slack = slackOff
-			}
-			if !r.Email.Enabled {
-				c.p.Email = emailOff
-			}
+	}
+	c.steps = rec.Channels
+	if !c.channels {
+		c.steps = c.legacySteps(rec.Route)
+	}
+	c.p.Channels = make(map[string]Step, len(c.steps))
+	for _, s := range c.steps {
+		c.p.Channels[s.Name] = Step{State: StepPending}
+		if s.Off {
+			c.p.Channels[s.Name] = offStep
 		}
 	}
 	c.p.Record.Detail = strings.Join(details, "; ")
 	return rec, nil
 }
 
-// announce tells the team on Slack. Before the cohorts change the notice
-// was posted directly; since, the course's digest decides whether it is
-// posted at once or gathered into the window's digest.
-func (c *completion) announce(ctx workflow.Context) error {
-	c.p.Slack.State = StepRunning
+// offStep is the step of a channel the course's route turns off.
+var offStep = skipped("off for this course (COURSES_FILE)")
+
+// legacySteps are the two notices of the runs from before the channels
+// change: Slack, then email, each sent by its own activity.
+func (c *completion) legacySteps(route *courses.Route) []ChannelStep {
+	slack, email := ChannelStep{Name: StepNameSlack}, ChannelStep{Name: StepNameEmail}
+	if c.cohorts && route != nil {
+		slack.Off, email.Off = !route.Slack.Enabled, !route.Email.Enabled
+	}
+	return []ChannelStep{slack, email}
+}
+
+// send delivers the notice of one channel and keeps its receipt.
+func (c *completion) send(ctx workflow.Context, s ChannelStep) error {
+	c.p.Channels[s.Name] = Step{State: StepRunning}
+	var r Receipt
+	var step Step
+	var err error
+	switch {
+	case !c.channels && s.Name == StepNameSlack:
+		r, step, err = c.announce(ctx)
+	case !c.channels:
+		var er EmailResult
+		er, step, err = emailCertificate(ctx, c.in.NoticeDeadline, c.noticeIn, c.cohorts)
+		r = Receipt{ID: er.MessageID, SHA256: er.CertificateSHA256}
+	case s.Digest:
+		r, step, err = c.gather(ctx, s)
+	default:
+		r, step, err = deliver(ctx, c.in.NoticeDeadline, s, c.noticeIn)
+	}
+	c.p.Channels[s.Name] = step
+	if err == nil {
+		if c.res.Receipts == nil {
+			c.res.Receipts = Receipts{}
+		}
+		c.res.Receipts[s.Name] = r
+	}
+	return err
+}
+
+// announce is the Slack notice of the runs from before the channels change.
+// Before the cohorts change the notice was posted directly; since, the
+// course's digest decides whether it is posted at once or gathered into the
+// window's digest.
+func (c *completion) announce(ctx workflow.Context) (Receipt, Step, error) {
 	if !c.cohorts || c.noticeIn.Route == nil || c.local && c.noticeIn.Route.Digest.Off {
 		r, step, err := postSlack(ctx, c.in.NoticeDeadline, c.noticeIn)
-		c.p.Slack = step
-		if err == nil {
-			c.res.SlackChannel, c.res.SlackTS = r.Channel, r.TS
-			if c.cohorts {
-				c.res.Announcement = AnnouncedMessage
-			}
+		rc := Receipt{ID: r.TS, Where: r.Channel}
+		if c.cohorts {
+			rc.Via = AnnouncedMessage
 		}
-		return err
+		return rc, step, err
 	}
 	ann, err := c.askDigest(ctx)
 	if err != nil {
-		c.p.Slack = Step{State: StepFailed, Error: failureText(err)}
-		return err
+		return Receipt{}, Step{State: StepFailed, Error: failureText(err)}, err
 	}
-	switch ann.Kind {
-	case AnnouncePost:
-		r, step, err := postSlack(ctx, c.in.NoticeDeadline, c.noticeIn)
-		c.p.Slack = step
-		if err != nil {
-			return err
-		}
-		c.p.Slack.Detail = "its own message: " + r.Channel + " " + r.TS
-		c.res.SlackChannel, c.res.SlackTS, c.res.Announcement = r.Channel, r.TS, AnnouncedMessage
-		return nil
-	case AnnounceDigest:
-		c.p.Slack = Step{State: StepDone, Detail: "in the cohort digest " + ann.WindowID + ": " + ann.Channel + " " + ann.TS}
-		c.res.SlackChannel, c.res.SlackTS, c.res.Announcement = ann.Channel, ann.TS, AnnouncedDigest
-		return nil
-	default:
-		err := temporal.NewApplicationError("the cohort digest "+ann.WindowID+" was not posted: "+ann.Error, ErrSlackPermanent)
-		c.p.Slack = Step{State: StepFailed, Error: failureText(err, ErrSlackPermanent)}
-		return err
+	if ann.Kind != AnnouncePost {
+		return digestAnswer(ann, ErrSlackPermanent)
 	}
+	r, step, err := postSlack(ctx, c.in.NoticeDeadline, c.noticeIn)
+	if err != nil {
+		return Receipt{}, step, err
+	}
+	step.Detail = "its own message: " + r.Channel + " " + r.TS
+	return Receipt{ID: r.TS, Where: r.Channel, Via: AnnouncedMessage}, step, nil
+}
+
+// gather sends a notice through the course's cohort digest: the digest
+// tells it to send its own while the course is quiet, and announces it
+// itself while a cohort completes.
+func (c *completion) gather(ctx workflow.Context, s ChannelStep) (Receipt, Step, error) {
+	ann, err := c.askDigest(ctx)
+	if err != nil {
+		return Receipt{}, Step{State: StepFailed, Error: failureText(err)}, err
+	}
+	if ann.Kind != AnnouncePost {
+		return digestAnswer(ann, s.Permanent[0])
+	}
+	r, step, err := deliver(ctx, c.in.NoticeDeadline, s, c.noticeIn)
+	if err == nil {
+		step.Detail = "its own message: " + r.String()
+	}
+	return r, step, err
+}
+
+// digestAnswer is the receipt of a notice the digest announced, or the
+// failure, of type permanent, of a digest that could not be posted.
+func digestAnswer(ann Announcement, permanent string) (Receipt, Step, error) {
+	if ann.Kind == AnnounceDigest {
+		return Receipt{ID: ann.TS, Where: ann.Channel, Via: AnnouncedDigest},
+			Step{State: StepDone, Detail: "in the cohort digest " + ann.WindowID + ": " + ann.Channel + " " + ann.TS}, nil
+	}
+	err := temporal.NewApplicationError("the cohort digest "+ann.WindowID+" was not posted: "+ann.Error, permanent)
+	return Receipt{}, Step{State: StepFailed, Error: failureText(err, permanent)}, err
 }
 
 // askDigest hands the completion to its course's digest and waits for the
@@ -340,7 +397,7 @@ func (c *completion) announce(ctx workflow.Context) error {
 func (c *completion) askDigest(ctx workflow.Context) (Announcement, error) {
 	route := c.noticeIn.Route
 	info := workflow.GetInfo(ctx)
-	c.p.Slack.Detail = "waiting for the course's digest to answer"
+	c.p.Channels[StepNameSlack] = Step{State: StepRunning, Detail: "waiting for the course's digest to answer"}
 	enqueue := EnqueueInput{
 		WorkflowID:   DigestWorkflowID(info.TaskQueueName, c.ev.NotifiableID, route.Slack.Channel),
 		WorkflowType: DigestWorkflowType,
@@ -391,28 +448,15 @@ func (c *completion) askDigest(ctx workflow.Context) (Announcement, error) {
 	}
 }
 
-// email sends the certificate: on its own rate-limited queue since the
-// cohorts change, with the course's wording.
-func (c *completion) email(ctx workflow.Context) error {
-	c.p.Email.State = StepRunning
-	r, step, err := emailCertificate(ctx, c.in.NoticeDeadline, c.noticeIn, c.cohorts)
-	c.p.Email = step
-	if err == nil {
-		c.res.EmailMessageID, c.res.CertificateSHA256 = r.MessageID, r.CertificateSHA256
-	}
-	return err
-}
-
 // finish decides the outcome and records it.
-func (c *completion) finish(ctx workflow.Context, slackErr, emailErr error) (CourseCompletionResult, error) {
-	// Failures are listed in a fixed order, whichever finished first, so the
-	// result does not depend on timing.
+func (c *completion) finish(ctx workflow.Context, errs []error) (CourseCompletionResult, error) {
+	// Failures are listed in the channels' order, whichever finished
+	// first, so the result does not depend on timing.
 	var failed, messages []string
-	if slackErr != nil {
-		failed, messages = append(failed, StepNameSlack), append(messages, c.p.Slack.Error)
-	}
-	if emailErr != nil {
-		failed, messages = append(failed, StepNameEmail), append(messages, c.p.Email.Error)
+	for i, s := range c.steps {
+		if errs[i] != nil {
+			failed, messages = append(failed, s.Name), append(messages, c.p.Channels[s.Name].Error)
+		}
 	}
 	res := &c.res
 	res.Status = StatusCompleted
@@ -424,15 +468,11 @@ func (c *completion) finish(ctx workflow.Context, slackErr, emailErr error) (Cou
 
 	c.p.Outcome.State = StepRunning
 	err := c.dbStep(ctx, ActivityRecordOutcome, OutcomeInput{
-		EventID:           c.in.Event.ID,
-		Status:            string(res.Status),
-		SlackChannel:      res.SlackChannel,
-		SlackTS:           res.SlackTS,
-		EmailMessageID:    res.EmailMessageID,
-		CertificateSHA256: res.CertificateSHA256,
-		FailedStep:        res.FailedStep,
-		Error:             res.Error,
-		Announcement:      res.Announcement,
+		EventID:    c.in.Event.ID,
+		Status:     string(res.Status),
+		Receipts:   res.Receipts,
+		FailedStep: res.FailedStep,
+		Error:      res.Error,
 	}, nil)
 	if err != nil {
 		c.p.Outcome = Step{State: StepFailed, Error: failureText(err)}
@@ -443,14 +483,31 @@ func (c *completion) finish(ctx workflow.Context, slackErr, emailErr error) (Cou
 	if err := c.setStatus(ctx, string(res.Status), failed...); err != nil {
 		return *res, err
 	}
-	workflow.SetCurrentDetails(ctx, outcomeDetails(c.p, *res))
+	workflow.SetCurrentDetails(ctx, outcomeDetails(c.steps, *res))
 	c.logger.Info("course completion finished", "eventId", c.in.Event.ID, "status", string(res.Status), "failedStep", res.FailedStep)
 	return *res, nil
 }
 
-// postSlack is the Slack notice step, shared by CourseCompletion and
-// Resend: on the throttled Slack queue, retried until the deadline, stopped
-// at once by a permanent refusal. It returns the step's state for progress.
+// deliver is a channel's notice step since the channels change, shared by
+// CourseCompletion and Resend: on the channel's throttled queue, retried
+// until the deadline, stopped at once by a permanent refusal. It returns
+// the step's state for progress.
+func deliver(ctx workflow.Context, deadline time.Duration, s ChannelStep, in NoticeInput) (Receipt, Step, error) {
+	opts := noticeOptions(deadline, s.StartToClose, s.Permanent...)
+	opts.TaskQueue = workflow.GetInfo(ctx).TaskQueueName + s.QueueSuffix
+	opts.Summary = s.Name
+	var r Receipt
+	actx := workflow.WithActivityOptions(ctx, opts)
+	if err := workflow.ExecuteActivity(actx, ActivityDeliver, DeliverInput{Channel: s.Name, Notice: in}).Get(ctx, &r); err != nil {
+		return r, Step{State: StepFailed, Error: failureText(err, s.Permanent...)}, err
+	}
+	return r, Step{State: StepDone, Detail: r.String()}, nil
+}
+
+// postSlack is the Slack notice step of the runs from before the channels
+// change, shared by CourseCompletion and Resend: on the throttled Slack
+// queue, retried until the deadline, stopped at once by a permanent
+// refusal. It returns the step's state for progress.
 func postSlack(ctx workflow.Context, deadline time.Duration, in NoticeInput) (SlackResult, Step, error) {
 	permanent := []string{ErrSlackPermanent}
 	opts := noticeOptions(deadline, 30*time.Second, permanent...)
@@ -467,9 +524,9 @@ func postSlack(ctx workflow.Context, deadline time.Duration, in NoticeInput) (Sl
 	return r, Step{State: StepDone, Detail: r.Channel + " " + r.TS}, nil
 }
 
-// emailCertificate is the certificate email step, shared likewise. The
-// throttled email queue came with the cohorts change; throttled says
-// whether this run follows it.
+// emailCertificate is the certificate email step of the runs from before
+// the channels change, shared likewise. The throttled email queue came with
+// the cohorts change; throttled says whether this run follows it.
 func emailCertificate(ctx workflow.Context, deadline time.Duration, in NoticeInput, throttled bool) (EmailResult, Step, error) {
 	permanent := []string{ErrEmailPermanent, ErrCertificate}
 	opts := noticeOptions(deadline, 30*time.Second, permanent...)
@@ -486,23 +543,31 @@ func emailCertificate(ctx workflow.Context, deadline time.Duration, in NoticeInp
 
 // outcomeDetails is what the UI shows an operator once the workflow is done.
 // Provider messages stay in the result; this line only says what to do.
-func outcomeDetails(p Progress, res CourseCompletionResult) string {
+func outcomeDetails(steps []ChannelStep, res CourseCompletionResult) string {
 	if res.Status == StatusPartial {
 		return "Partial: " + res.FailedStep + " failed for good (see the result's error). " +
 			"Fix the cause, then reset this workflow to its first workflow task: delivered notices are not sent again."
 	}
-	slack, email := p.Slack != slackOff, p.Email != emailOff
-	switch {
-	case !slack && !email:
-		return "Completed: recorded; this course sends no Slack notice and no email (COURSES_FILE)."
-	case !slack:
-		return "Completed: certificate emailed; this course sends no Slack notice (COURSES_FILE)."
-	case !email:
-		return "Completed: Slack notice posted; this course sends no certificate email (COURSES_FILE)."
-	case res.Announcement == AnnouncedDigest:
-		return "Completed: announced in the course's cohort digest, and certificate emailed."
+	var sent, off []string
+	for _, s := range steps {
+		if s.Off {
+			off = append(off, s.Name)
+			continue
+		}
+		what := s.Name
+		if res.Receipts[s.Name].Via == AnnouncedDigest {
+			what += " (in the course's cohort digest)"
+		}
+		sent = append(sent, what)
 	}
-	return "Completed: Slack notice posted and certificate emailed."
+	line := "Completed: recorded"
+	if len(sent) > 0 {
+		line += "; delivered: " + strings.Join(sent, ", ")
+	}
+	if len(off) > 0 {
+		line += "; off for this course (COURSES_FILE): " + strings.Join(off, ", ")
+	}
+	return line + "."
 }
 
 func skipped(why string) Step {

@@ -59,9 +59,9 @@ func TestSuccess(t *testing.T) {
 	in := sampleInput(t)
 	env.OnActivity(ActivityRecordCompletion, mock.Anything, mock.MatchedBy(func(r RecordInput) bool {
 		return r.Event.ID == in.Event.ID && string(r.Payload) == string(in.Payload) && r.ReceivedAt.Equal(in.ReceivedAt)
-	})).Return(RecordResult{Created: true}, nil).Once()
-	env.OnActivity(ActivityPostSlackNotice, mock.Anything, mock.Anything).Return(SlackResult{Channel: "C1", TS: "1.2"}, nil).Once()
-	env.OnActivity(ActivityEmailCertificate, mock.Anything, mock.Anything).Return(EmailResult{MessageID: "m1", CertificateSHA256: "abc"}, nil).Once()
+	})).Return(RecordResult{Created: true, Channels: stepsFor(nil)}, nil).Once()
+	env.onDeliver(StepNameSlack).Return(Receipt{ID: "1.2", Where: "C1", Via: AnnouncedMessage}, nil).Once()
+	env.onDeliver(StepNameEmail).Return(Receipt{ID: "m1", SHA256: "abc"}, nil).Once()
 	var outcome OutcomeInput
 	env.OnActivity(ActivityRecordOutcome, mock.Anything, mock.Anything).Run(func(args mock.Arguments) {
 		outcome = args.Get(1).(OutcomeInput)
@@ -69,14 +69,15 @@ func TestSuccess(t *testing.T) {
 
 	env.ExecuteWorkflow(CourseCompletion, in)
 
-	require.Equal(t, SlackTaskQueue(defaultTestTaskQueue), env.queue(ActivityPostSlackNotice), "Slack runs on its throttled queue")
-	require.Equal(t, EmailTaskQueue(defaultTestTaskQueue), env.queue(ActivityEmailCertificate), "email runs on its throttled queue")
+	require.Equal(t, SlackTaskQueue(defaultTestTaskQueue), env.queue(ActivityDeliver+"/slack"), "Slack runs on its throttled queue")
+	require.Equal(t, EmailTaskQueue(defaultTestTaskQueue), env.queue(ActivityDeliver+"/email"), "email runs on its throttled queue")
 	r := result(t, env)
-	require.Equal(t, CourseCompletionResult{Status: StatusCompleted, SlackChannel: "C1", SlackTS: "1.2", EmailMessageID: "m1", CertificateSHA256: "abc", Announcement: "message"}, r)
-	require.Equal(t, OutcomeInput{EventID: in.Event.ID, Status: "completed", SlackChannel: "C1", SlackTS: "1.2", EmailMessageID: "m1", CertificateSHA256: "abc", Announcement: "message"}, outcome)
+	receipts := Receipts{StepNameSlack: {ID: "1.2", Where: "C1", Via: "message"}, StepNameEmail: {ID: "m1", SHA256: "abc"}}
+	require.Equal(t, CourseCompletionResult{Status: StatusCompleted, Receipts: receipts}, r)
+	require.Equal(t, OutcomeInput{EventID: in.Event.ID, Status: "completed", Receipts: receipts}, outcome)
 	p := progress(t, env)
 	require.Equal(t, StatusCompleted, p.Status)
-	for _, s := range []Step{p.Record, p.Slack, p.Email, p.Outcome} {
+	for _, s := range []Step{p.Record, p.Channels[StepNameSlack], p.Channels[StepNameEmail], p.Outcome} {
 		require.Equal(t, StepDone, s.State)
 	}
 	env.AssertExpectations(t)
@@ -84,20 +85,20 @@ func TestSuccess(t *testing.T) {
 
 func TestRetryableFailureIsRetried(t *testing.T) {
 	env := newEnv(t)
-	env.OnActivity(ActivityRecordCompletion, mock.Anything, mock.Anything).Return(RecordResult{Created: true}, nil)
-	env.OnActivity(ActivityPostSlackNotice, mock.Anything, mock.Anything).
-		Return(SlackResult{}, temporal.NewApplicationError("slack: http_503", ErrSlackRetryable)).Twice()
-	env.OnActivity(ActivityPostSlackNotice, mock.Anything, mock.Anything).Return(SlackResult{Channel: "C1", TS: "1.2"}, nil).Once()
-	env.OnActivity(ActivityEmailCertificate, mock.Anything, mock.Anything).
-		Return(EmailResult{}, errors.New("connection reset")).Once()
-	env.OnActivity(ActivityEmailCertificate, mock.Anything, mock.Anything).Return(EmailResult{MessageID: "m1"}, nil).Once()
+	env.OnActivity(ActivityRecordCompletion, mock.Anything, mock.Anything).Return(RecordResult{Created: true, Channels: stepsFor(nil)}, nil)
+	env.onDeliver(StepNameSlack).
+		Return(Receipt{}, temporal.NewApplicationError("slack: http_503", ErrSlackRetryable)).Twice()
+	env.onDeliver(StepNameSlack).Return(Receipt{ID: "1.2", Where: "C1", Via: AnnouncedMessage}, nil).Once()
+	env.onDeliver(StepNameEmail).
+		Return(Receipt{}, errors.New("connection reset")).Once()
+	env.onDeliver(StepNameEmail).Return(Receipt{ID: "m1"}, nil).Once()
 	env.OnActivity(ActivityRecordOutcome, mock.Anything, mock.Anything).Return(nil)
 
 	env.ExecuteWorkflow(CourseCompletion, sampleInput(t))
 
 	require.Equal(t, StatusCompleted, result(t, env).Status)
-	env.AssertNumberOfCalls(t, "PostSlackNotice", 3)
-	env.AssertNumberOfCalls(t, "EmailCertificate", 2)
+	env.assertDelivered(t, StepNameSlack, 3)
+	env.assertDelivered(t, StepNameEmail, 2)
 }
 
 func TestPermanentFailureOfOneNoticeKeepsTheOther(t *testing.T) {
@@ -130,9 +131,9 @@ func TestPermanentFailureOfOneNoticeKeepsTheOther(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			env := newEnv(t)
-			env.OnActivity(ActivityRecordCompletion, mock.Anything, mock.Anything).Return(RecordResult{Created: true}, nil)
-			env.OnActivity(ActivityPostSlackNotice, mock.Anything, mock.Anything).Return(SlackResult{Channel: "C1", TS: "1.2"}, c.slackErr)
-			env.OnActivity(ActivityEmailCertificate, mock.Anything, mock.Anything).Return(EmailResult{MessageID: "m1"}, c.emailErr)
+			env.OnActivity(ActivityRecordCompletion, mock.Anything, mock.Anything).Return(RecordResult{Created: true, Channels: stepsFor(nil)}, nil)
+			env.onDeliver(StepNameSlack).Return(Receipt{ID: "1.2", Where: "C1", Via: AnnouncedMessage}, c.slackErr)
+			env.onDeliver(StepNameEmail).Return(Receipt{ID: "m1"}, c.emailErr)
 			var outcome OutcomeInput
 			env.OnActivity(ActivityRecordOutcome, mock.Anything, mock.Anything).Run(func(args mock.Arguments) {
 				outcome = args.Get(1).(OutcomeInput)
@@ -147,13 +148,13 @@ func TestPermanentFailureOfOneNoticeKeepsTheOther(t *testing.T) {
 			require.Equal(t, "partial", outcome.Status)
 			require.Equal(t, c.failedStep, outcome.FailedStep)
 			require.Equal(t, c.errText, outcome.Error)
-			env.AssertNumberOfCalls(t, "PostSlackNotice", c.slackCalls)
-			env.AssertNumberOfCalls(t, "EmailCertificate", c.emailCalls)
+			env.assertDelivered(t, StepNameSlack, c.slackCalls)
+			env.assertDelivered(t, StepNameEmail, c.emailCalls)
 			if c.slackErr == nil {
-				require.Equal(t, "1.2", r.SlackTS, "the slack receipt is kept when only the email failed")
+				require.Equal(t, "1.2", r.Receipts[StepNameSlack].ID, "the slack receipt is kept when only the email failed")
 			}
 			if c.emailErr == nil {
-				require.Equal(t, "m1", r.EmailMessageID, "the email receipt is kept when only slack failed")
+				require.Equal(t, "m1", r.Receipts[StepNameEmail].ID, "the email receipt is kept when only slack failed")
 			}
 		})
 	}
@@ -163,10 +164,10 @@ func TestNoticeGivesUpAtTheDeadline(t *testing.T) {
 	env := newEnv(t)
 	in := sampleInput(t)
 	in.NoticeDeadline = time.Hour
-	env.OnActivity(ActivityRecordCompletion, mock.Anything, mock.Anything).Return(RecordResult{Created: true}, nil)
-	env.OnActivity(ActivityPostSlackNotice, mock.Anything, mock.Anything).
-		Return(SlackResult{}, temporal.NewApplicationError("slack: http_500", ErrSlackRetryable))
-	env.OnActivity(ActivityEmailCertificate, mock.Anything, mock.Anything).Return(EmailResult{MessageID: "m1"}, nil)
+	env.OnActivity(ActivityRecordCompletion, mock.Anything, mock.Anything).Return(RecordResult{Created: true, Channels: stepsFor(nil)}, nil)
+	env.onDeliver(StepNameSlack).
+		Return(Receipt{}, temporal.NewApplicationError("slack: http_500", ErrSlackRetryable))
+	env.onDeliver(StepNameEmail).Return(Receipt{ID: "m1"}, nil)
 	env.OnActivity(ActivityRecordOutcome, mock.Anything, mock.Anything).Return(nil)
 
 	env.ExecuteWorkflow(CourseCompletion, in)
@@ -190,41 +191,44 @@ func TestIgnoredEventIsRecordedOnly(t *testing.T) {
 
 	require.Equal(t, CourseCompletionResult{Status: StatusIgnored}, result(t, env))
 	env.AssertExpectations(t)
-	env.assertNotStarted(t, "PostSlackNotice")
-	env.assertNotStarted(t, "EmailCertificate")
-	require.Equal(t, StepSkipped, progress(t, env).Slack.State)
+	env.assertDelivered(t, StepNameSlack, 0)
+	env.assertDelivered(t, StepNameEmail, 0)
+	p := progress(t, env)
+	require.Empty(t, p.Channels, "an ignored event has no notices")
+	require.Equal(t, StepSkipped, p.Outcome.State)
 }
 
 func TestAlreadyCompletedInTheDatabaseIsADuplicate(t *testing.T) {
 	env := newEnv(t)
 	env.OnActivity(ActivityRecordCompletion, mock.Anything, mock.Anything).
-		Return(RecordResult{AlreadyCompleted: true, SlackChannel: "C1", SlackTS: "1.2", EmailMessageID: "m1"}, nil)
+		Return(RecordResult{AlreadyCompleted: true, Channels: stepsFor(nil),
+			Receipts: Receipts{StepNameSlack: {ID: "1.2", Where: "C1"}, StepNameEmail: {ID: "m1"}}}, nil)
 
 	env.ExecuteWorkflow(CourseCompletion, sampleInput(t))
 
 	r := result(t, env)
 	require.Equal(t, StatusDuplicate, r.Status)
-	require.Equal(t, "1.2", r.SlackTS)
-	env.assertNotStarted(t, "PostSlackNotice")
-	env.assertNotStarted(t, "EmailCertificate")
+	require.Equal(t, "1.2", r.Receipts[StepNameSlack].ID)
+	env.assertDelivered(t, StepNameSlack, 0)
+	env.assertDelivered(t, StepNameEmail, 0)
 	env.assertNotStarted(t, "RecordOutcome")
 }
 
 func TestReceiptFromAnEarlierRunSkipsThatNotice(t *testing.T) {
 	env := newEnv(t)
 	env.OnActivity(ActivityRecordCompletion, mock.Anything, mock.Anything).
-		Return(RecordResult{SlackChannel: "C1", SlackTS: "1.2"}, nil)
-	env.OnActivity(ActivityEmailCertificate, mock.Anything, mock.Anything).Return(EmailResult{MessageID: "m2"}, nil).Once()
+		Return(RecordResult{Channels: stepsFor(nil), Receipts: Receipts{StepNameSlack: {ID: "1.2", Where: "C1"}}}, nil)
+	env.onDeliver(StepNameEmail).Return(Receipt{ID: "m2"}, nil).Once()
 	env.OnActivity(ActivityRecordOutcome, mock.Anything, mock.Anything).Return(nil)
 
 	env.ExecuteWorkflow(CourseCompletion, sampleInput(t))
 
 	r := result(t, env)
 	require.Equal(t, StatusCompleted, r.Status)
-	require.Equal(t, "1.2", r.SlackTS)
-	require.Equal(t, "m2", r.EmailMessageID)
-	env.assertNotStarted(t, "PostSlackNotice")
-	require.Equal(t, StepSkipped, progress(t, env).Slack.State)
+	require.Equal(t, "1.2", r.Receipts[StepNameSlack].ID)
+	require.Equal(t, "m2", r.Receipts[StepNameEmail].ID)
+	env.assertDelivered(t, StepNameSlack, 0)
+	require.Equal(t, StepSkipped, progress(t, env).Channels[StepNameSlack].State)
 }
 
 func TestPermanentRecordFailureFailsTheWorkflowAtOnce(t *testing.T) {
@@ -239,16 +243,16 @@ func TestPermanentRecordFailureFailsTheWorkflowAtOnce(t *testing.T) {
 	require.ErrorAs(t, env.GetWorkflowError(), &appErr)
 	require.Equal(t, ErrRecordPermanent, appErr.Type())
 	env.AssertNumberOfCalls(t, "RecordCompletion", 1)
-	env.assertNotStarted(t, "PostSlackNotice")
-	env.assertNotStarted(t, "EmailCertificate")
+	env.assertDelivered(t, StepNameSlack, 0)
+	env.assertDelivered(t, StepNameEmail, 0)
 	require.Equal(t, StepFailed, progress(t, env).Record.State)
 }
 
 func TestPermanentOutcomeFailureStopsAtOnce(t *testing.T) {
 	env := newEnv(t)
-	env.OnActivity(ActivityRecordCompletion, mock.Anything, mock.Anything).Return(RecordResult{Created: true}, nil)
-	env.OnActivity(ActivityPostSlackNotice, mock.Anything, mock.Anything).Return(SlackResult{Channel: "C1", TS: "1.2"}, nil)
-	env.OnActivity(ActivityEmailCertificate, mock.Anything, mock.Anything).Return(EmailResult{MessageID: "m1"}, nil)
+	env.OnActivity(ActivityRecordCompletion, mock.Anything, mock.Anything).Return(RecordResult{Created: true, Channels: stepsFor(nil)}, nil)
+	env.onDeliver(StepNameSlack).Return(Receipt{ID: "1.2", Where: "C1", Via: AnnouncedMessage}, nil)
+	env.onDeliver(StepNameEmail).Return(Receipt{ID: "m1"}, nil)
 	env.OnActivity(ActivityRecordOutcome, mock.Anything, mock.Anything).
 		Return(refusal("record outcome of e1: completion not found", ErrRecordPermanent))
 
@@ -262,9 +266,9 @@ func TestDatabaseOutageIsRetriedUntilItEnds(t *testing.T) {
 	env := newEnv(t)
 	env.OnActivity(ActivityRecordCompletion, mock.Anything, mock.Anything).
 		Return(RecordResult{}, errors.New("record event e1: dial tcp 127.0.0.1:5432: connection refused")).Times(4)
-	env.OnActivity(ActivityRecordCompletion, mock.Anything, mock.Anything).Return(RecordResult{Created: true}, nil).Once()
-	env.OnActivity(ActivityPostSlackNotice, mock.Anything, mock.Anything).Return(SlackResult{Channel: "C1", TS: "1.2"}, nil)
-	env.OnActivity(ActivityEmailCertificate, mock.Anything, mock.Anything).Return(EmailResult{MessageID: "m1"}, nil)
+	env.OnActivity(ActivityRecordCompletion, mock.Anything, mock.Anything).Return(RecordResult{Created: true, Channels: stepsFor(nil)}, nil).Once()
+	env.onDeliver(StepNameSlack).Return(Receipt{ID: "1.2", Where: "C1", Via: AnnouncedMessage}, nil)
+	env.onDeliver(StepNameEmail).Return(Receipt{ID: "m1"}, nil)
 	env.OnActivity(ActivityRecordOutcome, mock.Anything, mock.Anything).
 		Return(temporal.NewApplicationError("database is locked (SQLITE_BUSY)", "")).Twice()
 	env.OnActivity(ActivityRecordOutcome, mock.Anything, mock.Anything).Return(nil).Once()
@@ -278,10 +282,10 @@ func TestDatabaseOutageIsRetriedUntilItEnds(t *testing.T) {
 
 func TestUnrenderableCertificateIsNotRetried(t *testing.T) {
 	env := newEnv(t)
-	env.OnActivity(ActivityRecordCompletion, mock.Anything, mock.Anything).Return(RecordResult{Created: true}, nil)
-	env.OnActivity(ActivityPostSlackNotice, mock.Anything, mock.Anything).Return(SlackResult{Channel: "C1", TS: "1.2"}, nil)
-	env.OnActivity(ActivityEmailCertificate, mock.Anything, mock.Anything).
-		Return(EmailResult{}, refusal("render certificate for e1: learner name is empty", ErrCertificate))
+	env.OnActivity(ActivityRecordCompletion, mock.Anything, mock.Anything).Return(RecordResult{Created: true, Channels: stepsFor(nil)}, nil)
+	env.onDeliver(StepNameSlack).Return(Receipt{ID: "1.2", Where: "C1", Via: AnnouncedMessage}, nil)
+	env.onDeliver(StepNameEmail).
+		Return(Receipt{}, refusal("render certificate for e1: learner name is empty", ErrCertificate))
 	env.OnActivity(ActivityRecordOutcome, mock.Anything, mock.Anything).Return(nil)
 
 	env.ExecuteWorkflow(CourseCompletion, sampleInput(t))
@@ -290,7 +294,7 @@ func TestUnrenderableCertificateIsNotRetried(t *testing.T) {
 	require.Equal(t, StatusPartial, r.Status)
 	require.Equal(t, "email", r.FailedStep)
 	require.Equal(t, "render certificate for e1: learner name is empty", r.Error, "a permanent failure is not reported as a deadline")
-	env.AssertNumberOfCalls(t, "EmailCertificate", 1)
+	env.assertDelivered(t, StepNameEmail, 1)
 }
 
 // TestMissingTimestampIsDatedByReceipt: the notices get the time of receipt
@@ -301,14 +305,14 @@ func TestMissingTimestampIsDatedByReceipt(t *testing.T) {
 	in.Event.Timestamp = ""
 	env.OnActivity(ActivityRecordCompletion, mock.Anything, mock.MatchedBy(func(r RecordInput) bool {
 		return r.ReceivedAt.Equal(in.ReceivedAt) && r.Event.Timestamp == ""
-	})).Return(RecordResult{Created: true}, nil).Once()
+	})).Return(RecordResult{Created: true, Channels: stepsFor(nil)}, nil).Once()
 	var slackIn, emailIn NoticeInput
-	env.OnActivity(ActivityPostSlackNotice, mock.Anything, mock.Anything).Run(func(args mock.Arguments) {
-		slackIn = args.Get(1).(NoticeInput)
-	}).Return(SlackResult{Channel: "C1", TS: "1.2"}, nil)
-	env.OnActivity(ActivityEmailCertificate, mock.Anything, mock.Anything).Run(func(args mock.Arguments) {
-		emailIn = args.Get(1).(NoticeInput)
-	}).Return(EmailResult{MessageID: "m1"}, nil)
+	env.onDeliver(StepNameSlack).Run(func(args mock.Arguments) {
+		slackIn = args.Get(1).(DeliverInput).Notice
+	}).Return(Receipt{ID: "1.2", Where: "C1", Via: AnnouncedMessage}, nil)
+	env.onDeliver(StepNameEmail).Run(func(args mock.Arguments) {
+		emailIn = args.Get(1).(DeliverInput).Notice
+	}).Return(Receipt{ID: "m1"}, nil)
 	env.OnActivity(ActivityRecordOutcome, mock.Anything, mock.Anything).Return(nil)
 
 	env.ExecuteWorkflow(CourseCompletion, in)
@@ -333,11 +337,15 @@ func TestOldInputsGetTheBriefEvent(t *testing.T) {
 	in.Event = full
 	env.OnActivity(ActivityRecordCompletion, mock.Anything, mock.MatchedBy(func(r RecordInput) bool {
 		return r.Event.Source == "" && string(r.Payload) == string(in.Payload)
-	})).Return(RecordResult{Created: true}, nil).Once()
-	env.OnActivity(ActivityPostSlackNotice, mock.Anything, mock.MatchedBy(func(n NoticeInput) bool { return n.Event.Source == "" })).
-		Return(SlackResult{Channel: "C1", TS: "1.2"}, nil).Once()
-	env.OnActivity(ActivityEmailCertificate, mock.Anything, mock.MatchedBy(func(n NoticeInput) bool { return n.Event.Source == "" })).
-		Return(EmailResult{MessageID: "m1"}, nil).Once()
+	})).Return(RecordResult{Created: true, Channels: stepsFor(nil)}, nil).Once()
+	env.OnActivity(ActivityDeliver, mock.Anything, mock.MatchedBy(func(in DeliverInput) bool {
+		return in.Channel == StepNameSlack && in.Notice.Event.Source == ""
+	})).
+		Return(Receipt{ID: "1.2", Where: "C1", Via: AnnouncedMessage}, nil).Once()
+	env.OnActivity(ActivityDeliver, mock.Anything, mock.MatchedBy(func(in DeliverInput) bool {
+		return in.Channel == StepNameEmail && in.Notice.Event.Source == ""
+	})).
+		Return(Receipt{ID: "m1"}, nil).Once()
 	env.OnActivity(ActivityRecordOutcome, mock.Anything, mock.Anything).Return(nil)
 
 	env.ExecuteWorkflow(CourseCompletion, in)
@@ -379,9 +387,9 @@ func TestSearchAttributesFollowTheOutcome(t *testing.T) {
 	env.OnUpsertTypedSearchAttributes(mock.Anything).Run(func(args mock.Arguments) {
 		upserts = append(upserts, args.Get(0).(temporal.SearchAttributes))
 	}).Return(nil)
-	env.OnActivity(ActivityRecordCompletion, mock.Anything, mock.Anything).Return(RecordResult{Created: true}, nil)
-	env.OnActivity(ActivityPostSlackNotice, mock.Anything, mock.Anything).Return(SlackResult{}, refusal("slack: invalid_auth", ErrSlackPermanent))
-	env.OnActivity(ActivityEmailCertificate, mock.Anything, mock.Anything).Return(EmailResult{MessageID: "m1"}, nil)
+	env.OnActivity(ActivityRecordCompletion, mock.Anything, mock.Anything).Return(RecordResult{Created: true, Channels: stepsFor(nil)}, nil)
+	env.onDeliver(StepNameSlack).Return(Receipt{}, refusal("slack: invalid_auth", ErrSlackPermanent))
+	env.onDeliver(StepNameEmail).Return(Receipt{ID: "m1"}, nil)
 	env.OnActivity(ActivityRecordOutcome, mock.Anything, mock.Anything).Return(nil)
 
 	env.ExecuteWorkflow(CourseCompletion, sampleInput(t))
@@ -427,7 +435,7 @@ func routed(slack, email bool) *courses.Route {
 
 func TestCourseWithBothNoticesOffIsCompletedQuietly(t *testing.T) {
 	env := newEnv(t)
-	env.OnActivity(ActivityRecordCompletion, mock.Anything, mock.Anything).Return(RecordResult{Created: true, Route: routed(false, false)}, nil)
+	env.OnActivity(ActivityRecordCompletion, mock.Anything, mock.Anything).Return(RecordResult{Created: true, Route: routed(false, false), Channels: stepsFor(routed(false, false))}, nil)
 	var outcome OutcomeInput
 	env.OnActivity(ActivityRecordOutcome, mock.Anything, mock.Anything).Run(func(args mock.Arguments) {
 		outcome = args.Get(1).(OutcomeInput)
@@ -438,14 +446,14 @@ func TestCourseWithBothNoticesOffIsCompletedQuietly(t *testing.T) {
 	require.Equal(t, StatusCompleted, result(t, env).Status)
 	require.Equal(t, "completed", outcome.Status)
 	p := progress(t, env)
-	require.Equal(t, StepSkipped, p.Slack.State)
-	require.Contains(t, p.Slack.Detail, "off for this course")
-	require.Equal(t, StepSkipped, p.Email.State)
-	require.Contains(t, p.Email.Detail, "off for this course")
+	require.Equal(t, StepSkipped, p.Channels[StepNameSlack].State)
+	require.Contains(t, p.Channels[StepNameSlack].Detail, "off for this course")
+	require.Equal(t, StepSkipped, p.Channels[StepNameEmail].State)
+	require.Contains(t, p.Channels[StepNameEmail].Detail, "off for this course")
 	require.Equal(t, "C0456EFGH", p.Route.Slack.Channel, "progress shows the recorded route")
 	env.assertNotStarted(t, "EnqueueDigestEntry")
-	env.assertNotStarted(t, "PostSlackNotice")
-	env.assertNotStarted(t, "EmailCertificate")
+	env.assertDelivered(t, StepNameSlack, 0)
+	env.assertDelivered(t, StepNameEmail, 0)
 }
 
 // answers makes the digest answer the completion with ann, once enqueued.
@@ -459,10 +467,10 @@ func answers(env *testEnv, ann Announcement, got *EnqueueInput) {
 func TestCompletionAnnouncedInTheDigest(t *testing.T) {
 	env := newEnv(t)
 	in := sampleInput(t)
-	env.OnActivity(ActivityRecordCompletion, mock.Anything, mock.Anything).Return(RecordResult{Created: true, Route: routed(true, true)}, nil)
+	env.OnActivity(ActivityRecordCompletion, mock.Anything, mock.Anything).Return(RecordResult{Created: true, Route: routed(true, true), Channels: stepsFor(routed(true, true))}, nil)
 	var enqueued EnqueueInput
 	answers(env, Announcement{EventID: in.Event.ID, Kind: AnnounceDigest, Channel: "C0456EFGH", TS: "1700.1", WindowID: "w1"}, &enqueued)
-	env.OnActivity(ActivityEmailCertificate, mock.Anything, mock.Anything).Return(EmailResult{MessageID: "m1"}, nil)
+	env.onDeliver(StepNameEmail).Return(Receipt{ID: "m1"}, nil)
 	var outcome OutcomeInput
 	env.OnActivity(ActivityRecordOutcome, mock.Anything, mock.Anything).Run(func(args mock.Arguments) {
 		outcome = args.Get(1).(OutcomeInput)
@@ -472,18 +480,18 @@ func TestCompletionAnnouncedInTheDigest(t *testing.T) {
 
 	r := result(t, env)
 	require.Equal(t, StatusCompleted, r.Status)
-	require.Equal(t, "digest", r.Announcement)
-	require.Equal(t, "1700.1", r.SlackTS)
-	require.Equal(t, "digest", outcome.Announcement)
-	require.Equal(t, "1700.1", outcome.SlackTS)
+	require.Equal(t, "digest", r.Receipts[StepNameSlack].Via)
+	require.Equal(t, "1700.1", r.Receipts[StepNameSlack].ID)
+	require.Equal(t, "digest", outcome.Receipts[StepNameSlack].Via)
+	require.Equal(t, "1700.1", outcome.Receipts[StepNameSlack].ID)
 	require.Equal(t, DigestWorkflowID(defaultTestTaskQueue, in.Event.NotifiableID, "C0456EFGH"), enqueued.WorkflowID)
 	require.Equal(t, DigestWorkflowType, enqueued.WorkflowType)
 	require.Equal(t, in.Event.ID, enqueued.Entry.EventID)
 	require.Equal(t, 5, enqueued.Entry.Threshold)
 	require.Equal(t, "Bob Johnson", enqueued.Entry.LearnerName)
 	p := progress(t, env)
-	require.Contains(t, p.Slack.Detail, "in the cohort digest w1")
-	env.assertNotStarted(t, "PostSlackNotice")
+	require.Contains(t, p.Channels[StepNameSlack].Detail, "in the cohort digest w1")
+	env.assertDelivered(t, StepNameSlack, 0)
 }
 
 func TestCompletionToldToPostItsOwn(t *testing.T) {
@@ -491,37 +499,38 @@ func TestCompletionToldToPostItsOwn(t *testing.T) {
 	in := sampleInput(t)
 	earlier := time.Date(2025, 6, 1, 9, 0, 0, 0, time.UTC)
 	env.OnActivity(ActivityRecordCompletion, mock.Anything, mock.Anything).Return(RecordResult{
-		Created: true, Route: routed(true, true), Previous: &Previous{EventID: "earlier-1", CompletedAt: earlier},
+		Created: true, Route: routed(true, true), Channels: stepsFor(routed(true, true)),
+		Previous: &Previous{EventID: "earlier-1", CompletedAt: earlier},
 	}, nil)
 	var enqueued EnqueueInput
 	answers(env, Announcement{EventID: in.Event.ID, Kind: AnnouncePost}, &enqueued)
 	var notice, email NoticeInput
-	env.OnActivity(ActivityPostSlackNotice, mock.Anything, mock.Anything).Run(func(args mock.Arguments) {
-		notice = args.Get(1).(NoticeInput)
-	}).Return(SlackResult{Channel: "C0456EFGH", TS: "1.5"}, nil)
-	env.OnActivity(ActivityEmailCertificate, mock.Anything, mock.Anything).Run(func(args mock.Arguments) {
-		email = args.Get(1).(NoticeInput)
-	}).Return(EmailResult{MessageID: "m1"}, nil)
+	env.onDeliver(StepNameSlack).Run(func(args mock.Arguments) {
+		notice = args.Get(1).(DeliverInput).Notice
+	}).Return(Receipt{ID: "1.5", Where: "C0456EFGH", Via: AnnouncedMessage}, nil)
+	env.onDeliver(StepNameEmail).Run(func(args mock.Arguments) {
+		email = args.Get(1).(DeliverInput).Notice
+	}).Return(Receipt{ID: "m1"}, nil)
 	env.OnActivity(ActivityRecordOutcome, mock.Anything, mock.Anything).Return(nil)
 
 	env.ExecuteWorkflow(CourseCompletion, in)
 
 	r := result(t, env)
-	require.Equal(t, "message", r.Announcement)
-	require.Equal(t, "1.5", r.SlackTS)
+	require.Equal(t, "message", r.Receipts[StepNameSlack].Via)
+	require.Equal(t, "1.5", r.Receipts[StepNameSlack].ID)
 	require.Equal(t, "earlier-1", r.PreviousEventID)
 	require.Equal(t, "C0456EFGH", notice.Route.Slack.Channel, "the notice goes to the recorded channel")
 	require.Equal(t, "earlier-1", notice.Previous.EventID, "the notice says it is a re-completion")
 	require.Equal(t, "Orientation", email.Route.CourseName)
 	p := progress(t, env)
 	require.Contains(t, p.Record.Detail, "a re-completion")
-	require.Contains(t, p.Slack.Detail, "its own message")
+	require.Contains(t, p.Channels[StepNameSlack].Detail, "its own message")
 }
 
 func TestDigestFailureMakesTheCompletionPartial(t *testing.T) {
 	env := newEnv(t)
 	in := sampleInput(t)
-	env.OnActivity(ActivityRecordCompletion, mock.Anything, mock.Anything).Return(RecordResult{Created: true, Route: routed(true, false)}, nil)
+	env.OnActivity(ActivityRecordCompletion, mock.Anything, mock.Anything).Return(RecordResult{Created: true, Route: routed(true, false), Channels: stepsFor(routed(true, false))}, nil)
 	var enqueued EnqueueInput
 	answers(env, Announcement{EventID: in.Event.ID, Kind: AnnounceFailed, WindowID: "w1", Error: "slack: channel_not_found"}, &enqueued)
 	env.OnActivity(ActivityRecordOutcome, mock.Anything, mock.Anything).Return(nil)
@@ -538,19 +547,19 @@ func TestCourseWithDigestOffPostsAtOnce(t *testing.T) {
 	env := newEnv(t)
 	route := routed(true, true)
 	route.Digest.Off = true
-	env.OnActivity(ActivityRecordCompletion, mock.Anything, mock.Anything).Return(RecordResult{Created: true, Route: route}, nil)
-	env.OnActivity(ActivityPostSlackNotice, mock.Anything, mock.Anything).Return(SlackResult{Channel: "C0456EFGH", TS: "1.5"}, nil)
-	env.OnActivity(ActivityEmailCertificate, mock.Anything, mock.Anything).Return(EmailResult{MessageID: "m1"}, nil)
+	env.OnActivity(ActivityRecordCompletion, mock.Anything, mock.Anything).Return(RecordResult{Created: true, Route: route, Channels: stepsFor(route)}, nil)
+	env.onDeliver(StepNameSlack).Return(Receipt{ID: "1.5", Where: "C0456EFGH", Via: AnnouncedMessage}, nil)
+	env.onDeliver(StepNameEmail).Return(Receipt{ID: "m1"}, nil)
 	env.OnActivity(ActivityRecordOutcome, mock.Anything, mock.Anything).Return(nil)
 
 	env.ExecuteWorkflow(CourseCompletion, sampleInput(t))
 
 	r := result(t, env)
 	require.Equal(t, StatusCompleted, r.Status)
-	require.Equal(t, "message", r.Announcement)
-	require.Equal(t, "1.5", r.SlackTS)
+	require.Equal(t, "message", r.Receipts[StepNameSlack].Via)
+	require.Equal(t, "1.5", r.Receipts[StepNameSlack].ID)
 	env.assertNotStarted(t, "EnqueueDigestEntry")
-	env.AssertNumberOfCalls(t, "PostSlackNotice", 1)
+	env.assertDelivered(t, StepNameSlack, 1)
 }
 
 // TestDatabaseStepsRunLocallyThenAsOrdinaryActivities checks where the
@@ -567,10 +576,10 @@ func TestDatabaseStepsRunLocallyThenAsOrdinaryActivities(t *testing.T) {
 				return RecordResult{}, errors.New("record event e1: dial tcp 127.0.0.1:5432: connection refused")
 			}
 			ordinary++
-			return RecordResult{Created: true}, nil
+			return RecordResult{Created: true, Channels: stepsFor(nil)}, nil
 		})
-	env.OnActivity(ActivityPostSlackNotice, mock.Anything, mock.Anything).Return(SlackResult{Channel: "C1", TS: "1.2"}, nil)
-	env.OnActivity(ActivityEmailCertificate, mock.Anything, mock.Anything).Return(EmailResult{MessageID: "m1"}, nil)
+	env.onDeliver(StepNameSlack).Return(Receipt{ID: "1.2", Where: "C1", Via: AnnouncedMessage}, nil)
+	env.onDeliver(StepNameEmail).Return(Receipt{ID: "m1"}, nil)
 	var outcomeLocal bool
 	env.OnActivity(ActivityRecordOutcome, mock.Anything, mock.Anything).Return(func(ctx context.Context, in OutcomeInput) error {
 		outcomeLocal = activity.GetInfo(ctx).IsLocalActivity

@@ -5,11 +5,15 @@ import (
 	"slices"
 	"sync"
 	"testing"
+	"time"
 
+	"github.com/stretchr/testify/mock"
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/converter"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/testsuite"
+
+	"github.com/coursehook/coursehook/courses"
 )
 
 // testEnv is a workflow test environment in which every activity the
@@ -25,18 +29,30 @@ type testEnv struct {
 	// queues is the task queue each last ran on.
 	started map[string]int
 	queues  map[string]string
+	// delivered counts the Deliver attempts by channel.
+	delivered map[string]int
 }
 
 func newEnv(t *testing.T) *testEnv {
 	t.Helper()
 	var s testsuite.WorkflowTestSuite
-	env := &testEnv{TestWorkflowEnvironment: s.NewTestWorkflowEnvironment(), started: map[string]int{}, queues: map[string]string{}}
+	env := &testEnv{TestWorkflowEnvironment: s.NewTestWorkflowEnvironment(),
+		started: map[string]int{}, queues: map[string]string{}, delivered: map[string]int{}}
 	registerUnexpected(t, env.TestWorkflowEnvironment)
-	env.SetOnActivityStartedListener(func(info *activity.Info, _ context.Context, _ converter.EncodedValues) {
+	env.SetOnActivityStartedListener(func(info *activity.Info, _ context.Context, args converter.EncodedValues) {
 		env.mu.Lock()
 		defer env.mu.Unlock()
+		name := info.ActivityType.Name
+		if name == ActivityDeliver {
+			var in DeliverInput
+			if err := args.Get(&in); err != nil {
+				t.Errorf("decode the Deliver input: %v", err)
+			}
+			name += "/" + in.Channel
+			env.delivered[in.Channel]++
+		}
 		env.started[info.ActivityType.Name]++
-		env.queues[info.ActivityType.Name] = info.TaskQueue
+		env.queues[name] = info.TaskQueue
 	})
 	env.SetOnLocalActivityStartedListener(func(info *activity.Info, _ context.Context, _ []any) {
 		env.mu.Lock()
@@ -59,6 +75,41 @@ func (e *testEnv) assertNotStarted(t *testing.T, names ...string) {
 			t.Errorf("activity %s ran %d times; the test expected none", n, e.started[n])
 		}
 	}
+}
+
+// assertDelivered fails the test unless channel's notice was attempted n
+// times.
+func (e *testEnv) assertDelivered(t *testing.T, channel string, n int) {
+	t.Helper()
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.delivered[channel] != n {
+		t.Errorf("the %s notice was attempted %d times; the test expected %d", channel, e.delivered[channel], n)
+	}
+}
+
+// onDeliver sets up the Deliver activity of one channel.
+func (e *testEnv) onDeliver(channel string) *testsuite.MockCallWrapper {
+	return e.OnActivity(ActivityDeliver, mock.Anything, mock.MatchedBy(func(in DeliverInput) bool { return in.Channel == channel }))
+}
+
+// The steps the worker's record step names for Slack and email (see
+// activities' channels): tests build their RecordResults with stepsFor.
+var (
+	slackStep = ChannelStep{Name: StepNameSlack, QueueSuffix: "-slack", StartToClose: 15 * time.Second, Permanent: []string{ErrSlackPermanent}}
+	emailStep = ChannelStep{Name: StepNameEmail, QueueSuffix: "-email", StartToClose: 30 * time.Second,
+		Permanent: []string{ErrEmailPermanent, ErrCertificate}}
+)
+
+// stepsFor are the Slack and email steps of route, as the record step
+// decides them: without a route both on and Slack posted at once.
+func stepsFor(route *courses.Route) []ChannelStep {
+	slack, email := slackStep, emailStep
+	if route != nil {
+		slack.Off, email.Off = !route.Slack.Enabled, !route.Email.Enabled
+		slack.Digest = !route.Digest.Off
+	}
+	return []ChannelStep{slack, email}
 }
 
 func (e *testEnv) queue(name string) string {
@@ -84,6 +135,7 @@ func registerUnexpected(t *testing.T, env *testsuite.TestWorkflowEnvironment) {
 	reg(ActivityLoadEvent, unexpected[LoadInput, LoadedEvent](t, ActivityLoadEvent))
 	reg(ActivityRecordResend, unexpectedNoResult[ResendRecord](t, ActivityRecordResend))
 	reg(ActivityFinishResend, unexpectedNoResult[ResendOutcome](t, ActivityFinishResend))
+	reg(ActivityDeliver, unexpected[DeliverInput, Receipt](t, ActivityDeliver))
 }
 
 func unexpected[In, Out any](t *testing.T, name string) func(context.Context, In) (Out, error) {

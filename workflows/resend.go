@@ -3,22 +3,46 @@ package workflows
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"fmt"
+	"regexp"
 	"slices"
 	"strings"
 	"time"
 
+	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 )
 
-// What a resend sends: the step names of FailedSteps, or both.
+// What a resend sends: a channel's name (as FailedSteps has it), several
+// separated by commas ("slack,webhook"), or every channel of the event.
 const (
 	ResendSlack = StepNameSlack
 	ResendEmail = StepNameEmail
 	ResendAll   = "all"
 )
 
-// ResendWhats are the values ResendInput.What takes.
-func ResendWhats() []string { return []string{ResendEmail, ResendSlack, ResendAll} }
+// channelName is the shape of a channel's name.
+var channelName = regexp.MustCompile(`^[a-z][a-z0-9-]{0,31}$`)
+
+// CheckWhat says what is wrong with a resend's what, or nil: "all", or
+// channel names separated by commas. Whether the worker has those channels
+// is for the resend to find out; coursehookctl does not link them.
+func CheckWhat(what string) error {
+	if what == ResendAll {
+		return nil
+	}
+	for name := range strings.SplitSeq(what, ",") {
+		if !channelName.MatchString(name) || name == ResendAll {
+			return fmt.Errorf("%q is not a channel's name (slack, email, webhook…) nor %q", name, ResendAll)
+		}
+	}
+	return nil
+}
+
+// asks reports whether a resend of what sends on channel.
+func asks(what, channel string) bool {
+	return what == ResendAll || slices.Contains(strings.Split(what, ","), channel)
+}
 
 // resendIDPrefix keeps resends apart from course completions in the UI.
 const resendIDPrefix = "resend-"
@@ -52,31 +76,34 @@ type ResendInput struct {
 
 // ResendResult is what the resend did, and the event's status after it.
 type ResendResult struct {
-	Status         Status   `json:"status"`
-	Sent           []string `json:"sent,omitempty"`
-	Failed         []string `json:"failed,omitempty"`
-	Error          string   `json:"error,omitempty"`
-	SlackTS        string   `json:"slackTs,omitempty"`
-	EmailMessageID string   `json:"emailMessageId,omitempty"`
+	Status Status   `json:"status"`
+	Sent   []string `json:"sent,omitempty"`
+	Failed []string `json:"failed,omitempty"`
+	Error  string   `json:"error,omitempty"`
+	// Receipts are the deliveries this resend made, by channel.
+	Receipts Receipts `json:"receipts,omitempty"`
 	// Withheld names what was asked and not sent: the email of a revoked
-	// certificate.
+	// certificate, a channel the course's route turns off.
 	Withheld []string `json:"withheld,omitempty"`
 }
 
 // Resend sends an event's notices again, from its stored row and raw
 // payload, so it works after the original workflow's history is gone. It
 // audits the request first, sends what was asked in parallel, then records
-// the event's new state: a step that now went out is no longer failed, and
-// an event with no failed step left is completed. The resend workflow
+// the event's new state: a channel that now delivered is no longer failed,
+// and an event with no failed channel left is completed. The resend workflow
 // carries the event's search attributes, with CompletionStatus saying how
 // the event stands after it.
 //
 // Since the cohorts change it sends by the event's recorded route (or the
 // current one, when asked), posts its own Slack message whatever the
-// course's digest is doing, and emails on the throttled email queue.
+// course's digest is doing, and emails on the throttled email queue. Since
+// the channels change it sends on the channels LoadEvent names, and refuses
+// a channel the worker does not have.
 func Resend(ctx workflow.Context, in ResendInput) (ResendResult, error) {
 	cohorts := workflow.GetVersion(ctx, changeCohorts, workflow.DefaultVersion, 1) == 1
 	revocable := workflow.GetVersion(ctx, changeRevocation, workflow.DefaultVersion, 1) == 1
+	channels := workflow.GetVersion(ctx, changeChannels, workflow.DefaultVersion, 1) == 1
 	recordCtx := workflow.WithActivityOptions(ctx, recordOptions(ErrRecordPermanent, ErrResendRefused))
 	var ev LoadedEvent
 	load := LoadInput{EventID: in.EventID}
@@ -87,6 +114,12 @@ func Resend(ctx workflow.Context, in ResendInput) (ResendResult, error) {
 		return ResendResult{}, err
 	}
 	if err := workflow.UpsertTypedSearchAttributes(ctx, startUpdates(ev.Event, in.LearnerHash)...); err != nil {
+		return ResendResult{}, err
+	}
+	steps := ev.Channels
+	if !channels {
+		steps = []ChannelStep{{Name: StepNameSlack}, {Name: StepNameEmail}}
+	} else if err := knownChannels(in.What, steps); err != nil {
 		return ResendResult{}, err
 	}
 	if err := workflow.ExecuteActivity(recordCtx, ActivityRecordResend, in.ResendRecord).Get(ctx, nil); err != nil {
@@ -103,61 +136,76 @@ func Resend(ctx workflow.Context, in ResendInput) (ResendResult, error) {
 	if revocable {
 		noticeIn.VerificationCode = ev.VerificationCode
 	}
-	// A revoked certificate is not sent again, whatever was asked.
-	withheld := revocable && ev.Revoked && in.What != ResendSlack
-	outcome := OutcomeInput{EventID: in.EventID, SlackChannel: ev.SlackChannel, SlackTS: ev.SlackTS, EmailMessageID: ev.EmailMessageID}
-	var sent, failed, messages []string
-	var slackErr, emailErr error
-	var slackStep, emailStep Step
-	wg := workflow.NewWaitGroup(ctx)
-	if in.What == ResendSlack || in.What == ResendAll {
-		wg.Add(1)
-		workflow.Go(ctx, func(ctx workflow.Context) {
-			defer wg.Done()
-			var r SlackResult
-			if r, slackStep, slackErr = postSlack(ctx, in.NoticeDeadline, noticeIn); slackErr == nil {
-				outcome.SlackChannel, outcome.SlackTS = r.Channel, r.TS
-				if cohorts {
-					outcome.Announcement = AnnouncedMessage
-				}
-			}
-		})
+	// A revoked certificate is not sent again, whatever was asked, and a
+	// channel the course's route turns off sends nothing.
+	var withheld []string
+	sends := make([]bool, len(steps))
+	for i, s := range steps {
+		if !asks(in.What, s.Name) {
+			continue
+		}
+		if s.Off || s.Name == StepNameEmail && revocable && ev.Revoked {
+			withheld = append(withheld, s.Name)
+			continue
+		}
+		sends[i] = true
 	}
-	if (in.What == ResendEmail || in.What == ResendAll) && !withheld {
+	errs := make([]error, len(steps))
+	states := make([]Step, len(steps))
+	receipts := make([]Receipt, len(steps))
+	wg := workflow.NewWaitGroup(ctx)
+	for i, s := range steps {
+		if !sends[i] {
+			continue
+		}
 		wg.Add(1)
 		workflow.Go(ctx, func(ctx workflow.Context) {
 			defer wg.Done()
-			var r EmailResult
-			if r, emailStep, emailErr = emailCertificate(ctx, in.NoticeDeadline, noticeIn, cohorts); emailErr == nil {
-				outcome.EmailMessageID, outcome.CertificateSHA256 = r.MessageID, r.CertificateSHA256
+			switch {
+			case channels:
+				receipts[i], states[i], errs[i] = deliver(ctx, in.NoticeDeadline, s, noticeIn)
+			case s.Name == StepNameSlack:
+				var r SlackResult
+				r, states[i], errs[i] = postSlack(ctx, in.NoticeDeadline, noticeIn)
+				receipts[i] = Receipt{ID: r.TS, Where: r.Channel}
+				if cohorts {
+					receipts[i].Via = AnnouncedMessage
+				}
+			default:
+				var r EmailResult
+				r, states[i], errs[i] = emailCertificate(ctx, in.NoticeDeadline, noticeIn, cohorts)
+				receipts[i] = Receipt{ID: r.MessageID, SHA256: r.CertificateSHA256}
 			}
 		})
 	}
 	wg.Wait(ctx)
 
-	// A step resent now counts by how it went now; one not resent keeps
-	// its earlier state. The order is fixed, whichever ended first.
+	// A channel resent now counts by how it went now; one not resent keeps
+	// its earlier state. The order is the channels', whichever ended first.
 	failedBefore := strings.Split(ev.FailedStep, ",")
-	var stillFailed []string
-	for _, step := range []struct {
-		name  string
-		asked bool
-		err   error
-		state Step
-	}{
-		{StepNameSlack, in.What != ResendEmail, slackErr, slackStep},
-		{StepNameEmail, in.What != ResendSlack && !withheld, emailErr, emailStep},
-	} {
+	outcome := OutcomeInput{EventID: in.EventID}
+	var sent, failed, messages, stillFailed []string
+	for i, s := range steps {
 		switch {
-		case !step.asked:
-			if slices.Contains(failedBefore, step.name) {
-				stillFailed = append(stillFailed, step.name)
+		case !sends[i]:
+			if slices.Contains(failedBefore, s.Name) {
+				stillFailed = append(stillFailed, s.Name)
 			}
-		case step.err != nil:
-			failed, messages = append(failed, step.name), append(messages, step.state.Error)
-			stillFailed = append(stillFailed, step.name)
+		case errs[i] != nil:
+			failed, messages = append(failed, s.Name), append(messages, states[i].Error)
+			stillFailed = append(stillFailed, s.Name)
 		default:
-			sent = append(sent, step.name)
+			sent = append(sent, s.Name)
+			if outcome.Receipts == nil {
+				outcome.Receipts = Receipts{}
+			}
+			outcome.Receipts[s.Name] = receipts[i]
+		}
+	}
+	// A failed channel the worker no longer has stays failed.
+	for _, name := range failedBefore {
+		if name != "" && !slices.ContainsFunc(steps, func(s ChannelStep) bool { return s.Name == name }) {
+			stillFailed = append(stillFailed, name)
 		}
 	}
 	outcome.Status = string(StatusCompleted)
@@ -167,10 +215,7 @@ func Resend(ctx workflow.Context, in ResendInput) (ResendResult, error) {
 		outcome.Error = strings.Join(messages, "; ")
 	}
 	res := ResendResult{Status: Status(outcome.Status), Sent: sent, Failed: failed, Error: strings.Join(messages, "; "),
-		SlackTS: outcome.SlackTS, EmailMessageID: outcome.EmailMessageID}
-	if withheld {
-		res.Withheld = []string{StepNameEmail}
-	}
+		Receipts: outcome.Receipts, Withheld: withheld}
 	err := workflow.ExecuteActivity(recordCtx, ActivityFinishResend, ResendOutcome{
 		RequestID: in.RequestID, Event: outcome, Sent: sent, Failed: failed, Error: res.Error,
 	}).Get(ctx, nil)
@@ -178,4 +223,23 @@ func Resend(ctx workflow.Context, in ResendInput) (ResendResult, error) {
 		return res, err
 	}
 	return res, upsertStatus(ctx, outcome.Status, stillFailed...)
+}
+
+// knownChannels refuses a resend naming a channel the event's worker does
+// not have.
+func knownChannels(what string, steps []ChannelStep) error {
+	if what == ResendAll {
+		return nil
+	}
+	var have []string
+	for _, s := range steps {
+		have = append(have, s.Name)
+	}
+	for name := range strings.SplitSeq(what, ",") {
+		if !slices.Contains(have, name) {
+			return temporal.NewNonRetryableApplicationError(
+				fmt.Sprintf("no channel %q to resend on: the worker has %s", name, strings.Join(have, ", ")), ErrResendRefused, nil)
+		}
+	}
+	return nil
 }

@@ -6,6 +6,7 @@ import (
 
 	"github.com/stretchr/testify/mock"
 	"github.com/stretchr/testify/require"
+	"go.temporal.io/sdk/temporal"
 )
 
 func TestResendKeepsStepsNotResentFailed(t *testing.T) {
@@ -26,10 +27,10 @@ func TestResendKeepsStepsNotResentFailed(t *testing.T) {
 			env := newEnv(t)
 			env.RegisterWorkflow(Resend)
 			ev := sampleInput(t).Event
-			env.OnActivity(ActivityLoadEvent, mock.Anything, mock.Anything).Return(LoadedEvent{Event: ev, Status: "partial", FailedStep: c.failedBefore}, nil)
+			env.OnActivity(ActivityLoadEvent, mock.Anything, mock.Anything).Return(LoadedEvent{Event: ev, Status: "partial", FailedStep: c.failedBefore, Channels: stepsFor(nil)}, nil)
 			env.OnActivity(ActivityRecordResend, mock.Anything, mock.Anything).Return(nil).Once()
-			env.OnActivity(ActivityPostSlackNotice, mock.Anything, mock.Anything).Return(SlackResult{Channel: "C1", TS: "9.9"}, c.slackErr)
-			env.OnActivity(ActivityEmailCertificate, mock.Anything, mock.Anything).Return(EmailResult{MessageID: "m9"}, nil)
+			env.onDeliver(StepNameSlack).Return(Receipt{ID: "9.9", Where: "C1", Via: AnnouncedMessage}, c.slackErr)
+			env.onDeliver(StepNameEmail).Return(Receipt{ID: "m9"}, nil)
 			var finished ResendOutcome
 			env.OnActivity(ActivityFinishResend, mock.Anything, mock.Anything).Run(func(args mock.Arguments) {
 				finished = args.Get(1).(ResendOutcome)
@@ -46,10 +47,10 @@ func TestResendKeepsStepsNotResentFailed(t *testing.T) {
 			require.Equal(t, string(c.wantStatus), finished.Event.Status)
 			require.Equal(t, c.wantFailedStep, finished.Event.FailedStep)
 			if c.what == ResendEmail {
-				env.assertNotStarted(t, "PostSlackNotice")
+				env.assertDelivered(t, StepNameSlack, 0)
 			}
 			if c.slackErr != nil {
-				env.AssertNumberOfCalls(t, "PostSlackNotice", 1)
+				env.assertDelivered(t, StepNameSlack, 1)
 			}
 		})
 	}
@@ -69,12 +70,12 @@ func TestResendWithholdsARevokedCertificate(t *testing.T) {
 	env := newEnv(t)
 	env.RegisterWorkflow(Resend)
 	ev := sampleInput(t).Event
-	env.OnActivity(ActivityLoadEvent, mock.Anything, mock.Anything).Return(LoadedEvent{Event: ev, Status: "completed", Revoked: true, VerificationCode: "7KQ2M-X4D9R-0ZPV3-TNW8H"}, nil)
+	env.OnActivity(ActivityLoadEvent, mock.Anything, mock.Anything).Return(LoadedEvent{Event: ev, Status: "completed", Revoked: true, Channels: stepsFor(nil), VerificationCode: "7KQ2M-X4D9R-0ZPV3-TNW8H"}, nil)
 	env.OnActivity(ActivityRecordResend, mock.Anything, mock.Anything).Return(nil).Once()
 	var notice NoticeInput
-	env.OnActivity(ActivityPostSlackNotice, mock.Anything, mock.Anything).Run(func(args mock.Arguments) {
-		notice = args.Get(1).(NoticeInput)
-	}).Return(SlackResult{Channel: "C1", TS: "9.9"}, nil)
+	env.onDeliver(StepNameSlack).Run(func(args mock.Arguments) {
+		notice = args.Get(1).(DeliverInput).Notice
+	}).Return(Receipt{ID: "9.9", Where: "C1", Via: AnnouncedMessage}, nil)
 	env.OnActivity(ActivityFinishResend, mock.Anything, mock.Anything).Return(nil).Once()
 
 	env.ExecuteWorkflow(Resend, ResendInput{ResendRecord: ResendRecord{RequestID: "r1", EventID: ev.ID, What: ResendAll, RequestedAt: time.Now()}})
@@ -86,5 +87,57 @@ func TestResendWithholdsARevokedCertificate(t *testing.T) {
 	require.Equal(t, []string{"email"}, res.Withheld)
 	require.Equal(t, StatusCompleted, res.Status)
 	require.Equal(t, "7KQ2M-X4D9R-0ZPV3-TNW8H", notice.VerificationCode)
-	env.assertNotStarted(t, "EmailCertificate")
+	env.assertDelivered(t, StepNameEmail, 0)
+}
+
+// TestResendRefusesAChannelTheWorkerDoesNotHave: coursehookctl cannot know
+// the worker's channels, so the resend refuses an unknown one before it
+// audits or sends anything.
+func TestResendRefusesAChannelTheWorkerDoesNotHave(t *testing.T) {
+	env := newEnv(t)
+	env.RegisterWorkflow(Resend)
+	ev := sampleInput(t).Event
+	env.OnActivity(ActivityLoadEvent, mock.Anything, mock.Anything).Return(LoadedEvent{Event: ev, Status: "completed", Channels: stepsFor(nil)}, nil)
+
+	env.ExecuteWorkflow(Resend, ResendInput{ResendRecord: ResendRecord{RequestID: "r1", EventID: ev.ID, What: "slack,fax", RequestedAt: time.Now()}})
+
+	var appErr *temporal.ApplicationError
+	require.ErrorAs(t, env.GetWorkflowError(), &appErr)
+	require.Equal(t, ErrResendRefused, appErr.Type())
+	require.Contains(t, appErr.Message(), `no channel "fax"`)
+	env.assertNotStarted(t, ActivityRecordResend)
+	env.assertDelivered(t, StepNameSlack, 0)
+}
+
+// TestResendSkipsAChannelTheCourseTurnedOff: "all" sends on the channels
+// that are on, and names the others as withheld.
+func TestResendSkipsAChannelTheCourseTurnedOff(t *testing.T) {
+	env := newEnv(t)
+	env.RegisterWorkflow(Resend)
+	ev := sampleInput(t).Event
+	steps := stepsFor(nil)
+	steps[0].Off = true
+	env.OnActivity(ActivityLoadEvent, mock.Anything, mock.Anything).Return(LoadedEvent{Event: ev, Status: "completed", Channels: steps}, nil)
+	env.OnActivity(ActivityRecordResend, mock.Anything, mock.Anything).Return(nil).Once()
+	env.onDeliver(StepNameEmail).Return(Receipt{ID: "m9"}, nil).Once()
+	env.OnActivity(ActivityFinishResend, mock.Anything, mock.Anything).Return(nil).Once()
+
+	env.ExecuteWorkflow(Resend, ResendInput{ResendRecord: ResendRecord{RequestID: "r1", EventID: ev.ID, What: ResendAll, RequestedAt: time.Now()}})
+
+	require.NoError(t, env.GetWorkflowError())
+	var res ResendResult
+	require.NoError(t, env.GetWorkflowResult(&res))
+	require.Equal(t, []string{"email"}, res.Sent)
+	require.Equal(t, []string{"slack"}, res.Withheld)
+	require.Equal(t, Receipts{StepNameEmail: {ID: "m9"}}, res.Receipts)
+	env.assertDelivered(t, StepNameSlack, 0)
+}
+
+func TestCheckWhat(t *testing.T) {
+	for _, ok := range []string{"all", "slack", "email", "webhook", "slack,webhook"} {
+		require.NoError(t, CheckWhat(ok), ok)
+	}
+	for _, bad := range []string{"", "Slack", "slack,", "slack email", "all,slack", "sl@ck"} {
+		require.Error(t, CheckWhat(bad), bad)
+	}
 }

@@ -1,6 +1,7 @@
 package workflows
 
 import (
+	"encoding/json"
 	"time"
 
 	"github.com/coursehook/coursehook/courses"
@@ -28,6 +29,11 @@ const (
 	ActivityLoadEvent          = "LoadEvent"
 	ActivityRecordResend       = "RecordResend"
 	ActivityFinishResend       = "FinishResend"
+	// ActivityDeliver sends one notice on one channel (DeliverInput, a
+	// Receipt back). Since the channels change every notice goes through
+	// it; PostSlackNotice and EmailCertificate stay for the runs from
+	// before.
+	ActivityDeliver = "Deliver"
 )
 
 // ActivityNames lists every activity the workflows schedule, for the
@@ -35,11 +41,10 @@ const (
 func ActivityNames() []string {
 	return []string{ActivityRecordCompletion, ActivityRecordIgnored, ActivityRecordOutcome,
 		ActivityPostSlackNotice, ActivityEmailCertificate, ActivityEnqueueDigestEntry, ActivityPostDigest,
-		ActivityLoadEvent, ActivityRecordResend, ActivityFinishResend}
+		ActivityLoadEvent, ActivityRecordResend, ActivityFinishResend, ActivityDeliver}
 }
 
-// How an event's Slack announcement was made (RecordResult.Announcement and
-// the stored row's).
+// How an event's Slack announcement was made (its receipt's Via).
 const (
 	// AnnouncedMessage: a message of its own.
 	AnnouncedMessage = "message"
@@ -82,15 +87,14 @@ type RecordInput struct {
 // RecordResult is the stored row's state. Receipts are set when an earlier
 // run already delivered a notice, so the workflow can skip it.
 type RecordResult struct {
-	Created           bool   `json:"created"`
-	AlreadyCompleted  bool   `json:"alreadyCompleted"`
-	SlackChannel      string `json:"slackChannel,omitempty"`
-	SlackTS           string `json:"slackTs,omitempty"`
-	EmailMessageID    string `json:"emailMessageId,omitempty"`
-	CertificateSHA256 string `json:"certificateSha256,omitempty"`
-	// Announcement says how SlackTS announced the event (AnnouncedMessage
-	// or AnnouncedDigest).
-	Announcement string `json:"announcement,omitempty"`
+	Created          bool     `json:"created"`
+	AlreadyCompleted bool     `json:"alreadyCompleted"`
+	Receipts         Receipts `json:"receipts,omitempty"`
+	// Channels are the event's notice steps, in the order they are
+	// reported, each on or off by its recorded route. Empty in the results
+	// recorded before the channels change, whose runs spell out Slack and
+	// email.
+	Channels []ChannelStep `json:"channels,omitempty"`
 	// Route is the routing recorded with the event on its first run; nil
 	// when the worker has no routing (Activities.Routes unset).
 	Route *courses.Route `json:"route,omitempty"`
@@ -100,6 +104,13 @@ type RecordResult struct {
 	// VerificationCode is the certificate's code, stored with the row;
 	// empty without verification.
 	VerificationCode string `json:"verificationCode,omitempty"`
+}
+
+// UnmarshalJSON also reads the receipt fields of results recorded before
+// the channels change.
+func (r *RecordResult) UnmarshalJSON(b []byte) error {
+	type plain RecordResult
+	return decodeWithLegacyReceipts(b, (*plain)(r), &r.Receipts)
 }
 
 // Previous is an earlier completion of the same course by the same learner.
@@ -143,16 +154,20 @@ type EmailResult struct {
 
 // OutcomeInput is the final state of one event.
 type OutcomeInput struct {
-	EventID           string `json:"eventId"`
-	Status            string `json:"status"`
-	SlackChannel      string `json:"slackChannel,omitempty"`
-	SlackTS           string `json:"slackTs,omitempty"`
-	EmailMessageID    string `json:"emailMessageId,omitempty"`
-	CertificateSHA256 string `json:"certificateSha256,omitempty"`
-	FailedStep        string `json:"failedStep,omitempty"`
-	Error             string `json:"error,omitempty"`
-	// Announcement says how SlackTS announced the event.
-	Announcement string `json:"announcement,omitempty"`
+	EventID string `json:"eventId"`
+	Status  string `json:"status"`
+	// Receipts are the deliveries to store; a channel it leaves out keeps
+	// its stored receipt.
+	Receipts   Receipts `json:"receipts,omitempty"`
+	FailedStep string   `json:"failedStep,omitempty"`
+	Error      string   `json:"error,omitempty"`
+}
+
+// UnmarshalJSON also reads the receipt fields of inputs scheduled before
+// the channels change.
+func (o *OutcomeInput) UnmarshalJSON(b []byte) error {
+	type plain OutcomeInput
+	return decodeWithLegacyReceipts(b, (*plain)(o), &o.Receipts)
 }
 
 // ErrResendRefused: the event cannot be resent (unknown, or not a course
@@ -171,13 +186,14 @@ type LoadInput struct {
 // stored row and raw payload, so a resend works after Temporal's retention
 // removed the original workflow.
 type LoadedEvent struct {
-	Event          event.Event `json:"event"`
-	ReceivedAt     time.Time   `json:"receivedAt"`
-	Status         string      `json:"status"`
-	FailedStep     string      `json:"failedStep,omitempty"`
-	SlackChannel   string      `json:"slackChannel,omitempty"`
-	SlackTS        string      `json:"slackTs,omitempty"`
-	EmailMessageID string      `json:"emailMessageId,omitempty"`
+	Event      event.Event `json:"event"`
+	ReceivedAt time.Time   `json:"receivedAt"`
+	Status     string      `json:"status"`
+	FailedStep string      `json:"failedStep,omitempty"`
+	Receipts   Receipts    `json:"receipts,omitempty"`
+	// Channels are the steps a resend may send, as for a completion; empty
+	// in the results recorded before the channels change.
+	Channels []ChannelStep `json:"channels,omitempty"`
 	// Route is the event's recorded route, or the current one when asked;
 	// nil without routing.
 	Route *courses.Route `json:"route,omitempty"`
@@ -187,6 +203,13 @@ type LoadedEvent struct {
 	// Revoked says an operator revoked the certificate: a resend does not
 	// email it again.
 	Revoked bool `json:"revoked,omitempty"`
+}
+
+// UnmarshalJSON also reads the receipt fields of results recorded before
+// the channels change.
+func (l *LoadedEvent) UnmarshalJSON(b []byte) error {
+	type plain LoadedEvent
+	return decodeWithLegacyReceipts(b, (*plain)(l), &l.Receipts)
 }
 
 // ResendRecord is the audit row of one resend.
@@ -275,3 +298,131 @@ type DigestInput struct {
 
 // MaxDigestNames is how many learners a digest names.
 const MaxDigestNames = 10
+
+// Receipt is what a channel's provider gave back for one delivery: enough
+// for an operator, or a retry, to find it again.
+type Receipt struct {
+	// ID is the provider's id of the delivery: Slack's message ts,
+	// SendGrid's message id, the webhook-id.
+	ID string `json:"id"`
+	// Where is where it went when the channel has more than one place: the
+	// Slack channel, the webhook's host.
+	Where string `json:"where,omitempty"`
+	// Via says how a channel with more than one way made it: Slack's
+	// AnnouncedMessage or AnnouncedDigest.
+	Via string `json:"via,omitempty"`
+	// SHA256 is the hex SHA-256 of what was delivered, where that is kept:
+	// the certificate PDF.
+	SHA256 string `json:"sha256,omitempty"`
+}
+
+// String is the receipt as progress and logs show it.
+func (r Receipt) String() string {
+	s := r.ID
+	if r.Where != "" {
+		s = r.Where + " " + s
+	}
+	if r.Via == AnnouncedDigest {
+		s = "in the cohort digest: " + s
+	}
+	return s
+}
+
+// UnmarshalJSON also reads the results of PostSlackNotice and
+// EmailCertificate (SlackResult, EmailResult), which the runs from before
+// the channels change recorded.
+func (r *Receipt) UnmarshalJSON(b []byte) error {
+	type plain Receipt
+	var v struct {
+		plain
+		SlackResult
+		MessageID         string `json:"messageId"`
+		CertificateSHA256 string `json:"certificateSha256"`
+	}
+	if err := json.Unmarshal(b, &v); err != nil {
+		return err
+	}
+	*r = Receipt(v.plain)
+	if r.ID == "" {
+		r.ID = v.TS + v.MessageID
+	}
+	if r.Where == "" {
+		r.Where = v.Channel
+	}
+	if r.SHA256 == "" {
+		r.SHA256 = v.CertificateSHA256
+	}
+	return nil
+}
+
+// Receipts are an event's deliveries by channel name.
+type Receipts map[string]Receipt
+
+// legacyReceipts are the receipt fields that inputs and results carried
+// before the channels change. Recorded histories, and activities that
+// workers of that time scheduled, still hold them.
+type legacyReceipts struct {
+	SlackChannel      string `json:"slackChannel,omitempty"`
+	SlackTS           string `json:"slackTs,omitempty"`
+	EmailMessageID    string `json:"emailMessageId,omitempty"`
+	CertificateSHA256 string `json:"certificateSha256,omitempty"`
+	Announcement      string `json:"announcement,omitempty"`
+}
+
+// decodeWithLegacyReceipts decodes b into v, a type without UnmarshalJSON
+// of its own, then adds to *receipts the legacy receipt fields b holds.
+func decodeWithLegacyReceipts(b []byte, v any, receipts *Receipts) error {
+	if err := json.Unmarshal(b, v); err != nil {
+		return err
+	}
+	var l legacyReceipts
+	if err := json.Unmarshal(b, &l); err != nil {
+		return err
+	}
+	*receipts = l.fold(*receipts)
+	return nil
+}
+
+// fold adds the legacy receipts to r, which keeps any it has.
+func (l legacyReceipts) fold(r Receipts) Receipts {
+	add := func(name string, rc Receipt) {
+		if rc.ID == "" {
+			return
+		}
+		if r == nil {
+			r = Receipts{}
+		}
+		if _, ok := r[name]; !ok {
+			r[name] = rc
+		}
+	}
+	add(StepNameSlack, Receipt{ID: l.SlackTS, Where: l.SlackChannel, Via: l.Announcement})
+	add(StepNameEmail, Receipt{ID: l.EmailMessageID, SHA256: l.CertificateSHA256})
+	return r
+}
+
+// ChannelStep is how the workflow sends one notice: decided by the record
+// step from the worker's channels and the event's route, and so recorded in
+// the history, which keeps a replay on the same steps whatever the worker
+// registers later.
+type ChannelStep struct {
+	// Name is the channel's (StepNameSlack, StepNameEmail, "webhook").
+	Name string `json:"name"`
+	// Off: the route does not send on this channel.
+	Off bool `json:"off,omitempty"`
+	// QueueSuffix names the channel's throttled task queue: the
+	// workflow's own queue and the suffix.
+	QueueSuffix string `json:"queueSuffix"`
+	// StartToClose bounds one attempt.
+	StartToClose time.Duration `json:"startToClose"`
+	// Permanent are the failure types that stop the retries at once.
+	Permanent []string `json:"permanent,omitempty"`
+	// Digest: the notice goes through the course's cohort digest.
+	Digest bool `json:"digest,omitempty"`
+}
+
+// DeliverInput is one notice on one channel.
+type DeliverInput struct {
+	Channel string      `json:"channel"`
+	Notice  NoticeInput `json:"notice"`
+}

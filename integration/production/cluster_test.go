@@ -297,15 +297,15 @@ func requireProcessedOnce(t *testing.T, ctx context.Context, tb *testbed, tc cli
 	for _, e := range events {
 		rec, err := st.Get(ctx, e.id)
 		require.NoError(t, err)
-		switch rec.Announcement {
-		case store.AnnouncedMessage:
+		switch rec.Receipts[workflows.StepNameSlack].Via {
+		case workflows.AnnouncedMessage:
 			require.Len(t, tb.slack.MessagesFor(e.id), 1, "one Slack message for %s", e.id)
-		case store.AnnouncedDigest:
+		case workflows.AnnouncedDigest:
 			require.Empty(t, tb.slack.MessagesFor(e.id), "%s was digested, not posted", e.id)
-			require.True(t, digests[rec.SlackTS], "%s's row names its digest", e.id)
+			require.True(t, digests[rec.Receipts[workflows.StepNameSlack].ID], "%s's row names its digest", e.id)
 			digested++
 		default:
-			t.Fatalf("event %s: announcement %q", e.id, rec.Announcement)
+			t.Fatalf("event %s: announcement %q", e.id, rec.Receipts[workflows.StepNameSlack].Via)
 		}
 		require.NotEmpty(t, tb.sendgrid.MessagesFor(e.id), "an email for %s", e.id)
 	}

@@ -59,7 +59,7 @@ func Certificate(rec store.Record, defaultIssuer string) (verify.Certificate, er
 		CourseTitle:       rec.CourseTitle,
 		CompletedAt:       rec.CompletedAt,
 		Issuer:            issuer,
-		CertificateSHA256: rec.CertificateSHA256,
+		CertificateSHA256: rec.CertificateSHA256(),
 	}
 	if rec.Revoked() {
 		c.RevokedAt, c.Reason = rec.RevokedAt, verify.Reason(rec.RevocationReason)

@@ -11,6 +11,7 @@ import (
 	"github.com/coursehook/coursehook/internal/pgtest"
 	"github.com/coursehook/coursehook/store"
 	"github.com/coursehook/coursehook/verify"
+	"github.com/coursehook/coursehook/workflows"
 )
 
 // databases are the two the store runs on, each a fresh one per call.
@@ -39,7 +40,7 @@ func certify(t *testing.T, s *store.Store, c store.Completion) {
 	c.CompletedAt, c.ReceivedAt, c.Payload = completedAt, completedAt, []byte(`{}`)
 	_, _, err := s.Insert(t.Context(), c, store.StatusRecorded)
 	require.NoError(t, err)
-	require.NoError(t, s.RecordOutcome(t.Context(), store.Outcome{EventID: c.EventID, Status: store.StatusCompleted, CertificateSHA256: "sha-" + c.EventID}))
+	require.NoError(t, s.RecordOutcome(t.Context(), store.Outcome{EventID: c.EventID, Status: store.StatusCompleted, Receipts: workflows.Receipts{"email": {ID: "m-" + c.EventID, SHA256: "sha-" + c.EventID}}}))
 }
 
 func TestLookup(t *testing.T) {

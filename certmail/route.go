@@ -1,15 +1,12 @@
-package activities
+package certmail
 
 import (
-	"fmt"
 	"time"
 
-	"go.temporal.io/sdk/temporal"
-
+	"github.com/coursehook/coursehook/channel"
 	"github.com/coursehook/coursehook/courses"
 	"github.com/coursehook/coursehook/event"
 	"github.com/coursehook/coursehook/mail"
-	"github.com/coursehook/coursehook/workflows"
 )
 
 // applyRoute gives the email the course's own wording (the certificate's
@@ -41,9 +38,7 @@ func applyRoute(route *courses.Route, e event.Event, completed time.Time, msg *m
 		if err != nil {
 			// The loader tried every template against sample fields, so
 			// this one would fail again on every retry.
-			return temporal.NewApplicationErrorWithOptions(
-				fmt.Sprintf("email %s template of course %s: %v", t.name, e.NotifiableID, err), workflows.ErrEmailPermanent,
-				temporal.ApplicationErrorOptions{NonRetryable: true, Cause: err})
+			return channel.Fail(true, 0, err, "email %s template of course %s: %v", t.name, e.NotifiableID, err)
 		}
 		*t.dst = text
 	}
