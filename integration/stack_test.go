@@ -24,6 +24,7 @@ import (
 	sdklog "go.temporal.io/sdk/log"
 
 	"github.com/coursehook/coursehook/activities"
+	"github.com/coursehook/coursehook/channel"
 	"github.com/coursehook/coursehook/config"
 	"github.com/coursehook/coursehook/courses"
 	"github.com/coursehook/coursehook/deadletter"
@@ -95,6 +96,9 @@ type stackOptions struct {
 	Verification bool
 	// VerifyPerMinute is the pages' rate limit per source (30 when zero).
 	VerifyPerMinute int
+	// Channels are notice channels the worker has beside Slack and email;
+	// their COURSES_FILE sections are read with Courses.
+	Channels []channel.Channel
 }
 
 // verificationKey signs the stacks' certificates.
@@ -154,9 +158,9 @@ func build(t testing.TB, poster slacknotify.Poster, sender mail.Sender, opts ...
 	taskQueue := "coursehook-" + t.Name() + "-" + uuid.NewString()
 	s.TaskQueue = taskQueue
 	if !o.NoWorker {
-		acts := wire.NewActivities(st, wire.Builtin(poster, sender, wire.Builtins{
+		acts := wire.NewActivities(st, append(wire.Builtin(poster, sender, wire.Builtins{
 			SlackPerSecond: o.SlackPerSecond, EmailsPerSecond: o.EmailsPerSecond, PublicBaseURL: s.URL(),
-		}))
+		}), o.Channels...))
 		acts.Metrics = metrics.NewWorker(s.WorkerMetrics, func(ctx context.Context) (int, error) {
 			return st.CountStatus(ctx, store.StatusPartial)
 		}, log)
@@ -241,7 +245,7 @@ func routes(t testing.TB, o stackOptions) *courses.Routes {
 		Email:  courses.EmailRoute{Enabled: true},
 		Digest: courses.DigestRoute{Threshold: cmp.Or(o.DigestThreshold, config.DefaultDigestThreshold), Window: cmp.Or(o.DigestWindow, config.DefaultDigestWindow)},
 	}
-	table, err := courses.Load(path, base)
+	table, err := courses.Load(path, base, wire.Sections(o.Channels)...)
 	require.NoError(t, err)
 	return courses.NewRoutes(table)
 }

@@ -593,3 +593,33 @@ func TestDatabaseStepsRunLocallyThenAsOrdinaryActivities(t *testing.T) {
 	require.Equal(t, 1, ordinary, "then the step goes on as an ordinary activity")
 	require.True(t, outcomeLocal, "the outcome is recorded locally while the database answers")
 }
+
+// TestEveryChannelTheRecordStepNamesIsSent: a third channel needs nothing
+// of the workflow: it fans out over the steps, keeps each receipt, and
+// names failures in the steps' order.
+func TestEveryChannelTheRecordStepNamesIsSent(t *testing.T) {
+	hook := ChannelStep{Name: "webhook", QueueSuffix: "-webhook", StartToClose: 30 * time.Second, Permanent: []string{"WebhookPermanent"}}
+	env := newEnv(t)
+	env.OnActivity(ActivityRecordCompletion, mock.Anything, mock.Anything).
+		Return(RecordResult{Created: true, Channels: append(stepsFor(nil), hook)}, nil)
+	env.onDeliver(StepNameSlack).Return(Receipt{}, refusal("slack: invalid_auth", ErrSlackPermanent)).Once()
+	env.onDeliver(StepNameEmail).Return(Receipt{ID: "m1"}, nil).Once()
+	env.onDeliver("webhook").Return(Receipt{}, refusal("webhook: 410 Gone", "WebhookPermanent")).Once()
+	var outcome OutcomeInput
+	env.OnActivity(ActivityRecordOutcome, mock.Anything, mock.Anything).Run(func(args mock.Arguments) {
+		outcome = args.Get(1).(OutcomeInput)
+	}).Return(nil).Once()
+
+	env.ExecuteWorkflow(CourseCompletion, sampleInput(t))
+
+	r := result(t, env)
+	require.Equal(t, StatusPartial, r.Status)
+	require.Equal(t, "slack,webhook", r.FailedStep, "in the steps' order")
+	require.Equal(t, "slack: invalid_auth; webhook: 410 Gone", r.Error)
+	require.Equal(t, Receipts{StepNameEmail: {ID: "m1"}}, outcome.Receipts)
+	require.Equal(t, "default-test-taskqueue-webhook", env.queue(ActivityDeliver+"/webhook"))
+	p := progress(t, env)
+	require.Equal(t, StepFailed, p.Channels["webhook"].State)
+	require.Equal(t, StepDone, p.Channels[StepNameEmail].State)
+	env.AssertExpectations(t)
+}
