@@ -50,16 +50,21 @@ type Config struct {
 	// round trip less per event, and no folding of cohorts.
 	DigestOff       bool
 	EmailsPerSecond float64
-	SendGridAPIKey  string
-	SendGridAPIURL  string
-	EmailFrom       string
-	EmailFromName   string
-	OutboxDir       string
-	MaxBodyBytes    int64
-	StartTimeout    time.Duration
-	NoticeDeadline  time.Duration
-	ShutdownTimeout time.Duration
-	LogLevel        string
+	// WebhookOutPerSecond caps the onward webhooks to each destination
+	// host, per worker; WebhookOutAllowPrivate lets them reach private,
+	// loopback and link-local addresses (a local receiver).
+	WebhookOutPerSecond    float64
+	WebhookOutAllowPrivate bool
+	SendGridAPIKey         string
+	SendGridAPIURL         string
+	EmailFrom              string
+	EmailFromName          string
+	OutboxDir              string
+	MaxBodyBytes           int64
+	StartTimeout           time.Duration
+	NoticeDeadline         time.Duration
+	ShutdownTimeout        time.Duration
+	LogLevel               string
 	// AllowedSources are the addresses that may post webhooks. It is nil
 	// exactly when AllowAllSources is set.
 	AllowedSources []netip.Prefix
@@ -180,6 +185,9 @@ const (
 	// DefaultEmailsPerSecond caps certificate emails across the deployment,
 	// under SendGrid's per-account rate limit.
 	DefaultEmailsPerSecond = 10
+	// DefaultWebhookOutPerSecond caps the onward webhooks to one host: a
+	// customer's endpoint is rarely built for a cohort's burst.
+	DefaultWebhookOutPerSecond = 10
 )
 
 // SlackOutbox reports whether Slack notices go to files instead of Slack.
@@ -313,6 +321,8 @@ func (r *reader) worker(c *Config) {
 		r.fail("SLACK_DIGEST_WINDOW", "is %s; at most %s is accepted", c.DigestWindow, MaxDigestWindow)
 	}
 	c.EmailsPerSecond = r.positiveFloat("SENDGRID_EMAILS_PER_SECOND", DefaultEmailsPerSecond)
+	c.WebhookOutPerSecond = r.positiveFloat("WEBHOOK_OUT_PER_SECOND", DefaultWebhookOutPerSecond)
+	c.WebhookOutAllowPrivate = r.boolean("WEBHOOK_OUT_ALLOW_PRIVATE", false)
 	c.SendGridAPIKey = r.str("SENDGRID_API_KEY", "")
 	c.SendGridAPIURL = r.httpURL("SENDGRID_API_URL", DefaultSendGridAPIURL)
 	c.EmailFrom = r.email("EMAIL_FROM", "")

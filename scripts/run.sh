@@ -21,6 +21,9 @@ export TEMPORAL_CONFIG_FILE=${TEMPORAL_CONFIG_FILE:-/dev/null}
 export HTTP_ADDR=${HTTP_ADDR:-:8080}
 export DATABASE_URL=${DATABASE_URL:-$DATA/coursehook.db}
 export OUTBOX_DIR=${OUTBOX_DIR:-$DATA/outbox}
+# Onward webhooks (COURSES_FILE's webhook:) to a receiver on this machine:
+# private and loopback addresses are refused unless this is on.
+export WEBHOOK_OUT_ALLOW_PRIVATE=${WEBHOOK_OUT_ALLOW_PRIVATE:-true}
 export DEAD_LETTER_DIR=${DEAD_LETTER_DIR:-$DATA/dead-letter}
 # The webhook server takes events only from the platform's two addresses;
 # locally, curl comes from loopback too. An explicit ALLOWED_SOURCE_IPS

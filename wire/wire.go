@@ -7,10 +7,12 @@ package wire
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
+	"os"
 	"sync"
 	"time"
 
@@ -26,7 +28,9 @@ import (
 	"github.com/coursehook/coursehook/channel"
 	"github.com/coursehook/coursehook/config"
 	"github.com/coursehook/coursehook/courses"
+	"github.com/coursehook/coursehook/event"
 	"github.com/coursehook/coursehook/mail"
+	"github.com/coursehook/coursehook/onward"
 	"github.com/coursehook/coursehook/slacknotify"
 	"github.com/coursehook/coursehook/store"
 	"github.com/coursehook/coursehook/verify"
@@ -39,9 +43,39 @@ import (
 // event than the brief one the workflow carries.
 func NoticeChannels(cfg config.Config, log *slog.Logger, httpClient *http.Client, st *store.Store) []channel.Channel {
 	poster, sender := Providers(cfg, log, httpClient)
-	return Builtin(poster, sender, Builtins{
+	return append(Builtin(poster, sender, Builtins{
 		SlackPerSecond: cfg.SlackPerSecond, EmailsPerSecond: cfg.EmailsPerSecond, PublicBaseURL: cfg.PublicBaseURL,
-	})
+	}), webhookChannel(cfg, log, st))
+}
+
+// webhookChannel posts completions onward, signed, to the URLs COURSES_FILE
+// names (onward.Channel), with the event read whole from st.
+func webhookChannel(cfg config.Config, log *slog.Logger, st *store.Store) onward.Channel {
+	if cfg.WebhookOutAllowPrivate {
+		log.Warn("onward webhooks may reach private, loopback and link-local addresses (WEBHOOK_OUT_ALLOW_PRIVATE=true): for a local receiver only")
+	}
+	ch := onward.Channel{
+		Sender:        onward.NewSender(onward.Options{PerSecond: cfg.WebhookOutPerSecond, AllowPrivate: cfg.WebhookOutAllowPrivate}),
+		Getenv:        os.Getenv,
+		PublicBaseURL: cfg.PublicBaseURL,
+		OutboxDir:     cfg.OutboxDir,
+	}
+	if st != nil {
+		ch.Event = func(ctx context.Context, eventID string) (event.Event, error) {
+			rec, err := st.Get(ctx, eventID)
+			if err != nil {
+				return event.Event{}, err
+			}
+			// Decoded without validation, as a resend decodes it: the body
+			// passed validation when it came.
+			var e event.Event
+			if err := json.Unmarshal(rec.Payload, &e); err != nil {
+				return event.Event{}, fmt.Errorf("stored payload of %s does not decode: %w", eventID, err)
+			}
+			return e, nil
+		}
+	}
+	return ch
 }
 
 // Builtins tune the Slack and email channels.
