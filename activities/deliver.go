@@ -24,30 +24,35 @@ func (a *Activities) Deliver(ctx context.Context, in workflows.DeliverInput) (wo
 		// worker of the deployment, newer or older, may have it.
 		return workflows.Receipt{}, temporal.NewApplicationError("this worker has no channel "+in.Channel, channel.RetryableType(in.Channel))
 	}
-	return a.deliver(ctx, ch, in.Notice)
+	n, spec := in.Notice, ch.Spec()
+	find := func(since time.Time) (workflows.Receipt, bool, error) { return ch.Find(ctx, n, since) }
+	if r, found, err := a.deliveredBefore(ctx, spec, n.Event.ID, find); found || err != nil {
+		return r, err
+	}
+	start := time.Now()
+	r, err := ch.Send(ctx, n)
+	a.Metrics.ProviderCall(spec.Provider, time.Since(start), err)
+	if err != nil {
+		return workflows.Receipt{}, a.counted(spec.Name, failure(spec, n.Event.ID, err))
+	}
+	a.Metrics.Notice(spec.Name, metrics.Sent)
+	activity.GetLogger(ctx).Info(spec.Name+" notice delivered", "eventId", n.Event.ID, "receipt", r.String())
+	return r, nil
 }
 
 // PostSlackNotice is the Slack notice of the workflows from before the
 // channels change, which schedule it by this name: Deliver on the slack
 // channel, with their result.
 func (a *Activities) PostSlackNotice(ctx context.Context, in workflows.NoticeInput) (workflows.SlackResult, error) {
-	r, err := a.legacy(ctx, workflows.StepNameSlack, in)
+	r, err := a.Deliver(ctx, workflows.DeliverInput{Channel: workflows.StepNameSlack, Notice: in})
 	return workflows.SlackResult{Channel: r.Where, TS: r.ID}, err
 }
 
 // EmailCertificate is the certificate email of the workflows from before
 // the channels change: Deliver on the email channel, with their result.
 func (a *Activities) EmailCertificate(ctx context.Context, in workflows.NoticeInput) (workflows.EmailResult, error) {
-	r, err := a.legacy(ctx, workflows.StepNameEmail, in)
+	r, err := a.Deliver(ctx, workflows.DeliverInput{Channel: workflows.StepNameEmail, Notice: in})
 	return workflows.EmailResult{MessageID: r.ID, CertificateSHA256: r.SHA256}, err
-}
-
-func (a *Activities) legacy(ctx context.Context, name string, in workflows.NoticeInput) (workflows.Receipt, error) {
-	ch := a.channel(name)
-	if ch == nil {
-		return workflows.Receipt{}, errors.New("this worker has no channel " + name)
-	}
-	return a.deliver(ctx, ch, in)
 }
 
 func (a *Activities) channel(name string) channel.Channel {
@@ -59,32 +64,32 @@ func (a *Activities) channel(name string) channel.Channel {
 	return nil
 }
 
-func (a *Activities) deliver(ctx context.Context, ch channel.Channel, n workflows.NoticeInput) (workflows.Receipt, error) {
-	spec := ch.Spec()
+// deliveredBefore looks, on a retry, for the delivery (a notice, id its
+// event id, or a digest, id its window) that an earlier attempt may have
+// made before its answer was lost, to a worker crash or a timeout. found
+// means return that receipt rather than send; an error means retry the
+// whole attempt. A channel that cannot look with its configuration
+// (channel.ErrCannotLook) sends anyway.
+func (a *Activities) deliveredBefore(ctx context.Context, spec channel.Spec, id string,
+	find func(since time.Time) (workflows.Receipt, bool, error)) (workflows.Receipt, bool, error) {
+	info := activity.GetInfo(ctx)
+	if info.Attempt <= 1 {
+		return workflows.Receipt{}, false, nil
+	}
 	log := activity.GetLogger(ctx)
-	if info := activity.GetInfo(ctx); info.Attempt > 1 {
-		r, found, err := ch.Find(ctx, n, info.ScheduledTime.Add(-findSkew))
-		switch {
-		case err == nil && found:
-			log.Info(spec.Name+" notice was already delivered by an earlier attempt", "eventId", n.Event.ID, "receipt", r.String())
-			a.Metrics.Notice(spec.Name, metrics.FoundExisting)
-			return r, nil
-		case err == nil:
-		case errors.Is(err, channel.ErrCannotLook):
-			log.Warn("cannot check for an earlier "+spec.Name+" notice; sending anyway", "eventId", n.Event.ID, "error", err)
-		default:
-			// The provider is unreachable: sending would fail too, and a
-			// blind send could duplicate. Retry the whole attempt later.
-			return workflows.Receipt{}, a.counted(spec.Name, failure(spec, n.Event.ID, err))
-		}
+	r, found, err := find(info.ScheduledTime.Add(-findSkew))
+	switch {
+	case err == nil && found:
+		log.Info(spec.Name+" delivery was already made by an earlier attempt", "id", id, "receipt", r.String())
+		a.Metrics.Notice(spec.Name, metrics.FoundExisting)
+		return r, true, nil
+	case err == nil:
+	case errors.Is(err, channel.ErrCannotLook):
+		log.Warn("cannot check for an earlier "+spec.Name+" delivery; sending anyway", "id", id, "error", err)
+	default:
+		// The provider is unreachable: sending would fail too, and a blind
+		// send could duplicate. Retry the whole attempt later.
+		return workflows.Receipt{}, false, a.counted(spec.Name, failure(spec, id, err))
 	}
-	start := time.Now()
-	r, err := ch.Send(ctx, n)
-	a.Metrics.ProviderCall(spec.Provider, time.Since(start), err)
-	if err != nil {
-		return workflows.Receipt{}, a.counted(spec.Name, failure(spec, n.Event.ID, err))
-	}
-	a.Metrics.Notice(spec.Name, metrics.Sent)
-	log.Info(spec.Name+" notice delivered", "eventId", n.Event.ID, "receipt", r.String())
-	return r, nil
+	return workflows.Receipt{}, false, nil
 }

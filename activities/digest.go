@@ -42,20 +42,16 @@ func (a *Activities) EnqueueDigestEntry(ctx context.Context, in workflows.Enqueu
 // second digest.
 func (a *Activities) PostDigest(ctx context.Context, in workflows.DigestInput) (workflows.SlackResult, error) {
 	slack := channel.Spec{Name: workflows.StepNameSlack}
-	log := activity.GetLogger(ctx)
-	if info := activity.GetInfo(ctx); info.Attempt > 1 && a.DigestFinder != nil {
-		r, found, err := a.DigestFinder.FindDigest(ctx, in.Channel, in.WindowID, info.ScheduledTime.Add(-findSkew))
-		var se *slacknotify.Error
-		switch {
-		case err == nil && found:
-			log.Info("slack digest was already posted by an earlier attempt", "window", in.WindowID, "channel", r.Channel, "ts", r.TS)
-			a.Metrics.Notice(slack.Name, metrics.FoundExisting)
-			return workflows.SlackResult{Channel: r.Channel, TS: r.TS}, nil
-		case err == nil:
-		case errors.Is(err, slacknotify.ErrChannelNotID), errors.As(err, &se) && se.Permanent:
-			log.Warn("cannot check slack for an earlier digest; posting anyway", "window", in.WindowID, "error", err)
-		default:
-			return workflows.SlackResult{}, a.counted(slack.Name, failure(slack, in.WindowID, slacknotify.Failure(err)))
+	if a.DigestFinder != nil {
+		find := func(since time.Time) (workflows.Receipt, bool, error) {
+			r, found, err := a.DigestFinder.FindDigest(ctx, in.Channel, in.WindowID, since)
+			if err != nil {
+				return workflows.Receipt{}, false, slacknotify.FindError(err)
+			}
+			return workflows.Receipt{ID: r.TS, Where: r.Channel}, found, nil
+		}
+		if r, found, err := a.deliveredBefore(ctx, slack, in.WindowID, find); found || err != nil {
+			return workflows.SlackResult{Channel: r.Where, TS: r.ID}, err
 		}
 	}
 	start := time.Now()
@@ -65,6 +61,6 @@ func (a *Activities) PostDigest(ctx context.Context, in workflows.DigestInput) (
 		return workflows.SlackResult{}, a.counted(slack.Name, failure(slack, in.WindowID, slacknotify.Failure(err)))
 	}
 	a.Metrics.Notice(slack.Name, metrics.Sent)
-	log.Info("slack digest posted", "window", in.WindowID, "count", in.Count, "channel", r.Channel, "ts", r.TS)
+	activity.GetLogger(ctx).Info("slack digest posted", "window", in.WindowID, "count", in.Count, "channel", r.Channel, "ts", r.TS)
 	return workflows.SlackResult{Channel: r.Channel, TS: r.TS}, nil
 }

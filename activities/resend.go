@@ -2,14 +2,12 @@ package activities
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"strings"
 
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/temporal"
 
-	"github.com/coursehook/coursehook/event"
 	"github.com/coursehook/coursehook/store"
 	"github.com/coursehook/coursehook/workflows"
 )
@@ -20,10 +18,8 @@ func (a *Activities) LoadEvent(ctx context.Context, in workflows.LoadInput) (wor
 	if err != nil {
 		return workflows.LoadedEvent{}, recordFailure(fmt.Errorf("load event %s: %w", in.EventID, err))
 	}
-	var ev event.Event
-	// The payload passed validation when it came; decoding it again without
-	// validation keeps a later, stricter rule from locking it out.
-	if err := json.Unmarshal(rec.Payload, &ev); err != nil || !ev.IsCourseCompletion() {
+	ev, err := rec.Event()
+	if err != nil || !ev.IsCourseCompletion() {
 		return workflows.LoadedEvent{}, temporal.NewApplicationErrorWithOptions(
 			fmt.Sprintf("event %s is not a recorded course completion (status %s)", in.EventID, rec.Status),
 			workflows.ErrResendRefused, temporal.ApplicationErrorOptions{NonRetryable: true})

@@ -5,8 +5,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"sync"
 	"testing"
 
@@ -83,8 +85,7 @@ func webhookStack(t *testing.T, r *receiver) *stack {
 			if err != nil {
 				return event.Event{}, err
 			}
-			var e event.Event
-			return e, json.Unmarshal(rec.Payload, &e)
+			return rec.Event()
 		},
 	}
 	s = newStack(t, stackOptions{
@@ -140,7 +141,7 @@ func TestWebhookDeliveredOnceThroughRetries(t *testing.T) {
 	rec, err := s.Store.Get(context.Background(), id)
 	require.NoError(t, err)
 	require.Equal(t, res.Receipts, rec.Receipts)
-	require.ElementsMatch(t, []string{"slack", "email", "webhook"}, keys(rec.Receipts))
+	require.ElementsMatch(t, []string{"slack", "email", "webhook"}, slices.Collect(maps.Keys(rec.Receipts)))
 }
 
 // TestWebhookGoneIsPermanent: a 410 ends the webhook step at once; the
@@ -164,12 +165,4 @@ func TestWebhookGoneIsPermanent(t *testing.T) {
 	rec, err := s.Store.Get(context.Background(), id)
 	require.NoError(t, err)
 	require.Equal(t, "webhook", rec.FailedStep)
-}
-
-func keys(r workflows.Receipts) []string {
-	var out []string
-	for k := range r {
-		out = append(out, k)
-	}
-	return out
 }

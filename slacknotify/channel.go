@@ -59,20 +59,26 @@ func (c Channel) Find(ctx context.Context, in workflows.NoticeInput, since time.
 		return workflows.Receipt{}, false, nil
 	}
 	r, found, err := c.Finder.FindIn(ctx, routeChannel(in.Route), in.Event.ID, since)
-	var se *Error
-	switch {
-	case err == nil && found:
-		return workflows.Receipt{ID: r.TS, Where: r.Channel, Via: workflows.AnnouncedMessage}, true, nil
-	case errors.Is(err, ErrChannelNotID), errors.As(err, &se) && se.Permanent:
-		// A channel name, a token without the history scope: posting is
-		// still better than never telling the team.
-		return workflows.Receipt{}, false, fmt.Errorf("%w: %w", channel.ErrCannotLook, err)
-	case err != nil:
-		// Slack is unreachable: posting would fail too, and a blind post
-		// could duplicate.
-		return workflows.Receipt{}, false, Failure(err)
+	if err != nil {
+		return workflows.Receipt{}, false, FindError(err)
 	}
-	return workflows.Receipt{}, false, nil
+	if !found {
+		return workflows.Receipt{}, false, nil
+	}
+	return workflows.Receipt{ID: r.TS, Where: r.Channel, Via: workflows.AnnouncedMessage}, true, nil
+}
+
+// FindError classifies a failed look for an earlier message (a notice's or
+// a digest's) as the activities take it: a channel name or a token
+// without the history scope cannot look, and posting is still better than
+// never telling the team (channel.ErrCannotLook); Slack unreachable is a
+// failure to retry, since a blind post could duplicate.
+func FindError(err error) error {
+	var se *Error
+	if errors.Is(err, ErrChannelNotID) || errors.As(err, &se) && se.Permanent {
+		return fmt.Errorf("%w: %w", channel.ErrCannotLook, err)
+	}
+	return Failure(err)
 }
 
 // Failure classifies a failed Slack call for the activities: permanent

@@ -7,6 +7,7 @@ package store
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"maps"
@@ -17,6 +18,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/coursehook/coursehook/event"
 	"github.com/coursehook/coursehook/workflows"
 
 	// The drivers register themselves as "pgx" and "sqlite"; Open picks one by URL.
@@ -95,6 +97,17 @@ type Record struct {
 // resend checks so as not to email a revoked certificate again.
 func (r Record) Revoked() bool {
 	return !r.RevokedAt.IsZero()
+}
+
+// Event decodes the raw payload as the platform sent it. The payload passed
+// validation when it came; it is decoded without validation, so a later,
+// stricter rule cannot lock a stored event out.
+func (r Record) Event() (event.Event, error) {
+	var e event.Event
+	if err := json.Unmarshal(r.Payload, &e); err != nil {
+		return event.Event{}, fmt.Errorf("stored payload of %s does not decode: %w", r.EventID, err)
+	}
+	return e, nil
 }
 
 // CertificateChannel is the channel whose receipt carries the

@@ -7,7 +7,6 @@ package wire
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -66,13 +65,7 @@ func webhookChannel(cfg config.Config, log *slog.Logger, st *store.Store) onward
 			if err != nil {
 				return event.Event{}, err
 			}
-			// Decoded without validation, as a resend decodes it: the body
-			// passed validation when it came.
-			var e event.Event
-			if err := json.Unmarshal(rec.Payload, &e); err != nil {
-				return event.Event{}, fmt.Errorf("stored payload of %s does not decode: %w", eventID, err)
-			}
-			return e, nil
+			return rec.Event()
 		}
 	}
 	return ch

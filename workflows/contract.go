@@ -98,7 +98,7 @@ func idPart(s string) string {
 // DigestWorkflowType is CourseDigest's registered name.
 const DigestWorkflowType = "CourseDigest"
 
-// DigestEntrySignal carries an DigestEntry to a CourseDigest.
+// DigestEntrySignal carries a DigestEntry to a CourseDigest.
 const DigestEntrySignal = "digest-entry"
 
 // AnnouncementSignal carries an Announcement from a CourseDigest back to

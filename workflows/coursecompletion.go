@@ -320,7 +320,9 @@ func (c *completion) send(ctx workflow.Context, s ChannelStep) error {
 		er, step, err = emailCertificate(ctx, c.in.NoticeDeadline, c.noticeIn, c.cohorts)
 		r = Receipt{ID: er.MessageID, SHA256: er.CertificateSHA256}
 	case s.Digest:
-		r, step, err = c.gather(ctx, s)
+		r, step, err = c.gather(ctx, s.Permanent[0], func(ctx workflow.Context) (Receipt, Step, error) {
+			return deliver(ctx, c.in.NoticeDeadline, s, c.noticeIn)
+		})
 	default:
 		r, step, err = deliver(ctx, c.in.NoticeDeadline, s, c.noticeIn)
 	}
@@ -347,37 +349,30 @@ func (c *completion) announce(ctx workflow.Context) (Receipt, Step, error) {
 		}
 		return rc, step, err
 	}
-	ann, err := c.askDigest(ctx)
-	if err != nil {
-		return Receipt{}, Step{State: StepFailed, Error: failureText(err)}, err
-	}
-	if ann.Kind != AnnouncePost {
-		return digestAnswer(ann, ErrSlackPermanent)
-	}
-	r, step, err := postSlack(ctx, c.in.NoticeDeadline, c.noticeIn)
-	if err != nil {
-		return Receipt{}, step, err
-	}
-	step.Detail = "its own message: " + r.Channel + " " + r.TS
-	return Receipt{ID: r.TS, Where: r.Channel, Via: AnnouncedMessage}, step, nil
+	return c.gather(ctx, ErrSlackPermanent, func(ctx workflow.Context) (Receipt, Step, error) {
+		r, step, err := postSlack(ctx, c.in.NoticeDeadline, c.noticeIn)
+		return Receipt{ID: r.TS, Where: r.Channel, Via: AnnouncedMessage}, step, err
+	})
 }
 
 // gather sends a notice through the course's cohort digest: the digest
-// tells it to send its own while the course is quiet, and announces it
-// itself while a cohort completes.
-func (c *completion) gather(ctx workflow.Context, s ChannelStep) (Receipt, Step, error) {
+// tells it to send its own (with send) while the course is quiet, and
+// announces it itself while a cohort completes. A digest that could not be
+// posted fails the step with the type permanent.
+func (c *completion) gather(ctx workflow.Context, permanent string, send func(workflow.Context) (Receipt, Step, error)) (Receipt, Step, error) {
 	ann, err := c.askDigest(ctx)
 	if err != nil {
 		return Receipt{}, Step{State: StepFailed, Error: failureText(err)}, err
 	}
 	if ann.Kind != AnnouncePost {
-		return digestAnswer(ann, s.Permanent[0])
+		return digestAnswer(ann, permanent)
 	}
-	r, step, err := deliver(ctx, c.in.NoticeDeadline, s, c.noticeIn)
-	if err == nil {
-		step.Detail = "its own message: " + r.String()
+	r, step, err := send(ctx)
+	if err != nil {
+		return Receipt{}, step, err
 	}
-	return r, step, err
+	step.Detail = "its own message: " + r.String()
+	return r, step, nil
 }
 
 // digestAnswer is the receipt of a notice the digest announced, or the

@@ -7,7 +7,6 @@ import (
 
 	"github.com/coursehook/coursehook/certificate"
 	"github.com/coursehook/coursehook/courses"
-	"github.com/coursehook/coursehook/event"
 	"github.com/coursehook/coursehook/store"
 	"github.com/coursehook/coursehook/verify"
 )
@@ -30,11 +29,9 @@ func (r Renderer) RenderPDF(ctx context.Context, c verify.Certificate) ([]byte, 
 	if err != nil {
 		return nil, fmt.Errorf("render certificate: %w", err)
 	}
-	var e event.Event
-	// The payload passed validation when it came; it is decoded as the
-	// resend decodes it, so a stricter rule since cannot lock it out.
-	if err := json.Unmarshal(rec.Payload, &e); err != nil {
-		return nil, fmt.Errorf("render certificate of %s: stored payload: %w", rec.EventID, err)
+	e, err := rec.Event()
+	if err != nil {
+		return nil, fmt.Errorf("render certificate: %w", err)
 	}
 	var route *courses.Route
 	if rec.Route != "" {
