@@ -18,6 +18,7 @@ run: build bin/temporal
 
 build:
 	go build -o bin/ ./worker ./starter ./codec/genkey
+	go build -o bin/sendgrid-sign ./sgevents/sign
 	go build -o bin/coursehookctl ./ctl
 
 # The Temporal CLI carries the dev server and the Web UI. Newer tags cannot be

@@ -36,6 +36,9 @@ func (a *Activities) Deliver(ctx context.Context, in workflows.DeliverInput) (wo
 		return workflows.Receipt{}, a.counted(spec.Name, failure(spec, n.Event.ID, err))
 	}
 	a.Metrics.Notice(spec.Name, metrics.Sent)
+	if spec.Name == workflows.StepNameEmail {
+		a.emailSent(ctx, n, r)
+	}
 	activity.GetLogger(ctx).Info(spec.Name+" notice delivered", "eventId", n.Event.ID, "receipt", r.String())
 	return r, nil
 }

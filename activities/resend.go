@@ -29,6 +29,7 @@ func (a *Activities) LoadEvent(ctx context.Context, in workflows.LoadInput) (wor
 		Receipts: rec.Receipts,
 	}
 	loaded.Revoked = rec.Revoked()
+	loaded.To = rec.CorrectedEmail
 	if loaded.VerificationCode, err = a.verificationCode(ctx, rec); err != nil {
 		return workflows.LoadedEvent{}, recordFailure(fmt.Errorf("load event %s: %w", in.EventID, err))
 	}
@@ -46,10 +47,18 @@ func (a *Activities) LoadEvent(ctx context.Context, in workflows.LoadInput) (wor
 
 // RecordResend audits a resend before it sends anything.
 func (a *Activities) RecordResend(ctx context.Context, in workflows.ResendRecord) error {
-	_, _, err := a.Store.InsertResend(ctx, store.Resend{
+	r := store.Resend{
 		RequestID: in.RequestID, EventID: in.EventID, What: in.What, Reason: in.Reason,
 		RequestedBy: in.RequestedBy, RequestedAt: in.RequestedAt,
-	})
+	}
+	if in.To != "" {
+		rec, err := a.Store.Get(ctx, in.EventID)
+		if err != nil {
+			return recordFailure(err)
+		}
+		r.OldAddress, r.NewAddress = rec.EmailAddress(), in.To
+	}
+	_, _, err := a.Store.InsertResend(ctx, r)
 	if err != nil {
 		return recordFailure(err)
 	}

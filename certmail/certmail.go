@@ -4,6 +4,7 @@
 package certmail
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -27,8 +28,14 @@ type Channel struct {
 	// ReadFile reads a course's certificate logo; nil means os.ReadFile.
 	ReadFile func(name string) ([]byte, error)
 	// PublicBaseURL, with verification on (the notice carries a code),
-	// prints the code and a QR code of its page on the certificate.
+	// prints the code and a QR code of its page on the certificate, and
+	// gives the email an "Add to LinkedIn" link to that page.
 	PublicBaseURL string
+	// IssuerName names the organisation in the "Add to LinkedIn" link of a
+	// course whose route names neither a LinkedIn page nor an issuer, as
+	// the verification page does (CERTIFICATE_ISSUER); empty leaves the
+	// organisation for the learner to fill in.
+	IssuerName string
 	// PerSecond caps the emails across every worker, for SendGrid's
 	// per-account limit; zero means config.DefaultEmailsPerSecond.
 	PerSecond float64
@@ -73,7 +80,7 @@ func (c Channel) Send(ctx context.Context, in workflows.NoticeInput) (workflows.
 	msg := mail.Message{
 		EventID:         e.ID,
 		ResendID:        in.ResendID,
-		To:              e.User,
+		To:              cmp.Or(in.To, e.User),
 		LearnerName:     e.LearnerName(),
 		CourseTitle:     e.Title,
 		CompletedAt:     completed,
@@ -82,6 +89,7 @@ func (c Channel) Send(ctx context.Context, in workflows.NoticeInput) (workflows.
 	if err := applyRoute(in.Route, e, completed, &msg); err != nil {
 		return workflows.Receipt{}, err
 	}
+	msg.LinkedInURL = addToLinkedIn(in.Route, e, completed, v, c.IssuerName)
 	pdf, err := c.Render(data)
 	if errors.Is(err, certificate.ErrInvalidData) {
 		return workflows.Receipt{}, &channel.Failure{Permanent: true, Type: workflows.ErrCertificate,

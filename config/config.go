@@ -115,6 +115,15 @@ type Config struct {
 	// and without it the export (and the store) stay off.
 	AdminAddr string
 	APIToken  string
+	// SendGridWebhookPublicKey turns the SendGrid Event Webhook on
+	// (POST /webhooks/sendgrid): the base64 key of SendGrid's "Signed Event
+	// Webhook" settings, which every batch's signature is checked with.
+	SendGridWebhookPublicKey string
+	// SendGridTrackEngagement counts opens and clicks; off by default,
+	// since they are personal data.
+	SendGridTrackEngagement bool
+	// SendGridEventsMaxBodyBytes caps one batch of delivery events.
+	SendGridEventsMaxBodyBytes int64
 	// MetricsAddr is where the worker serves /metrics.
 	MetricsAddr string
 	// RegisterSearchAttributes lets a binary register coursehook's search
@@ -138,6 +147,10 @@ const (
 	// base64-encoded (4/3 of its size), each far below Temporal's 512 KB
 	// payload warning and 2 MB limit.
 	DefaultMaxBodyBytes = 64 << 10
+	// DefaultSendGridEventsMaxBodyBytes is 8 MiB: SendGrid posts a batch
+	// every 30 seconds or once it reaches 768 KB, per sending server, so a
+	// real batch stays an order of magnitude below it.
+	DefaultSendGridEventsMaxBodyBytes = 8 << 20
 	// MaxMaxBodyBytes is the largest WEBHOOK_MAX_BODY_BYTES accepted: 1 MiB
 	// encodes to 1.4 MB, still under the 2 MB limit with room for the
 	// event's other fields and the encryption envelope.
@@ -361,8 +374,12 @@ func (r *reader) starter(c *Config) {
 	c.LearnerHashKey, c.LearnerHashKeyDefault = r.learnerHashKey("LEARNER_HASH_KEY")
 	c.AdminAddr = r.hostPort("ADMIN_ADDR", DefaultAdminAddr)
 	c.APIToken = r.token("API_TOKEN")
-	if c.APIToken != "" {
-		// Only the export opens the database from the webhook server.
+	c.SendGridWebhookPublicKey = strings.TrimSpace(r.str("SENDGRID_WEBHOOK_PUBLIC_KEY", ""))
+	c.SendGridTrackEngagement = r.boolean("SENDGRID_TRACK_ENGAGEMENT", false)
+	c.SendGridEventsMaxBodyBytes = r.positiveInt("SENDGRID_EVENTS_MAX_BODY_BYTES", DefaultSendGridEventsMaxBodyBytes)
+	if c.APIToken != "" || c.SendGridWebhookPublicKey != "" {
+		// The export and SendGrid's delivery events open the database
+		// from the webhook server.
 		c.DatabaseURL = r.databaseURL("DATABASE_URL", DefaultDatabaseURL)
 	}
 	if v := r.str("ALLOWED_SOURCE_IPS", DefaultAllowedSources); v == AllSources {

@@ -1,6 +1,7 @@
 // Package courses decides, per course, where coursehook sends a completion:
 // the Slack channel, the email's wording, the certificate's heading, issuer,
-// signatory and logo, and the Slack digest's threshold and window. Operators
+// signatory and logo, the LinkedIn page its "Add to LinkedIn" link names,
+// and the Slack digest's threshold and window. Operators
 // write these by hand in the YAML file COURSES_FILE names (example.yaml shows
 // every key); Load checks it whole, and Routes swaps in a new version on
 // SIGHUP without dropping the old one when the new one is wrong.
@@ -23,6 +24,9 @@ type Route struct {
 	Email       EmailRoute       `json:"email"`
 	Certificate CertificateRoute `json:"certificate"`
 	Digest      DigestRoute      `json:"digest"`
+	// LinkedIn is omitzero (omitempty never omits a struct), so a route
+	// without it is stored byte for byte as before it existed.
+	LinkedIn LinkedInRoute `json:"linkedin,omitzero"`
 	// Channels are the settings of the notice channels that bring their
 	// own key to the file (a Section), by key: each a flat mapping of
 	// field to value, as written. Routes recorded before there were any
@@ -88,6 +92,15 @@ type CertificateRoute struct {
 type Signatory struct {
 	Name string `json:"name,omitempty"`
 	Role string `json:"role,omitempty"`
+}
+
+// LinkedInRoute is the "Add to LinkedIn" link of the certificate's email and
+// verification page.
+type LinkedInRoute struct {
+	// OrganizationID is the issuer's LinkedIn page, a number (checked by
+	// linkedin.ValidOrganizationID when the file is loaded); empty names
+	// the certificate's issuer as text instead.
+	OrganizationID string `json:"organizationId,omitempty"`
 }
 
 // DigestRoute says when Slack notices of a course are folded into one

@@ -111,6 +111,7 @@ func TestExampleFileLoads(t *testing.T) {
 
 	r := table.Route(orientation)
 	require.Equal(t, "C0456EFGH", r.Slack.Channel)
+	require.Equal(t, LinkedInRoute{OrganizationID: "12345678"}, r.LinkedIn, "from the defaults")
 	intro, err := Render(r.Email.Intro, Fields{FirstName: "Ada", CourseTitle: "Orientation", Issuer: "Acme Academy"})
 	require.NoError(t, err)
 	require.Equal(t, "Dear Ada, congratulations on completing Orientation. Your certificate from Acme Academy is attached.", intro)
@@ -259,13 +260,13 @@ func TestLoadRefuses(t *testing.T) {
 		{"unknown top-level key", "default:\n  slack: {enabled: true}\n",
 			`1:1: unknown key "default" in the file (known: defaults, courses)`},
 		{"unknown section", "defaults:\n  slak: {enabled: true}\n",
-			`2:3: unknown key "slak" in defaults (known: slack, email, certificate, digest)`},
+			`2:3: unknown key "slak" in defaults (known: slack, email, certificate, digest, linkedin)`},
 		{"unknown key in a section", "courses:\n  c1:\n    slack: {chanel: C0123ABCD}\n",
 			`3:13: unknown key "chanel" in slack (known: channel, enabled)`},
 		{"unknown key in signatory", "courses:\n  c1:\n    certificate:\n      signatory: {name: A, title: B}\n",
 			`4:28: unknown key "title" in certificate.signatory (known: name, role)`},
 		{"name in defaults", "defaults:\n  name: Everything\n",
-			`2:3: unknown key "name" in defaults (known: slack, email, certificate, digest)`},
+			`2:3: unknown key "name" in defaults (known: slack, email, certificate, digest, linkedin)`},
 		{"bad channel", "courses:\n  c1:\n    name: C1\n    slack: {channel: c-bad}\n",
 			`4:22: slack.channel "c-bad" is not a Slack channel id (like C0123ABCD)`},
 		{"channel name", "defaults:\n  slack:\n    channel: '#general'\n",
@@ -321,7 +322,7 @@ func TestLoadRefuses(t *testing.T) {
 		{"section is text", "defaults:\n  slack: C0123ABCD\n",
 			`2:10: defaults.slack is "C0123ABCD"; want a mapping of channel, enabled`},
 		{"course is a list", "courses:\n  c1: [slack]\n",
-			`2:7: course "c1" is a list; want a mapping of name, slack, email, certificate, digest`},
+			`2:7: course "c1" is a list; want a mapping of name, slack, email, certificate, digest, linkedin`},
 		{"courses is a list", "courses:\n  - c1\n",
 			`2:3: courses is a list; want a mapping of course id to settings`},
 		{"file is a list", "- defaults\n",
@@ -438,4 +439,92 @@ func TestLogoRelativeToTheFile(t *testing.T) {
 	table, err := Load(path, envBase)
 	require.NoError(t, err)
 	require.Equal(t, filepath.Join(dir, "conf", "assets", "acme.png"), table.Route("x").Certificate.Logo)
+}
+
+// TestLinkedIn checks linkedin: in defaults and per course, merged key by
+// key like the rest, and a bad organization id refused at its line.
+func TestLinkedIn(t *testing.T) {
+	dir := t.TempDir()
+	table, err := Load(writeFile(t, dir, "courses.yaml", `
+defaults:
+  certificate: {issuer: Acme Academy}
+  linkedin: {organizationId: 1337}
+courses:
+  own-page:
+    linkedin: {organizationId: "2414183"}
+  issuer-by-name:
+    linkedin: {organizationId: ""}
+  only-issuer:
+    certificate: {issuer: Beta Institute}
+  empty-section:
+    linkedin: {}
+`), envBase)
+	require.NoError(t, err)
+	for id, want := range map[string]LinkedInRoute{
+		"unlisted":       {OrganizationID: "1337"},
+		"own-page":       {OrganizationID: "2414183"},
+		"issuer-by-name": {},
+		"only-issuer":    {OrganizationID: "1337"},
+		"empty-section":  {OrganizationID: "1337"},
+	} {
+		t.Run(id, func(t *testing.T) {
+			require.Equal(t, want, table.Route(id).LinkedIn)
+		})
+	}
+	require.Equal(t, "Beta Institute", table.Route("only-issuer").Certificate.Issuer)
+
+	// Without defaults, a course alone may name a page.
+	table, err = Load(writeFile(t, dir, "courses.yaml", "courses:\n  c1:\n    linkedin:\n      organizationId: 42\n"), envBase)
+	require.NoError(t, err)
+	require.Equal(t, "42", table.Route("c1").LinkedIn.OrganizationID)
+	require.Empty(t, table.Route("other").LinkedIn.OrganizationID)
+
+	tests := []struct{ name, yaml, want string }{
+		{"vanity name", "defaults:\n  linkedin: {organizationId: acme-academy}\n",
+			`2:30: defaults.linkedin.organizationId "acme-academy" is not a LinkedIn organization id; want the digits of the page's id (like 1337)`},
+		{"page URL", "courses:\n  c1:\n    linkedin:\n      organizationId: https://www.linkedin.com/company/1337\n",
+			`4:23: linkedin.organizationId "https://www.linkedin.com/company/1337" is not a LinkedIn organization id; want the digits of the page's id (like 1337)`},
+		{"negative", "defaults:\n  linkedin: {organizationId: -1337}\n",
+			`2:30: defaults.linkedin.organizationId "-1337" is not a LinkedIn organization id; want the digits of the page's id (like 1337)`},
+		{"hexadecimal", "defaults:\n  linkedin: {organizationId: 0x539}\n",
+			`2:30: defaults.linkedin.organizationId "0x539" is not a LinkedIn organization id; want the digits of the page's id (like 1337)`},
+		{"spaces", "defaults:\n  linkedin: {organizationId: ' 1337'}\n",
+			`2:30: defaults.linkedin.organizationId " 1337" is not a LinkedIn organization id; want the digits of the page's id (like 1337)`},
+		{"empty", "defaults:\n  linkedin:\n    organizationId:\n",
+			`3:20: defaults.linkedin.organizationId is empty; want a LinkedIn organization id (digits, like 1337)`},
+		{"a list", "defaults:\n  linkedin: {organizationId: [1337]}\n",
+			`2:30: defaults.linkedin.organizationId is a list; want a LinkedIn organization id (digits, like 1337)`},
+		{"unknown key", "courses:\n  c1:\n    linkedin: {organizationName: Acme}\n",
+			`3:16: unknown key "organizationName" in linkedin (known: organizationId)`},
+		{"section is text", "defaults:\n  linkedin: 1337\n",
+			`2:13: defaults.linkedin is "1337"; want a mapping of organizationId`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			path := writeFile(t, dir, "courses.yaml", tt.yaml)
+			_, err := Load(path, envBase)
+			require.Error(t, err)
+			require.Equal(t, path+":"+tt.want, err.Error())
+			var e *Error
+			require.True(t, errors.As(err, &e))
+			require.Positive(t, e.Line)
+		})
+	}
+}
+
+// TestRouteJSONLinkedIn: a route without LinkedIn settings is stored as it
+// was before they existed; one with them names the organization id.
+func TestRouteJSONLinkedIn(t *testing.T) {
+	r := Route{CourseName: "Orientation", Email: EmailRoute{Enabled: true}}
+	b, err := json.Marshal(r)
+	require.NoError(t, err)
+	require.Equal(t, `{"courseName":"Orientation","slack":{"enabled":false},"email":{"enabled":true},"certificate":{},"digest":{"threshold":0,"window":0}}`, string(b))
+
+	r.LinkedIn.OrganizationID = "1337"
+	b, err = json.Marshal(r)
+	require.NoError(t, err)
+	require.Contains(t, string(b), `"linkedin":{"organizationId":"1337"}`)
+	var back Route
+	require.NoError(t, json.Unmarshal(b, &back))
+	require.Equal(t, r, back)
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"github.com/coursehook/coursehook/config"
 	"github.com/coursehook/coursehook/event"
+	"github.com/coursehook/coursehook/linkedin"
 	"io"
 	"io/fs"
 	"maps"
@@ -263,7 +264,7 @@ func (p *parser) route(n *yaml.Node, where, course string, r *Route) {
 	if isNull(n) {
 		return // "id:" with nothing under it: the defaults
 	}
-	keys := []string{"slack", "email", "certificate", "digest"}
+	keys := []string{"slack", "email", "certificate", "digest", "linkedin"}
 	keys = append(keys, slices.Sorted(maps.Keys(p.sections))...)
 	label := where
 	if course != "" {
@@ -342,6 +343,12 @@ func (p *parser) route(n *yaml.Node, where, course string, r *Route) {
 					p.threshold(v, name+".threshold", &r.Digest.Threshold)
 				case "window":
 					p.window(v, name+".window", &r.Digest.Window)
+				}
+			})
+		case "linkedin":
+			p.section(v, name, []string{"organizationId"}, func(key string, v *yaml.Node) {
+				if key == "organizationId" {
+					p.organizationID(v, name+".organizationId", &r.LinkedIn.OrganizationID)
 				}
 			})
 		default:
@@ -506,6 +513,22 @@ func (p *parser) channel(n *yaml.Node, name string, dst *string) {
 	}
 	if !slackChannelID.MatchString(n.Value) {
 		p.fail(n, "%s %q is not a Slack channel id (like C0123ABCD)", name, n.Value)
+		return
+	}
+	*dst = n.Value
+}
+
+// organizationID reads a LinkedIn organization id. YAML reads 1337 as a
+// number and "1337" as text; both are the digits as written. An empty id
+// ("") removes the one the defaults give, so the course names its issuer
+// instead.
+func (p *parser) organizationID(n *yaml.Node, name string, dst *string) {
+	n, ok := p.scalar(n, name, "a LinkedIn organization id (digits, like 1337)")
+	if !ok {
+		return
+	}
+	if n.Value != "" && !linkedin.ValidOrganizationID(n.Value) {
+		p.fail(n, "%s %q is not a LinkedIn organization id; want the digits of the page's id (like 1337)", name, n.Value)
 		return
 	}
 	*dst = n.Value

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/coursehook/coursehook/courses"
+	"github.com/coursehook/coursehook/delivery"
 	"github.com/coursehook/coursehook/event"
 	"github.com/coursehook/coursehook/export"
 	"github.com/coursehook/coursehook/store"
@@ -41,6 +42,25 @@ type findRow struct {
 	PreviousEventID string `json:"previousEventId,omitempty"`
 	// Resends are the operators' resends of the event, oldest first.
 	Resends []resendRow `json:"resends"`
+	// Emails are the certificate emails sent, the first one first, each
+	// with its delivery as SendGrid reported it.
+	Emails []emailRow `json:"emails"`
+}
+
+// emailRow is one certificate email and its delivery.
+type emailRow struct {
+	ResendID       string     `json:"resendId,omitempty"`
+	To             string     `json:"to"`
+	MessageID      string     `json:"messageId,omitempty"`
+	SentAt         *time.Time `json:"sentAt,omitempty"`
+	State          string     `json:"state"`
+	StateAt        *time.Time `json:"stateAt,omitempty"`
+	Reason         string     `json:"reason,omitempty"`
+	Classification string     `json:"classification,omitempty"`
+	Opens          int        `json:"opens,omitempty"`
+	Clicks         int        `json:"clicks,omitempty"`
+	// SlackReply is the reply posted about a failed delivery.
+	SlackReply string `json:"slackReply,omitempty"`
 }
 
 // resendRow is one audited resend.
@@ -52,6 +72,10 @@ type resendRow struct {
 	RequestedAt time.Time `json:"requestedAt"`
 	Status      string    `json:"status"`
 	Result      string    `json:"result,omitempty"`
+	// OldAddress and NewAddress are set for a resend to a corrected
+	// address.
+	OldAddress string `json:"oldAddress,omitempty"`
+	NewAddress string `json:"newAddress,omitempty"`
 }
 
 // find lists events from the database, newest filter first, and prints the
@@ -60,12 +84,13 @@ func find(ctx context.Context, args []string, getenv func(string) string, stdout
 	fs := flag.NewFlagSet("find", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	var f store.Filter
-	var status, since string
+	var status, since, deliveryStates string
 	var asJSON bool
 	fs.StringVar(&f.CourseID, "course", "", "course id (notifiableId), or its name in COURSES_FILE")
 	fs.StringVar(&f.CompanyID, "company", "", "company id")
 	fs.StringVar(&f.LearnerEmail, "email", "", "learner email")
 	fs.StringVar(&status, "status", "", "recorded, completed, partial or ignored")
+	fs.StringVar(&deliveryStates, "delivery", "", "the latest certificate email's delivery: sent, processed, deferred, delivered, dropped, bounced or spam, several with commas")
 	fs.StringVar(&since, "since", "", "received since: a duration back from now (24h) or an RFC 3339 time")
 	fs.IntVar(&f.Limit, "limit", store.DefaultListLimit, "how many events at most")
 	fs.BoolVar(&asJSON, "json", false, "print JSON instead of a table")
@@ -82,6 +107,9 @@ func find(ctx context.Context, args []string, getenv func(string) string, stdout
 		}
 	}
 	var err error
+	if f.Delivery, err = delivery.ParseStates(deliveryStates); err != nil {
+		return fmt.Errorf("%w: --delivery: %v", errUsage, err)
+	}
 	if f.ReceivedSince, err = parseSince(since, now); err != nil {
 		return err
 	}
@@ -111,7 +139,7 @@ func find(ctx context.Context, args []string, getenv func(string) string, stdout
 			Error:       r.Error, Receipts: r.Receipts, SlackTS: r.Receipts[workflows.StepNameSlack].ID,
 			EmailMessageID: r.Receipts[workflows.StepNameEmail].ID, Announcement: r.Receipts[workflows.StepNameSlack].Via,
 			CourseName: names[r.CourseID], PreviousEventID: r.PreviousEventID,
-			Resends: []resendRow{},
+			Resends: []resendRow{}, Emails: []emailRow{},
 		}
 		resends, err := st.Resends(ctx, r.EventID)
 		if err != nil {
@@ -119,7 +147,17 @@ func find(ctx context.Context, args []string, getenv func(string) string, stdout
 		}
 		for _, rs := range resends {
 			rows[i].Resends = append(rows[i].Resends, resendRow{RequestID: rs.RequestID, What: rs.What, Reason: rs.Reason,
-				RequestedBy: rs.RequestedBy, RequestedAt: rs.RequestedAt, Status: rs.Status, Result: rs.Result})
+				RequestedBy: rs.RequestedBy, RequestedAt: rs.RequestedAt, Status: rs.Status, Result: rs.Result,
+				OldAddress: rs.OldAddress, NewAddress: rs.NewAddress})
+		}
+		emails, err := st.Emails(ctx, r.EventID)
+		if err != nil {
+			return err
+		}
+		for _, e := range emails {
+			rows[i].Emails = append(rows[i].Emails, emailRow{ResendID: e.ResendID, To: e.To, MessageID: e.MessageID,
+				SentAt: timeOrNil(e.SentAt), State: string(e.State), StateAt: timeOrNil(e.StateAt), Reason: e.Reason,
+				Classification: e.Classification, Opens: e.Opens, Clicks: e.Clicks, SlackReply: e.AlertTS})
 		}
 	}
 	filter := temporalFilter(f, cfg.LearnerHashKey)
@@ -132,14 +170,14 @@ func find(ctx context.Context, args []string, getenv func(string) string, stdout
 		}{rows, filter})
 	}
 	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "EVENT ID\tSTATUS\tCOMPLETED (UTC)\tCOURSE\tCOMPANY\tDELIVERED\tFAILED\tRESENDS")
+	fmt.Fprintln(tw, "EVENT ID\tSTATUS\tCOMPLETED (UTC)\tCOURSE\tCOMPANY\tLEARNER\tDELIVERED\tEMAIL\tFAILED\tRESENDS")
 	for _, r := range rows {
 		course := oneLine(r.CourseID)
 		if r.CourseName != "" {
 			course = oneLine(r.CourseName) + " (" + course + ")"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", oneLine(r.EventID), r.Status, r.CompletedAt.Format("2006-01-02 15:04:05"),
-			course, oneLine(r.CompanyID), delivered(r.Receipts), r.FailedStep, resendSummary(r.Resends))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", oneLine(r.EventID), r.Status, r.CompletedAt.Format("2006-01-02 15:04:05"),
+			course, oneLine(r.CompanyID), learner(r.Item), delivered(r.Receipts), emailState(r.Item), r.FailedStep, resendSummary(r.Resends))
 	}
 	if err := tw.Flush(); err != nil {
 		return err
@@ -226,6 +264,42 @@ func temporalFilter(f store.Filter, learnerKey []byte) string {
 		terms = append(terms, "StartTime >= "+strconv.Quote(f.ReceivedSince.Format(time.RFC3339)))
 	}
 	return strings.Join(terms, " AND ")
+}
+
+// learner is the learner's address, and the corrected one an operator
+// resent to.
+func learner(it export.Item) string {
+	if it.CorrectedEmail == "" || it.CorrectedEmail == it.LearnerEmail {
+		return oneLine(it.LearnerEmail)
+	}
+	return oneLine(it.LearnerEmail) + " -> " + oneLine(it.CorrectedEmail)
+}
+
+// emailState is the latest certificate email's delivery, with SendGrid's
+// reason for a failed one.
+func emailState(it export.Item) string {
+	if it.Delivery == "" {
+		return "-"
+	}
+	if delivery.State(it.Delivery).Failed() && it.DeliveryReason != "" {
+		return it.Delivery + " (" + truncateRunes(oneLine(it.DeliveryReason), 60) + ")"
+	}
+	return it.Delivery
+}
+
+func truncateRunes(s string, n int) string {
+	r := []rune(s)
+	if len(r) <= n {
+		return s
+	}
+	return string(r[:n-1]) + "…"
+}
+
+func timeOrNil(t time.Time) *time.Time {
+	if t.IsZero() {
+		return nil
+	}
+	return &t
 }
 
 // oneLine keeps a stored id from breaking the table.

@@ -27,8 +27,10 @@ import (
 // resendArgs are resend's flags.
 type resendArgs struct {
 	eventID, what, reason, requestID, by string
-	status, since                        string
-	dryRun                               bool
+	// to is a corrected address for the email.
+	to            string
+	status, since string
+	dryRun        bool
 	// currentRouting sends by the worker's routing now, not the route
 	// recorded with the event.
 	currentRouting bool
@@ -44,6 +46,7 @@ func resend(ctx context.Context, args []string, getenv func(string) string, stdo
 	fs.StringVar(&r.what, "what", "", "a channel (slack, email, webhook…), several with commas, or all")
 	fs.StringVar(&r.reason, "reason", "", "why, for the audit")
 	fs.StringVar(&r.requestID, "request-id", "", "the request's id; the same id never sends twice")
+	fs.StringVar(&r.to, "to", "", "with --what email: send the certificate to this corrected address (later resends use it too)")
 	fs.StringVar(&r.by, "by", "", "who asks (default: the OS user)")
 	fs.StringVar(&r.status, "status", "", "with --since: resend every event of this status")
 	fs.StringVar(&r.since, "since", "", "with --status: a duration back from now (24h) or an RFC 3339 time")
@@ -61,6 +64,17 @@ func resend(ctx context.Context, args []string, getenv func(string) string, stdo
 		}
 	}
 	bulk := r.status != "" || r.since != ""
+	if r.to != "" {
+		if err := checkAddress(r.to); err != nil {
+			return err
+		}
+		switch {
+		case bulk:
+			return fmt.Errorf("%w: --to is one learner's corrected address: give it with --event", errUsage)
+		case r.what != workflows.ResendEmail:
+			return fmt.Errorf("%w: --to changes where the certificate email goes: use it with --what email", errUsage)
+		}
+	}
 	switch {
 	case bulk && r.eventID != "":
 		return fmt.Errorf("%w: give either --event, or --status with --since", errUsage)
@@ -198,7 +212,7 @@ func resendOne(ctx context.Context, c client.Client, st *store.Store, cfg config
 	}, workflows.Resend, workflows.ResendInput{
 		ResendRecord: workflows.ResendRecord{
 			RequestID: requestID, EventID: rec.EventID, What: what, Reason: r.reason,
-			RequestedBy: r.by, RequestedAt: now.UTC(),
+			RequestedBy: r.by, RequestedAt: now.UTC(), To: r.to,
 		},
 		LearnerHash:    event.LearnerHash(cfg.LearnerHashKey, rec.LearnerEmail),
 		CurrentRouting: r.currentRouting,
@@ -239,6 +253,15 @@ func whatFor(what string, rec store.Record) string {
 		return rec.FailedStep
 	}
 	return workflows.ResendAll
+}
+
+// checkAddress holds a corrected address to the rule the webhook holds the
+// learner's to: one plain address, nothing else.
+func checkAddress(addr string) error {
+	if err := event.CheckEmail(addr); err != nil {
+		return fmt.Errorf("%w: --to: %v", errUsage, err)
+	}
+	return nil
 }
 
 func osUser() string {

@@ -297,11 +297,7 @@ func jsonKind(goKind string) string {
 }
 
 func validateCompletion(v *ValidationError, e Event) {
-	if checkText(v, "user", e.User, MaxEmailLength, true) {
-		if addr, err := mail.ParseAddress(e.User); err != nil || addr.Address != e.User {
-			v.add("user", "must be the learner's email address, like name@example.org")
-		}
-	}
+	checkEmail(v, "user", e.User)
 	checkText(v, "notifiableId", e.NotifiableID, MaxIDLength, true)
 	// A line break in a course title is odd but harmless once each sink folds
 	// it, so only the title tolerates one; names and ids may not carry any.
@@ -326,6 +322,28 @@ func validateCompletion(v *ValidationError, e Event) {
 //
 // A value with nothing visible in it (only spaces and zero-width or other
 // invisible characters) counts as missing: every sink cleans it to nothing.
+// checkEmail holds an address to the rule of the event's user: one plain
+// address, without a display name, of bounded length.
+func checkEmail(v *ValidationError, field, addr string) {
+	if checkText(v, field, addr, MaxEmailLength, true) {
+		if a, err := mail.ParseAddress(addr); err != nil || a.Address != addr {
+			v.add(field, "must be the learner's email address, like name@example.org")
+		}
+	}
+}
+
+// CheckEmail says what is wrong with addr as a learner's address, by the
+// rule the webhook holds the event's user to, or nil: a corrected address
+// an operator gives is checked alike.
+func CheckEmail(addr string) error {
+	var v ValidationError
+	checkEmail(&v, "address", addr)
+	if len(v.Problems) > 0 {
+		return fmt.Errorf("%q %s", addr, v.Problems[0].Message)
+	}
+	return nil
+}
+
 func checkText(v *ValidationError, field, value string, maxLen int, required bool) bool {
 	if strings.TrimSpace(value) == "" {
 		if required {

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/coursehook/coursehook/bearer"
+	"github.com/coursehook/coursehook/delivery"
 	"github.com/coursehook/coursehook/store"
 )
 
@@ -48,27 +49,49 @@ type Item struct {
 	ExternalCustomerID string    `json:"externalCustomerId"`
 	FailedStep         string    `json:"failedStep"`
 	CertificateSHA256  string    `json:"certificateSha256"`
+	// Delivery is the state of the latest certificate email (sent,
+	// processed, deferred, delivered, dropped, bounced, spam), empty
+	// before one was sent; DeliveryAt and DeliveryReason are SendGrid's
+	// time and words for it.
+	Delivery       string     `json:"delivery"`
+	DeliveryAt     *time.Time `json:"deliveryAt"`
+	DeliveryReason string     `json:"deliveryReason"`
+	// CorrectedEmail is the address an operator resent the certificate
+	// to, empty while the learner's own stands.
+	CorrectedEmail string `json:"correctedEmail"`
 }
 
 // ItemOf is the export's view of a stored completion.
 func ItemOf(rec store.Record) Item {
-	return Item{
+	it := Item{
 		EventID: rec.EventID, Status: string(rec.Status), CompletedAt: rec.CompletedAt, ReceivedAt: rec.ReceivedAt,
 		CourseID: rec.CourseID, CourseTitle: rec.CourseTitle, CompanyID: rec.CompanyID,
 		LearnerEmail: rec.LearnerEmail, FirstName: rec.FirstName, LastName: rec.LastName,
 		LearnerID: rec.LearnerID, ExternalCustomerID: rec.ExternalCustomerID,
 		FailedStep: rec.FailedStep, CertificateSHA256: rec.CertificateSHA256(),
+		Delivery: string(rec.Delivery), DeliveryReason: rec.DeliveryReason, CorrectedEmail: rec.CorrectedEmail,
 	}
+	if !rec.DeliveryAt.IsZero() {
+		at := rec.DeliveryAt
+		it.DeliveryAt = &at
+	}
+	return it
 }
 
 // csvHeader is the CSV's first row, in Item's order.
 var csvHeader = []string{"eventId", "status", "completedAt", "receivedAt", "courseId", "courseTitle", "companyId",
-	"learnerEmail", "firstName", "lastName", "learnerId", "externalCustomerId", "failedStep", "certificateSha256"}
+	"learnerEmail", "firstName", "lastName", "learnerId", "externalCustomerId", "failedStep", "certificateSha256",
+	"delivery", "deliveryAt", "deliveryReason", "correctedEmail"}
 
 func (i Item) row() []string {
+	deliveryAt := ""
+	if i.DeliveryAt != nil {
+		deliveryAt = i.DeliveryAt.Format(time.RFC3339Nano)
+	}
 	return []string{i.EventID, i.Status, i.CompletedAt.Format(time.RFC3339Nano), i.ReceivedAt.Format(time.RFC3339Nano),
 		i.CourseID, i.CourseTitle, i.CompanyID, i.LearnerEmail, i.FirstName, i.LastName, i.LearnerID,
-		i.ExternalCustomerID, i.FailedStep, i.CertificateSHA256}
+		i.ExternalCustomerID, i.FailedStep, i.CertificateSHA256,
+		i.Delivery, deliveryAt, i.DeliveryReason, i.CorrectedEmail}
 }
 
 // Handler serves Path for holders of token. The store is only reached once
@@ -99,9 +122,9 @@ func parse(q url.Values) (store.Filter, []problem) {
 	bad := func(p, format string, args ...any) { ps = append(ps, problem{p, fmt.Sprintf(format, args...)}) }
 	for name := range q {
 		switch name {
-		case "course", "company", "status", "since", "until", "limit", "cursor":
+		case "course", "company", "status", "delivery", "since", "until", "limit", "cursor":
 		default:
-			bad(name, "is not a parameter; use course, company, status, since, until, limit or cursor")
+			bad(name, "is not a parameter; use course, company, status, delivery, since, until, limit or cursor")
 		}
 	}
 	f.CourseID, f.CompanyID = q.Get("course"), q.Get("company")
@@ -111,6 +134,13 @@ func parse(q url.Values) (store.Filter, []problem) {
 		} else {
 			bad("status", "must be recorded, completed, partial or ignored")
 		}
+	}
+	if v := q.Get("delivery"); v != "" {
+		states, err := delivery.ParseStates(v)
+		if err != nil {
+			bad("delivery", "%v", err)
+		}
+		f.Delivery = states
 	}
 	for _, p := range []struct {
 		name string

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"cmp"
 	"context"
+	"crypto/ecdsa"
 	"encoding/json"
 	"io"
 	"log/slog"
@@ -28,11 +29,13 @@ import (
 	"github.com/coursehook/coursehook/config"
 	"github.com/coursehook/coursehook/courses"
 	"github.com/coursehook/coursehook/deadletter"
+	"github.com/coursehook/coursehook/deliveries"
 	"github.com/coursehook/coursehook/internal/sendgridtest"
 	"github.com/coursehook/coursehook/internal/slacktest"
 	"github.com/coursehook/coursehook/internal/syncbuf"
 	"github.com/coursehook/coursehook/mail"
 	"github.com/coursehook/coursehook/metrics"
+	"github.com/coursehook/coursehook/sgevents"
 	"github.com/coursehook/coursehook/slacknotify"
 	"github.com/coursehook/coursehook/store"
 	"github.com/coursehook/coursehook/store/verifystore"
@@ -54,6 +57,8 @@ type stack struct {
 	TaskQueue string
 	Server    *httptest.Server
 	Logs      *syncbuf.Buffer
+	// SendGridKey signs the Event Webhook's batches, with SendGridEvents.
+	SendGridKey *ecdsa.PrivateKey
 	// DatabaseURL is where Store keeps its rows, for processes of the stack.
 	DatabaseURL string
 	// WebhookMetrics and WorkerMetrics are the two binaries' registries.
@@ -99,6 +104,11 @@ type stackOptions struct {
 	// Channels are notice channels the worker has beside Slack and email;
 	// their COURSES_FILE sections are read with Courses.
 	Channels []channel.Channel
+	// SendGridEvents mounts SendGrid's Event Webhook, checking signatures
+	// with the stack's SendGridKey.
+	SendGridEvents bool
+	// Engagement keeps opens and clicks.
+	Engagement bool
 }
 
 // verificationKey signs the stacks' certificates.
@@ -195,6 +205,29 @@ func build(t testing.TB, poster slacknotify.Poster, sender mail.Sender, opts ...
 		}
 		require.NoError(t, h.Register(gin.New()))
 		wopts.Public = h.Register
+	}
+	if o.SendGridEvents {
+		key, err := sgevents.GenerateKey()
+		require.NoError(t, err)
+		pub, err := sgevents.PublicKeyBase64(&key.PublicKey)
+		require.NoError(t, err)
+		v, err := sgevents.NewVerifier(pub)
+		require.NoError(t, err)
+		s.SendGridKey = key
+		events := deliveries.Handler(deliveries.Options{
+			Verifier: v, MaxBodyBytes: config.DefaultSendGridEventsMaxBodyBytes, Engagement: o.Engagement,
+			Store: st, Temporal: c, TaskQueue: taskQueue, Timeout: 10 * time.Second,
+			Metrics: sgevents.NewMetrics(s.WebhookMetrics), Log: log,
+		})
+		pages := wopts.Public
+		wopts.Public = func(r gin.IRouter) error {
+			if pages != nil {
+				if err := pages(r); err != nil {
+					return err
+				}
+			}
+			return events.Register(r)
+		}
 	}
 	hook = webhook.New(c, log, wopts)
 	s.Server.Config.Handler = hook.Router()

@@ -9,6 +9,7 @@ import (
 	"encoding/base64"
 	"fmt"
 	htmltemplate "html/template"
+	"net/url"
 	"strings"
 	"time"
 	"unicode"
@@ -46,6 +47,12 @@ type Message struct {
 	// the email ends with it as a signature line; empty leaves the email as
 	// it was without one.
 	Issuer string
+	// LinkedInURL is the certificate's "Add to LinkedIn" link
+	// (linkedin.AddURL), shown as a link in the HTML part and on a line of
+	// its own in the text part; empty leaves the email as it was without
+	// one. Anything but an absolute https URL without spaces or control
+	// characters is dropped.
+	LinkedInURL string
 }
 
 // Receipt identifies a sent message: SendGrid's X-Message-Id, or the envelope
@@ -91,8 +98,9 @@ func Build(from From, m Message) *sgmail.SGMailV3 {
 
 	v := bodyValues{
 		Name: name, Course: course, Date: completed, CertificateID: m.EventID,
-		Intro:  truncate(singleLine(m.Intro), maxIntroRunes),
-		Issuer: truncate(singleLine(m.Issuer), maxNameRunes),
+		Intro:       truncate(singleLine(m.Intro), maxIntroRunes),
+		Issuer:      truncate(singleLine(m.Issuer), maxNameRunes),
+		LinkedInURL: httpsURL(m.LinkedInURL),
 	}
 	text := plainBody(v)
 	html := htmlBody(v)
@@ -196,6 +204,20 @@ func attachmentName(name, eventID string) string {
 	return stem + ".pdf"
 }
 
+// httpsURL returns s when it is an absolute https URL that prints as it is
+// (no spaces, no control characters), and "" otherwise. The link comes from
+// our own builder, so this only keeps a mistake from putting a javascript:
+// or mailto: link, or a line break, in front of the learner.
+func httpsURL(s string) string {
+	u, err := url.Parse(s)
+	if err != nil || u.Scheme != "https" || u.Host == "" || strings.ContainsFunc(s, func(r rune) bool {
+		return unicode.IsSpace(r) || unicode.IsControl(r)
+	}) {
+		return ""
+	}
+	return s
+}
+
 // bodyValues are the untrusted values the email interpolates: the
 // learner's, and the course template's intro and issuer.
 type bodyValues struct {
@@ -205,6 +227,7 @@ type bodyValues struct {
 	CertificateID string
 	Intro         string
 	Issuer        string
+	LinkedInURL   string
 }
 
 func plainBody(v bodyValues) string {
@@ -218,6 +241,9 @@ func plainBody(v bodyValues) string {
 	}
 	body := fmt.Sprintf("%s\n\n%s\nYour certificate is attached to this email.\n\nCertificate ID: %s\n",
 		greeting, intro, v.CertificateID)
+	if v.LinkedInURL != "" {
+		body += "\nAdd it to your LinkedIn profile: " + v.LinkedInURL + "\n"
+	}
 	if v.Issuer != "" {
 		body += "\n— " + v.Issuer + "\n"
 	}
@@ -233,7 +259,8 @@ var htmlTemplate = htmltemplate.Must(htmltemplate.New("certificate").Parse(`<!DO
 <p>{{if .Intro}}{{.Intro}}{{else}}You completed <strong>{{.Course}}</strong> on {{.Date}}.{{end}}<br>
 Your certificate is attached to this email.</p>
 <p>Certificate ID: {{.CertificateID}}</p>
-{{if .Issuer}}<p>— {{.Issuer}}</p>
+{{if .LinkedInURL}}<p><a href="{{.LinkedInURL}}">Add to LinkedIn</a></p>
+{{end}}{{if .Issuer}}<p>— {{.Issuer}}</p>
 {{end}}</body>
 </html>
 `))

@@ -23,8 +23,9 @@ const (
 
 // Worker records what the activities do. A nil *Worker records nothing.
 type Worker struct {
-	notices  *prometheus.CounterVec
-	provider *prometheus.HistogramVec
+	notices   *prometheus.CounterVec
+	provider  *prometheus.HistogramVec
+	unmatched prometheus.Counter
 }
 
 // Counter counts the events of one status, for the partial-events gauge.
@@ -45,7 +46,11 @@ func NewWorker(reg prometheus.Registerer, partial Counter, log *slog.Logger) *Wo
 			Buckets: prometheus.ExponentialBuckets(0.01, 2.5, 9), // 10 ms to about 15 s
 		}, []string{"provider", "result"}),
 	}
-	reg.MustRegister(w.notices, w.provider)
+	w.unmatched = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "coursehook_delivery_events_unmatched_total",
+		Help: "SendGrid delivery events that name no email coursehook sent (no custom args and an unknown message id, or an event id never recorded).",
+	})
+	reg.MustRegister(w.notices, w.provider, w.unmatched)
 	w.Channel("slack")
 	w.Channel("email")
 	if partial != nil {
@@ -94,4 +99,11 @@ func (w *Worker) ProviderCall(provider string, d time.Duration, err error) {
 		result = "error"
 	}
 	w.provider.WithLabelValues(provider, result).Observe(d.Seconds())
+}
+
+// DeliveryUnmatched counts delivery events that matched no email.
+func (w *Worker) DeliveryUnmatched(n int) {
+	if w != nil && n > 0 {
+		w.unmatched.Add(float64(n))
+	}
 }

@@ -19,6 +19,13 @@ export TEMPORAL_ADDRESS=${TEMPORAL_ADDRESS:-127.0.0.1:$TEMPORAL_PORT}
 # key for Temporal Cloud) must not apply here unless asked for.
 export TEMPORAL_CONFIG_FILE=${TEMPORAL_CONFIG_FILE:-/dev/null}
 export HTTP_ADDR=${HTTP_ADDR:-:8080}
+# Certificate verification is on locally, so the first certificate already
+# carries its code, QR code, verification link and "Add to LinkedIn" button,
+# all pointing at the webhook server above (its port, whatever HTTP_ADDR
+# says). A PUBLIC_BASE_URL from the environment wins; an empty one
+# (PUBLIC_BASE_URL= make run) turns verification off. Production sets its
+# own public address: nothing defaults it outside this script.
+export PUBLIC_BASE_URL=${PUBLIC_BASE_URL-http://localhost:${HTTP_ADDR##*:}}
 export DATABASE_URL=${DATABASE_URL:-$DATA/coursehook.db}
 export OUTBOX_DIR=${OUTBOX_DIR:-$DATA/outbox}
 # Onward webhooks (COURSES_FILE's webhook:) to a receiver on this machine:
@@ -51,10 +58,10 @@ if [ -z "${LEARNER_HASH_KEY:-}" ] && [ ! -s "$DATA/learner-hash.key" ]; then
   (umask 077 && head -c 32 /dev/urandom | base64 >"$DATA/learner-hash.key.tmp" && mv "$DATA/learner-hash.key.tmp" "$DATA/learner-hash.key")
 fi
 export LEARNER_HASH_KEY_FILE=${LEARNER_HASH_KEY_FILE:-$DATA/learner-hash.key}
-# Certificate verification (PUBLIC_BASE_URL=http://localhost:8080 make run)
-# needs a signing secret; the first run makes one in
-# .data/certificate-signing.key, read whenever CERTIFICATE_SIGNING_KEY is
-# unset, so codes and credentials survive a restart.
+# Certificate verification (PUBLIC_BASE_URL, above) needs a signing secret;
+# the first run makes one in .data/certificate-signing.key, read whenever
+# CERTIFICATE_SIGNING_KEY is unset, so codes and credentials survive a
+# restart.
 if [ -z "${CERTIFICATE_SIGNING_KEY:-}" ] && [ ! -s "$DATA/certificate-signing.key" ]; then
   (umask 077 && head -c 48 /dev/urandom | base64 >"$DATA/certificate-signing.key.tmp" && mv "$DATA/certificate-signing.key.tmp" "$DATA/certificate-signing.key")
 fi
@@ -67,6 +74,20 @@ if [ -z "${API_TOKEN:-}" ]; then
   fi
   API_TOKEN=$(<"$DATA/api-token")
   export API_TOKEN
+fi
+# SendGrid's delivery events (POST /webhooks/sendgrid) are signed. While
+# emails go to the outbox, the first run makes a local test key in
+# $DATA/sendgrid-test.key, so the README's example batch can be signed with
+# bin/sendgrid-sign and posted; with SENDGRID_API_KEY set, set
+# SENDGRID_WEBHOOK_PUBLIC_KEY to your account's own key to receive them.
+sendgrid_events="off   (set SENDGRID_WEBHOOK_PUBLIC_KEY to SendGrid's Signed Event Webhook key)"
+if [ -z "${SENDGRID_WEBHOOK_PUBLIC_KEY:-}" ] && [ -z "${SENDGRID_API_KEY:-}" ]; then
+  SENDGRID_WEBHOOK_PUBLIC_KEY=$("$BIN/sendgrid-sign" genkey "$DATA/sendgrid-test.key")
+  export SENDGRID_WEBHOOK_PUBLIC_KEY
+  sendgrid_events="http://localhost:${HTTP_ADDR##*:}/webhooks/sendgrid   (signed with the test key $DATA/sendgrid-test.key; try:
+                bin/sendgrid-sign post -key $DATA/sendgrid-test.key -url http://localhost:${HTTP_ADDR##*:}/webhooks/sendgrid testdata/sendgrid-events.json)"
+elif [ -n "${SENDGRID_WEBHOOK_PUBLIC_KEY:-}" ]; then
+  sendgrid_events="http://localhost:${HTTP_ADDR##*:}/webhooks/sendgrid"
 fi
 export ADMIN_ADDR=${ADMIN_ADDR:-127.0.0.1:8082}
 export CODEC_ADDR=${CODEC_ADDR:-127.0.0.1:8081}
@@ -121,6 +142,10 @@ pids+=($!)
 pids+=($!)
 
 port=${HTTP_ADDR##*:}
+verification="off   (PUBLIC_BASE_URL is empty)"
+if [[ -n ${PUBLIC_BASE_URL} ]]; then
+  verification="${PUBLIC_BASE_URL}/certificates/<code>   (the QR code and the email's Add to LinkedIn link lead here)"
+fi
 # With a secret, the URL carries it; the message names the variable rather
 # than printing the secret.
 path=/webhooks/events
@@ -133,6 +158,8 @@ coursehook is running.
   webhook URL   http://localhost:${port}${path}
   Temporal UI   http://localhost:${TEMPORAL_UI_PORT}
   outbox        ${OUTBOX_DIR}   (Slack and email land here while SLACK_BOT_TOKEN / SENDGRID_API_KEY are unset)
+  verification  ${verification}
+  delivery      ${sendgrid_events}
   dead letters  ${DEAD_LETTER_DIR}   (events Temporal refused; bin/starter replay-dead-letters)
   export        http://${ADMIN_ADDR}/api/completions   (export API_TOKEN=\$(cat ${DATA}/api-token), then
                 curl -H 'Accept: text/csv' -H "Authorization: Bearer \$API_TOKEN" ${ADMIN_ADDR}/api/completions)

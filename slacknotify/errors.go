@@ -94,7 +94,9 @@ func permanentCode(code string) bool {
 		"invalid_arguments",
 		"invalid_cursor",
 		"invalid_ts_latest",
-		"invalid_ts_oldest":
+		"invalid_ts_oldest",
+		// conversations.replies: the thread's parent is gone.
+		"thread_not_found":
 		return true
 	}
 	return false

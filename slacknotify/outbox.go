@@ -46,6 +46,8 @@ type outboxMessage struct {
 	Text     string              `json:"text"`
 	Blocks   []slack.Block       `json:"blocks"`
 	Metadata slack.SlackMetadata `json:"metadata"`
+	// ThreadTS is the thread a reply goes in; notices and digests have none.
+	ThreadTS string `json:"thread_ts,omitempty"`
 }
 
 // Post writes n and returns the file's path as the receipt's TS, and the
@@ -79,20 +81,26 @@ func (o Outbox) PostDigest(ctx context.Context, d Digest) (Receipt, error) {
 
 // write stores one message as kind/<name>.json.
 func (o Outbox) write(kind, name, channel, text string, blocks []slack.Block, meta slack.SlackMetadata) (Receipt, error) {
-	channel = o.channelOr(channel)
+	return o.writeMessage(kind, name, outboxMessage{Channel: channel, Text: text, Blocks: blocks, Metadata: meta})
+}
+
+// writeMessage stores msg as kind/<name>.json, in the outbox's channel when
+// msg names none.
+func (o Outbox) writeMessage(kind, name string, msg outboxMessage) (Receipt, error) {
+	msg.Channel = o.channelOr(msg.Channel)
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)
 	enc.SetIndent("", "  ")
 	// The file is for reading: show "&lt;" as Slack receives it, not "\u0026lt;".
 	enc.SetEscapeHTML(false)
-	if err := enc.Encode(outboxMessage{Channel: channel, Text: text, Blocks: blocks, Metadata: meta}); err != nil {
+	if err := enc.Encode(msg); err != nil {
 		return Receipt{}, fmt.Errorf("encode message: %w", err)
 	}
 	path, err := outbox.Write(o.Dir, kind, name, ".json", buf.Bytes())
 	if err != nil {
 		return Receipt{}, err
 	}
-	return Receipt{Channel: channel, TS: path}, nil
+	return Receipt{Channel: msg.Channel, TS: path}, nil
 }
 
 // channelOr returns channel, or the outbox's own when it is empty.

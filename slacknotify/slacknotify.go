@@ -157,9 +157,10 @@ func (c *Client) PostDigest(ctx context.Context, d Digest) (Receipt, error) {
 	return r, nil
 }
 
-// post sends one message with chat.postMessage and classifies a failure.
-func (c *Client) post(ctx context.Context, channel, text string, blocks []slack.Block, meta slack.SlackMetadata) (Receipt, error) {
-	channelID, ts, err := c.api.PostMessageContext(ctx, channel,
+// post sends one message with chat.postMessage and classifies a failure;
+// extra adds options such as a reply's thread.
+func (c *Client) post(ctx context.Context, channel, text string, blocks []slack.Block, meta slack.SlackMetadata, extra ...slack.MsgOption) (Receipt, error) {
+	channelID, ts, err := c.api.PostMessageContext(ctx, channel, append([]slack.MsgOption{
 		slack.MsgOptionText(text, false), // the message builders already escaped it
 		slack.MsgOptionBlocks(blocks...),
 		slack.MsgOptionMetadata(meta),
@@ -169,7 +170,7 @@ func (c *Client) post(ctx context.Context, channel, text string, blocks []slack.
 		slack.MsgOptionLinkNames(false),
 		slack.MsgOptionDisableLinkUnfurl(),
 		slack.MsgOptionDisableMediaUnfurl(),
-	)
+	}, extra...)...)
 	if err == nil && ts == "" {
 		err = errNoTimestamp
 	}

@@ -14,6 +14,7 @@ import (
 	"net/netip"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
@@ -27,7 +28,9 @@ import (
 	"github.com/coursehook/coursehook/codec"
 	"github.com/coursehook/coursehook/config"
 	"github.com/coursehook/coursehook/deadletter"
+	"github.com/coursehook/coursehook/deliveries"
 	"github.com/coursehook/coursehook/export"
+	"github.com/coursehook/coursehook/sgevents"
 	"github.com/coursehook/coursehook/store"
 	"github.com/coursehook/coursehook/store/verifystore"
 	"github.com/coursehook/coursehook/verify"
@@ -151,14 +154,38 @@ func run(ctx context.Context, getenv func(string) string, stderr io.Writer, read
 			return errSearchAttributesUnchecked
 		}
 	}
-	var hook *webhook.Server
-	pages, err := verificationPages(ctx, cfg, log, func(c *gin.Context) string { return hook.ClientAddr(c) })
+	// The verification pages, the export and SendGrid's delivery events
+	// read and write the database the worker writes, through one pool.
+	st, err := openStore(ctx, cfg)
 	if err != nil {
 		_ = webhookLn.Close()
 		return err
 	}
-	defer pages.close()
-	wopts.Public = pages.register
+	if st != nil {
+		defer st.Close()
+	}
+	var hook *webhook.Server
+	pages, err := verificationPages(cfg, log, st, func(c *gin.Context) string { return hook.ClientAddr(c) })
+	if err != nil {
+		_ = webhookLn.Close()
+		return err
+	}
+	events, err := deliveryEvents(cfg, log, st, c, reg)
+	if err != nil {
+		_ = webhookLn.Close()
+		return err
+	}
+	wopts.Public = func(r gin.IRouter) error {
+		for _, register := range []func(gin.IRouter) error{pages, events} {
+			if register == nil {
+				continue
+			}
+			if err := register(r); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
 	hook = webhook.New(c, log, wopts)
 	servers := []served{{
 		name: "webhook server",
@@ -196,14 +223,13 @@ func run(ctx context.Context, getenv func(string) string, stderr io.Writer, read
 	}
 	// Metrics and the export are for operators and their systems: they
 	// have a listener of their own, on loopback by default.
-	admin, err := adminServer(ctx, cfg, log, reg)
+	admin, err := adminServer(cfg, log, reg, st)
 	if err != nil {
 		for _, s := range servers {
 			_ = s.ln.Close()
 		}
 		return err
 	}
-	defer admin.close()
 	servers = append(servers, admin.served)
 	if ready != nil {
 		ready <- webhookLn.Addr().String()
@@ -240,25 +266,38 @@ func run(ctx context.Context, getenv func(string) string, stderr io.Writer, read
 // of the search attributes has passed.
 var errSearchAttributesUnchecked = errors.New("search attributes not checked yet")
 
-// pages are the public certificate verification pages, when
-// PUBLIC_BASE_URL is set, and the store behind them.
-type pages struct {
-	register func(gin.IRouter) error
-	close    func()
-}
-
-func verificationPages(ctx context.Context, cfg config.Config, log *slog.Logger, clientAddr func(*gin.Context) string) (pages, error) {
-	if cfg.PublicBaseURL == "" {
-		log.Info("certificate verification off: set PUBLIC_BASE_URL (and CERTIFICATE_SIGNING_KEY) to serve /certificates/<code>")
-		return pages{close: func() {}}, nil
+// openStore opens the database when a feature of the webhook server needs
+// it (PUBLIC_BASE_URL, API_TOKEN, SENDGRID_WEBHOOK_PUBLIC_KEY), else nil.
+func openStore(ctx context.Context, cfg config.Config) (*store.Store, error) {
+	var needs []string
+	for _, f := range []struct {
+		on   bool
+		name string
+	}{{cfg.PublicBaseURL != "", "PUBLIC_BASE_URL"}, {cfg.APIToken != "", "API_TOKEN"}, {cfg.SendGridWebhookPublicKey != "", "SENDGRID_WEBHOOK_PUBLIC_KEY"}} {
+		if f.on {
+			needs = append(needs, f.name)
+		}
 	}
-	keys, err := verify.NewKeys(cfg.CertificateSigningKey, cfg.CertificateSigningKeyPrevious...)
-	if err != nil {
-		return pages{}, fmt.Errorf("CERTIFICATE_SIGNING_KEY: %w", err)
+	if len(needs) == 0 {
+		return nil, nil
 	}
 	st, err := store.Open(ctx, cfg.DatabaseURL)
 	if err != nil {
-		return pages{}, fmt.Errorf("verification pages (PUBLIC_BASE_URL is set): %w", err)
+		return nil, fmt.Errorf("database (%s is set): %w", strings.Join(needs, ", "), err)
+	}
+	return st, nil
+}
+
+// verificationPages registers the public certificate verification pages,
+// when PUBLIC_BASE_URL is set; nil otherwise.
+func verificationPages(cfg config.Config, log *slog.Logger, st *store.Store, clientAddr func(*gin.Context) string) (func(gin.IRouter) error, error) {
+	if cfg.PublicBaseURL == "" {
+		log.Info("certificate verification off: set PUBLIC_BASE_URL (and CERTIFICATE_SIGNING_KEY) to serve /certificates/<code>")
+		return nil, nil
+	}
+	keys, err := verify.NewKeys(cfg.CertificateSigningKey, cfg.CertificateSigningKeyPrevious...)
+	if err != nil {
+		return nil, fmt.Errorf("CERTIFICATE_SIGNING_KEY: %w", err)
 	}
 	h := &page.Handler{
 		Lookup:     verifystore.Lookup{Store: st, DefaultIssuer: cfg.CertificateIssuer},
@@ -273,36 +312,47 @@ func verificationPages(ctx context.Context, cfg config.Config, log *slog.Logger,
 	// Checked here, so a handler that cannot mount stops the process with
 	// the reason instead of serving without its pages.
 	if err := h.Register(gin.New()); err != nil {
-		st.Close()
-		return pages{}, err
+		return nil, err
 	}
 	log.Info("certificate verification on", "pages", cfg.PublicBaseURL+verify.CertificatesPath+"/<code>", "keys", verify.JWKSPath)
-	return pages{register: h.Register, close: func() { st.Close() }}, nil
+	return h.Register, nil
+}
+
+// deliveryEvents registers SendGrid's Event Webhook, when
+// SENDGRID_WEBHOOK_PUBLIC_KEY is set; nil otherwise, and the route is a 404.
+func deliveryEvents(cfg config.Config, log *slog.Logger, st *store.Store, c client.Client, reg prometheus.Registerer) (func(gin.IRouter) error, error) {
+	if cfg.SendGridWebhookPublicKey == "" {
+		log.Info("sendgrid delivery events off: set SENDGRID_WEBHOOK_PUBLIC_KEY to the key of SendGrid's Signed Event Webhook to receive them at " + sgevents.Path)
+		return nil, nil
+	}
+	v, err := sgevents.NewVerifier(cfg.SendGridWebhookPublicKey)
+	if err != nil {
+		return nil, err
+	}
+	h := deliveries.Handler(deliveries.Options{
+		Verifier: v, MaxBodyBytes: cfg.SendGridEventsMaxBodyBytes, Engagement: cfg.SendGridTrackEngagement,
+		Store: st, Temporal: c, TaskQueue: cfg.TaskQueue, NoticeDeadline: cfg.NoticeDeadline,
+		Timeout: cfg.StartTimeout, Metrics: sgevents.NewMetrics(reg), Log: log,
+	})
+	log.Info("sendgrid delivery events on", "path", sgevents.Path, "engagement", cfg.SendGridTrackEngagement, "maxBodyBytes", cfg.SendGridEventsMaxBodyBytes)
+	return h.Register, nil
 }
 
 // admin is the private listener with /metrics and, when API_TOKEN is set,
-// the completions export and the store behind it.
+// the completions export.
 type admin struct {
 	served
-	close func()
 }
 
-func adminServer(ctx context.Context, cfg config.Config, log *slog.Logger, reg *prometheus.Registry) (admin, error) {
+func adminServer(cfg config.Config, log *slog.Logger, reg *prometheus.Registry, st *store.Store) (admin, error) {
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
-	closeStore := func() {}
 	if cfg.APIToken != "" {
 		// The export reads the database the worker writes.
-		st, err := store.Open(ctx, cfg.DatabaseURL)
-		if err != nil {
-			return admin{}, fmt.Errorf("export (API_TOKEN is set): %w", err)
-		}
-		closeStore = func() { st.Close() }
 		mux.Handle(export.Path, export.Handler(st, cfg.APIToken))
 	}
 	ln, err := net.Listen("tcp", cfg.AdminAddr)
 	if err != nil {
-		closeStore()
 		return admin{}, fmt.Errorf("listen on %s (ADMIN_ADDR): %w", cfg.AdminAddr, err)
 	}
 	log.Info("admin server listening", "addr", ln.Addr().String(), "metrics", "/metrics", "export", cfg.APIToken != "")
@@ -315,7 +365,6 @@ func adminServer(ctx context.Context, cfg config.Config, log *slog.Logger, reg *
 			// margin is for a slow reader.
 			WriteTimeout: 60 * time.Second,
 		}},
-		close: closeStore,
 	}, nil
 }
 

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/coursehook/coursehook/delivery"
 )
 
 // Filter selects completions for List. Empty fields match everything.
@@ -13,6 +15,9 @@ type Filter struct {
 	// LearnerEmail matches regardless of case.
 	LearnerEmail string
 	Status       Status
+	// Delivery keeps the events whose latest certificate email is in one
+	// of these states.
+	Delivery []delivery.State
 	// Since and Until bound the completion time: Since <= completed_at < Until.
 	Since, Until time.Time
 	// ReceivedSince keeps the events received at or after it: the recent
@@ -45,7 +50,8 @@ const listColumns = `
 	completed_at, received_at, recorded_at, updated_at,
 	slack_channel, slack_ts, email_message_id, certificate_sha256, failed_step, error,
 	route, announcement, previous_event_id,
-	verification_code, revoked_at, revocation_reason`
+	verification_code, revoked_at, revocation_reason,
+	delivery, delivery_at, delivery_reason, corrected_email`
 
 // List returns the completions f selects, ordered by completion time and
 // then event id, without their raw payloads (Get has them). The order is a
@@ -72,6 +78,15 @@ func (s *Store) List(ctx context.Context, f Filter) ([]Record, error) {
 	}
 	if f.Status != "" {
 		add("status = ?", string(f.Status))
+	}
+	if len(f.Delivery) > 0 {
+		where = append(where, "delivery IN ("+placeholders(len(f.Delivery))+")")
+		for _, d := range f.Delivery {
+			if !d.Valid() {
+				return nil, fmt.Errorf("list completions: %w: unknown delivery state %q", ErrInvalid, d)
+			}
+			args = append(args, string(d))
+		}
 	}
 	if !f.Since.IsZero() {
 		add("completed_at >= ?", s.dialect.timeArg(f.Since))
@@ -114,6 +129,7 @@ func (s *Store) List(ctx context.Context, f Filter) ([]Record, error) {
 			&old.slackChannel, &old.slackTS, &old.emailMessageID, &old.certificateSHA256, &r.FailedStep, &r.Error,
 			&r.Route, &old.announcement, &r.PreviousEventID,
 			&r.VerificationCode, timeScanner{&r.RevokedAt}, &r.RevocationReason,
+			&r.Delivery, timeScanner{&r.DeliveryAt}, &r.DeliveryReason, &r.CorrectedEmail,
 		); err != nil {
 			return nil, fmt.Errorf("list completions: %w", err)
 		}

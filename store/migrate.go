@@ -126,6 +126,64 @@ func migrations() []migration {
 				FROM completions WHERE email_message_id <> '' OR certificate_sha256 <> ''`,
 			`ALTER TABLE resends ADD COLUMN receipts TEXT NOT NULL DEFAULT ''`,
 		}},
+		// Delivery of the certificate emails, from SendGrid's Event Webhook:
+		// every event SendGrid posted, once (sg_event_id), kept until it is
+		// applied; one row per email sent (the first one and each resend),
+		// with the state the events advanced it to; on the completion, the
+		// state of its latest email, which coursehookctl find filters on,
+		// and the corrected address an operator resent to.
+		{version: 7, stmts: []string{
+			`CREATE TABLE delivery_events (
+				sg_event_id TEXT PRIMARY KEY,
+				type TEXT NOT NULL,
+				state TEXT NOT NULL DEFAULT '',
+				event_id TEXT NOT NULL DEFAULT '',
+				resend_id TEXT NOT NULL DEFAULT '',
+				message_key TEXT NOT NULL DEFAULT '',
+				occurred_at {timestamp},
+				reason TEXT NOT NULL DEFAULT '',
+				classification TEXT NOT NULL DEFAULT '',
+				raw {bytes} NOT NULL,
+				received_at {timestamp} NOT NULL,
+				applied_at {timestamp},
+				matched INTEGER NOT NULL DEFAULT 0
+			)`,
+			`CREATE INDEX delivery_events_email_idx ON delivery_events (event_id, resend_id, type)`,
+			`CREATE TABLE emails (
+				event_id TEXT NOT NULL,
+				resend_id TEXT NOT NULL DEFAULT '',
+				to_address TEXT NOT NULL DEFAULT '',
+				message_id TEXT NOT NULL DEFAULT '',
+				sent_at {timestamp},
+				state TEXT NOT NULL DEFAULT 'sent',
+				state_at {timestamp},
+				reason TEXT NOT NULL DEFAULT '',
+				classification TEXT NOT NULL DEFAULT '',
+				opens INTEGER NOT NULL DEFAULT 0,
+				clicks INTEGER NOT NULL DEFAULT 0,
+				alert_batch TEXT NOT NULL DEFAULT '',
+				alert_ts TEXT NOT NULL DEFAULT '',
+				PRIMARY KEY (event_id, resend_id)
+			)`,
+			// Events without coursehook's custom args are matched by the
+			// message id the send returned.
+			`CREATE INDEX emails_message_id_idx ON emails (message_id) WHERE message_id <> ''`,
+			`INSERT INTO emails (event_id, resend_id, message_id, sent_at, state, state_at)
+				SELECT event_id, '', receipt_id, recorded_at, 'sent', recorded_at
+				FROM receipts WHERE channel = 'email' AND receipt_id <> ''`,
+			`ALTER TABLE completions ADD COLUMN delivery TEXT NOT NULL DEFAULT ''`,
+			`ALTER TABLE completions ADD COLUMN delivery_resend_id TEXT NOT NULL DEFAULT ''`,
+			`ALTER TABLE completions ADD COLUMN delivery_at {timestamp}`,
+			`ALTER TABLE completions ADD COLUMN delivery_reason TEXT NOT NULL DEFAULT ''`,
+			`ALTER TABLE completions ADD COLUMN corrected_email TEXT NOT NULL DEFAULT ''`,
+			`UPDATE completions SET delivery = 'sent'
+				WHERE event_id IN (SELECT event_id FROM receipts WHERE channel = 'email' AND receipt_id <> '')`,
+			// find --delivery bounced,dropped: the few learners without their
+			// certificate, among many delivered.
+			`CREATE INDEX completions_delivery_idx ON completions (delivery) WHERE delivery <> ''`,
+			`ALTER TABLE resends ADD COLUMN old_address TEXT NOT NULL DEFAULT ''`,
+			`ALTER TABLE resends ADD COLUMN new_address TEXT NOT NULL DEFAULT ''`,
+		}},
 	}
 }
 

@@ -32,6 +32,9 @@ type Resend struct {
 	// Receipts are what the resend delivered, by channel.
 	Receipts   workflows.Receipts
 	FinishedAt time.Time
+	// OldAddress and NewAddress: a resend of the email to a corrected
+	// address keeps both, and the completion remembers the new one.
+	OldAddress, NewAddress string
 }
 
 // InsertResend records r as running unless its request id is known, and
@@ -41,15 +44,31 @@ func (s *Store) InsertResend(ctx context.Context, r Resend) (Resend, bool, error
 	if r.RequestID == "" || r.EventID == "" {
 		return Resend{}, false, fmt.Errorf("record resend: %w: request id and event id are required", ErrInvalid)
 	}
-	res, err := s.db.ExecContext(ctx, s.dialect.rebind(`INSERT INTO resends
-		(request_id, event_id, what, reason, requested_by, requested_at, status)
-		VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (request_id) DO NOTHING`),
-		r.RequestID, r.EventID, r.What, r.Reason, r.RequestedBy, s.dialect.timeArg(r.RequestedAt), ResendRunning)
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return Resend{}, false, fmt.Errorf("record resend %s: %w", r.RequestID, err)
+	}
+	defer func() { _ = tx.Rollback() }()
+	res, err := tx.ExecContext(ctx, s.dialect.rebind(`INSERT INTO resends
+		(request_id, event_id, what, reason, requested_by, requested_at, status, old_address, new_address)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (request_id) DO NOTHING`),
+		r.RequestID, r.EventID, r.What, r.Reason, r.RequestedBy, s.dialect.timeArg(r.RequestedAt), ResendRunning,
+		r.OldAddress, r.NewAddress)
 	if err != nil {
 		return Resend{}, false, fmt.Errorf("record resend %s: %w", r.RequestID, err)
 	}
 	n, err := res.RowsAffected()
 	if err != nil {
+		return Resend{}, false, fmt.Errorf("record resend %s: %w", r.RequestID, err)
+	}
+	if n == 1 && r.NewAddress != "" {
+		// Later resends, and find, go by the corrected address.
+		if _, err := tx.ExecContext(ctx, s.dialect.rebind("UPDATE completions SET corrected_email = ? WHERE event_id = ?"),
+			r.NewAddress, r.EventID); err != nil {
+			return Resend{}, false, fmt.Errorf("record resend %s: %w", r.RequestID, err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
 		return Resend{}, false, fmt.Errorf("record resend %s: %w", r.RequestID, err)
 	}
 	got, err := s.GetResend(ctx, r.RequestID)
@@ -82,7 +101,7 @@ func (s *Store) FinishResend(ctx context.Context, r Resend) error {
 }
 
 const resendColumns = `request_id, event_id, what, reason, requested_by, requested_at,
-	status, result, slack_ts, email_message_id, receipts, finished_at`
+	status, result, slack_ts, email_message_id, receipts, finished_at, old_address, new_address`
 
 // scanResend reads one row of resendColumns. A resend finished before the
 // receipts column has its receipts in slack_ts and email_message_id.
@@ -91,7 +110,8 @@ func scanResend(row interface{ Scan(...any) error }) (Resend, error) {
 	var old legacyColumns
 	var receipts string
 	err := row.Scan(&r.RequestID, &r.EventID, &r.What, &r.Reason, &r.RequestedBy, timeScanner{&r.RequestedAt},
-		&r.Status, &r.Result, &old.slackTS, &old.emailMessageID, &receipts, timeScanner{&r.FinishedAt})
+		&r.Status, &r.Result, &old.slackTS, &old.emailMessageID, &receipts, timeScanner{&r.FinishedAt},
+		&r.OldAddress, &r.NewAddress)
 	if err != nil {
 		return r, err
 	}

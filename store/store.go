@@ -18,6 +18,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/coursehook/coursehook/delivery"
 	"github.com/coursehook/coursehook/event"
 	"github.com/coursehook/coursehook/workflows"
 
@@ -91,6 +92,25 @@ type Record struct {
 	// RevocationReason is the revocation's category (a verify.Reason) while
 	// RevokedAt is set, empty otherwise.
 	RevocationReason string
+	// Delivery is the state of the event's latest certificate email, as
+	// SendGrid's events report it; empty before one was sent.
+	Delivery delivery.State
+	// DeliveryAt and DeliveryReason are SendGrid's time and words (its
+	// reason, or its bounce classification) for that state.
+	DeliveryAt     time.Time
+	DeliveryReason string
+	// CorrectedEmail is the address an operator resent the certificate
+	// to, which later resends use; empty while the learner's own stands.
+	CorrectedEmail string
+}
+
+// EmailAddress is where the certificate goes: the corrected address once
+// an operator gave one, else the learner's.
+func (r Record) EmailAddress() string {
+	if r.CorrectedEmail != "" {
+		return r.CorrectedEmail
+	}
+	return r.LearnerEmail
 }
 
 // Revoked reports whether the event's certificate is revoked: the flag a
@@ -399,7 +419,8 @@ const recordQuery = `SELECT
 	completed_at, received_at, payload, recorded_at, updated_at,
 	slack_channel, slack_ts, email_message_id, certificate_sha256, failed_step, error,
 	route, announcement, previous_event_id,
-	verification_code, revoked_at, revocation_reason
+	verification_code, revoked_at, revocation_reason,
+	delivery, delivery_at, delivery_reason, corrected_email
 FROM completions`
 
 // scanRecord reads one row of recordQuery.
@@ -415,6 +436,7 @@ func scanRecord(row interface{ Scan(...any) error }) (Record, error) {
 		&old.slackChannel, &old.slackTS, &old.emailMessageID, &old.certificateSHA256, &r.FailedStep, &r.Error,
 		&r.Route, &old.announcement, &r.PreviousEventID,
 		&r.VerificationCode, timeScanner{&r.RevokedAt}, &r.RevocationReason,
+		&r.Delivery, timeScanner{&r.DeliveryAt}, &r.DeliveryReason, &r.CorrectedEmail,
 	)
 	r.Receipts = old.receipts()
 	return r, err

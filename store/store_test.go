@@ -64,6 +64,8 @@ func runSuite(t *testing.T, newURL func(t *testing.T) string) {
 		{"ConcurrentRevokeChangesOnce", testConcurrentRevoke},
 		{"MigrationKeepsOlderRows", testMigrationKeepsOlderRows},
 		{"MigrationMovesReceipts", testMigrationMovesReceipts},
+		{"Deliveries", testDeliveries},
+		{"DeliveryBatchOfThousands", testDeliveryBatchOfThousands},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

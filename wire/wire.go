@@ -44,6 +44,7 @@ func NoticeChannels(cfg config.Config, log *slog.Logger, httpClient *http.Client
 	poster, sender := Providers(cfg, log, httpClient)
 	return append(Builtin(poster, sender, Builtins{
 		SlackPerSecond: cfg.SlackPerSecond, EmailsPerSecond: cfg.EmailsPerSecond, PublicBaseURL: cfg.PublicBaseURL,
+		CertificateIssuer: cfg.CertificateIssuer,
 	}), webhookChannel(cfg, log, st))
 }
 
@@ -83,6 +84,9 @@ type Builtins struct {
 	// PublicBaseURL is where verification pages are served: with
 	// verification on, certificates print their page's address.
 	PublicBaseURL string
+	// CertificateIssuer names the issuer of a course that names none, as
+	// the "Add to LinkedIn" link's organization.
+	CertificateIssuer string
 }
 
 // Builtin are the Slack notice and the certificate email, on poster and
@@ -91,7 +95,8 @@ func Builtin(poster slacknotify.Poster, sender mail.Sender, o Builtins) []channe
 	finder, _ := poster.(slacknotify.ChannelFinder)
 	return []channel.Channel{
 		slacknotify.Channel{Poster: poster, Finder: finder, PerSecond: o.SlackPerSecond},
-		certmail.Channel{Mail: sender, Render: certificate.Render, PublicBaseURL: o.PublicBaseURL, PerSecond: o.EmailsPerSecond},
+		certmail.Channel{Mail: sender, Render: certificate.Render, PublicBaseURL: o.PublicBaseURL, PerSecond: o.EmailsPerSecond,
+			IssuerName: o.CertificateIssuer},
 	}
 }
 
@@ -171,6 +176,7 @@ func NewWorkers(c client.Client, taskQueue string, acts *activities.Activities, 
 	})
 	main.RegisterWorkflow(workflows.CourseCompletion)
 	main.RegisterWorkflow(workflows.Resend)
+	main.RegisterWorkflow(workflows.DeliveryEvents)
 	main.RegisterWorkflowWithOptions(workflows.CourseDigest, workflow.RegisterOptions{Name: workflows.DigestWorkflowType})
 	main.RegisterActivity(acts)
 	ws.workers = []worker.Worker{main}

@@ -136,6 +136,8 @@ func registerUnexpected(t *testing.T, env *testsuite.TestWorkflowEnvironment) {
 	reg(ActivityRecordResend, unexpectedNoResult[ResendRecord](t, ActivityRecordResend))
 	reg(ActivityFinishResend, unexpectedNoResult[ResendOutcome](t, ActivityFinishResend))
 	reg(ActivityDeliver, unexpected[DeliverInput, Receipt](t, ActivityDeliver))
+	reg(ActivityApplyDeliveryEvents, unexpected[ApplyDeliveryInput, ApplyDeliveryResult](t, ActivityApplyDeliveryEvents))
+	reg(ActivityPostDeliveryAlert, unexpected[DeliveryAlert, Receipt](t, ActivityPostDeliveryAlert))
 }
 
 func unexpected[In, Out any](t *testing.T, name string) func(context.Context, In) (Out, error) {

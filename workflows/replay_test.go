@@ -21,6 +21,7 @@ func TestReplay(t *testing.T) {
 			r := worker.NewWorkflowReplayer()
 			r.RegisterWorkflow(CourseCompletion)
 			r.RegisterWorkflow(Resend)
+			r.RegisterWorkflow(DeliveryEvents)
 			r.RegisterWorkflowWithOptions(CourseDigest, workflow.RegisterOptions{Name: DigestWorkflowType})
 			require.NoError(t, r.ReplayWorkflowHistoryFromJSONFile(nil, f))
 		})

@@ -136,6 +136,12 @@ func Resend(ctx workflow.Context, in ResendInput) (ResendResult, error) {
 	if revocable {
 		noticeIn.VerificationCode = ev.VerificationCode
 	}
+	// The envelope only: a corrected address, given now or by an earlier
+	// resend, gets the same certificate.
+	noticeIn.To = ev.To
+	if in.To != "" {
+		noticeIn.To = in.To
+	}
 	// A revoked certificate is not sent again, whatever was asked, and a
 	// channel the course's route turns off sends nothing.
 	var withheld []string

@@ -41,7 +41,8 @@ const (
 func ActivityNames() []string {
 	return []string{ActivityRecordCompletion, ActivityRecordIgnored, ActivityRecordOutcome,
 		ActivityPostSlackNotice, ActivityEmailCertificate, ActivityEnqueueDigestEntry, ActivityPostDigest,
-		ActivityLoadEvent, ActivityRecordResend, ActivityFinishResend, ActivityDeliver}
+		ActivityLoadEvent, ActivityRecordResend, ActivityFinishResend, ActivityDeliver,
+		ActivityApplyDeliveryEvents, ActivityPostDeliveryAlert}
 }
 
 // How an event's Slack announcement was made (its receipt's Via).
@@ -138,6 +139,9 @@ type NoticeInput struct {
 	// VerificationCode is printed on the certificate with a QR code of its
 	// page, when the worker has verification on.
 	VerificationCode string `json:"verificationCode,omitempty"`
+	// To is where the certificate email goes when it is not the learner's
+	// own address: the corrected one an operator resent to.
+	To string `json:"to,omitempty"`
 }
 
 // SlackResult says where the notice landed.
@@ -203,6 +207,9 @@ type LoadedEvent struct {
 	// Revoked says an operator revoked the certificate: a resend does not
 	// email it again.
 	Revoked bool `json:"revoked,omitempty"`
+	// To is the corrected address an earlier resend gave, empty while the
+	// learner's own stands.
+	To string `json:"to,omitempty"`
 }
 
 // UnmarshalJSON also reads the receipt fields of results recorded before
@@ -220,6 +227,9 @@ type ResendRecord struct {
 	Reason      string    `json:"reason,omitempty"`
 	RequestedBy string    `json:"requestedBy,omitempty"`
 	RequestedAt time.Time `json:"requestedAt"`
+	// To is a corrected address for the email; the audit row keeps it
+	// beside the old one, and later resends use it.
+	To string `json:"to,omitempty"`
 }
 
 // ResendOutcome is how a resend ended, and the event's state after it.

@@ -89,7 +89,10 @@ type Posted struct {
 	// id, ChannelID for a name.
 	ChannelID string
 	// TS is the message timestamp the server answered with.
-	TS       string
+	TS string
+	// ThreadTS is the message this one replies to, in its thread; empty
+	// for a message of the channel.
+	ThreadTS string
 	Text     string
 	Blocks   json.RawMessage
 	Metadata json.RawMessage
@@ -175,6 +178,18 @@ func (s *Server) MessagesFor(eventID string) []Posted {
 	for _, p := range s.Messages() {
 		if id, ok := metadataEventID(p.Metadata); ok && id == eventID {
 			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// RepliesTo returns the accepted messages posted in the thread of the
+// message threadTS, oldest first.
+func (s *Server) RepliesTo(threadTS string) []Posted {
+	var out []Posted
+	for _, m := range s.Messages() {
+		if m.ThreadTS == threadTS {
+			out = append(out, m)
 		}
 	}
 	return out
@@ -703,6 +718,7 @@ func readPost(r *http.Request) (Posted, error) {
 	if mediaType == "application/json" {
 		var body struct {
 			Channel  string          `json:"channel"`
+			ThreadTS string          `json:"thread_ts"`
 			Text     string          `json:"text"`
 			Blocks   json.RawMessage `json:"blocks"`
 			Metadata json.RawMessage `json:"metadata"`
@@ -710,7 +726,7 @@ func readPost(r *http.Request) (Posted, error) {
 		if err := json.NewDecoder(r.Body).Decode(&body); err != nil {
 			return p, fmt.Errorf("decode json body: %w", err)
 		}
-		p.Channel, p.Text, p.Blocks, p.Metadata = body.Channel, body.Text, body.Blocks, body.Metadata
+		p.Channel, p.ThreadTS, p.Text, p.Blocks, p.Metadata = body.Channel, body.ThreadTS, body.Text, body.Blocks, body.Metadata
 		return p, nil
 	}
 	if err := r.ParseForm(); err != nil {
@@ -719,7 +735,7 @@ func readPost(r *http.Request) (Posted, error) {
 	if p.Token == "" {
 		p.Token = r.PostForm.Get("token")
 	}
-	p.Channel, p.Text = r.PostForm.Get("channel"), r.PostForm.Get("text")
+	p.Channel, p.Text, p.ThreadTS = r.PostForm.Get("channel"), r.PostForm.Get("text"), r.PostForm.Get("thread_ts")
 	if b := r.PostForm.Get("blocks"); b != "" {
 		p.Blocks = json.RawMessage(b)
 	}

@@ -14,7 +14,8 @@ import (
 	"github.com/coursehook/coursehook/verify"
 )
 
-// Lookup serves verify.Lookup from a store.
+// Lookup serves verify.Lookup from a store, and page.LinkedInLookup: the
+// LinkedIn page of the certificate's course comes from the same row.
 type Lookup struct {
 	Store *store.Store
 	// DefaultIssuer names the issuer of a certificate whose route names
@@ -28,14 +29,27 @@ var _ verify.Lookup = Lookup{}
 // is code, or a wrapped verify.ErrNotFound, also for an event whose
 // certificate email has not gone out (store.Record.HasCertificate).
 func (l Lookup) Certificate(ctx context.Context, code string) (verify.Certificate, error) {
+	c, _, err := l.LinkedInCertificate(ctx, code)
+	return c, err
+}
+
+// LinkedInCertificate is Certificate, with the LinkedIn organization id the
+// event's route named (COURSES_FILE's linkedin.organizationId), "" when it
+// named none: the verification page's "Add to LinkedIn" link names the same
+// page as the email's did.
+func (l Lookup) LinkedInCertificate(ctx context.Context, code string) (verify.Certificate, string, error) {
 	rec, err := l.Store.CertificateByCode(ctx, code)
 	if errors.Is(err, store.ErrNotFound) {
-		return verify.Certificate{}, fmt.Errorf("look up certificate: %w", verify.ErrNotFound)
+		return verify.Certificate{}, "", fmt.Errorf("look up certificate: %w", verify.ErrNotFound)
 	}
 	if err != nil {
-		return verify.Certificate{}, fmt.Errorf("look up certificate: %w", err)
+		return verify.Certificate{}, "", fmt.Errorf("look up certificate: %w", err)
 	}
-	return Certificate(rec, l.DefaultIssuer)
+	c, route, err := fromRecord(rec, l.DefaultIssuer)
+	if err != nil {
+		return verify.Certificate{}, "", err
+	}
+	return c, route.LinkedIn.OrganizationID, nil
 }
 
 // Certificate is what verification may tell about rec. The issuer is the one
@@ -44,10 +58,17 @@ func (l Lookup) Certificate(ctx context.Context, code string) (verify.Certificat
 // event.Event.LearnerName, which falls back to the email address: the public
 // page must never show the address.
 func Certificate(rec store.Record, defaultIssuer string) (verify.Certificate, error) {
-	issuer, err := routeIssuer(rec.Route)
+	c, _, err := fromRecord(rec, defaultIssuer)
+	return c, err
+}
+
+// fromRecord is Certificate, with the stored route it read.
+func fromRecord(rec store.Record, defaultIssuer string) (verify.Certificate, storedRoute, error) {
+	route, err := readRoute(rec.Route)
 	if err != nil {
-		return verify.Certificate{}, fmt.Errorf("certificate of %s: %w", rec.EventID, err)
+		return verify.Certificate{}, storedRoute{}, fmt.Errorf("certificate of %s: %w", rec.EventID, err)
 	}
+	issuer := event.Clean(route.Certificate.Issuer)
 	if issuer == "" {
 		issuer = defaultIssuer
 	}
@@ -64,24 +85,30 @@ func Certificate(rec store.Record, defaultIssuer string) (verify.Certificate, er
 	if rec.Revoked() {
 		c.RevokedAt, c.Reason = rec.RevokedAt, verify.Reason(rec.RevocationReason)
 	}
-	return c, nil
+	return c, route, nil
 }
 
-// routeIssuer reads the issuer from a stored route (courses.Route's JSON),
-// empty when the route names none or the row predates routes. A route that
-// does not parse is an error rather than the default issuer, which would put
-// a wrong name on a public page.
-func routeIssuer(route string) (string, error) {
+// storedRoute is the part of a stored route (courses.Route's JSON) that
+// verification reads.
+type storedRoute struct {
+	Certificate struct {
+		Issuer string `json:"issuer"`
+	} `json:"certificate"`
+	LinkedIn struct {
+		OrganizationID string `json:"organizationId"`
+	} `json:"linkedin"`
+}
+
+// readRoute reads a stored route, empty when the row predates routes. A
+// route that does not parse is an error rather than the default issuer,
+// which would put a wrong name on a public page.
+func readRoute(route string) (storedRoute, error) {
+	var r storedRoute
 	if route == "" {
-		return "", nil
-	}
-	var r struct {
-		Certificate struct {
-			Issuer string `json:"issuer"`
-		} `json:"certificate"`
+		return r, nil
 	}
 	if err := json.Unmarshal([]byte(route), &r); err != nil {
-		return "", fmt.Errorf("read the issuer from the stored route: %w", err)
+		return storedRoute{}, fmt.Errorf("read the stored route: %w", err)
 	}
-	return event.Clean(r.Certificate.Issuer), nil
+	return r, nil
 }

@@ -1,6 +1,7 @@
 package verifystore
 
 import (
+	"encoding/json"
 	"fmt"
 	"path/filepath"
 	"testing"
@@ -8,9 +9,11 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/coursehook/coursehook/courses"
 	"github.com/coursehook/coursehook/internal/pgtest"
 	"github.com/coursehook/coursehook/store"
 	"github.com/coursehook/coursehook/verify"
+	"github.com/coursehook/coursehook/verify/page"
 	"github.com/coursehook/coursehook/workflows"
 )
 
@@ -154,4 +157,57 @@ func TestStoreTakesExactlyTheCanonicalCodes(t *testing.T) {
 			require.ErrorIs(t, err, store.ErrInvalid, "%q", code)
 		}
 	}
+}
+
+// The page asks the store for the course's LinkedIn page in the same lookup.
+var _ page.LinkedInLookup = Lookup{}
+
+func TestLinkedInCertificate(t *testing.T) {
+	for _, db := range databases {
+		t.Run(db.name, func(t *testing.T) {
+			t.Parallel()
+			testLinkedInCertificate(t, open(t, db.url(t)))
+		})
+	}
+}
+
+func testLinkedInCertificate(t *testing.T, s *store.Store) {
+	ctx := t.Context()
+	lookup := Lookup{Store: s, DefaultIssuer: "Coursehook Academy"}
+
+	// The route as the worker stores it, from courses.Route itself.
+	withPage, err := json.Marshal(courses.Route{Certificate: courses.CertificateRoute{Issuer: "Acme Academy"}, LinkedIn: courses.LinkedInRoute{OrganizationID: "1337"}})
+	require.NoError(t, err)
+	withoutPage, err := json.Marshal(courses.Route{Certificate: courses.CertificateRoute{Issuer: "Acme Academy"}})
+	require.NoError(t, err)
+	require.NotContains(t, string(withoutPage), "linkedin", "a route without a page is stored as before")
+
+	tests := []struct {
+		name, route, organizationID, issuer string
+	}{
+		{"a page", string(withPage), "1337", "Acme Academy"},
+		{"no page", string(withoutPage), "", "Acme Academy"},
+		{"a route from before LinkedIn", `{"slack":{"enabled":true},"certificate":{"issuer":"Acme Academy"}}`, "", "Acme Academy"},
+		{"no route", ``, "", "Coursehook Academy"},
+	}
+	for i, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			code := fmt.Sprintf("%d1111-22222-33333-44444", i)
+			certify(t, s, store.Completion{EventID: fmt.Sprintf("linkedin-%d", i), VerificationCode: code, FirstName: "Zoë", Route: tt.route})
+			c, organizationID, err := lookup.LinkedInCertificate(ctx, code)
+			require.NoError(t, err)
+			require.Equal(t, tt.organizationID, organizationID)
+			require.Equal(t, tt.issuer, c.Issuer)
+			same, err := lookup.Certificate(ctx, code)
+			require.NoError(t, err)
+			require.Equal(t, c, same, "the same certificate either way")
+		})
+	}
+
+	_, _, err = lookup.LinkedInCertificate(ctx, "99999-99999-99999-99999")
+	require.ErrorIs(t, err, verify.ErrNotFound)
+	certify(t, s, store.Completion{EventID: "linkedin-broken", VerificationCode: "88888-88888-88888-88888", Route: `{"linkedin":`})
+	_, _, err = lookup.LinkedInCertificate(ctx, "88888-88888-88888-88888")
+	require.Error(t, err)
+	require.NotErrorIs(t, err, verify.ErrNotFound)
 }

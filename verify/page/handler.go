@@ -23,6 +23,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/coursehook/coursehook/event"
+	"github.com/coursehook/coursehook/linkedin"
 	"github.com/coursehook/coursehook/verify"
 )
 
@@ -65,11 +66,23 @@ const (
 // unavailableRetry is the Retry-After of a 503, when the store failed.
 const unavailableRetry = 60 * time.Second
 
+// LinkedInLookup is a Lookup that also knows the LinkedIn page of each
+// certificate's course (COURSES_FILE's linkedin.organizationId), for the
+// page's "Add to LinkedIn" link. It answers in the one lookup the page makes
+// anyway. With a Lookup that is not one, the link names the issuer instead.
+type LinkedInLookup interface {
+	verify.Lookup
+	// LinkedInCertificate is Certificate, with the LinkedIn organization
+	// id of the certificate's course, "" when it names none.
+	LinkedInCertificate(ctx context.Context, code string) (c verify.Certificate, organizationID string, err error)
+}
+
 // Handler serves the verification routes; see the package documentation.
 // Lookup, RenderPDF, Keys, BaseURL and IssuerName are required; the rest
 // have defaults.
 type Handler struct {
-	// Lookup finds certificates by code.
+	// Lookup finds certificates by code; a LinkedInLookup also gives the
+	// "Add to LinkedIn" link its organisation's page.
 	Lookup verify.Lookup
 	// RenderPDF renders a certificate's PDF again. It must give the bytes
 	// that were sent, so they match Certificate.CertificateSHA256.
@@ -216,18 +229,22 @@ func (s *server) certificate(c *gin.Context) {
 		return
 	}
 	asJSON := s.wantsJSON(c)
-	cert, err := s.find(c.Request.Context(), raw)
+	cert, organizationID, err := s.find(c.Request.Context(), raw)
 	if err != nil {
 		s.fail(c, asJSON, err)
 		return
 	}
+	a := s.facts(cert)
+	if !cert.Revoked() {
+		a.LinkedInURL = addToLinkedIn(cert, organizationID, a.VerificationURL)
+	}
 	c.Header("Cache-Control", cacheFound)
-	s.respond(c, http.StatusOK, asJSON, s.facts(cert), &cert)
+	s.respond(c, http.StatusOK, asJSON, a, &cert)
 }
 
 func (s *server) pdf(c *gin.Context, raw string) {
 	asJSON := s.wantsJSON(c)
-	cert, err := s.find(c.Request.Context(), raw)
+	cert, _, err := s.find(c.Request.Context(), raw)
 	if err != nil {
 		s.fail(c, asJSON, err)
 		return
@@ -254,7 +271,7 @@ func (s *server) pdf(c *gin.Context, raw string) {
 }
 
 func (s *server) credential(c *gin.Context) {
-	cert, err := s.find(c.Request.Context(), c.Param("code"))
+	cert, _, err := s.find(c.Request.Context(), c.Param("code"))
 	if err != nil {
 		s.fail(c, true, err)
 		return
@@ -281,29 +298,55 @@ func (s *server) keySet(c *gin.Context) {
 	c.Data(http.StatusOK, contentTypeJWKS, s.jwks)
 }
 
-// find looks raw up. A malformed code is looked up too, as dummyCode, and
+// find looks raw up, with the LinkedIn organization id of its course when
+// the Lookup knows it. A malformed code is looked up too, as dummyCode, and
 // its answer thrown away, so it takes the same path as an unknown code; the
 // stored code is compared in constant time before anything is believed.
-func (s *server) find(ctx context.Context, raw string) (verify.Certificate, error) {
+func (s *server) find(ctx context.Context, raw string) (verify.Certificate, string, error) {
 	code, ok := verify.Normalize(raw)
 	probe := code
 	if !ok {
 		probe = dummyCode
 	}
-	cert, err := s.Lookup.Certificate(ctx, probe)
+	cert, organizationID, err := s.lookup(ctx, probe)
 	if err != nil && !errors.Is(err, verify.ErrNotFound) {
-		return verify.Certificate{}, fmt.Errorf("look up certificate: %w", err)
+		return verify.Certificate{}, "", fmt.Errorf("look up certificate: %w", err)
 	}
 	got, _ := verify.Normalize(cert.Code)
 	same := subtle.ConstantTimeCompare([]byte(got), []byte(probe)) == 1
 	if err != nil || !ok || !same {
-		return verify.Certificate{}, verify.ErrNotFound
+		return verify.Certificate{}, "", verify.ErrNotFound
 	}
 	cert.Code = got
 	if event.Clean(cert.Issuer) == "" {
 		cert.Issuer = s.IssuerName
 	}
-	return cert, nil
+	return cert, organizationID, nil
+}
+
+// lookup asks a LinkedInLookup for the organization id in the same query,
+// so a page costs one lookup either way.
+func (s *server) lookup(ctx context.Context, code string) (verify.Certificate, string, error) {
+	if l, ok := s.Lookup.(LinkedInLookup); ok {
+		return l.LinkedInCertificate(ctx, code)
+	}
+	cert, err := s.Lookup.Certificate(ctx, code)
+	return cert, "", err
+}
+
+// addToLinkedIn is the page's "Add to LinkedIn" link, with the values the
+// certificate email's link has (certmail), so the two agree: the title and
+// issuer as the page shows them, the month of the completion, and the
+// course's LinkedIn page when it has one.
+func addToLinkedIn(cert verify.Certificate, organizationID, page string) string {
+	return linkedin.AddURL(linkedin.Certification{
+		Name:             event.Clean(cert.CourseTitle),
+		OrganizationID:   organizationID,
+		OrganizationName: event.Clean(cert.Issuer),
+		Issued:           cert.CompletedAt,
+		CertURL:          page,
+		CertID:           cert.Code,
+	})
 }
 
 // fail answers 404 for ErrNotFound, whatever the code was, and 503 for
@@ -345,6 +388,9 @@ type answer struct {
 	PDFURL                string `json:"pdfUrl,omitempty"`
 	// CredentialURL is empty for a revoked certificate, which gets none.
 	CredentialURL string `json:"credentialUrl,omitempty"`
+	// LinkedInURL adds the certificate to the learner's LinkedIn profile;
+	// empty for a revoked certificate, which must not be added.
+	LinkedInURL string `json:"linkedInUrl,omitempty"`
 }
 
 // facts is what may be said about cert. Names and titles are cleaned as on
@@ -390,6 +436,7 @@ type certView struct {
 	RevokedDate, RevokedISO     string
 	ReasonLabel                 string
 	PDFURL, CredentialURL       string
+	LinkedInURL                 string
 }
 
 const humanDate = "2 January 2006"
@@ -425,6 +472,7 @@ func (s *server) respond(c *gin.Context, status int, asJSON bool, a answer, cert
 			ReasonLabel:   a.RevocationReasonLabel,
 			PDFURL:        a.PDFURL,
 			CredentialURL: a.CredentialURL,
+			LinkedInURL:   a.LinkedInURL,
 		}
 	}
 	var buf bytes.Buffer

@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"regexp"
 	"strings"
@@ -191,6 +192,8 @@ func TestJSONAnswers(t *testing.T) {
 		"verificationUrl":   page,
 		"pdfUrl":            page + ".pdf",
 		"credentialUrl":     page + "/credential",
+		"linkedInUrl": "https://www.linkedin.com/profile/add?startTask=CERTIFICATION_NAME&name=Compilers%20for%20Everyone" +
+			"&organizationName=Example%20Academy&issueYear=2026&issueMonth=2&certUrl=" + url.QueryEscape(page) + "&certId=" + h.valid.Code,
 	}
 	for name, req := range map[string][]string{
 		"Accept":                {"/certificates/" + h.valid.Code, "Accept", "application/json"},
@@ -210,6 +213,7 @@ func TestJSONAnswers(t *testing.T) {
 	require.Equal(t, "issued_in_error", revoked["revocationReason"])
 	require.Equal(t, "Issued in error", revoked["revocationReasonLabel"])
 	require.NotContains(t, revoked, "credentialUrl")
+	require.NotContains(t, revoked, "linkedInUrl", "a revoked certificate is not to be added")
 	require.Contains(t, revoked, "pdfUrl")
 }
 

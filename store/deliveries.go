@@ -1,0 +1,457 @@
+package store
+
+import (
+	"cmp"
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/coursehook/coursehook/delivery"
+)
+
+// DeliveryEvent is one event of SendGrid's Event Webhook as it is kept: what
+// it reports, which email it names, and its JSON as SendGrid posted it.
+type DeliveryEvent struct {
+	// ID is SendGrid's sg_event_id, unique per event: a repeated post of
+	// the same event is stored once.
+	ID string
+	// Type is SendGrid's name of the event (processed, bounce, open…).
+	Type string
+	// State is the delivery state it reports, empty for opens and clicks.
+	State delivery.State
+	// EventID and ResendID are the custom args coursehook set on the email;
+	// empty when SendGrid's event lacks them (a Return-Path bounce).
+	EventID, ResendID string
+	// MessageKey is the message id the send returned (SendGrid's
+	// X-Message-Id), the fallback for events without the custom args.
+	MessageKey string
+	// At is when SendGrid says it happened.
+	At                     time.Time
+	Reason, Classification string
+	Raw                    []byte
+}
+
+// EmailKey names one email: the first of an event (ResendID empty) or a
+// resend's.
+type EmailKey struct {
+	EventID  string `json:"eventId"`
+	ResendID string `json:"resendId,omitempty"`
+}
+
+// Email is one certificate email coursehook sent and how far it got.
+type Email struct {
+	EmailKey
+	// To is the address it went to.
+	To string
+	// MessageID is the id the send returned.
+	MessageID string
+	SentAt    time.Time
+	State     delivery.State
+	// StateAt, Reason and Classification come from the event that set
+	// State: SendGrid's time, its words and its bounce classification.
+	StateAt                time.Time
+	Reason, Classification string
+	// Opens and Clicks count engagement events, when they are tracked.
+	Opens, Clicks int
+	// AlertTS is the Slack reply posted about a failed delivery, once.
+	AlertTS string
+}
+
+// ApplyResult is what one batch of delivery events did.
+type ApplyResult struct {
+	// Applied counts the events applied now; one applied by an earlier
+	// attempt is not counted again.
+	Applied int
+	// Unmatched counts events that name no email coursehook sent.
+	Unmatched int
+	// Alerts are the failed emails whose Slack reply this batch claimed
+	// and has not posted yet.
+	Alerts []Email
+}
+
+// idChunk bounds the ids of one IN list, and insertChunk the rows of one
+// INSERT, well under SQLite's and PostgreSQL's parameter limits.
+const (
+	idChunk     = 500
+	insertChunk = 100
+)
+
+// SaveDeliveryEvents stores the events not stored before, in one
+// transaction, and returns those new ones, to count, and the ids of the
+// given events still waiting to be applied: the new ones, and any an
+// earlier post stored but whose batch never ran. SendGrid repeats events,
+// and a whole batch when our answer is lost; the sg_event_id decides.
+func (s *Store) SaveDeliveryEvents(ctx context.Context, evs []DeliveryEvent) (fresh []DeliveryEvent, pending []string, err error) {
+	if len(evs) == 0 {
+		return nil, nil, nil
+	}
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, nil, fmt.Errorf("save delivery events: %w", err)
+	}
+	defer func() { _ = tx.Rollback() }()
+	now := s.dialect.timeArg(s.now())
+	ids := make([]string, 0, len(evs))
+	byID := make(map[string]DeliveryEvent, len(evs))
+	for _, e := range evs {
+		if e.ID == "" {
+			return nil, nil, fmt.Errorf("save delivery events: %w: an event has no sg_event_id", ErrInvalid)
+		}
+		ids = append(ids, e.ID)
+		byID[e.ID] = e
+	}
+	// Many rows a statement: a batch of thousands is stored in a few
+	// round trips, well inside the time SendGrid waits for its answer.
+	for chunk := range slices.Chunk(evs, insertChunk) {
+		args := make([]any, 0, len(chunk)*11)
+		for _, e := range chunk {
+			args = append(args, e.ID, e.Type, string(e.State), e.EventID, e.ResendID, e.MessageKey,
+				s.nullTime(e.At), e.Reason, e.Classification, s.dialect.payloadArg(e.Raw), now)
+		}
+		q := `INSERT INTO delivery_events
+			(sg_event_id, type, state, event_id, resend_id, message_key, occurred_at, reason, classification, raw, received_at)
+			VALUES ` + strings.TrimSuffix(strings.Repeat("(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?), ", len(chunk)), ", ") + `
+			ON CONFLICT (sg_event_id) DO NOTHING RETURNING sg_event_id`
+		rows, err := tx.QueryContext(ctx, s.dialect.rebind(q), args...)
+		if err != nil {
+			return nil, nil, fmt.Errorf("save delivery events: %w", err)
+		}
+		for rows.Next() {
+			var id string
+			if err := rows.Scan(&id); err != nil {
+				rows.Close()
+				return nil, nil, fmt.Errorf("save delivery events: %w", err)
+			}
+			fresh = append(fresh, byID[id])
+		}
+		if err := errors.Join(rows.Err(), rows.Close()); err != nil {
+			return nil, nil, fmt.Errorf("save delivery events: %w", err)
+		}
+	}
+	err = inChunks(ids, func(chunk []string, args []any) error {
+		rows, err := tx.QueryContext(ctx, s.dialect.rebind("SELECT sg_event_id FROM delivery_events WHERE applied_at IS NULL AND sg_event_id IN ("+placeholders(len(chunk))+")"), args...)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var id string
+			if err := rows.Scan(&id); err != nil {
+				return err
+			}
+			pending = append(pending, id)
+		}
+		return rows.Err()
+	})
+	if err != nil {
+		return nil, nil, fmt.Errorf("save delivery events: %w", err)
+	}
+	if err := tx.Commit(); err != nil {
+		return nil, nil, fmt.Errorf("save delivery events: %w", err)
+	}
+	slices.Sort(pending)
+	return fresh, slices.Compact(pending), nil
+}
+
+// ApplyDeliveryEvents applies the stored events ids not applied yet, in one
+// transaction: each moves its email's state forward (never back, whatever
+// order SendGrid posted them in), and the completion's when it is the
+// event's latest email; opens and clicks are counted. An email that has
+// failed (bounced, dropped, spam) is claimed for one Slack reply by the
+// first batch to see it, batchID, and the result lists the claimed emails
+// whose reply is still to post, so a retried batch gets them again and no
+// other batch ever does.
+func (s *Store) ApplyDeliveryEvents(ctx context.Context, batchID string, ids []string) (ApplyResult, error) {
+	var res ApplyResult
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return res, fmt.Errorf("apply delivery events: %w", err)
+	}
+	defer func() { _ = tx.Rollback() }()
+	var evs []DeliveryEvent
+	err = inChunks(ids, func(chunk []string, args []any) error {
+		rows, err := tx.QueryContext(ctx, s.dialect.rebind(`SELECT sg_event_id, type, state, event_id, resend_id, message_key,
+			occurred_at, reason, classification FROM delivery_events
+			WHERE applied_at IS NULL AND sg_event_id IN (`+placeholders(len(chunk))+")"), args...)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var e DeliveryEvent
+			if err := rows.Scan(&e.ID, &e.Type, &e.State, &e.EventID, &e.ResendID, &e.MessageKey,
+				timeScanner{&e.At}, &e.Reason, &e.Classification); err != nil {
+				return err
+			}
+			evs = append(evs, e)
+		}
+		return rows.Err()
+	})
+	if err != nil {
+		return res, fmt.Errorf("apply delivery events: %w", err)
+	}
+	// In SendGrid's time order, so an email's reason is its latest event's
+	// among those of equal rank; the state itself does not depend on order.
+	slices.SortFunc(evs, func(a, b DeliveryEvent) int {
+		if c := a.At.Compare(b.At); c != 0 {
+			return c
+		}
+		return strings.Compare(a.ID, b.ID)
+	})
+	now := s.dialect.timeArg(s.now())
+	claimed := map[EmailKey]bool{}
+	for _, e := range evs {
+		key, ok, err := s.matchEmail(ctx, tx, e)
+		if err != nil {
+			return res, fmt.Errorf("apply delivery event %s: %w", e.ID, err)
+		}
+		matched := 0
+		if ok {
+			matched = 1
+			failed, err := s.applyToEmail(ctx, tx, key, e)
+			if err != nil {
+				return res, fmt.Errorf("apply delivery event %s: %w", e.ID, err)
+			}
+			if failed {
+				claimed[key] = true
+			}
+		} else {
+			res.Unmatched++
+		}
+		if _, err := tx.ExecContext(ctx, s.dialect.rebind(`UPDATE delivery_events
+			SET applied_at = ?, matched = ?, event_id = ?, resend_id = ? WHERE sg_event_id = ?`),
+			now, matched, key.EventID, key.ResendID, e.ID); err != nil {
+			return res, fmt.Errorf("apply delivery event %s: %w", e.ID, err)
+		}
+		res.Applied++
+	}
+	for key := range claimed {
+		if _, err := tx.ExecContext(ctx, s.dialect.rebind(`UPDATE emails SET alert_batch = ?
+			WHERE event_id = ? AND resend_id = ? AND alert_batch = ''`), batchID, key.EventID, key.ResendID); err != nil {
+			return res, fmt.Errorf("apply delivery events: claim the reply of %s: %w", key.EventID, err)
+		}
+	}
+	rows, err := tx.QueryContext(ctx, s.dialect.rebind("SELECT "+emailColumns+
+		" FROM emails WHERE alert_batch = ? AND alert_ts = '' ORDER BY event_id, resend_id"), batchID)
+	if err != nil {
+		return res, fmt.Errorf("apply delivery events: %w", err)
+	}
+	res.Alerts, err = scanEmails(rows)
+	if err != nil {
+		return res, fmt.Errorf("apply delivery events: %w", err)
+	}
+	if err := tx.Commit(); err != nil {
+		return res, fmt.Errorf("apply delivery events: %w", err)
+	}
+	return res, nil
+}
+
+// matchEmail finds the email an event reports on: by coursehook's custom
+// args when SendGrid copied them, else by the message id the send
+// returned. An event naming a completion coursehook never recorded is not
+// ours.
+func (s *Store) matchEmail(ctx context.Context, tx *sql.Tx, e DeliveryEvent) (EmailKey, bool, error) {
+	key := EmailKey{EventID: e.EventID, ResendID: e.ResendID}
+	if key.EventID == "" {
+		if e.MessageKey == "" {
+			return EmailKey{}, false, nil
+		}
+		err := tx.QueryRowContext(ctx, s.dialect.rebind("SELECT event_id, resend_id FROM emails WHERE message_id = ? LIMIT 1"),
+			e.MessageKey).Scan(&key.EventID, &key.ResendID)
+		if errors.Is(err, sql.ErrNoRows) {
+			return EmailKey{}, false, nil
+		}
+		return key, err == nil, err
+	}
+	var n int
+	if err := tx.QueryRowContext(ctx, s.dialect.rebind("SELECT COUNT(*) FROM completions WHERE event_id = ?"), key.EventID).Scan(&n); err != nil {
+		return EmailKey{}, false, err
+	}
+	if n == 0 {
+		return EmailKey{}, false, nil
+	}
+	if key.ResendID != "" {
+		if err := tx.QueryRowContext(ctx, s.dialect.rebind("SELECT COUNT(*) FROM resends WHERE request_id = ? AND event_id = ?"),
+			key.ResendID, key.EventID).Scan(&n); err != nil {
+			return EmailKey{}, false, err
+		}
+		if n == 0 {
+			return EmailKey{}, false, nil
+		}
+	}
+	return key, true, nil
+}
+
+// applyToEmail moves the email's state forward with e, creating its row
+// when the event came before the send's own record of it, and reports
+// whether the email has now failed.
+func (s *Store) applyToEmail(ctx context.Context, tx *sql.Tx, key EmailKey, e DeliveryEvent) (failed bool, err error) {
+	if _, err := tx.ExecContext(ctx, s.dialect.rebind(`INSERT INTO emails (event_id, resend_id, message_id, state)
+		VALUES (?, ?, ?, 'sent') ON CONFLICT (event_id, resend_id) DO NOTHING`), key.EventID, key.ResendID, e.MessageKey); err != nil {
+		return false, err
+	}
+	switch e.Type {
+	case "open":
+		_, err := tx.ExecContext(ctx, s.dialect.rebind("UPDATE emails SET opens = opens + 1 WHERE event_id = ? AND resend_id = ?"), key.EventID, key.ResendID)
+		return false, err
+	case "click":
+		_, err := tx.ExecContext(ctx, s.dialect.rebind("UPDATE emails SET clicks = clicks + 1 WHERE event_id = ? AND resend_id = ?"), key.EventID, key.ResendID)
+		return false, err
+	}
+	var cur delivery.State
+	if err := tx.QueryRowContext(ctx, s.dialect.rebind("SELECT state FROM emails WHERE event_id = ? AND resend_id = ?"),
+		key.EventID, key.ResendID).Scan(&cur); err != nil {
+		return false, err
+	}
+	if delivery.Rank(e.State) < delivery.Rank(cur) || !e.State.Valid() {
+		// Late news of an earlier stage: the state stays, and so do its
+		// time and reason.
+		return cur.Failed(), nil
+	}
+	next := delivery.Advance(cur, e.State)
+	if _, err := tx.ExecContext(ctx, s.dialect.rebind(`UPDATE emails SET state = ?, state_at = ?, reason = ?, classification = ?,
+		message_id = CASE WHEN message_id = '' THEN ? ELSE message_id END
+		WHERE event_id = ? AND resend_id = ?`),
+		string(next), s.nullTime(e.At), e.Reason, e.Classification, e.MessageKey, key.EventID, key.ResendID); err != nil {
+		return false, err
+	}
+	if _, err := tx.ExecContext(ctx, s.dialect.rebind(`UPDATE completions SET delivery = ?, delivery_at = ?, delivery_reason = ?
+		WHERE event_id = ? AND delivery_resend_id = ?`),
+		string(next), s.nullTime(e.At), cmp.Or(e.Reason, e.Classification), key.EventID, key.ResendID); err != nil {
+		return false, err
+	}
+	return next.Failed(), nil
+}
+
+// EmailSent records an email as sent, when the send returned: its address
+// and message id, and on the completion that its latest email is this one,
+// in the state its events may already have moved it to.
+func (s *Store) EmailSent(ctx context.Context, e Email) error {
+	if e.EventID == "" {
+		return fmt.Errorf("record email: %w: event id is empty", ErrInvalid)
+	}
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("record email of %s: %w", e.EventID, err)
+	}
+	defer func() { _ = tx.Rollback() }()
+	if _, err := tx.ExecContext(ctx, s.dialect.rebind(`INSERT INTO emails (event_id, resend_id, to_address, message_id, sent_at, state, state_at)
+		VALUES (?, ?, ?, ?, ?, 'sent', ?)
+		ON CONFLICT (event_id, resend_id) DO UPDATE SET
+			to_address = excluded.to_address, message_id = excluded.message_id, sent_at = excluded.sent_at`),
+		e.EventID, e.ResendID, e.To, e.MessageID, s.dialect.timeArg(e.SentAt), s.dialect.timeArg(e.SentAt)); err != nil {
+		return fmt.Errorf("record email of %s: %w", e.EventID, err)
+	}
+	var cur Email
+	if err := tx.QueryRowContext(ctx, s.dialect.rebind("SELECT state, state_at, reason, classification FROM emails WHERE event_id = ? AND resend_id = ?"),
+		e.EventID, e.ResendID).Scan(&cur.State, timeScanner{&cur.StateAt}, &cur.Reason, &cur.Classification); err != nil {
+		return fmt.Errorf("record email of %s: %w", e.EventID, err)
+	}
+	if _, err := tx.ExecContext(ctx, s.dialect.rebind(`UPDATE completions SET delivery_resend_id = ?,
+		delivery = ?, delivery_at = ?, delivery_reason = ? WHERE event_id = ?`),
+		e.ResendID, string(cur.State), s.nullTime(cur.StateAt), cmp.Or(cur.Reason, cur.Classification), e.EventID); err != nil {
+		return fmt.Errorf("record email of %s: %w", e.EventID, err)
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("record email of %s: %w", e.EventID, err)
+	}
+	return nil
+}
+
+// AlertPosted records the Slack reply of a failed email, so no later batch
+// posts it again.
+func (s *Store) AlertPosted(ctx context.Context, key EmailKey, ts string) error {
+	if _, err := s.db.ExecContext(ctx, s.dialect.rebind("UPDATE emails SET alert_ts = ? WHERE event_id = ? AND resend_id = ?"),
+		ts, key.EventID, key.ResendID); err != nil {
+		return fmt.Errorf("record the delivery reply of %s: %w", key.EventID, err)
+	}
+	return nil
+}
+
+// GetEmail returns one email, or a wrapped ErrNotFound.
+func (s *Store) GetEmail(ctx context.Context, key EmailKey) (Email, error) {
+	rows, err := s.db.QueryContext(ctx, s.dialect.rebind("SELECT "+emailColumns+" FROM emails WHERE event_id = ? AND resend_id = ?"),
+		key.EventID, key.ResendID)
+	if err != nil {
+		return Email{}, fmt.Errorf("get email of %s: %w", key.EventID, err)
+	}
+	es, err := scanEmails(rows)
+	if err != nil {
+		return Email{}, fmt.Errorf("get email of %s: %w", key.EventID, err)
+	}
+	if len(es) == 0 {
+		return Email{}, fmt.Errorf("get email of %s: %w", key.EventID, ErrNotFound)
+	}
+	return es[0], nil
+}
+
+// Emails returns an event's emails, the first one first.
+func (s *Store) Emails(ctx context.Context, eventID string) ([]Email, error) {
+	rows, err := s.db.QueryContext(ctx, s.dialect.rebind("SELECT "+emailColumns+
+		" FROM emails WHERE event_id = ? ORDER BY sent_at, resend_id"), eventID)
+	if err != nil {
+		return nil, fmt.Errorf("list emails of %s: %w", eventID, err)
+	}
+	es, err := scanEmails(rows)
+	if err != nil {
+		return nil, fmt.Errorf("list emails of %s: %w", eventID, err)
+	}
+	return es, nil
+}
+
+// DeliveryEventsReceived counts the stored delivery events, and those not
+// applied yet, for tests and the operators' health checks.
+func (s *Store) DeliveryEventsReceived(ctx context.Context) (total, pending int, err error) {
+	err = s.db.QueryRowContext(ctx, `SELECT COUNT(*), COUNT(*) - COUNT(applied_at) FROM delivery_events`).Scan(&total, &pending)
+	if err != nil {
+		return 0, 0, fmt.Errorf("count delivery events: %w", err)
+	}
+	return total, pending, nil
+}
+
+const emailColumns = `event_id, resend_id, to_address, message_id, sent_at, state, state_at,
+	reason, classification, opens, clicks, alert_ts`
+
+func scanEmails(rows *sql.Rows) ([]Email, error) {
+	defer rows.Close()
+	var out []Email
+	for rows.Next() {
+		var e Email
+		if err := rows.Scan(&e.EventID, &e.ResendID, &e.To, &e.MessageID, timeScanner{&e.SentAt}, &e.State,
+			timeScanner{&e.StateAt}, &e.Reason, &e.Classification, &e.Opens, &e.Clicks, &e.AlertTS); err != nil {
+			return nil, err
+		}
+		out = append(out, e)
+	}
+	return out, rows.Err()
+}
+
+// nullTime is a {timestamp} argument, NULL for the zero time.
+func (s *Store) nullTime(t time.Time) any {
+	if t.IsZero() {
+		return nil
+	}
+	return s.dialect.timeArg(t)
+}
+
+// inChunks calls f with the ids, idChunk at a time, and their arguments.
+func inChunks(ids []string, f func(chunk []string, args []any) error) error {
+	for chunk := range slices.Chunk(ids, idChunk) {
+		args := make([]any, len(chunk))
+		for i, id := range chunk {
+			args[i] = id
+		}
+		if err := f(chunk, args); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func placeholders(n int) string {
+	return strings.TrimSuffix(strings.Repeat("?, ", n), ", ")
+}
