@@ -27,6 +27,9 @@ func (a *Activities) Deliver(ctx context.Context, in workflows.DeliverInput) (wo
 	n, spec := in.Notice, ch.Spec()
 	find := func(since time.Time) (workflows.Receipt, bool, error) { return ch.Find(ctx, n, since) }
 	if r, found, err := a.deliveredBefore(ctx, spec, n.Event.ID, find); found || err != nil {
+		if found && spec.Name == workflows.StepNameEmail {
+			a.emailSent(ctx, n, r)
+		}
 		return r, err
 	}
 	start := time.Now()

@@ -39,6 +39,13 @@ type Channel struct {
 	// PerSecond caps the emails across every worker, for SendGrid's
 	// per-account limit; zero means config.DefaultEmailsPerSecond.
 	PerSecond float64
+	// Events, when set, lets a retry find the email an earlier attempt
+	// sent in SendGrid's delivery events; Wait is how long it waits for
+	// them (SENDGRID_EVENTS_WAIT).
+	Events Events
+	Wait   time.Duration
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
 }
 
 var _ channel.Channel = Channel{}
@@ -65,6 +72,20 @@ func (Channel) Enabled(r courses.Route) bool { return r.Email.Enabled }
 // passed in, so its bytes never enter the workflow history; rendering is
 // deterministic, so a retry attaches the very same file.
 func (c Channel) Send(ctx context.Context, in workflows.NoticeInput) (workflows.Receipt, error) {
+	msg, sum, err := c.message(in)
+	if err != nil {
+		return workflows.Receipt{}, err
+	}
+	r, err := c.Mail.Send(ctx, msg)
+	if err != nil {
+		return workflows.Receipt{}, Failure(err)
+	}
+	return workflows.Receipt{ID: r.MessageID, SHA256: sum}, nil
+}
+
+// message is the email of in, with its certificate and the certificate's
+// hex SHA-256.
+func (c Channel) message(in workflows.NoticeInput) (mail.Message, string, error) {
 	e := in.Event
 	completed := e.CompletionTime(in.ReceivedAt)
 	var v *certificate.Verification
@@ -75,7 +96,7 @@ func (c Channel) Send(ctx context.Context, in workflows.NoticeInput) (workflows.
 	if err != nil {
 		// A logo gone since the routing was loaded is an operator's to put
 		// back: retried until the deadline.
-		return workflows.Receipt{}, err
+		return mail.Message{}, "", err
 	}
 	msg := mail.Message{
 		EventID:         e.ID,
@@ -87,31 +108,95 @@ func (c Channel) Send(ctx context.Context, in workflows.NoticeInput) (workflows.
 		CertificateName: "certificate-" + e.ID + ".pdf",
 	}
 	if err := applyRoute(in.Route, e, completed, &msg); err != nil {
-		return workflows.Receipt{}, err
+		return mail.Message{}, "", err
 	}
 	msg.LinkedInURL = addToLinkedIn(in.Route, e, completed, v, c.IssuerName)
 	pdf, err := c.Render(data)
 	if errors.Is(err, certificate.ErrInvalidData) {
-		return workflows.Receipt{}, &channel.Failure{Permanent: true, Type: workflows.ErrCertificate,
+		return mail.Message{}, "", &channel.Failure{Permanent: true, Type: workflows.ErrCertificate,
 			Message: fmt.Sprintf("render certificate for %s: %v", e.ID, err), Err: err}
 	}
 	if err != nil {
-		return workflows.Receipt{}, fmt.Errorf("render certificate for %s: %w", e.ID, err)
+		return mail.Message{}, "", fmt.Errorf("render certificate for %s: %w", e.ID, err)
 	}
 	sum := sha256.Sum256(pdf)
 	msg.Certificate = pdf
-	r, err := c.Mail.Send(ctx, msg)
-	if err != nil {
-		return workflows.Receipt{}, Failure(err)
-	}
-	return workflows.Receipt{ID: r.MessageID, SHA256: hex.EncodeToString(sum[:])}, nil
+	return msg, hex.EncodeToString(sum[:]), nil
 }
 
-// Find cannot look: SendGrid has no lookup by our ids, so a retry after a
-// lost answer may send a second email (README.md, "Reliability").
-func (Channel) Find(context.Context, workflows.NoticeInput, time.Time) (workflows.Receipt, bool, error) {
-	return workflows.Receipt{}, false, nil
+// Events is what SendGrid's Event Webhook has told coursehook: the
+// delivery events in the database.
+type Events interface {
+	// EmailAccepted returns the message id of the email (eventID,
+	// resendID) when SendGrid reported any event of it dated since since.
+	EmailAccepted(ctx context.Context, eventID, resendID string, since time.Time) (string, bool, error)
+	// DeliveryEventsArrive reports whether any event arrived since since.
+	DeliveryEventsArrive(ctx context.Context, since time.Time) (bool, error)
 }
+
+// Find looks, on a retry, for SendGrid's own report that an earlier
+// attempt's email went out before its answer was lost: SendGrid has no
+// lookup by our ids, but its Event Webhook reports every email it takes
+// in (processed, or dropped), with the custom args coursehook set. It
+// posts its events in batches, seconds after the send, so Find waits for
+// one up to Wait; it only waits where events have arrived in the last
+// day, since without the Event Webhook none will come. Without Events it
+// cannot look, and a retry after a lost answer may send a second email
+// (README.md, "Crash windows").
+func (c Channel) Find(ctx context.Context, in workflows.NoticeInput, since time.Time) (workflows.Receipt, bool, error) {
+	if c.Events == nil {
+		return workflows.Receipt{}, false, nil
+	}
+	now := time.Now
+	if c.Now != nil {
+		now = c.Now
+	}
+	arrive, err := c.Events.DeliveryEventsArrive(ctx, now().Add(-eventsRecent))
+	if err != nil {
+		// The email does not need the database; better a possible second
+		// email than none.
+		return workflows.Receipt{}, false, fmt.Errorf("%w: %w", channel.ErrCannotLook, err)
+	}
+	if !arrive {
+		return workflows.Receipt{}, false, nil
+	}
+	deadline := now().Add(c.Wait)
+	if d, ok := ctx.Deadline(); ok && d.Add(-sendTime).Before(deadline) {
+		deadline = d.Add(-sendTime)
+	}
+	for {
+		id, found, err := c.Events.EmailAccepted(ctx, in.Event.ID, in.ResendID, since)
+		if err != nil {
+			return workflows.Receipt{}, false, fmt.Errorf("%w: %w", channel.ErrCannotLook, err)
+		}
+		if found {
+			// The receipt carries the certificate's hash, as a send's does;
+			// rendering is deterministic, so it is the one SendGrid took.
+			_, sum, err := c.message(in)
+			if err != nil {
+				return workflows.Receipt{}, false, err
+			}
+			return workflows.Receipt{ID: id, SHA256: sum}, true, nil
+		}
+		if !now().Add(findPoll).Before(deadline) {
+			return workflows.Receipt{}, false, nil
+		}
+		select {
+		case <-ctx.Done():
+			return workflows.Receipt{}, false, ctx.Err()
+		case <-time.After(findPoll):
+		}
+	}
+}
+
+// Find's pacing: how recent an event must be for the Event Webhook to
+// count as on, how often it looks again while waiting, and the time it
+// leaves the attempt for rendering and sending after the wait.
+const (
+	eventsRecent = 24 * time.Hour
+	findPoll     = 500 * time.Millisecond
+	sendTime     = 8 * time.Second
+)
 
 // Failure classifies a failed send, keeping SendGrid's own words.
 func Failure(err error) error {

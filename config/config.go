@@ -124,6 +124,9 @@ type Config struct {
 	SendGridTrackEngagement bool
 	// SendGridEventsMaxBodyBytes caps one batch of delivery events.
 	SendGridEventsMaxBodyBytes int64
+	// SendGridEventsWait is how long a retried certificate email waits for
+	// SendGrid's report of an earlier attempt's send (worker).
+	SendGridEventsWait time.Duration
 	// MetricsAddr is where the worker serves /metrics.
 	MetricsAddr string
 	// RegisterSearchAttributes lets a binary register coursehook's search
@@ -151,6 +154,11 @@ const (
 	// every 30 seconds or once it reaches 768 KB, per sending server, so a
 	// real batch stays an order of magnitude below it.
 	DefaultSendGridEventsMaxBodyBytes = 8 << 20
+	// DefaultSendGridEventsWait and MaxSendGridEventsWait bound the wait
+	// of a retried email for SendGrid's events: an email attempt has 30 s,
+	// and rendering and sending need the rest.
+	DefaultSendGridEventsWait = 20 * time.Second
+	MaxSendGridEventsWait     = 20 * time.Second
 	// MaxMaxBodyBytes is the largest WEBHOOK_MAX_BODY_BYTES accepted: 1 MiB
 	// encodes to 1.4 MB, still under the 2 MB limit with room for the
 	// event's other fields and the encryption envelope.
@@ -330,6 +338,13 @@ func (r *reader) worker(c *Config) {
 	c.DigestThreshold = int(r.nonNegativeInt("SLACK_DIGEST_THRESHOLD", DefaultDigestThreshold))
 	c.DigestWindow = r.duration("SLACK_DIGEST_WINDOW", DefaultDigestWindow)
 	c.DigestOff = !r.boolean("SLACK_DIGEST_ENABLED", true)
+	c.SendGridEventsWait = DefaultSendGridEventsWait
+	if v := strings.TrimSpace(r.getenv("SENDGRID_EVENTS_WAIT")); v == "0" || v == "0s" {
+		// Look once, do not wait.
+		c.SendGridEventsWait = 0
+	} else if c.SendGridEventsWait = r.duration("SENDGRID_EVENTS_WAIT", DefaultSendGridEventsWait); c.SendGridEventsWait > MaxSendGridEventsWait {
+		r.fail("SENDGRID_EVENTS_WAIT", "is %s; at most %s is accepted, since an email's attempt has 30 s", c.SendGridEventsWait, MaxSendGridEventsWait)
+	}
 	if c.DigestWindow > MaxDigestWindow {
 		r.fail("SLACK_DIGEST_WINDOW", "is %s; at most %s is accepted", c.DigestWindow, MaxDigestWindow)
 	}

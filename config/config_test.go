@@ -88,28 +88,31 @@ func TestRealChannels(t *testing.T) {
 
 func TestInvalidValuesNameTheVariable(t *testing.T) {
 	cases := map[string]map[string]string{
-		"TEMPORAL_ADDRESS":           {"TEMPORAL_ADDRESS": "localhost"},
-		"HTTP_ADDR":                  {"HTTP_ADDR": ":99999"},
-		"SLACK_API_URL":              {"SLACK_API_URL": "ftp://slack"},
-		"SENDGRID_API_URL":           {"SENDGRID_API_URL": "not a url"},
-		"EMAIL_FROM":                 {"EMAIL_FROM": "Certs <certs@example.org>"},
-		"SLACK_CHANNEL":              {"SLACK_BOT_TOKEN": "xoxb-1"},
-		"DATABASE_URL":               {"DATABASE_URL": "mysql://db/x"},
-		"WEBHOOK_MAX_BODY_BYTES":     {"WEBHOOK_MAX_BODY_BYTES": "-1"},
-		"WEBHOOK_MAX_BODY_BYTES ":    {"WEBHOOK_MAX_BODY_BYTES": "2000000"},
-		"TEMPORAL_START_TIMEOUT":     {"TEMPORAL_START_TIMEOUT": "5"},
-		"NOTICE_DEADLINE":            {"NOTICE_DEADLINE": "forever"},
-		"LOG_LEVEL":                  {"LOG_LEVEL": "loud"},
-		"EMAIL_FROM_NAME":            {"EMAIL_FROM_NAME": "a\nBcc: x@y"},
-		"ALLOWED_SOURCE_IPS":         {"ALLOWED_SOURCE_IPS": "54.243.7.71,10.0.0.0/33"},
-		"TRUSTED_PROXIES":            {"TRUSTED_PROXIES": "proxy.internal"},
-		"WEBHOOK_SECRET":             {"WEBHOOK_SECRET": "short"},
-		"WEBHOOK_SECRET_PREVIOUS":    {"WEBHOOK_SECRET_PREVIOUS": "old-secret-0123456789"},
-		"SLACK_DIGEST_THRESHOLD":     {"SLACK_DIGEST_THRESHOLD": "-1"},
-		"SLACK_DIGEST_WINDOW":        {"SLACK_DIGEST_WINDOW": "48h"},
-		"SLACK_DIGEST_WINDOW ":       {"SLACK_DIGEST_WINDOW": "60"},
-		"SLACK_DIGEST_ENABLED":       {"SLACK_DIGEST_ENABLED": "sometimes"},
-		"SENDGRID_EMAILS_PER_SECOND": {"SENDGRID_EMAILS_PER_SECOND": "0"},
+		"TEMPORAL_ADDRESS":               {"TEMPORAL_ADDRESS": "localhost"},
+		"HTTP_ADDR":                      {"HTTP_ADDR": ":99999"},
+		"SLACK_API_URL":                  {"SLACK_API_URL": "ftp://slack"},
+		"SENDGRID_API_URL":               {"SENDGRID_API_URL": "not a url"},
+		"EMAIL_FROM":                     {"EMAIL_FROM": "Certs <certs@example.org>"},
+		"SLACK_CHANNEL":                  {"SLACK_BOT_TOKEN": "xoxb-1"},
+		"DATABASE_URL":                   {"DATABASE_URL": "mysql://db/x"},
+		"WEBHOOK_MAX_BODY_BYTES":         {"WEBHOOK_MAX_BODY_BYTES": "-1"},
+		"WEBHOOK_MAX_BODY_BYTES ":        {"WEBHOOK_MAX_BODY_BYTES": "2000000"},
+		"TEMPORAL_START_TIMEOUT":         {"TEMPORAL_START_TIMEOUT": "5"},
+		"NOTICE_DEADLINE":                {"NOTICE_DEADLINE": "forever"},
+		"LOG_LEVEL":                      {"LOG_LEVEL": "loud"},
+		"EMAIL_FROM_NAME":                {"EMAIL_FROM_NAME": "a\nBcc: x@y"},
+		"ALLOWED_SOURCE_IPS":             {"ALLOWED_SOURCE_IPS": "54.243.7.71,10.0.0.0/33"},
+		"TRUSTED_PROXIES":                {"TRUSTED_PROXIES": "proxy.internal"},
+		"WEBHOOK_SECRET":                 {"WEBHOOK_SECRET": "short"},
+		"WEBHOOK_SECRET_PREVIOUS":        {"WEBHOOK_SECRET_PREVIOUS": "old-secret-0123456789"},
+		"SLACK_DIGEST_THRESHOLD":         {"SLACK_DIGEST_THRESHOLD": "-1"},
+		"SLACK_DIGEST_WINDOW":            {"SLACK_DIGEST_WINDOW": "48h"},
+		"SLACK_DIGEST_WINDOW ":           {"SLACK_DIGEST_WINDOW": "60"},
+		"SLACK_DIGEST_ENABLED":           {"SLACK_DIGEST_ENABLED": "sometimes"},
+		"SENDGRID_EMAILS_PER_SECOND":     {"SENDGRID_EMAILS_PER_SECOND": "0"},
+		"SENDGRID_EVENTS_WAIT":           {"SENDGRID_EVENTS_WAIT": "1m"},
+		"SENDGRID_TRACK_ENGAGEMENT":      {"SENDGRID_TRACK_ENGAGEMENT": "maybe"},
+		"SENDGRID_EVENTS_MAX_BODY_BYTES": {"SENDGRID_EVENTS_MAX_BODY_BYTES": "0"},
 	}
 	for name, vars := range cases {
 		t.Run(name, func(t *testing.T) {
@@ -289,6 +292,24 @@ func TestTheWebhookServerReadsTheDatabaseOnlyForTheExport(t *testing.T) {
 	_, err = Load(env(map[string]string{"API_TOKEN": "short"}), Starter)
 	require.ErrorContains(t, err, "API_TOKEN")
 	require.NotContains(t, err.Error(), "short")
+}
+
+// TestDeliveryEvents: the webhook server reads SendGrid's key (and then the
+// database), the worker how long a retried email waits for its events.
+func TestDeliveryEvents(t *testing.T) {
+	c, err := Load(env(map[string]string{"SENDGRID_WEBHOOK_PUBLIC_KEY": " MFkw... \n"}), Starter)
+	require.NoError(t, err)
+	require.Equal(t, "MFkw...", c.SendGridWebhookPublicKey)
+	require.Equal(t, DefaultDatabaseURL, c.DatabaseURL, "the events are stored")
+	require.False(t, c.SendGridTrackEngagement)
+	require.Equal(t, int64(DefaultSendGridEventsMaxBodyBytes), c.SendGridEventsMaxBodyBytes)
+
+	w, err := Load(env(nil), Worker)
+	require.NoError(t, err)
+	require.Equal(t, DefaultSendGridEventsWait, w.SendGridEventsWait)
+	w, err = Load(env(map[string]string{"SENDGRID_EVENTS_WAIT": "0"}), Worker)
+	require.NoError(t, err)
+	require.Zero(t, w.SendGridEventsWait, "look once, do not wait")
 }
 
 func TestCertificateVerification(t *testing.T) {

@@ -18,6 +18,9 @@ import (
 	"github.com/coursehook/coursehook/internal/faultproxy"
 	"github.com/coursehook/coursehook/internal/pdftext"
 	"github.com/coursehook/coursehook/internal/pgtest"
+	"github.com/coursehook/coursehook/internal/sendgridtest"
+	"github.com/coursehook/coursehook/internal/slacktest"
+	"github.com/coursehook/coursehook/mail"
 	"github.com/coursehook/coursehook/sgevents"
 	"github.com/coursehook/coursehook/slacknotify"
 	"github.com/coursehook/coursehook/workflows"
@@ -307,4 +310,51 @@ func TestDeliveryEventsDatabaseOutage(t *testing.T) {
 	require.EventuallyWithT(t, func(c *assert.CollectT) {
 		assert.Len(c, s.Slack.RepliesTo(rec.Receipts[workflows.StepNameSlack].ID), 1)
 	}, time.Minute, 50*time.Millisecond)
+}
+
+// TestLostEmailAnswersAreFoundInDeliveryEvents measures what the delivery
+// events close of the email's crash window: SendGrid takes each email in,
+// but its answer comes after the client gave up, so the activity retries.
+// Without delivery events each lost answer is an email sent twice; with
+// them (the stand-in reports each email a second after taking it in), the
+// retry finds the first send and records it instead. Both run here, one
+// after the other, on the same scenario.
+func TestLostEmailAnswersAreFoundInDeliveryEvents(t *testing.T) {
+	t.Parallel()
+	twice := map[bool]int{}
+	for _, events := range []bool{false, true} {
+		slack, sg := slacktest.NewServer(t), sendgridtest.NewServer(t)
+		// The client gives up after a second; SendGrid answers after three.
+		sender := mail.NewSendGrid("SG.test-key", sg.URL(), mail.From{Email: "certificates@coursehook.example"}, &http.Client{Timeout: time.Second})
+		s := build(t, slacknotify.New("xoxb-test-token", slacktest.ChannelID, slack.URL(), nil), sender,
+			stackOptions{SendGridEvents: events, SlackPerSecond: 50, EmailsPerSecond: 50})
+		s.Slack, s.SendGrid = slack, sg
+		if events {
+			sg.ReportEvents(s.Server.URL+sgevents.Path, s.SendGridKey, time.Second)
+		}
+		const n = 10
+		sg.SetResponseDelay(3 * time.Second)
+		var ids []string
+		for range n {
+			id, body := sample(t, "course-completion.json")
+			require.Equal(t, http.StatusAccepted, s.post(t, body).Status)
+			ids = append(ids, id)
+		}
+		sg.WaitForMessages(t, n, time.Minute)
+		sg.SetResponseDelay(0)
+		for _, id := range ids {
+			require.Equal(t, workflows.StatusCompleted, s.result(t, id).Status)
+			require.NotEmpty(t, s.SendGrid.MessagesFor(id), id)
+		}
+		twice[events] = len(sg.Messages()) - n
+		if events {
+			// The receipt the retry recorded is the first send's.
+			rec, err := s.Store.Get(context.Background(), ids[0])
+			require.NoError(t, err)
+			require.Equal(t, sg.MessagesFor(ids[0])[0].MessageID, rec.Receipts[workflows.StepNameEmail].ID)
+		}
+	}
+	t.Logf("emails sent twice after a lost SendGrid answer, of 10: %d without delivery events, %d with", twice[false], twice[true])
+	require.Positive(t, twice[false], "the scenario loses answers")
+	require.Zero(t, twice[true], "a retry finds the first send in SendGrid's events")
 }

@@ -33,6 +33,7 @@ import (
 	"github.com/coursehook/coursehook/internal/pgtest"
 	"github.com/coursehook/coursehook/internal/sendgridtest"
 	"github.com/coursehook/coursehook/internal/slacktest"
+	"github.com/coursehook/coursehook/sgevents"
 	"github.com/coursehook/coursehook/store"
 	"github.com/coursehook/coursehook/webhook"
 	"github.com/coursehook/coursehook/workflows"
@@ -437,10 +438,38 @@ func TestFaultSlackBurstStaysUnderTheRateLimit(t *testing.T) {
 func TestFaultWorkerKilledMidFlight(t *testing.T) {
 	t.Parallel()
 	s := newStack(t, stackOptions{NoWorker: true})
+	dbPath := filepath.Join(t.TempDir(), "worker.db")
+	emailDuplicates, lookups := killWorkerMidFlight(t, s, dbPath)
+	t.Logf("%d Slack lookups on retry; %d duplicate emails (no delivery events: SendGrid has no idempotency key)",
+		lookups, emailDuplicates)
+}
+
+// TestFaultWorkerKilledMidFlightWithDeliveryEvents is the same crash with
+// SendGrid's Event Webhook on: the stand-in reports each email it takes in
+// two seconds after its answer, and a retried email finds the first
+// attempt's send in those events instead of sending again. Beside the
+// test above, in the same run, it measures how much of the email's crash
+// window the events close.
+func TestFaultWorkerKilledMidFlightWithDeliveryEvents(t *testing.T) {
+	t.Parallel()
+	s := newStack(t, stackOptions{NoWorker: true, SendGridEvents: true, DatabaseURL: pgtest.URL(t)})
+	s.SendGrid.ReportEvents(s.Server.URL+sgevents.Path, s.SendGridKey, 2*time.Second)
+	emailDuplicates, _ := killWorkerMidFlight(t, s, s.DatabaseURL)
+	posted, failed := s.SendGrid.EventsPosted()
+	t.Logf("%d duplicate emails with delivery events (%d event batches posted, %d refused)", emailDuplicates, posted, failed)
+	require.Zero(t, emailDuplicates, "a retried email finds its first attempt's send in SendGrid's events")
+	require.Zero(t, failed)
+}
+
+// killWorkerMidFlight posts 50 completions to s, SIGKILLs the worker
+// process after ten Slack messages, starts another, and checks that every
+// completion completed with one Slack message and one row. It returns the
+// emails sent twice and the Slack lookups made.
+func killWorkerMidFlight(t *testing.T, s *stack, databaseURL string) (emailDuplicates, lookups int) {
+	t.Helper()
 	s.Slack.SetResponseDelay(400 * time.Millisecond)
 	s.SendGrid.SetResponseDelay(200 * time.Millisecond)
-	dbPath := filepath.Join(t.TempDir(), "worker.db")
-	env := s.workerEnv(dbPath,
+	env := s.workerEnv(databaseURL,
 		"SLACK_MESSAGES_PER_SECOND=50",
 		// Every completion gets a message of its own, so each one's crash
 		// window can be checked; the digest's is checked in cohort_test.go.
@@ -462,19 +491,19 @@ func TestFaultWorkerKilledMidFlight(t *testing.T) {
 	for _, id := range ids {
 		require.Equal(t, workflows.StatusCompleted, s.result(t, id).Status, id)
 	}
-	emailDuplicates := 0
 	for _, id := range ids {
 		require.Len(t, s.Slack.MessagesFor(id), 1, "exactly one Slack message for %s", id)
 		emailDuplicates += len(s.SendGrid.MessagesFor(id)) - 1
 	}
-	st, err := store.Open(context.Background(), dbPath)
+	st, err := store.Open(context.Background(), databaseURL)
 	require.NoError(t, err)
 	defer st.Close()
-	n, err := st.Count(context.Background())
-	require.NoError(t, err)
-	require.Equal(t, 50, n)
-	t.Logf("killed after %d Slack messages; %d Slack lookups on retry; %d duplicate emails (SendGrid has no idempotency key)",
-		killedAt, s.Slack.HistoryCalls(), emailDuplicates)
+	for _, id := range ids {
+		_, err := st.Get(context.Background(), id)
+		require.NoError(t, err, "every completion has its row")
+	}
+	t.Logf("killed after %d Slack messages", killedAt)
+	return emailDuplicates, s.Slack.HistoryCalls()
 }
 
 // startWorkerProcess runs the real worker binary; the test's cleanup stops

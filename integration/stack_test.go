@@ -168,9 +168,12 @@ func build(t testing.TB, poster slacknotify.Poster, sender mail.Sender, opts ...
 	taskQueue := "coursehook-" + t.Name() + "-" + uuid.NewString()
 	s.TaskQueue = taskQueue
 	if !o.NoWorker {
-		acts := wire.NewActivities(st, append(wire.Builtin(poster, sender, wire.Builtins{
-			SlackPerSecond: o.SlackPerSecond, EmailsPerSecond: o.EmailsPerSecond, PublicBaseURL: s.URL(),
-		}), o.Channels...))
+		builtins := wire.Builtins{SlackPerSecond: o.SlackPerSecond, EmailsPerSecond: o.EmailsPerSecond, PublicBaseURL: s.URL()}
+		if o.SendGridEvents {
+			// A retried email looks for its first attempt in the events.
+			builtins.Events, builtins.EventsWait = st, config.DefaultSendGridEventsWait
+		}
+		acts := wire.NewActivities(st, append(wire.Builtin(poster, sender, builtins), o.Channels...))
 		acts.Metrics = metrics.NewWorker(s.WorkerMetrics, func(ctx context.Context) (int, error) {
 			return st.CountStatus(ctx, store.StatusPartial)
 		}, log)

@@ -85,7 +85,7 @@ if [ -z "${SENDGRID_WEBHOOK_PUBLIC_KEY:-}" ] && [ -z "${SENDGRID_API_KEY:-}" ]; 
   SENDGRID_WEBHOOK_PUBLIC_KEY=$("$BIN/sendgrid-sign" genkey "$DATA/sendgrid-test.key")
   export SENDGRID_WEBHOOK_PUBLIC_KEY
   sendgrid_events="http://localhost:${HTTP_ADDR##*:}/webhooks/sendgrid   (signed with the test key $DATA/sendgrid-test.key; try:
-                bin/sendgrid-sign post -key $DATA/sendgrid-test.key -url http://localhost:${HTTP_ADDR##*:}/webhooks/sendgrid testdata/sendgrid-events.json)"
+                bin/sendgrid-sign post -key $DATA/sendgrid-test.key -url http://localhost:${HTTP_ADDR##*:}/webhooks/sendgrid testdata/sendgrid/bounce.json)"
 elif [ -n "${SENDGRID_WEBHOOK_PUBLIC_KEY:-}" ]; then
   sendgrid_events="http://localhost:${HTTP_ADDR##*:}/webhooks/sendgrid"
 fi

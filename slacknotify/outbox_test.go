@@ -19,27 +19,11 @@ func TestOutboxPost(t *testing.T) {
 	o := Outbox{Dir: dir}
 	n := sampleNotice()
 
-	got, err := o.Post(t.Context(), n)
-	require.NoError(t, err)
-	want := filepath.Join(dir, "slack", "evt-0001.json")
-	require.Equal(t, Receipt{Channel: "outbox", TS: want}, got)
-
 	// A retried activity posts the same event again, here with a new name.
-	n.LearnerName = "Robert <Bob> Johnson"
-	_, err = o.Post(t.Context(), n)
-	require.NoError(t, err)
-	entries, err := os.ReadDir(filepath.Join(dir, "slack"))
-	require.NoError(t, err)
-	require.Len(t, entries, 1, "the second post must replace the first file")
-
-	data, err := os.ReadFile(want)
-	require.NoError(t, err)
-	var msg struct {
-		Channel  string              `json:"channel"`
-		Text     string              `json:"text"`
-		Blocks   slack.Blocks        `json:"blocks"`
-		Metadata slack.SlackMetadata `json:"metadata"`
-	}
+	_, data := requireRewritten(t, filepath.Join(dir, "slack", "evt-0001.json"), "outbox",
+		func() (Receipt, error) { return o.Post(t.Context(), n) },
+		func() { n.LearnerName = "Robert <Bob> Johnson" })
+	var msg outboxFile
 	require.NoError(t, json.Unmarshal(data, &msg))
 	require.Equal(t, "outbox", msg.Channel)
 	require.Equal(t, "Robert &lt;Bob&gt; Johnson completed New Student Orientation (2019-10-17 20:50 UTC)", msg.Text)
@@ -84,6 +68,26 @@ func TestOutboxPostChannelAndErrors(t *testing.T) {
 		_, err := Outbox{Dir: file}.Post(t.Context(), sampleNotice())
 		require.ErrorContains(t, err, "write notice for event evt-0001")
 	})
+}
+
+// requireRewritten writes with write, calls change, and writes again, as a
+// retried activity does. The first receipt must name the file path in
+// channel, and the second write must replace that file, the only one in its
+// folder. It returns the receipt and the file as the second write left it.
+func requireRewritten(t *testing.T, path, channel string, write func() (Receipt, error), change func()) (Receipt, []byte) {
+	t.Helper()
+	got, err := write()
+	require.NoError(t, err)
+	require.Equal(t, Receipt{Channel: channel, TS: path}, got)
+	change()
+	_, err = write()
+	require.NoError(t, err)
+	entries, err := os.ReadDir(filepath.Dir(path))
+	require.NoError(t, err)
+	require.Len(t, entries, 1, "the second write must replace the first file")
+	data, err := os.ReadFile(path)
+	require.NoError(t, err)
+	return got, data
 }
 
 // outboxFile is the part of an outbox file the tests read.
@@ -202,25 +206,37 @@ func TestOutboxDigest(t *testing.T) {
 	require.Equal(t, got, found)
 }
 
-func TestOutboxDigestErrors(t *testing.T) {
-	t.Parallel()
+// requireOutboxErrors checks how one kind of outbox message fails: write
+// and find with a cancelled context, write into a Dir that is a file, its
+// error containing writeErr, and find over a broken file, named broken in
+// the folder kind, its error containing findErr. find looks for the
+// message broken would hold.
+func requireOutboxErrors(t *testing.T, kind, broken string, write, find func(context.Context, Outbox) error, writeErr, findErr string) {
+	t.Helper()
 	ctx, cancel := context.WithCancel(t.Context())
 	cancel()
-	_, err := Outbox{Dir: t.TempDir()}.PostDigest(ctx, sampleDigest())
-	require.ErrorIs(t, err, context.Canceled)
-	_, _, err = Outbox{Dir: t.TempDir()}.FindDigest(ctx, "", "w", time.Time{})
-	require.ErrorIs(t, err, context.Canceled)
+	require.ErrorIs(t, write(ctx, Outbox{Dir: t.TempDir()}), context.Canceled)
+	require.ErrorIs(t, find(ctx, Outbox{Dir: t.TempDir()}), context.Canceled)
 
 	file := filepath.Join(t.TempDir(), "file")
 	require.NoError(t, os.WriteFile(file, nil, 0o600))
-	_, err = Outbox{Dir: file}.PostDigest(t.Context(), sampleDigest())
-	require.ErrorContains(t, err, "write digest for window course-42/1767348000")
+	require.ErrorContains(t, write(t.Context(), Outbox{Dir: file}), writeErr)
 
 	dir := t.TempDir()
-	require.NoError(t, os.MkdirAll(filepath.Join(dir, "slack-digest"), 0o750))
-	require.NoError(t, os.WriteFile(filepath.Join(dir, "slack-digest", digestFileName("w")+".json"), []byte("{"), 0o600))
-	_, _, err = Outbox{Dir: dir}.FindDigest(t.Context(), "", "w", time.Time{})
-	require.ErrorContains(t, err, "find digest for window w")
+	require.NoError(t, os.MkdirAll(filepath.Join(dir, kind), 0o750))
+	require.NoError(t, os.WriteFile(filepath.Join(dir, kind, broken), []byte("{"), 0o600))
+	require.ErrorContains(t, find(t.Context(), Outbox{Dir: dir}), findErr)
+}
+
+func TestOutboxDigestErrors(t *testing.T) {
+	t.Parallel()
+	requireOutboxErrors(t, "slack-digest", digestFileName("w")+".json",
+		func(ctx context.Context, o Outbox) error { _, err := o.PostDigest(ctx, sampleDigest()); return err },
+		func(ctx context.Context, o Outbox) error {
+			_, _, err := o.FindDigest(ctx, "", "w", time.Time{})
+			return err
+		},
+		"write digest for window course-42/1767348000", "find digest for window w")
 
 	_, found, err := Outbox{Dir: t.TempDir()}.FindDigest(t.Context(), "", "w", time.Time{})
 	require.NoError(t, err)

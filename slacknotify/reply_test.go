@@ -5,8 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net/http"
-	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -345,7 +343,7 @@ func replyIn(notice Receipt, eventID, resendID string) Reply {
 
 func TestClientPostReply(t *testing.T) {
 	t.Parallel()
-	srv := newThreadSlack(t)
+	srv := slacktest.NewServer(t)
 	c := New(testToken, "C0456", srv.URL(), nil)
 	notice := postNoticeTo(t, c, "evt-0001")
 	r := replyIn(notice, "evt-0001", "")
@@ -407,10 +405,10 @@ func TestClientPostReplyFailures(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			srv := newThreadSlack(t)
+			srv := slacktest.NewServer(t)
 			c := New(testToken, slacktest.ChannelID, srv.URL(), nil)
 			r := replyIn(postNoticeTo(t, c, "evt-0001"), "evt-0001", "r1")
-			srv.FailPostNext(tt.failure)
+			srv.FailNext(1, tt.failure)
 
 			_, err := c.PostReply(t.Context(), r)
 			requireSlackError(t, err, tt.code, tt.permanent, tt.retryAfter)
@@ -421,12 +419,13 @@ func TestClientPostReplyFailures(t *testing.T) {
 			_, err = c.PostReply(t.Context(), r)
 			require.NoError(t, err)
 			require.Len(t, srv.Messages(), 2)
-			require.Equal(t, 3, srv.Posts())
+			require.Equal(t, 3, srv.Attempts())
+			require.Len(t, srv.RepliesTo(r.ThreadTS), 1)
 		})
 	}
 	t.Run("not a slack token", func(t *testing.T) {
 		t.Parallel()
-		srv := newThreadSlack(t)
+		srv := slacktest.NewServer(t)
 		_, err := New("hunter2", slacktest.ChannelID, srv.URL(), nil).PostReply(t.Context(), sampleReply())
 		requireSlackError(t, err, "invalid_auth", true, 0)
 	})
@@ -434,7 +433,7 @@ func TestClientPostReplyFailures(t *testing.T) {
 
 func TestClientFindReply(t *testing.T) {
 	t.Parallel()
-	srv := newThreadSlack(t)
+	srv := slacktest.NewServer(t)
 	c := New(testToken, slacktest.ChannelID, srv.URL(), nil)
 	start := time.Now()
 	notice := postNoticeTo(t, c, "evt-0001")
@@ -486,7 +485,7 @@ func TestClientFindReply(t *testing.T) {
 		})
 	}
 
-	forms := srv.Replies()
+	forms := srv.RepliesRequests()
 	require.Len(t, forms, len(tests), "one page each")
 	for i, f := range forms {
 		require.Equal(t, slacktest.ChannelID, f.Get("channel"))
@@ -502,11 +501,11 @@ func TestClientFindReply(t *testing.T) {
 // for: Slack took the reply, the client never heard, the retry finds it.
 func TestClientFindReplyAfterLostAnswer(t *testing.T) {
 	t.Parallel()
-	srv := newThreadSlack(t)
+	srv := slacktest.NewServer(t)
 	c := New(testToken, slacktest.ChannelID, srv.URL(), nil)
 	r := replyIn(postNoticeTo(t, c, "evt-0001"), "evt-0001", "")
 	since := time.Now()
-	srv.FailPostNext(slacktest.Failure{Status: 502})
+	srv.FailNext(1, slacktest.Failure{Status: 502})
 	_, err := c.PostReply(t.Context(), r)
 	require.Error(t, err)
 	_, found, err := c.FindReply(t.Context(), r, since)
@@ -529,7 +528,7 @@ func TestClientFindReplyAfterLostAnswer(t *testing.T) {
 
 func TestClientFindReplyPages(t *testing.T) {
 	t.Parallel()
-	srv := newThreadSlack(t)
+	srv := slacktest.NewServer(t)
 	c := New(testToken, slacktest.ChannelID, srv.URL(), nil)
 	c.pageSize, c.maxPages = 2, 3
 	digest := postNoticeTo(t, c, "digest")
@@ -540,7 +539,7 @@ func TestClientFindReplyPages(t *testing.T) {
 		require.NoError(t, err)
 		posted[id] = r
 	}
-	calls := func() int { return len(srv.Replies()) }
+	calls := srv.RepliesCalls
 
 	// Pages: the parent and evt-0, evt-1 and evt-2, evt-3 and evt-4, evt-5.
 	got, found, err := c.FindReply(t.Context(), replyIn(digest, "evt-0", ""), time.Time{})
@@ -554,7 +553,7 @@ func TestClientFindReplyPages(t *testing.T) {
 	require.True(t, found, "on the third page")
 	require.Equal(t, posted["evt-4"], got)
 	require.Equal(t, 4, calls())
-	forms := srv.Replies()
+	forms := srv.RepliesRequests()
 	require.Empty(t, forms[1].Get("cursor"))
 	require.NotEmpty(t, forms[2].Get("cursor"), "the second page follows the cursor")
 	require.NotEqual(t, forms[2].Get("cursor"), forms[3].Get("cursor"))
@@ -574,57 +573,54 @@ func TestClientFindReplyPages(t *testing.T) {
 
 func TestClientFindReplyChannelName(t *testing.T) {
 	t.Parallel()
-	srv := newThreadSlack(t)
-	history := slacktest.NewServer(t)
+	srv := slacktest.NewServer(t)
 	for _, thread := range []string{"1767348000.000100", ""} {
 		r := sampleReply()
-		r.ThreadTS = thread
-		for _, c := range []*Client{New(testToken, "#business", srv.URL(), nil), New(testToken, "#business", history.URL(), nil)} {
-			r.Channel = ""
-			_, found, err := c.FindReply(t.Context(), r, time.Time{})
-			require.ErrorIs(t, err, ErrChannelNotID)
-			require.False(t, found)
-		}
-		r.Channel = "#course-42"
-		_, _, err := New(testToken, slacktest.ChannelID, srv.URL(), nil).FindReply(t.Context(), r, time.Time{})
+		r.ThreadTS, r.Channel = thread, ""
+		_, found, err := New(testToken, "#business", srv.URL(), nil).FindReply(t.Context(), r, time.Time{})
 		require.ErrorIs(t, err, ErrChannelNotID)
+		require.False(t, found)
+		r.Channel = "#course-42"
+		_, found, err = New(testToken, slacktest.ChannelID, srv.URL(), nil).FindReply(t.Context(), r, time.Time{})
+		require.ErrorIs(t, err, ErrChannelNotID)
+		require.False(t, found)
 	}
-	require.Empty(t, srv.Replies(), "no API call for a name")
-	require.Zero(t, history.HistoryCalls())
+	require.Zero(t, srv.RepliesCalls(), "no API call for a name")
+	require.Zero(t, srv.HistoryCalls())
 }
 
 func TestClientFindReplyFailures(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
 		name       string
-		setup      func(srv *threadSlack, r *Reply)
+		setup      func(srv *slacktest.Server, r *Reply)
 		token      string
 		code       string
 		permanent  bool
 		retryAfter time.Duration
 	}{
-		{"no history scope", func(srv *threadSlack, _ *Reply) { srv.DenyHistory() }, testToken, "missing_scope", true, 0},
-		{"the notice was deleted", func(_ *threadSlack, r *Reply) { r.ThreadTS = "1000000000.000001" }, testToken, "thread_not_found", true, 0},
-		{"invalid_auth", func(*threadSlack, *Reply) {}, "hunter2", "invalid_auth", true, 0},
-		{"rate limited", func(srv *threadSlack, _ *Reply) {
-			srv.FailRepliesNext(slacktest.Failure{Status: 429, RetryAfter: "2"})
+		{"no history scope", func(srv *slacktest.Server, _ *Reply) { srv.SetScopes("chat:write") }, testToken, "missing_scope", true, 0},
+		{"the notice was deleted", func(_ *slacktest.Server, r *Reply) { r.ThreadTS = "1000000000.000001" }, testToken, "thread_not_found", true, 0},
+		{"invalid_auth", func(*slacktest.Server, *Reply) {}, "hunter2", "invalid_auth", true, 0},
+		{"rate limited", func(srv *slacktest.Server, _ *Reply) {
+			srv.FailRepliesNext(1, slacktest.Failure{Status: 429, RetryAfter: "2"})
 		}, testToken, "rate_limited", false, 2 * time.Second},
-		{"server error", func(srv *threadSlack, _ *Reply) { srv.FailRepliesNext(slacktest.Failure{Status: 500}) }, testToken, "http_500", false, 0},
-		{"internal_error", func(srv *threadSlack, _ *Reply) {
-			srv.FailRepliesNext(slacktest.Failure{SlackError: "internal_error"})
+		{"server error", func(srv *slacktest.Server, _ *Reply) { srv.FailRepliesNext(1, slacktest.Failure{Status: 500}) }, testToken, "http_500", false, 0},
+		{"internal_error", func(srv *slacktest.Server, _ *Reply) {
+			srv.FailRepliesNext(1, slacktest.Failure{SlackError: "internal_error"})
 		}, testToken, "internal_error", false, 0},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			srv := newThreadSlack(t)
+			srv := slacktest.NewServer(t)
 			r := replyIn(postNoticeTo(t, New(testToken, slacktest.ChannelID, srv.URL(), nil), "evt-0001"), "evt-0001", "")
 			tt.setup(srv, &r)
 			_, found, err := New(tt.token, slacktest.ChannelID, srv.URL(), nil).FindReply(t.Context(), r, time.Time{})
 			requireSlackError(t, err, tt.code, tt.permanent, tt.retryAfter)
 			require.False(t, found)
 			require.Contains(t, err.Error(), "reply for event evt-0001")
-			require.Len(t, srv.Replies(), 1)
+			require.Equal(t, 1, srv.RepliesCalls())
 			// The activity's reading: a look that cannot be made lets it
 			// post; Slack unreachable is a failure to retry.
 			require.Equal(t, tt.permanent, errors.Is(FindError(err), channel.ErrCannotLook))
@@ -632,12 +628,13 @@ func TestClientFindReplyFailures(t *testing.T) {
 	}
 	t.Run("cancelled context", func(t *testing.T) {
 		t.Parallel()
-		srv := newThreadSlack(t)
+		srv := slacktest.NewServer(t)
 		ctx, cancel := context.WithCancel(t.Context())
 		cancel()
 		_, _, err := New(testToken, slacktest.ChannelID, srv.URL(), nil).FindReply(ctx, sampleReply(), time.Time{})
 		requireSlackError(t, err, "network", false, 0)
 		require.ErrorIs(t, err, context.Canceled)
+		require.Zero(t, srv.RepliesCalls())
 	})
 }
 
@@ -702,21 +699,10 @@ func TestOutboxReply(t *testing.T) {
 	r := sampleReply()
 	r.Channel, r.ThreadTS = "", notice.TS
 
-	got, err := o.PostReply(t.Context(), r)
-	require.NoError(t, err)
-	want := filepath.Join(dir, "slack-reply", "evt-0001.json")
-	require.Equal(t, Receipt{Channel: "C0456", TS: want}, got)
-
 	// A retried activity writes the same email's reply again.
-	r.LearnerName = "Ada <b>Lovelace</b>"
-	_, err = o.PostReply(t.Context(), r)
-	require.NoError(t, err)
-	entries, err := os.ReadDir(filepath.Join(dir, "slack-reply"))
-	require.NoError(t, err)
-	require.Len(t, entries, 1, "the second write must replace the first file")
-
-	data, err := os.ReadFile(want)
-	require.NoError(t, err)
+	got, data := requireRewritten(t, filepath.Join(dir, "slack-reply", "evt-0001.json"), "C0456",
+		func() (Receipt, error) { return o.PostReply(t.Context(), r) },
+		func() { r.LearnerName = "Ada <b>Lovelace</b>" })
 	var msg struct {
 		outboxFile
 		ThreadTS string `json:"thread_ts"`
@@ -738,7 +724,7 @@ func TestOutboxReply(t *testing.T) {
 	resent, err := o.PostReply(t.Context(), resend)
 	require.NoError(t, err)
 	require.Equal(t, filepath.Join(dir, "slack-reply", "evt-0001-resend-20261129-abc.json"), resent.TS)
-	require.FileExists(t, want, "a resend's reply does not replace the first email's")
+	require.FileExists(t, got.TS, "a resend's reply does not replace the first email's")
 
 	tests := []struct {
 		name  string
@@ -769,76 +755,10 @@ func TestOutboxReply(t *testing.T) {
 
 func TestOutboxReplyErrors(t *testing.T) {
 	t.Parallel()
-	ctx, cancel := context.WithCancel(t.Context())
-	cancel()
-	_, err := Outbox{Dir: t.TempDir()}.PostReply(ctx, sampleReply())
-	require.ErrorIs(t, err, context.Canceled)
-	_, _, err = Outbox{Dir: t.TempDir()}.FindReply(ctx, sampleReply(), time.Time{})
-	require.ErrorIs(t, err, context.Canceled)
-
-	file := filepath.Join(t.TempDir(), "file")
-	require.NoError(t, os.WriteFile(file, nil, 0o600))
-	_, err = Outbox{Dir: file}.PostReply(t.Context(), sampleReply())
-	require.ErrorContains(t, err, "write reply for event evt-0001")
-
-	dir := t.TempDir()
-	require.NoError(t, os.MkdirAll(filepath.Join(dir, "slack-reply"), 0o750))
-	require.NoError(t, os.WriteFile(filepath.Join(dir, "slack-reply", "broken.json"), []byte("{"), 0o600))
 	r := sampleReply()
 	r.EventID = "broken"
-	_, _, err = Outbox{Dir: dir}.FindReply(t.Context(), r, time.Time{})
-	require.ErrorContains(t, err, "find reply for event broken")
-}
-
-// TestThreadStandInWireFormat holds the stand-in to Slack's documented
-// answer of conversations.replies, asked with GET and a bearer token as
-// well as with slack-go's form POST.
-func TestThreadStandInWireFormat(t *testing.T) {
-	t.Parallel()
-	srv := newThreadSlack(t)
-	api := slack.New(testToken, slack.OptionAPIURL(srv.URL()))
-	_, parent, err := api.PostMessageContext(t.Context(), slacktest.ChannelID, slack.MsgOptionText("notice", false))
-	require.NoError(t, err)
-	_, reply, err := api.PostMessageContext(t.Context(), slacktest.ChannelID, slack.MsgOptionText("reply", false), slack.MsgOptionTS(parent),
-		slack.MsgOptionMetadata(slack.SlackMetadata{EventType: MetadataReplyEventType, EventPayload: map[string]any{"event_id": "e1"}}))
-	require.NoError(t, err)
-	// A reply to the reply joins the parent's thread.
-	_, nested, err := api.PostMessageContext(t.Context(), slacktest.ChannelID, slack.MsgOptionText("nested", false), slack.MsgOptionTS(reply))
-	require.NoError(t, err)
-
-	query := url.Values{"channel": {slacktest.ChannelID}, "ts": {parent}, "include_all_metadata": {"true"}, "limit": {"2"}}
-	req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, srv.URL()+"conversations.replies?"+query.Encode(), nil)
-	require.NoError(t, err)
-	req.Header.Set("Authorization", "Bearer "+testToken)
-	resp, err := http.DefaultClient.Do(req)
-	require.NoError(t, err)
-	defer func() { _ = resp.Body.Close() }()
-	require.Equal(t, http.StatusOK, resp.StatusCode)
-	var got map[string]any
-	require.NoError(t, json.NewDecoder(resp.Body).Decode(&got))
-	meta, ok := got["response_metadata"].(map[string]any)
-	require.True(t, ok)
-	cursor, _ := meta["next_cursor"].(string)
-	require.NotEmpty(t, cursor)
-	gotJSON, err := json.Marshal(got)
-	require.NoError(t, err)
-	require.JSONEq(t, fmt.Sprintf(`{"ok":true,"has_more":true,"response_metadata":{"next_cursor":%q},"messages":[
-		{"type":"message","subtype":"bot_message","bot_id":"B0123","ts":%q,"text":"notice"},
-		{"type":"message","subtype":"bot_message","bot_id":"B0123","ts":%q,"thread_ts":%q,"text":"reply",
-		 "metadata":{"event_type":"coursehook_delivery_problem","event_payload":{"event_id":"e1"}}}]}`, cursor, parent, reply, parent), string(gotJSON))
-
-	msgs, more, next, err := api.GetConversationRepliesContext(t.Context(), &slack.GetConversationRepliesParameters{
-		ChannelID: slacktest.ChannelID, Timestamp: parent, Cursor: cursor, Limit: 2,
-	})
-	require.NoError(t, err)
-	require.False(t, more)
-	require.Empty(t, next)
-	require.Len(t, msgs, 1)
-	require.Equal(t, nested, msgs[0].Timestamp)
-	require.Equal(t, parent, msgs[0].ThreadTimestamp)
-
-	_, _, _, err = api.GetConversationRepliesContext(t.Context(), &slack.GetConversationRepliesParameters{ChannelID: slacktest.ChannelID, Timestamp: parent, Cursor: "bogus"})
-	var se slack.SlackErrorResponse
-	require.ErrorAs(t, err, &se)
-	require.Equal(t, "invalid_cursor", se.Err)
+	requireOutboxErrors(t, "slack-reply", "broken.json",
+		func(ctx context.Context, o Outbox) error { _, err := o.PostReply(ctx, sampleReply()); return err },
+		func(ctx context.Context, o Outbox) error { _, _, err := o.FindReply(ctx, r, time.Time{}); return err },
+		"write reply for event evt-0001", "find reply for event broken")
 }

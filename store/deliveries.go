@@ -6,6 +6,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -194,41 +195,70 @@ func (s *Store) ApplyDeliveryEvents(ctx context.Context, batchID string, ids []s
 	if err != nil {
 		return res, fmt.Errorf("apply delivery events: %w", err)
 	}
-	// In SendGrid's time order, so an email's reason is its latest event's
-	// among those of equal rank; the state itself does not depend on order.
-	slices.SortFunc(evs, func(a, b DeliveryEvent) int {
-		if c := a.At.Compare(b.At); c != 0 {
-			return c
-		}
-		return strings.Compare(a.ID, b.ID)
-	})
-	now := s.dialect.timeArg(s.now())
-	claimed := map[EmailKey]bool{}
-	for _, e := range evs {
-		key, ok, err := s.matchEmail(ctx, tx, e)
-		if err != nil {
-			return res, fmt.Errorf("apply delivery event %s: %w", e.ID, err)
-		}
-		matched := 0
-		if ok {
-			matched = 1
-			failed, err := s.applyToEmail(ctx, tx, key, e)
-			if err != nil {
-				return res, fmt.Errorf("apply delivery event %s: %w", e.ID, err)
-			}
-			if failed {
-				claimed[key] = true
-			}
-		} else {
-			res.Unmatched++
-		}
-		if _, err := tx.ExecContext(ctx, s.dialect.rebind(`UPDATE delivery_events
-			SET applied_at = ?, matched = ?, event_id = ?, resend_id = ? WHERE sg_event_id = ?`),
-			now, matched, key.EventID, key.ResendID, e.ID); err != nil {
-			return res, fmt.Errorf("apply delivery event %s: %w", e.ID, err)
-		}
-		res.Applied++
+	keys, err := s.matchEmails(ctx, tx, evs)
+	if err != nil {
+		return res, fmt.Errorf("apply delivery events: %w", err)
 	}
+	// Each email's events fold into one change (its furthest state, and
+	// its opens and clicks), so a batch of thousands costs a few statements
+	// an email rather than an event.
+	changes := map[EmailKey]*emailChange{}
+	var matched, unmatched []string
+	var byMessageID []DeliveryEvent
+	for i, e := range evs {
+		key, ok := keys[i]
+		if !ok {
+			res.Unmatched++
+			unmatched = append(unmatched, e.ID)
+			continue
+		}
+		c := changes[key]
+		if c == nil {
+			c = &emailChange{}
+			changes[key] = c
+		}
+		c.add(e)
+		if e.EventID == "" {
+			e.EventID, e.ResendID = key.EventID, key.ResendID
+			byMessageID = append(byMessageID, e)
+		} else {
+			matched = append(matched, e.ID)
+		}
+	}
+	claimed := map[EmailKey]bool{}
+	// In key order, so two batches lock the emails they share alike.
+	for _, key := range slices.SortedFunc(maps.Keys(changes), compareKeys) {
+		failed, err := s.applyToEmail(ctx, tx, key, changes[key])
+		if err != nil {
+			return res, fmt.Errorf("apply delivery events of %s: %w", key.EventID, err)
+		}
+		if failed {
+			claimed[key] = true
+		}
+	}
+	now := s.dialect.timeArg(s.now())
+	for _, mark := range []struct {
+		ids     []string
+		matched int
+	}{{matched, 1}, {unmatched, 0}} {
+		err := inChunks(mark.ids, func(chunk []string, args []any) error {
+			_, err := tx.ExecContext(ctx, s.dialect.rebind("UPDATE delivery_events SET applied_at = ?, matched = ? WHERE sg_event_id IN ("+
+				placeholders(len(chunk))+")"), append([]any{now, mark.matched}, args...)...)
+			return err
+		})
+		if err != nil {
+			return res, fmt.Errorf("apply delivery events: %w", err)
+		}
+	}
+	// An event matched by its message id keeps the email it was matched to.
+	for _, e := range byMessageID {
+		if _, err := tx.ExecContext(ctx, s.dialect.rebind(`UPDATE delivery_events
+			SET applied_at = ?, matched = 1, event_id = ?, resend_id = ? WHERE sg_event_id = ?`),
+			now, e.EventID, e.ResendID, e.ID); err != nil {
+			return res, fmt.Errorf("apply delivery event %s: %w", e.ID, err)
+		}
+	}
+	res.Applied = len(evs)
 	for key := range claimed {
 		if _, err := tx.ExecContext(ctx, s.dialect.rebind(`UPDATE emails SET alert_batch = ?
 			WHERE event_id = ? AND resend_id = ? AND alert_batch = ''`), batchID, key.EventID, key.ResendID); err != nil {
@@ -250,64 +280,126 @@ func (s *Store) ApplyDeliveryEvents(ctx context.Context, batchID string, ids []s
 	return res, nil
 }
 
-// matchEmail finds the email an event reports on: by coursehook's custom
-// args when SendGrid copied them, else by the message id the send
-// returned. An event naming a completion coursehook never recorded is not
-// ours.
-func (s *Store) matchEmail(ctx context.Context, tx *sql.Tx, e DeliveryEvent) (EmailKey, bool, error) {
-	key := EmailKey{EventID: e.EventID, ResendID: e.ResendID}
-	if key.EventID == "" {
-		if e.MessageKey == "" {
-			return EmailKey{}, false, nil
-		}
-		err := tx.QueryRowContext(ctx, s.dialect.rebind("SELECT event_id, resend_id FROM emails WHERE message_id = ? LIMIT 1"),
-			e.MessageKey).Scan(&key.EventID, &key.ResendID)
-		if errors.Is(err, sql.ErrNoRows) {
-			return EmailKey{}, false, nil
-		}
-		return key, err == nil, err
-	}
-	var n int
-	if err := tx.QueryRowContext(ctx, s.dialect.rebind("SELECT COUNT(*) FROM completions WHERE event_id = ?"), key.EventID).Scan(&n); err != nil {
-		return EmailKey{}, false, err
-	}
-	if n == 0 {
-		return EmailKey{}, false, nil
-	}
-	if key.ResendID != "" {
-		if err := tx.QueryRowContext(ctx, s.dialect.rebind("SELECT COUNT(*) FROM resends WHERE request_id = ? AND event_id = ?"),
-			key.ResendID, key.EventID).Scan(&n); err != nil {
-			return EmailKey{}, false, err
-		}
-		if n == 0 {
-			return EmailKey{}, false, nil
-		}
-	}
-	return key, true, nil
+// emailChange is what a batch's events say of one email.
+type emailChange struct {
+	// best is the event of the furthest state, the latest of its rank.
+	best          *DeliveryEvent
+	opens, clicks int
+	messageKey    string
 }
 
-// applyToEmail moves the email's state forward with e, creating its row
-// when the event came before the send's own record of it, and reports
-// whether the email has now failed.
-func (s *Store) applyToEmail(ctx context.Context, tx *sql.Tx, key EmailKey, e DeliveryEvent) (failed bool, err error) {
+func (c *emailChange) add(e DeliveryEvent) {
+	if c.messageKey == "" {
+		c.messageKey = e.MessageKey
+	}
+	switch {
+	case e.Type == "open":
+		c.opens++
+	case e.Type == "click":
+		c.clicks++
+	case !e.State.Valid():
+	case c.best == nil || delivery.Rank(e.State) > delivery.Rank(c.best.State),
+		delivery.Rank(e.State) == delivery.Rank(c.best.State) && !e.At.Before(c.best.At):
+		c.best = &e
+	}
+}
+
+func compareKeys(a, b EmailKey) int {
+	return cmp.Or(strings.Compare(a.EventID, b.EventID), strings.Compare(a.ResendID, b.ResendID))
+}
+
+// matchEmails finds the email each event reports on, by index: by
+// coursehook's custom args when SendGrid copied them, else by the message
+// id the send returned. An event naming a completion, or a resend,
+// coursehook never recorded is not ours, and has no entry.
+func (s *Store) matchEmails(ctx context.Context, tx *sql.Tx, evs []DeliveryEvent) (map[int]EmailKey, error) {
+	var eventIDs, resendIDs, messageKeys []string
+	for _, e := range evs {
+		switch {
+		case e.EventID != "":
+			eventIDs = append(eventIDs, e.EventID)
+			if e.ResendID != "" {
+				resendIDs = append(resendIDs, e.ResendID)
+			}
+		case e.MessageKey != "":
+			messageKeys = append(messageKeys, e.MessageKey)
+		}
+	}
+	completions := map[string]bool{}
+	err := s.lookup(ctx, tx, "SELECT event_id, '', '' FROM completions WHERE event_id IN", eventIDs, func(id, _, _ string) {
+		completions[id] = true
+	})
+	if err != nil {
+		return nil, err
+	}
+	resends := map[string]string{}
+	err = s.lookup(ctx, tx, "SELECT request_id, event_id, '' FROM resends WHERE request_id IN", resendIDs, func(id, eventID, _ string) {
+		resends[id] = eventID
+	})
+	if err != nil {
+		return nil, err
+	}
+	byMessage := map[string]EmailKey{}
+	err = s.lookup(ctx, tx, "SELECT message_id, event_id, resend_id FROM emails WHERE message_id IN", messageKeys, func(id, eventID, resendID string) {
+		byMessage[id] = EmailKey{EventID: eventID, ResendID: resendID}
+	})
+	if err != nil {
+		return nil, err
+	}
+	keys := map[int]EmailKey{}
+	for i, e := range evs {
+		switch {
+		case e.EventID != "" && completions[e.EventID] && (e.ResendID == "" || resends[e.ResendID] == e.EventID):
+			keys[i] = EmailKey{EventID: e.EventID, ResendID: e.ResendID}
+		case e.EventID == "" && byMessage[e.MessageKey].EventID != "":
+			keys[i] = byMessage[e.MessageKey]
+		}
+	}
+	return keys, nil
+}
+
+// lookup runs query, a SELECT of three text columns ending in "IN", for
+// the distinct values, a chunk at a time, and hands each row to row.
+func (s *Store) lookup(ctx context.Context, tx *sql.Tx, query string, values []string, row func(a, b, c string)) error {
+	slices.Sort(values)
+	return inChunks(slices.Compact(values), func(chunk []string, args []any) error {
+		rows, err := tx.QueryContext(ctx, s.dialect.rebind(query+" ("+placeholders(len(chunk))+")"), args...)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var a, b, c string
+			if err := rows.Scan(&a, &b, &c); err != nil {
+				return err
+			}
+			row(a, b, c)
+		}
+		return rows.Err()
+	})
+}
+
+// applyToEmail applies a batch's change to one email, creating its row
+// when the events came before the send's own record of it, and reports
+// whether the email has failed.
+func (s *Store) applyToEmail(ctx context.Context, tx *sql.Tx, key EmailKey, c *emailChange) (failed bool, err error) {
 	if _, err := tx.ExecContext(ctx, s.dialect.rebind(`INSERT INTO emails (event_id, resend_id, message_id, state)
-		VALUES (?, ?, ?, 'sent') ON CONFLICT (event_id, resend_id) DO NOTHING`), key.EventID, key.ResendID, e.MessageKey); err != nil {
+		VALUES (?, ?, ?, 'sent') ON CONFLICT (event_id, resend_id) DO NOTHING`), key.EventID, key.ResendID, c.messageKey); err != nil {
 		return false, err
 	}
-	switch e.Type {
-	case "open":
-		_, err := tx.ExecContext(ctx, s.dialect.rebind("UPDATE emails SET opens = opens + 1 WHERE event_id = ? AND resend_id = ?"), key.EventID, key.ResendID)
-		return false, err
-	case "click":
-		_, err := tx.ExecContext(ctx, s.dialect.rebind("UPDATE emails SET clicks = clicks + 1 WHERE event_id = ? AND resend_id = ?"), key.EventID, key.ResendID)
-		return false, err
+	if c.opens > 0 || c.clicks > 0 {
+		if _, err := tx.ExecContext(ctx, s.dialect.rebind("UPDATE emails SET opens = opens + ?, clicks = clicks + ? WHERE event_id = ? AND resend_id = ?"),
+			c.opens, c.clicks, key.EventID, key.ResendID); err != nil {
+			return false, err
+		}
 	}
 	var cur delivery.State
 	if err := tx.QueryRowContext(ctx, s.dialect.rebind("SELECT state FROM emails WHERE event_id = ? AND resend_id = ?"),
 		key.EventID, key.ResendID).Scan(&cur); err != nil {
 		return false, err
 	}
-	if delivery.Rank(e.State) < delivery.Rank(cur) || !e.State.Valid() {
+	e := c.best
+	if e == nil || delivery.Rank(e.State) < delivery.Rank(cur) {
 		// Late news of an earlier stage: the state stays, and so do its
 		// time and reason.
 		return cur.Failed(), nil
@@ -316,7 +408,7 @@ func (s *Store) applyToEmail(ctx context.Context, tx *sql.Tx, key EmailKey, e De
 	if _, err := tx.ExecContext(ctx, s.dialect.rebind(`UPDATE emails SET state = ?, state_at = ?, reason = ?, classification = ?,
 		message_id = CASE WHEN message_id = '' THEN ? ELSE message_id END
 		WHERE event_id = ? AND resend_id = ?`),
-		string(next), s.nullTime(e.At), e.Reason, e.Classification, e.MessageKey, key.EventID, key.ResendID); err != nil {
+		string(next), s.nullTime(e.At), e.Reason, e.Classification, c.messageKey, key.EventID, key.ResendID); err != nil {
 		return false, err
 	}
 	if _, err := tx.ExecContext(ctx, s.dialect.rebind(`UPDATE completions SET delivery = ?, delivery_at = ?, delivery_reason = ?
@@ -401,6 +493,36 @@ func (s *Store) Emails(ctx context.Context, eventID string) ([]Email, error) {
 		return nil, fmt.Errorf("list emails of %s: %w", eventID, err)
 	}
 	return es, nil
+}
+
+// EmailAccepted looks for SendGrid's report that it took the email
+// (eventID, resendID) in: any delivery event dated since since, applied or
+// not. It returns the message id, for a retried send to return instead of
+// sending the email again.
+func (s *Store) EmailAccepted(ctx context.Context, eventID, resendID string, since time.Time) (string, bool, error) {
+	var id string
+	err := s.db.QueryRowContext(ctx, s.dialect.rebind(`SELECT message_key FROM delivery_events
+		WHERE event_id = ? AND resend_id = ? AND occurred_at >= ? AND state <> ''
+		ORDER BY occurred_at LIMIT 1`), eventID, resendID, s.dialect.timeArg(since)).Scan(&id)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", false, nil
+	}
+	if err != nil {
+		return "", false, fmt.Errorf("look for the delivery events of %s: %w", eventID, err)
+	}
+	return id, true, nil
+}
+
+// DeliveryEventsArrive reports whether SendGrid's events have reached
+// coursehook since since: without them, waiting for one is pointless.
+func (s *Store) DeliveryEventsArrive(ctx context.Context, since time.Time) (bool, error) {
+	var n int
+	err := s.db.QueryRowContext(ctx, s.dialect.rebind("SELECT COUNT(*) FROM (SELECT 1 FROM delivery_events WHERE received_at >= ? LIMIT 1) recent"),
+		s.dialect.timeArg(since)).Scan(&n)
+	if err != nil {
+		return false, fmt.Errorf("look for recent delivery events: %w", err)
+	}
+	return n > 0, nil
 }
 
 // DeliveryEventsReceived counts the stored delivery events, and those not

@@ -2,12 +2,14 @@ package store
 
 import (
 	"fmt"
+	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
 
 	"github.com/coursehook/coursehook/delivery"
+	"github.com/coursehook/coursehook/internal/pgtest"
 )
 
 // testDeliveries: SendGrid's events are stored once, applied once, move an
@@ -170,4 +172,56 @@ func testDeliveryBatchOfThousands(t *testing.T, url string) {
 	e, err := s.GetEmail(ctx, EmailKey{EventID: "evt-big"})
 	require.NoError(t, err)
 	require.Equal(t, delivery.Deferred, e.State)
+}
+
+// BenchmarkDeliveryBatch stores and applies one batch of 5,000 events over
+// 1,000 emails, as SendGrid posts at volume: the webhook server's part
+// (save) must stay well inside SendGrid's wait, and the worker's (apply)
+// inside its activity's timeout. It reports both per batch:
+// go test -run x -bench DeliveryBatch ./store/
+func BenchmarkDeliveryBatch(b *testing.B) {
+	for _, db := range []struct {
+		name string
+		url  func(tb testing.TB) string
+	}{
+		{"sqlite", func(tb testing.TB) string { return filepath.Join(tb.TempDir(), "bench.db") }},
+		{"postgres", func(tb testing.TB) string { return pgtest.URL(tb) }},
+	} {
+		b.Run(db.name, func(b *testing.B) {
+			s, err := Open(b.Context(), db.url(b))
+			require.NoError(b, err)
+			b.Cleanup(func() { _ = s.Close() })
+			ctx := b.Context()
+			const emails, perEmail = 1000, 5
+			for i := range emails {
+				_, _, err := s.Insert(ctx, sampleCompletion(fmt.Sprintf("evt-%04d", i)), StatusRecorded)
+				require.NoError(b, err)
+			}
+			types := []struct {
+				typ   string
+				state delivery.State
+			}{{"processed", delivery.Processed}, {"deferred", delivery.Deferred}, {"delivered", delivery.Delivered}, {"open", ""}, {"bounce", delivery.Bounced}}
+			var save, apply time.Duration
+			for n := 0; b.Loop(); n++ {
+				batch := make([]DeliveryEvent, 0, emails*perEmail)
+				for i := range emails {
+					for j, ty := range types {
+						batch = append(batch, DeliveryEvent{ID: fmt.Sprintf("sg-%d-%04d-%d", n, i, j), Type: ty.typ, State: ty.state,
+							EventID: fmt.Sprintf("evt-%04d", i), At: time.Unix(int64(1_765_000_000+j), 0), Reason: "250 OK",
+							Raw: []byte(`{"email":"learner@example.com","event":"` + ty.typ + `","sg_event_id":"x"}`)})
+					}
+				}
+				start := time.Now()
+				_, pending, err := s.SaveDeliveryEvents(ctx, batch)
+				require.NoError(b, err)
+				save += time.Since(start)
+				start = time.Now()
+				_, err = s.ApplyDeliveryEvents(ctx, fmt.Sprintf("batch-%d", n), pending)
+				require.NoError(b, err)
+				apply += time.Since(start)
+			}
+			b.ReportMetric(float64(save.Milliseconds())/float64(b.N), "ms-save/batch")
+			b.ReportMetric(float64(apply.Milliseconds())/float64(b.N), "ms-apply/batch")
+		})
+	}
 }

@@ -148,7 +148,10 @@ func migrations() []migration {
 				applied_at {timestamp},
 				matched INTEGER NOT NULL DEFAULT 0
 			)`,
-			`CREATE INDEX delivery_events_email_idx ON delivery_events (event_id, resend_id, type)`,
+			// A retried email looks for SendGrid's report of the first
+			// attempt's send, and first whether any reports arrive at all.
+			`CREATE INDEX delivery_events_email_idx ON delivery_events (event_id, resend_id, occurred_at)`,
+			`CREATE INDEX delivery_events_received_idx ON delivery_events (received_at)`,
 			`CREATE TABLE emails (
 				event_id TEXT NOT NULL,
 				resend_id TEXT NOT NULL DEFAULT '',

@@ -44,8 +44,17 @@ func NoticeChannels(cfg config.Config, log *slog.Logger, httpClient *http.Client
 	poster, sender := Providers(cfg, log, httpClient)
 	return append(Builtin(poster, sender, Builtins{
 		SlackPerSecond: cfg.SlackPerSecond, EmailsPerSecond: cfg.EmailsPerSecond, PublicBaseURL: cfg.PublicBaseURL,
-		CertificateIssuer: cfg.CertificateIssuer,
+		CertificateIssuer: cfg.CertificateIssuer, Events: events(st), EventsWait: cfg.SendGridEventsWait,
 	}), webhookChannel(cfg, log, st))
+}
+
+// events are SendGrid's delivery events in st, which a retried email
+// looks in for its first attempt's send; none without a store.
+func events(st *store.Store) certmail.Events {
+	if st == nil {
+		return nil
+	}
+	return st
 }
 
 // webhookChannel posts completions onward, signed, to the URLs COURSES_FILE
@@ -87,6 +96,10 @@ type Builtins struct {
 	// CertificateIssuer names the issuer of a course that names none, as
 	// the "Add to LinkedIn" link's organization.
 	CertificateIssuer string
+	// Events are SendGrid's delivery events, which a retried email looks
+	// in for the send of an earlier attempt, waiting up to EventsWait.
+	Events     certmail.Events
+	EventsWait time.Duration
 }
 
 // Builtin are the Slack notice and the certificate email, on poster and
@@ -96,7 +109,7 @@ func Builtin(poster slacknotify.Poster, sender mail.Sender, o Builtins) []channe
 	return []channel.Channel{
 		slacknotify.Channel{Poster: poster, Finder: finder, PerSecond: o.SlackPerSecond},
 		certmail.Channel{Mail: sender, Render: certificate.Render, PublicBaseURL: o.PublicBaseURL, PerSecond: o.EmailsPerSecond,
-			IssuerName: o.CertificateIssuer},
+			IssuerName: o.CertificateIssuer, Events: o.Events, Wait: o.EventsWait},
 	}
 }
 

@@ -91,7 +91,11 @@ type DeliveryEventsResult struct {
 // notice.
 func DeliveryEvents(ctx workflow.Context, in DeliveryEventsInput) (DeliveryEventsResult, error) {
 	var applied ApplyDeliveryResult
-	actx := workflow.WithActivityOptions(ctx, recordOptions(ErrRecordPermanent))
+	// A batch of thousands is applied in one transaction: seconds, not
+	// the record steps' 15 s bound.
+	apply := recordOptions(ErrRecordPermanent)
+	apply.StartToCloseTimeout = time.Minute
+	actx := workflow.WithActivityOptions(ctx, apply)
 	err := workflow.ExecuteActivity(actx, ActivityApplyDeliveryEvents, ApplyDeliveryInput{
 		BatchID: workflow.GetInfo(ctx).WorkflowExecution.ID, IDs: in.IDs,
 	}).Get(ctx, &applied)

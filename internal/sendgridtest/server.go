@@ -15,6 +15,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -31,6 +32,10 @@ const maxBodyBytes = 30 << 20
 type Server struct {
 	srv *httptest.Server
 	rec *standin.Recorder[Sent, Failure]
+
+	mu sync.Mutex
+	// events reports accepted messages to an Event Webhook (ReportEvents).
+	events *reporter
 }
 
 // Sent is one message the server accepted.
@@ -160,6 +165,7 @@ func (s *Server) handle(w http.ResponseWriter, r *http.Request) {
 	}
 
 	id := s.accept(body, auth)
+	s.report(id, body)
 	s.rec.Stall(r)
 	w.Header().Set("X-Message-Id", id)
 	w.WriteHeader(http.StatusAccepted)

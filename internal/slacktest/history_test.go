@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"net/http"
 	"net/url"
 	"strings"
@@ -28,10 +29,14 @@ func postNotice(t *testing.T, api *slack.Client, channel, eventID string) string
 // key: value, and returns the message's timestamp.
 func postWithMetadata(t *testing.T, api *slack.Client, channel, text, eventType, key, value string) string {
 	t.Helper()
-	_, ts, err := api.PostMessageContext(t.Context(), channel,
-		slack.MsgOptionText(text, false),
-		slack.MsgOptionMetadata(slack.SlackMetadata{EventType: eventType, EventPayload: map[string]any{key: value}}),
-	)
+	return post(t, api, channel, text, slack.MsgOptionMetadata(slack.SlackMetadata{EventType: eventType, EventPayload: map[string]any{key: value}}))
+}
+
+// post posts text with opts, such as the thread it replies in, and returns
+// the message's timestamp.
+func post(t *testing.T, api *slack.Client, channel, text string, opts ...slack.MsgOption) string {
+	t.Helper()
+	_, ts, err := api.PostMessageContext(t.Context(), channel, append([]slack.MsgOption{slack.MsgOptionText(text, false)}, opts...)...)
 	require.NoError(t, err)
 	return ts
 }
@@ -137,38 +142,63 @@ func TestHistoryWireFormat(t *testing.T) {
 	require.JSONEq(t, want, string(gotJSON))
 }
 
-func TestHistoryRejectsLikeSlack(t *testing.T) {
+// TestReadsRejectLikeSlack holds conversations.history and
+// conversations.replies to what Slack refuses; replies is asked for the
+// thread of a message posted first unless the case names its own ts.
+func TestReadsRejectLikeSlack(t *testing.T) {
 	t.Parallel()
+	const history, replies = "conversations.history", "conversations.replies"
 	tests := []struct {
 		name   string
 		form   url.Values
 		scopes []string
 		want   string
+		// only is the one method the case is for; empty means both.
+		only string
 	}{
-		{"no token", url.Values{"channel": {ChannelID}}, nil, "not_authed"},
-		{"bad token", url.Values{"token": {"hunter2"}, "channel": {ChannelID}}, nil, "invalid_auth"},
-		{"channel name", url.Values{"token": {token}, "channel": {"#business"}}, nil, "channel_not_found"},
-		{"no channel", url.Values{"token": {token}}, nil, "channel_not_found"},
-		{"unknown channel id", url.Values{"token": {token}, "channel": {"C0999"}}, nil, "channel_not_found"},
-		{"bad oldest", url.Values{"token": {token}, "channel": {ChannelID}, "oldest": {"yesterday"}}, nil, "invalid_ts_oldest"},
-		{"bad latest", url.Values{"token": {token}, "channel": {ChannelID}, "latest": {"1.2x"}}, nil, "invalid_ts_latest"},
-		{"bad cursor", url.Values{"token": {token}, "channel": {ChannelID}, "cursor": {"not a cursor"}}, nil, "invalid_cursor"},
-		{"bad limit", url.Values{"token": {token}, "channel": {ChannelID}, "limit": {"many"}}, nil, "invalid_limit"},
-		{"no history scope", url.Values{"token": {token}, "channel": {ChannelID}}, []string{"chat:write"}, "missing_scope"},
-		{"private channel needs groups:history", url.Values{"token": {token}, "channel": {"G0123"}}, []string{"chat:write", "channels:history"}, "missing_scope"},
+		{"no token", url.Values{"channel": {ChannelID}}, nil, "not_authed", ""},
+		{"bad token", url.Values{"token": {"hunter2"}, "channel": {ChannelID}}, nil, "invalid_auth", ""},
+		{"channel name", url.Values{"token": {token}, "channel": {"#business"}}, nil, "channel_not_found", ""},
+		{"no channel", url.Values{"token": {token}}, nil, "channel_not_found", ""},
+		{"unknown channel id", url.Values{"token": {token}, "channel": {"C0999"}}, nil, "channel_not_found", ""},
+		{"bad oldest", url.Values{"token": {token}, "channel": {ChannelID}, "oldest": {"yesterday"}}, nil, "invalid_ts_oldest", ""},
+		{"bad latest", url.Values{"token": {token}, "channel": {ChannelID}, "latest": {"1.2x"}}, nil, "invalid_ts_latest", ""},
+		{"bad cursor", url.Values{"token": {token}, "channel": {ChannelID}, "cursor": {"not a cursor"}}, nil, "invalid_cursor", ""},
+		{"bad limit", url.Values{"token": {token}, "channel": {ChannelID}, "limit": {"many"}}, nil, "invalid_limit", ""},
+		{"negative limit", url.Values{"token": {token}, "channel": {ChannelID}, "limit": {"-1"}}, nil, "invalid_limit", ""},
+		{"no history scope", url.Values{"token": {token}, "channel": {ChannelID}}, []string{"chat:write"}, "missing_scope", ""},
+		{"private channel needs groups:history", url.Values{"token": {token}, "channel": {"G0123"}}, []string{"chat:write", "channels:history"}, "missing_scope", ""},
+		{"no ts", url.Values{"token": {token}, "channel": {ChannelID}, "ts": {""}}, nil, "thread_not_found", replies},
+		{"bad ts", url.Values{"token": {token}, "channel": {ChannelID}, "ts": {"yesterday"}}, nil, "thread_not_found", replies},
+		{"unknown ts", url.Values{"token": {token}, "channel": {ChannelID}, "ts": {"1000000000.000001"}}, nil, "thread_not_found", replies},
 	}
 	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			t.Parallel()
-			srv := NewServer(t)
-			if tt.scopes != nil {
-				srv.SetScopes(tt.scopes...)
+		for _, method := range []string{history, replies} {
+			if tt.only != "" && tt.only != method {
+				continue
 			}
-			got := postForm(t, srv.URL()+"conversations.history", tt.form)
-			require.Equal(t, false, got["ok"])
-			require.Equal(t, tt.want, got["error"], "answer: %v", got)
-			require.Equal(t, 1, srv.HistoryCalls())
-		})
+			t.Run(method+" "+tt.name, func(t *testing.T) {
+				t.Parallel()
+				srv := NewServer(t)
+				parent := postNotice(t, slack.New(token, slack.OptionAPIURL(srv.URL())), ChannelID, "e1")
+				if tt.scopes != nil {
+					srv.SetScopes(tt.scopes...)
+				}
+				form := maps.Clone(tt.form)
+				if method == replies && !form.Has("ts") {
+					form.Set("ts", parent)
+				}
+				got := postForm(t, srv.URL()+method, form)
+				require.Equal(t, false, got["ok"])
+				require.Equal(t, tt.want, got["error"], "answer: %v", got)
+				calls := map[string]int{history: srv.HistoryCalls(), replies: srv.RepliesCalls()}
+				require.Equal(t, 1, calls[method])
+				require.Equal(t, 1, calls[history]+calls[replies], "the other method was not called")
+				if method == replies {
+					require.Equal(t, []url.Values{form}, srv.RepliesRequests())
+				}
+			})
+		}
 	}
 }
 

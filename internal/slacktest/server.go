@@ -1,7 +1,7 @@
 // Package slacktest runs a local stand-in for Slack's Web API, so tests can
 // post real chat.postMessage requests with slack-go, read them back with
-// conversations.history, check what arrived, and make Slack fail, stall or
-// rate-limit on cue.
+// conversations.history and conversations.replies, check what arrived, and
+// make Slack fail, stall or rate-limit on cue.
 //
 // It speaks the wire format: a form-encoded (or JSON) POST to
 // <URL>/chat.postMessage, the token in the form or an Authorization: Bearer
@@ -23,12 +23,29 @@
 // its own history, its own pages and its own rate limit, which is off until
 // SetRateLimit.
 //
+// Threads: a message posted with thread_ts is a reply in the thread of that
+// message, or of its parent when thread_ts names a reply, and its
+// Posted.ThreadTS then names the parent. A thread_ts naming no message of
+// the channel is kept as sent: Slack answers ok, and the reply then shows
+// neither in the channel's history nor in any message's thread.
+// conversations.history lists a channel's own messages, and replies only
+// when posted with reply_broadcast; a parent carries thread_ts, reply_count
+// and latest_reply. conversations.replies (a GET with a query, or a POST
+// form) lists the thread of the message ts, its parent or one of its
+// replies: the parent first on the first page, whatever oldest says, then
+// the replies oldest first; thread_not_found for a ts naming no message of
+// the channel. It takes conversations.history's arguments, tokens, scopes
+// and errors, counts its own calls (RepliesCalls, RepliesRequests) and
+// fails on its own cue (FailRepliesNext). RepliesTo lists a thread's
+// replies as posted.
+//
 // Digests: DigestsFor finds the messages whose metadata is a digest's
 // (event_type DigestEventType, event_payload.window_id), and Posted.Meta
 // decodes any message's metadata.
 package slacktest
 
 import (
+	"cmp"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
@@ -37,6 +54,7 @@ import (
 	"mime"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -60,10 +78,13 @@ const DigestEventType = "course_completion_digest"
 // about one message per second per channel, with short bursts.
 const rateWindow = time.Second
 
-// History page sizes: Slack's default, and the most it returns.
+// Page sizes of conversations.history and conversations.replies: Slack's
+// default, and the most it returns.
 const (
 	defaultHistoryLimit = 100
 	maxHistoryLimit     = 999
+	defaultRepliesLimit = 1000
+	maxRepliesLimit     = 1000
 )
 
 // Failure is a scripted answer in place of a successful post.
@@ -90,14 +111,17 @@ type Posted struct {
 	ChannelID string
 	// TS is the message timestamp the server answered with.
 	TS string
-	// ThreadTS is the message this one replies to, in its thread; empty
-	// for a message of the channel.
+	// ThreadTS is the ts of the parent of the thread this message replies
+	// in; empty for a message of the channel.
 	ThreadTS string
-	Text     string
-	Blocks   json.RawMessage
-	Metadata json.RawMessage
-	Token    string
-	At       time.Time
+	// Broadcast is set for a reply also shown in the channel
+	// (reply_broadcast), which conversations.history lists.
+	Broadcast bool
+	Text      string
+	Blocks    json.RawMessage
+	Metadata  json.RawMessage
+	Token     string
+	At        time.Time
 }
 
 // Metadata is a message's metadata, decoded.
@@ -122,9 +146,11 @@ type Server struct {
 	// posts records chat.postMessage: its calls, the messages it accepted,
 	// its scripted failures and its response delay.
 	posts *standin.Recorder[Posted, Failure]
-	// history records conversations.history calls and their scripted
-	// failures; it accepts no messages of its own.
+	// history and replies record conversations.history and
+	// conversations.replies calls and their scripted failures; they accept
+	// no messages of their own.
 	history *standin.Recorder[struct{}, Failure]
+	replies *standin.Recorder[struct{}, Failure]
 
 	// mu guards the fields below. accept holds it while posts stores the
 	// message, so posts' lock is only ever taken inside it.
@@ -140,6 +166,8 @@ type Server struct {
 	channels map[string]bool
 	// lastTS is the newest message timestamp, in microseconds.
 	lastTS int64
+	// repliesForms are the arguments of every conversations.replies call.
+	repliesForms []url.Values
 }
 
 // NewServer starts a server and closes it when the test ends.
@@ -148,12 +176,14 @@ func NewServer(t testing.TB) *Server {
 	s := &Server{
 		posts:    standin.NewRecorder[Posted, Failure](),
 		history:  standin.NewRecorder[struct{}, Failure](),
+		replies:  standin.NewRecorder[struct{}, Failure](),
 		recent:   map[string][]time.Time{},
 		channels: map[string]bool{},
 	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("/api/chat.postMessage", s.postMessage)
 	mux.HandleFunc("/api/conversations.history", s.conversationsHistory)
+	mux.HandleFunc("/api/conversations.replies", s.conversationsReplies)
 	mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]any{"ok": false, "error": "unknown_method"})
 	})
@@ -184,7 +214,8 @@ func (s *Server) MessagesFor(eventID string) []Posted {
 }
 
 // RepliesTo returns the accepted messages posted in the thread of the
-// message threadTS, oldest first.
+// message threadTS, oldest first; a reply to a reply counts as the
+// parent's.
 func (s *Server) RepliesTo(threadTS string) []Posted {
 	var out []Posted
 	for _, m := range s.Messages() {
@@ -291,6 +322,19 @@ func (s *Server) knownChannel(id string) bool {
 // included.
 func (s *Server) HistoryCalls() int { return s.history.Attempts() }
 
+// RepliesCalls counts every conversations.replies call, failed ones
+// included.
+func (s *Server) RepliesCalls() int { return s.replies.Attempts() }
+
+// RepliesRequests returns the arguments of every conversations.replies call
+// whose form could be read, failed ones included, oldest first: query and
+// form alike.
+func (s *Server) RepliesRequests() []url.Values {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.repliesForms)
+}
+
 // RateLimited counts the 429s answered because of SetRateLimit. Failures
 // scripted with FailNext or FailAlways are not counted, whatever their
 // status.
@@ -321,9 +365,10 @@ func (s *Server) SetRateLimit(n int) {
 
 // SetScopes gives the token exactly these scopes, so a method whose scope is
 // missing answers missing_scope with needed and provided, as Slack does:
-// chat.postMessage needs chat:write, conversations.history needs
-// channels:history for a C… channel, groups:history for G… and im:history
-// for D…. Until it is called, the token has every scope.
+// chat.postMessage needs chat:write, conversations.history and
+// conversations.replies need channels:history for a C… channel,
+// groups:history for G… and im:history for D…. Until it is called, the
+// token has every scope.
 func (s *Server) SetScopes(scopes ...string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -336,6 +381,10 @@ func (s *Server) SetScopes(scopes ...string) {
 // FailHistoryNext makes the next n conversations.history calls fail with f,
 // queued in order like FailNext, which only applies to chat.postMessage.
 func (s *Server) FailHistoryNext(n int, f Failure) { s.history.FailNext(n, f) }
+
+// FailRepliesNext makes the next n conversations.replies calls fail with f,
+// queued in order like FailHistoryNext.
+func (s *Server) FailRepliesNext(n int, f Failure) { s.replies.FailNext(n, f) }
 
 // Attempts counts every chat.postMessage call, failed ones included.
 func (s *Server) Attempts() int { return s.posts.Attempts() }
@@ -366,15 +415,21 @@ func (s *Server) WaitForMessages(t testing.TB, n int, timeout time.Duration) []P
 	return s.posts.WaitForMessages(t, n, timeout, "slacktest: %d messages after %s, want %d (%d attempts)")
 }
 
-// accept stores p, stamping its channel id and timestamp, unless the rate
-// limit is reached, which it reports with ok false. Checking and storing
-// under one lock keeps concurrent posts from slipping past the limit, and
-// timestamps in the order Messages lists.
+// accept stores p, stamping its channel id, its thread and timestamp,
+// unless the rate limit is reached, which it reports with ok false; a reply
+// counts towards its channel's limit. Checking and storing under one lock
+// keeps concurrent posts from slipping past the limit, and timestamps in
+// the order Messages lists.
 func (s *Server) accept(p Posted) (Posted, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	now := time.Now()
 	p.ChannelID = channelID(p.Channel)
+	if parent, ok := findMessage(s.posts.Messages(), p.ChannelID, p.ThreadTS); ok {
+		p.ThreadTS = cmp.Or(parent.ThreadTS, parent.TS)
+	}
+	// Slack ignores reply_broadcast without a thread.
+	p.Broadcast = p.Broadcast && p.ThreadTS != ""
 	recent := slices.DeleteFunc(s.recent[p.ChannelID], func(at time.Time) bool {
 		return now.Sub(at) >= rateWindow
 	})
@@ -451,7 +506,7 @@ func (s *Server) postMessage(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.posts.Stall(r)
-	writeJSON(w, http.StatusOK, map[string]any{"ok": true, "channel": p.ChannelID, "ts": p.TS, "message": messageJSON(p, true)})
+	writeJSON(w, http.StatusOK, map[string]any{"ok": true, "channel": p.ChannelID, "ts": p.TS, "message": messageJSON(p, true, nil)})
 }
 
 // rejectScope answers missing_scope, with Slack's needed and provided
@@ -475,16 +530,46 @@ func tokenError(token string) string {
 	return ""
 }
 
-// messageJSON is p as Slack lists it in an answer or in history. Metadata is
-// left out unless asked for, as conversations.history does without
+// thread is what Slack shows on a thread's parent about its replies.
+type thread struct {
+	replies int
+	latest  string
+}
+
+// threadsIn sums up the threads of channel in messages, by parent ts.
+func threadsIn(messages []Posted, channel string) map[string]thread {
+	threads := map[string]thread{}
+	for _, p := range messages {
+		if p.ChannelID == channel && p.ThreadTS != "" {
+			threads[p.ThreadTS] = thread{replies: threads[p.ThreadTS].replies + 1, latest: p.TS}
+		}
+	}
+	return threads
+}
+
+// messageJSON is p as Slack lists it in an answer, in history or in a
+// thread: a reply with the thread_ts of its parent (and, when broadcast,
+// the subtype thread_broadcast), a parent with replies with its own ts as
+// thread_ts, its reply_count and latest_reply, from threads. Metadata is
+// left out unless asked for, as the read methods do without
 // include_all_metadata.
-func messageJSON(p Posted, withMetadata bool) map[string]any {
+func messageJSON(p Posted, withMetadata bool, threads map[string]thread) map[string]any {
 	message := map[string]any{
 		"type":    "message",
 		"subtype": "bot_message",
 		"bot_id":  "B0123",
 		"text":    p.Text,
 		"ts":      p.TS,
+	}
+	if p.ThreadTS != "" {
+		message["thread_ts"] = p.ThreadTS
+		if p.Broadcast {
+			message["subtype"] = "thread_broadcast"
+		}
+	} else if t, ok := threads[p.TS]; ok {
+		message["thread_ts"] = p.TS
+		message["reply_count"] = t.replies
+		message["latest_reply"] = t.latest
 	}
 	if p.Blocks != nil {
 		message["blocks"] = p.Blocks
@@ -496,9 +581,9 @@ func messageJSON(p Posted, withMetadata bool) map[string]any {
 }
 
 // conversationsHistory answers conversations.history: the channel's
-// messages newest first, newer than oldest and older than latest (either
-// bound included with inclusive), limit to a page, with a next_cursor while
-// more remain.
+// messages newest first, replies left out unless broadcast, newer than
+// oldest and older than latest (either bound included with inclusive),
+// limit to a page, with a next_cursor while more remain.
 func (s *Server) conversationsHistory(w http.ResponseWriter, r *http.Request) {
 	_, f, fail := s.history.Attempt()
 	if fail {
@@ -509,43 +594,88 @@ func (s *Server) conversationsHistory(w http.ResponseWriter, r *http.Request) {
 		slackError(w, "invalid_form_data", err.Error())
 		return
 	}
+	q, messages, ok := s.readQuery(w, r, defaultHistoryLimit, maxHistoryLimit)
+	if !ok {
+		return
+	}
+	body := pageJSON(messages, q, historyPage(messages, q))
+	body["pin_count"] = 0
+	writeJSON(w, http.StatusOK, body)
+}
+
+// conversationsReplies answers conversations.replies: the thread of the
+// message ts, as repliesPage lists it, or thread_not_found when no message
+// of the channel has that ts.
+func (s *Server) conversationsReplies(w http.ResponseWriter, r *http.Request) {
+	_, f, fail := s.replies.Attempt()
+	err := r.ParseForm()
+	if err == nil {
+		s.mu.Lock()
+		s.repliesForms = append(s.repliesForms, r.Form)
+		s.mu.Unlock()
+	}
+	switch {
+	case fail:
+		writeFailure(w, f)
+		return
+	case err != nil:
+		slackError(w, "invalid_form_data", err.Error())
+		return
+	}
+	q, messages, ok := s.readQuery(w, r, defaultRepliesLimit, maxRepliesLimit)
+	if !ok {
+		return
+	}
+	pg, found := repliesPage(messages, q, r.Form.Get("ts"))
+	if !found {
+		slackError(w, "thread_not_found")
+		return
+	}
+	writeJSON(w, http.StatusOK, pageJSON(messages, q, pg))
+}
+
+// readQuery reads what conversations.history and conversations.replies
+// share from r's parsed form: the token, the channel, which must be an id
+// the server knows and needs its history scope, and the paging arguments,
+// limit defaulting to byDefault and capped at most. It answers what it
+// refuses, as Slack does, and then returns ok false; else the query and the
+// messages to answer it from.
+func (s *Server) readQuery(w http.ResponseWriter, r *http.Request, byDefault, most int) (q historyQuery, messages []Posted, ok bool) {
 	token := r.Form.Get("token")
 	if bearer, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer "); ok {
 		token = bearer
 	}
 	if code := tokenError(token); code != "" {
 		slackError(w, code)
-		return
+		return q, nil, false
 	}
 	channel := r.Form.Get("channel")
 	if s.rejectScope(w, historyScope(channel)) {
-		return
+		return q, nil, false
 	}
 	if !isChannelID(channel) {
 		slackError(w, "channel_not_found")
-		return
+		return q, nil, false
 	}
-	q, code := readHistoryQuery(r)
+	q, code := readHistoryQuery(r.Form, byDefault, most)
 	if code != "" {
 		slackError(w, code)
-		return
+		return q, nil, false
 	}
-	page, next, found := s.historyPage(channel, q)
-	if !found {
+	q.channel = channel
+	messages = s.posts.Messages()
+	if !s.hasChannel(channel, messages) {
 		slackError(w, "channel_not_found")
-		return
+		return q, nil, false
 	}
-	messages := make([]map[string]any, 0, len(page))
-	for _, p := range page {
-		messages = append(messages, messageJSON(p, q.withMetadata))
-	}
-	writeJSON(w, http.StatusOK, map[string]any{
-		"ok":                true,
-		"messages":          messages,
-		"has_more":          next != "",
-		"pin_count":         0,
-		"response_metadata": map[string]any{"next_cursor": next},
-	})
+	return q, messages, true
+}
+
+// hasChannel reports whether the server knows the channel id: ChannelID,
+// one AddChannels declared, or one a message in messages was posted to.
+func (s *Server) hasChannel(id string, messages []Posted) bool {
+	return id == ChannelID || s.knownChannel(id) ||
+		slices.ContainsFunc(messages, func(p Posted) bool { return p.ChannelID == id })
 }
 
 // historyScope is the scope conversations.history needs for a channel id;
@@ -560,81 +690,155 @@ func historyScope(channel string) string {
 	return "channels:history"
 }
 
-// historyQuery is a conversations.history request, timestamps in
-// microseconds.
+// historyQuery is a conversations.history or conversations.replies request,
+// timestamps in microseconds.
 type historyQuery struct {
+	channel        string
 	oldest, latest int64
 	inclusive      bool
 	limit          int
-	// before, from the cursor, is the newest timestamp of the page; zero
-	// means the first page.
-	before       int64
+	// cursor, from the cursor argument, is the timestamp the page starts
+	// at: its newest message in history, its oldest in a thread. Zero means
+	// the first page.
+	cursor       int64
 	withMetadata bool
 }
 
-// readHistoryQuery reads the form, or returns Slack's error code for what
-// it cannot read.
-func readHistoryQuery(r *http.Request) (historyQuery, string) {
-	q := historyQuery{latest: -1, limit: defaultHistoryLimit}
+// readHistoryQuery reads the paging arguments of form, limit defaulting to
+// byDefault and capped at most, or returns Slack's error code for what it
+// cannot read.
+func readHistoryQuery(form url.Values, byDefault, most int) (historyQuery, string) {
+	q := historyQuery{latest: -1, limit: byDefault}
 	var err error
-	if v := r.Form.Get("oldest"); v != "" {
+	if v := form.Get("oldest"); v != "" {
 		if q.oldest, err = parseTS(v); err != nil {
 			return q, "invalid_ts_oldest"
 		}
 	}
-	if v := r.Form.Get("latest"); v != "" {
+	if v := form.Get("latest"); v != "" {
 		if q.latest, err = parseTS(v); err != nil {
 			return q, "invalid_ts_latest"
 		}
 	}
-	if v := r.Form.Get("limit"); v != "" {
+	if v := form.Get("limit"); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 0 {
 			return q, "invalid_limit"
 		}
 		if n > 0 {
-			q.limit = min(n, maxHistoryLimit)
+			q.limit = min(n, most)
 		}
 	}
-	if v := r.Form.Get("cursor"); v != "" {
-		if q.before, err = parseCursor(v); err != nil {
+	if v := form.Get("cursor"); v != "" {
+		if q.cursor, err = parseCursor(v); err != nil {
 			return q, "invalid_cursor"
 		}
 	}
-	q.inclusive = isTrue(r.Form.Get("inclusive"))
-	q.withMetadata = isTrue(r.Form.Get("include_all_metadata"))
+	q.inclusive = isTrue(form.Get("inclusive"))
+	q.withMetadata = isTrue(form.Get("include_all_metadata"))
 	return q, ""
 }
 
-// historyPage returns one page of the channel's history, newest first, and
-// the cursor of the next page, or "" when this is the last. found is false
-// for a channel the server does not know.
-func (s *Server) historyPage(channel string, q historyQuery) (page []Posted, next string, found bool) {
-	messages := s.posts.Messages()
-	found = channel == ChannelID || s.knownChannel(channel)
-	for i := len(messages) - 1; i >= 0; i-- {
-		p := messages[i]
-		if p.ChannelID != channel {
-			continue
-		}
-		found = true
-		ts, _ := parseTS(p.TS) // the server wrote it
-		if !q.matches(ts) {
-			continue
-		}
-		if len(page) == q.limit {
-			return page, formatCursor(ts), true
-		}
-		page = append(page, p)
-	}
-	return page, "", found
+// page is one page of an answer, and the cursor of the next page, or ""
+// when this is the last.
+type page struct {
+	messages []Posted
+	next     string
 }
 
-// matches reports whether a message at ts belongs in the answer.
-func (q historyQuery) matches(ts int64) bool {
-	if q.before > 0 && ts > q.before {
+// add appends p, at ts, to the page unless it is full, and then sets the
+// cursor to ts and reports false.
+func (pg *page) add(p Posted, ts int64, limit int) bool {
+	if len(pg.messages) == limit {
+		pg.next = formatCursor(ts)
 		return false
 	}
+	pg.messages = append(pg.messages, p)
+	return true
+}
+
+// historyPage returns one page of the channel's history, newest first;
+// replies are left out unless broadcast.
+func historyPage(messages []Posted, q historyQuery) page {
+	var pg page
+	for _, p := range slices.Backward(messages) {
+		if p.ChannelID != q.channel || p.ThreadTS != "" && !p.Broadcast {
+			continue
+		}
+		ts, _ := parseTS(p.TS) // the server wrote it
+		if q.cursor > 0 && ts > q.cursor || !q.matches(ts) {
+			continue
+		}
+		if !pg.add(p, ts, q.limit) {
+			break
+		}
+	}
+	return pg
+}
+
+// repliesPage returns one page of the thread the message ts is in, whether
+// ts is its parent's or a reply's: the parent first on the first page,
+// whatever the bounds say, as Slack lists it, then the replies within them,
+// oldest first. found is false when no message in the channel has ts.
+func repliesPage(messages []Posted, q historyQuery, ts string) (pg page, found bool) {
+	m, found := findMessage(messages, q.channel, ts)
+	if !found {
+		return pg, false
+	}
+	root := cmp.Or(m.ThreadTS, m.TS)
+	if parent, ok := findMessage(messages, q.channel, root); ok && q.cursor == 0 {
+		pg.add(parent, 0, q.limit)
+	}
+	for _, p := range messages {
+		if p.ChannelID != q.channel || p.ThreadTS != root {
+			continue
+		}
+		ts, _ := parseTS(p.TS) // the server wrote it
+		if ts < q.cursor || !q.matches(ts) {
+			continue
+		}
+		if !pg.add(p, ts, q.limit) {
+			break
+		}
+	}
+	return pg, true
+}
+
+// findMessage returns the message ts in channel; ts may be written in any
+// form Slack reads, such as without trailing zeros.
+func findMessage(messages []Posted, channel, ts string) (Posted, bool) {
+	micros, err := parseTS(ts)
+	if err != nil {
+		return Posted{}, false
+	}
+	ts = formatTS(micros)
+	for _, p := range messages {
+		if p.ChannelID == channel && p.TS == ts {
+			return p, true
+		}
+	}
+	return Posted{}, false
+}
+
+// pageJSON is the answer of a read method with pg; messages are all the
+// server's, for the threads' reply counts.
+func pageJSON(messages []Posted, q historyQuery, pg page) map[string]any {
+	threads := threadsIn(messages, q.channel)
+	list := make([]map[string]any, 0, len(pg.messages))
+	for _, p := range pg.messages {
+		list = append(list, messageJSON(p, q.withMetadata, threads))
+	}
+	return map[string]any{
+		"ok":                true,
+		"messages":          list,
+		"has_more":          pg.next != "",
+		"response_metadata": map[string]any{"next_cursor": pg.next},
+	}
+}
+
+// matches reports whether a message at ts is within the query's oldest and
+// latest bounds.
+func (q historyQuery) matches(ts int64) bool {
 	if q.inclusive {
 		return ts >= q.oldest && (q.latest < 0 || ts <= q.latest)
 	}
@@ -717,16 +921,18 @@ func readPost(r *http.Request) (Posted, error) {
 	mediaType, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	if mediaType == "application/json" {
 		var body struct {
-			Channel  string          `json:"channel"`
-			ThreadTS string          `json:"thread_ts"`
-			Text     string          `json:"text"`
-			Blocks   json.RawMessage `json:"blocks"`
-			Metadata json.RawMessage `json:"metadata"`
+			Channel   string          `json:"channel"`
+			ThreadTS  string          `json:"thread_ts"`
+			Broadcast bool            `json:"reply_broadcast"`
+			Text      string          `json:"text"`
+			Blocks    json.RawMessage `json:"blocks"`
+			Metadata  json.RawMessage `json:"metadata"`
 		}
 		if err := json.NewDecoder(r.Body).Decode(&body); err != nil {
 			return p, fmt.Errorf("decode json body: %w", err)
 		}
-		p.Channel, p.ThreadTS, p.Text, p.Blocks, p.Metadata = body.Channel, body.ThreadTS, body.Text, body.Blocks, body.Metadata
+		p.Channel, p.ThreadTS, p.Broadcast = body.Channel, body.ThreadTS, body.Broadcast
+		p.Text, p.Blocks, p.Metadata = body.Text, body.Blocks, body.Metadata
 		return p, nil
 	}
 	if err := r.ParseForm(); err != nil {
@@ -736,6 +942,7 @@ func readPost(r *http.Request) (Posted, error) {
 		p.Token = r.PostForm.Get("token")
 	}
 	p.Channel, p.Text, p.ThreadTS = r.PostForm.Get("channel"), r.PostForm.Get("text"), r.PostForm.Get("thread_ts")
+	p.Broadcast = isTrue(r.PostForm.Get("reply_broadcast"))
 	if b := r.PostForm.Get("blocks"); b != "" {
 		p.Blocks = json.RawMessage(b)
 	}
