@@ -69,3 +69,10 @@ func TestEveryActivityIsRegisteredByItsContractName(t *testing.T) {
 		require.True(t, ok, "workflows schedule %s, which Activities does not have", name)
 	}
 }
+
+func TestResendCommandQuotesTheEventID(t *testing.T) {
+	require.Equal(t, `coursehookctl resend --event 32ed16df-27cb-5f72-90ff-4eaf39346f86 --what email --to NEW@ADDRESS --reason "corrected address"`,
+		ResendCommand("32ed16df-27cb-5f72-90ff-4eaf39346f86"))
+	require.Equal(t, `coursehookctl resend --event 'a $(rm -rf ~) it'\''s' --what email --to NEW@ADDRESS --reason "corrected address"`,
+		ResendCommand("a $(rm -rf ~) it's"))
+}

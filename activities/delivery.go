@@ -4,7 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strconv"
+	"strings"
 	"time"
 
 	"go.temporal.io/sdk/activity"
@@ -160,7 +160,20 @@ func (a *Activities) reply(rec store.Record, email store.Email) (r slacknotify.R
 // ResendCommand is the command an operator runs to send an event's
 // certificate to a corrected address.
 func ResendCommand(eventID string) string {
-	return "coursehookctl resend --event " + strconv.Quote(eventID) + ` --what email --to NEW@ADDRESS --reason "corrected address"`
+	return "coursehookctl resend --event " + shellWord(eventID) + ` --what email --to NEW@ADDRESS --reason "corrected address"`
+}
+
+// shellWord is s as one shell word: as it is when it is plain (the
+// platform's ids are UUIDs), else single-quoted, so that nothing in an
+// event id the platform chose runs when an operator pastes the command.
+func shellWord(s string) string {
+	plain := s != "" && !strings.ContainsFunc(s, func(r rune) bool {
+		return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("-_.:@", r))
+	})
+	if plain {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
 
 func (a *Activities) deliveryStore() (DeliveryStore, error) {

@@ -48,6 +48,15 @@ func (h *Handler) Register(r gin.IRouter) error {
 	return nil
 }
 
+// Off mounts the route as it is without a key: 404 for every source, with
+// a body that says why, rather than the platform's source check's 403.
+func Off(r gin.IRouter) error {
+	r.POST(Path, func(c *gin.Context) {
+		c.AbortWithStatusJSON(http.StatusNotFound, answer{Error: "SendGrid delivery events are off on this server: it has no SENDGRID_WEBHOOK_PUBLIC_KEY"})
+	})
+	return nil
+}
+
 // answer is the JSON body of every answer: what was done with the batch,
 // or what is wrong with it.
 type answer struct {

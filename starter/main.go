@@ -323,7 +323,7 @@ func verificationPages(cfg config.Config, log *slog.Logger, st *store.Store, cli
 func deliveryEvents(cfg config.Config, log *slog.Logger, st *store.Store, c client.Client, reg prometheus.Registerer) (func(gin.IRouter) error, error) {
 	if cfg.SendGridWebhookPublicKey == "" {
 		log.Info("sendgrid delivery events off: set SENDGRID_WEBHOOK_PUBLIC_KEY to the key of SendGrid's Signed Event Webhook to receive them at " + sgevents.Path)
-		return nil, nil
+		return sgevents.Off, nil
 	}
 	v, err := sgevents.NewVerifier(cfg.SendGridWebhookPublicKey)
 	if err != nil {

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -17,6 +18,7 @@ import (
 	"github.com/coursehook/coursehook/codec"
 	"github.com/coursehook/coursehook/config"
 	"github.com/coursehook/coursehook/internal/syncbuf"
+	"github.com/coursehook/coursehook/sgevents"
 	"github.com/coursehook/coursehook/webhook"
 )
 
@@ -202,4 +204,37 @@ func TestExportIsOnTheAdminListenerOnly(t *testing.T) {
 	require.NoError(t, err)
 	resp.Body.Close()
 	require.NotEqual(t, http.StatusOK, resp.StatusCode, "the public port never serves the export")
+}
+
+// TestSendGridEventsOnlyWithAKey: without SENDGRID_WEBHOOK_PUBLIC_KEY the
+// route is a 404 and the log says how to turn it on; with one it checks
+// signatures (401 unsigned) from any source; a key that is not SendGrid's
+// stops the server at start with the variable's name.
+func TestSendGridEventsOnlyWithAKey(t *testing.T) {
+	addr, logs := serve(t, map[string]string{})
+	resp, err := testHTTP.Post("http://"+addr+sgevents.Path, "application/json", strings.NewReader(`[]`))
+	require.NoError(t, err)
+	body, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	resp.Body.Close()
+	require.Equal(t, http.StatusNotFound, resp.StatusCode, "off, whatever the source")
+	require.Contains(t, string(body), "SENDGRID_WEBHOOK_PUBLIC_KEY")
+	require.Contains(t, logs.String(), "set SENDGRID_WEBHOOK_PUBLIC_KEY")
+
+	key, err := sgevents.GenerateKey()
+	require.NoError(t, err)
+	pub, err := sgevents.PublicKeyBase64(&key.PublicKey)
+	require.NoError(t, err)
+	addr, _ = serve(t, map[string]string{"SENDGRID_WEBHOOK_PUBLIC_KEY": pub, "DATABASE_URL": filepath.Join(t.TempDir(), "c.db"),
+		"ALLOWED_SOURCE_IPS": "203.0.113.7"})
+	resp, err = testHTTP.Post("http://"+addr+sgevents.Path, "application/json", strings.NewReader(`[]`))
+	require.NoError(t, err)
+	resp.Body.Close()
+	require.Equal(t, http.StatusUnauthorized, resp.StatusCode, "not the platform's allowlist: its own signature check")
+
+	err = run(context.Background(), func(k string) string {
+		return map[string]string{"SENDGRID_WEBHOOK_PUBLIC_KEY": "bm90IGEga2V5", "HTTP_ADDR": "127.0.0.1:0", "ADMIN_ADDR": "127.0.0.1:0",
+			"DATABASE_URL": filepath.Join(t.TempDir(), "c.db")}[k]
+	}, &bytes.Buffer{}, nil)
+	require.ErrorContains(t, err, "SENDGRID_WEBHOOK_PUBLIC_KEY")
 }
