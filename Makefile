@@ -11,7 +11,7 @@ ERRCHECK_VERSION     := v1.30.0
 WORKFLOWCHECK_VERSION := v0.6.0
 BIN := $(CURDIR)/bin
 
-.PHONY: run test build lint check bench bench-cluster bench-cluster-smoke microbench clean cluster-bins cluster-up cluster-down soak-cluster
+.PHONY: run test build docs lint check bench bench-cluster bench-cluster-smoke microbench clean cluster-bins cluster-up cluster-down soak-cluster
 
 run: build bin/temporal
 	./scripts/run.sh
@@ -42,6 +42,11 @@ cluster-up:
 
 cluster-down:
 	./scripts/cluster.sh down
+
+# docs/configuration.md is generated from config.Settings; the config tests
+# fail while it is stale.
+docs:
+	go test ./config/ -run TestConfigurationReference -count=1 -args -update
 
 bin/staticcheck:
 	GOBIN=$(BIN) go install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)

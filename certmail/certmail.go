@@ -142,7 +142,7 @@ type Events interface {
 // one up to Wait; it only waits where events have arrived in the last
 // day, since without the Event Webhook none will come. Without Events it
 // cannot look, and a retry after a lost answer may send a second email
-// (README.md, "Crash windows").
+// (docs/reliability.md, "Crash windows").
 func (c Channel) Find(ctx context.Context, in workflows.NoticeInput, since time.Time) (workflows.Receipt, bool, error) {
 	if c.Events == nil {
 		return workflows.Receipt{}, false, nil

@@ -21,8 +21,9 @@ import (
 )
 
 // Config is every setting of the worker and the webhook server; Load fills
-// the ones of the binary that asks. README.md has the same list as a table;
-// keep the two in step.
+// the ones of the binary that asks. A variable Load reads needs its row in
+// Settings (settings.go), from which docs/configuration.md is generated;
+// TestEveryVariableIsDocumented fails until it has one.
 type Config struct {
 	// Temporal is the whole connection: the temporal.toml profile
 	// TEMPORAL_PROFILE names, under the TEMPORAL_* variables (address,

@@ -219,7 +219,7 @@ func everyAcceptedShapeCompletes(t *testing.T, dbURL string) {
 	maxBody := config.DefaultMaxBodyBytes
 	s := newStack(t, stackOptions{SlackPerSecond: 200, DatabaseURL: dbURL, Webhook: webhook.Options{MaxBodyBytes: int64(maxBody)}})
 	shapes := acceptedShapes(t, maxBody)
-	require.GreaterOrEqual(t, len(shapes), 64, "README.md counts them")
+	require.GreaterOrEqual(t, len(shapes), 64, "docs/development.md counts them")
 
 	ids := map[string]bool{}
 	for _, sh := range shapes {

@@ -2,7 +2,7 @@ package integration
 
 // The fault-injection suite: each scenario scripts a failure of the
 // platform, a provider, the database, Temporal or the worker, and asserts its
-// counts. README.md ("Reliability") has the table of scenarios and results.
+// counts. docs/reliability.md has the table of scenarios and results.
 
 import (
 	"bytes"

@@ -18,7 +18,7 @@ import (
 	"github.com/coursehook/coursehook/workflows"
 )
 
-// TestOperatorResetRetriesOnlyTheFailedNotice follows the README's recovery
+// TestOperatorResetRetriesOnlyTheFailedNotice follows the recovery in docs/operating.md
 // steps: Slack stays down past the notice deadline, the workflow ends
 // partial, Slack comes back, an operator resets the workflow to its first
 // workflow task, and the new run posts the Slack notice without emailing the

@@ -44,7 +44,7 @@ func listWorkflowIDs(t *testing.T, query string, want int) []string {
 	}
 }
 
-// TestFindACompletedEventByCourse: the README's filter finds a completed
+// TestFindACompletedEventByCourse: the filter docs/operating.md gives finds a completed
 // event by its course, and the learner by the keyed hash of their email.
 func TestFindACompletedEventByCourse(t *testing.T) {
 	t.Parallel()

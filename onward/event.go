@@ -14,7 +14,7 @@ const (
 	EventVersion = 1
 )
 
-// Event is the JSON body of one delivery (README.md, "Onward webhooks",
+// Event is the JSON body of one delivery (docs/channels.md, "Onward webhooks",
 // gives the schema). Every field is data the platform sent or coursehook
 // decided; none is a secret.
 type Event struct {

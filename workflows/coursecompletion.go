@@ -35,7 +35,8 @@ func recordOptions(permanent ...string) workflow.ActivityOptions {
 // commands the workflow issues; histories recorded before it replay on the
 // old branch (workflow.DefaultVersion).
 const (
-	// changeSlackQueue moved the Slack notice to its own throttled queue.
+	// changeSlackQueue moved the Slack notice to its own throttled queue;
+	// its old branch is retired.
 	changeSlackQueue = "slack-task-queue"
 	// changeAcceptedCompletes stops the record steps on permanent database
 	// failures, and gives the notices the brief event and the time of
@@ -505,13 +506,13 @@ func deliver(ctx workflow.Context, deadline time.Duration, s ChannelStep, in Not
 // refusal. It returns the step's state for progress.
 func postSlack(ctx workflow.Context, deadline time.Duration, in NoticeInput) (SlackResult, Step, error) {
 	permanent := []string{ErrSlackPermanent}
-	opts := noticeOptions(deadline, 30*time.Second, permanent...)
-	// Histories recorded before the throttled Slack queue existed replay
-	// with Slack on the main queue.
-	if workflow.GetVersion(ctx, changeSlackQueue, workflow.DefaultVersion, 1) == 1 {
-		opts.TaskQueue = SlackTaskQueue(workflow.GetInfo(ctx).TaskQueueName)
-		opts.StartToCloseTimeout = 15 * time.Second
-	}
+	// The runs from before the throttled Slack queue are retired
+	// (docs/development.md, "Workflow versions"): the call stays, with
+	// version 1 the oldest supported, so such a history fails its replay
+	// by name instead of posting from the main queue.
+	workflow.GetVersion(ctx, changeSlackQueue, 1, 1)
+	opts := noticeOptions(deadline, 15*time.Second, permanent...)
+	opts.TaskQueue = SlackTaskQueue(workflow.GetInfo(ctx).TaskQueueName)
 	var r SlackResult
 	if err := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, opts), ActivityPostSlackNotice, in).Get(ctx, &r); err != nil {
 		return r, Step{State: StepFailed, Error: failureText(err, permanent...)}, err

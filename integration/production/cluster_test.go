@@ -259,7 +259,7 @@ func requireReady(t *testing.T, url string, want int) {
 // retry); every workflow completed with its row; one Slack announcement (a
 // message of its own, or a line in the digest its row names) and at least
 // one email per event; no failed workflow. An email sent twice is
-// SendGrid's window (README, "Crash windows"): counted and printed, not
+// SendGrid's window (docs/reliability.md, "Crash windows"): counted and printed, not
 // failed.
 func requireProcessedOnce(t *testing.T, ctx context.Context, tb *testbed, tc client.Client, events []*sent) {
 	t.Helper()

@@ -138,7 +138,7 @@ func (r report) String() string {
 	fmt.Fprintf(&b, "  completed                 %d\n", r.completed)
 	fmt.Fprintf(&b, "  lost                      %d (must be 0)\n", r.lost)
 	fmt.Fprintf(&b, "  Slack duplicates          %d (must be 0)\n", r.slackTwice)
-	fmt.Fprintf(&b, "  email duplicates          %d (SendGrid's window, README \"Crash windows\")", r.emailTwice)
+	fmt.Fprintf(&b, "  email duplicates          %d (SendGrid's window, docs/reliability.md, \"Crash windows\")", r.emailTwice)
 	return b.String()
 }
 

@@ -1,7 +1,7 @@
 // Command cluster stands the production topology of docker-compose.yml up
 // on this machine, without Docker, and down again, and lets an operator
 // kill and start one of its processes, as a crash and its recovery would
-// (scripts/cluster.sh runs it; README.md, "Production cluster"):
+// (scripts/cluster.sh runs it; docs/production.md, "Production cluster"):
 //
 //	cluster up [--workers N] [--webhook-servers N]
 //	cluster down
