@@ -100,7 +100,7 @@ func resend(ctx context.Context, args []string, getenv func(string) string, stdo
 		if filter.ReceivedSince, err = parseSince(r.since, now); err != nil {
 			return err
 		}
-		filter.Limit = 1000
+		filter.Limit = store.DefaultListLimit * 10
 	}
 	if r.by == "" {
 		r.by = osUser()
@@ -114,7 +114,7 @@ func resend(ctx context.Context, args []string, getenv func(string) string, stdo
 
 	var recs []store.Record
 	if bulk {
-		if recs, err = st.List(ctx, filter); err != nil {
+		if recs, err = listAll(ctx, st, filter); err != nil {
 			return err
 		}
 	} else {
@@ -241,6 +241,24 @@ func resendOne(ctx context.Context, c client.Client, st *store.Store, cfg config
 		line += "; not sent: " + strings.Join(res.Withheld, ", ") + " (a revoked certificate, or off for this course)"
 	}
 	return line, string(res.Status), nil
+}
+
+// listAll pages through every event f selects, a page of f.Limit at a
+// time: a bulk resend takes them all, however many.
+func listAll(ctx context.Context, st *store.Store, f store.Filter) ([]store.Record, error) {
+	var all []store.Record
+	for {
+		page, err := st.List(ctx, f)
+		if err != nil {
+			return nil, err
+		}
+		all = append(all, page...)
+		if len(page) < f.Limit {
+			return all, nil
+		}
+		after := store.CursorOf(page[len(page)-1])
+		f.After = &after
+	}
 }
 
 // whatFor is what to resend for rec: what was asked, or, in bulk without

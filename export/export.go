@@ -9,7 +9,9 @@ import (
 	"encoding/base64"
 	"encoding/csv"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"log/slog"
 	"mime"
 	"net/http"
 	"net/url"
@@ -95,17 +97,21 @@ func (i Item) row() []string {
 }
 
 // Handler serves Path for holders of token. The store is only reached once
-// the token checks out.
-func Handler(l Lister, token string) http.Handler {
+// the token checks out. log hears of the failures a client cannot see;
+// nil discards them.
+func Handler(l Lister, token string, log *slog.Logger) http.Handler {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
 	want := bearer.New(token)
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET "+Path, func(w http.ResponseWriter, r *http.Request) {
 		if !want.Matches(r) {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="coursehook"`)
-			writeJSON(w, http.StatusUnauthorized, map[string]string{"error": "a valid API_TOKEN is required as Authorization: Bearer <token>"})
+			_ = writeJSON(w, http.StatusUnauthorized, map[string]string{"error": "a valid API_TOKEN is required as Authorization: Bearer <token>"})
 			return
 		}
-		serve(w, r, l)
+		serve(w, r, l, log)
 	})
 	return mux
 }
@@ -172,15 +178,24 @@ func parse(q url.Values) (store.Filter, []problem) {
 	return f, ps
 }
 
-func serve(w http.ResponseWriter, r *http.Request, l Lister) {
+func serve(w http.ResponseWriter, r *http.Request, l Lister, log *slog.Logger) {
 	f, problems := parse(r.URL.Query())
 	if len(problems) > 0 {
-		writeJSON(w, http.StatusBadRequest, map[string]any{"error": "invalid parameters", "problems": problems})
+		_ = writeJSON(w, http.StatusBadRequest, map[string]any{"error": "invalid parameters", "problems": problems})
 		return
 	}
 	recs, err := l.List(r.Context(), f)
+	if errors.Is(err, store.ErrInvalid) {
+		// The store refused the filter itself: the request's fault, said
+		// as such, not an outage to retry.
+		_ = writeJSON(w, http.StatusBadRequest, map[string]any{"error": "invalid parameters",
+			"problems": []problem{{Message: err.Error()}}})
+		return
+	}
 	if err != nil {
-		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"error": "the database did not answer; try again"})
+		log.Error("export: list completions", "error", err)
+		w.Header().Set("Retry-After", "5")
+		_ = writeJSON(w, http.StatusServiceUnavailable, map[string]string{"error": "the database did not answer; try again"})
 		return
 	}
 	items := make([]Item, len(recs))
@@ -208,13 +223,25 @@ func serve(w http.ResponseWriter, r *http.Request, l Lister) {
 			_ = cw.Write(neutralise(it.row()))
 		}
 		cw.Flush()
+		abortOnError(log, cw.Error())
 		return
 	}
 	body := map[string]any{"items": items, "nextCursor": nil}
 	if next != "" {
 		body["nextCursor"] = next
 	}
-	writeJSON(w, http.StatusOK, body)
+	abortOnError(log, writeJSON(w, http.StatusOK, body))
+}
+
+// abortOnError ends a response whose body could not be written whole by
+// aborting the connection, so the client sees a broken transfer instead
+// of a page that looks complete and is not.
+func abortOnError(log *slog.Logger, err error) {
+	if err == nil {
+		return
+	}
+	log.Warn("export: the page was not written whole; the connection is dropped", "error", err)
+	panic(http.ErrAbortHandler)
 }
 
 // neutralise keeps a spreadsheet from running a cell as a formula: a value
@@ -262,8 +289,8 @@ func decodeCursor(s string) (store.Cursor, error) {
 	return store.Cursor{CompletedAt: c.T, EventID: c.ID}, nil
 }
 
-func writeJSON(w http.ResponseWriter, status int, v any) {
+func writeJSON(w http.ResponseWriter, status int, v any) error {
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")
 	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(v)
+	return json.NewEncoder(w).Encode(v)
 }

@@ -1,10 +1,14 @@
 package export
 
 import (
+	"bytes"
 	"context"
 	"encoding/csv"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -50,7 +54,7 @@ func seeded(t *testing.T, n int) *httptest.Server {
 		}
 		require.NoError(t, st.RecordOutcome(context.Background(), store.Outcome{EventID: c.EventID, Status: status}))
 	}
-	srv := httptest.NewServer(Handler(st, token))
+	srv := httptest.NewServer(Handler(st, token, nil))
 	t.Cleanup(srv.Close)
 	return srv
 }
@@ -169,4 +173,60 @@ func TestBadParametersAreNamed(t *testing.T) {
 	}
 	require.ElementsMatch(t, []string{"status", "since", "limit", "cursor", "colour"}, names)
 	require.True(t, strings.Contains(fmt.Sprint(body.Problems), "1 to 1000"))
+}
+
+// listFunc is a Lister that answers with a function.
+type listFunc func(context.Context, store.Filter) ([]store.Record, error)
+
+func (f listFunc) List(ctx context.Context, flt store.Filter) ([]store.Record, error) {
+	return f(ctx, flt)
+}
+
+// TestListErrorsAreToldApart: the store refusing the filter is the
+// request's fault (400, naming why); anything else is an outage (503 with
+// Retry-After), and it is logged, since the client never sees the cause.
+func TestListErrorsAreToldApart(t *testing.T) {
+	var logs bytes.Buffer
+	log := slog.New(slog.NewTextHandler(&logs, nil))
+	for _, c := range []struct {
+		err    error
+		status int
+		body   string
+	}{
+		{fmt.Errorf("list completions: %w: unknown delivery state %q", store.ErrInvalid, "lost"), http.StatusBadRequest, "unknown delivery state"},
+		{errors.New("dial tcp 127.0.0.1:5432: connection refused"), http.StatusServiceUnavailable, "try again"},
+	} {
+		srv := httptest.NewServer(Handler(listFunc(func(context.Context, store.Filter) ([]store.Record, error) { return nil, c.err }), token, log))
+		resp := get(t, srv, "", "", token)
+		body, err := io.ReadAll(resp.Body)
+		require.NoError(t, err)
+		resp.Body.Close()
+		srv.Close()
+		require.Equal(t, c.status, resp.StatusCode, "%s", body)
+		require.Contains(t, string(body), c.body)
+	}
+	require.Contains(t, logs.String(), "connection refused", "the outage's cause is logged")
+	require.NotContains(t, logs.String(), "unknown delivery state", "bad input is the client's to read")
+}
+
+// failingWriter takes the headers, then fails every write, as a client
+// gone mid-page does.
+type failingWriter struct{ *httptest.ResponseRecorder }
+
+func (failingWriter) Write([]byte) (int, error) { return 0, errors.New("broken pipe") }
+
+// TestATruncatedPageIsNotAnswered: a page that could not be written whole
+// aborts the connection (http.ErrAbortHandler) rather than end as if it
+// were complete, for CSV and JSON.
+func TestATruncatedPageIsNotAnswered(t *testing.T) {
+	recs := []store.Record{{Completion: store.Completion{EventID: "e1"}, Status: store.StatusCompleted}}
+	h := Handler(listFunc(func(context.Context, store.Filter) ([]store.Record, error) { return recs, nil }), token, nil)
+	for _, accept := range []string{"text/csv", "application/json"} {
+		req := httptest.NewRequest(http.MethodGet, Path, nil)
+		req.Header.Set("Authorization", "Bearer "+token)
+		req.Header.Set("Accept", accept)
+		require.PanicsWithValue(t, http.ErrAbortHandler, func() {
+			h.ServeHTTP(failingWriter{httptest.NewRecorder()}, req)
+		}, accept)
+	}
 }

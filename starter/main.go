@@ -349,7 +349,7 @@ func adminServer(cfg config.Config, log *slog.Logger, reg *prometheus.Registry, 
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
 	if cfg.APIToken != "" {
 		// The export reads the database the worker writes.
-		mux.Handle(export.Path, export.Handler(st, cfg.APIToken))
+		mux.Handle(export.Path, export.Handler(st, cfg.APIToken, log))
 	}
 	ln, err := net.Listen("tcp", cfg.AdminAddr)
 	if err != nil {
