@@ -348,6 +348,9 @@ func TestLostEmailAnswersAreFoundInDeliveryEvents(t *testing.T) {
 		}
 		twice[events] = len(sg.Messages()) - n
 		if events {
+			posted, refused := sg.EventsPosted()
+			require.Equal(t, n, posted, "each email reported once")
+			require.Zero(t, refused)
 			// The receipt the retry recorded is the first send's.
 			rec, err := s.Store.Get(context.Background(), ids[0])
 			require.NoError(t, err)

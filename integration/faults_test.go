@@ -33,7 +33,6 @@ import (
 	"github.com/coursehook/coursehook/internal/pgtest"
 	"github.com/coursehook/coursehook/internal/sendgridtest"
 	"github.com/coursehook/coursehook/internal/slacktest"
-	"github.com/coursehook/coursehook/sgevents"
 	"github.com/coursehook/coursehook/store"
 	"github.com/coursehook/coursehook/webhook"
 	"github.com/coursehook/coursehook/workflows"
@@ -442,23 +441,6 @@ func TestFaultWorkerKilledMidFlight(t *testing.T) {
 	emailDuplicates, lookups := killWorkerMidFlight(t, s, dbPath)
 	t.Logf("%d Slack lookups on retry; %d duplicate emails (no delivery events: SendGrid has no idempotency key)",
 		lookups, emailDuplicates)
-}
-
-// TestFaultWorkerKilledMidFlightWithDeliveryEvents is the same crash with
-// SendGrid's Event Webhook on: the stand-in reports each email it takes in
-// two seconds after its answer, and a retried email finds the first
-// attempt's send in those events instead of sending again. Beside the
-// test above, in the same run, it measures how much of the email's crash
-// window the events close.
-func TestFaultWorkerKilledMidFlightWithDeliveryEvents(t *testing.T) {
-	t.Parallel()
-	s := newStack(t, stackOptions{NoWorker: true, SendGridEvents: true, DatabaseURL: pgtest.URL(t)})
-	s.SendGrid.ReportEvents(s.Server.URL+sgevents.Path, s.SendGridKey, 2*time.Second)
-	emailDuplicates, _ := killWorkerMidFlight(t, s, s.DatabaseURL)
-	posted, failed := s.SendGrid.EventsPosted()
-	t.Logf("%d duplicate emails with delivery events (%d event batches posted, %d refused)", emailDuplicates, posted, failed)
-	require.Zero(t, emailDuplicates, "a retried email finds its first attempt's send in SendGrid's events")
-	require.Zero(t, failed)
 }
 
 // killWorkerMidFlight posts 50 completions to s, SIGKILLs the worker
