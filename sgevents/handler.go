@@ -52,17 +52,20 @@ func (h *Handler) Register(r gin.IRouter) error {
 // a body that says why, rather than the platform's source check's 403.
 func Off(r gin.IRouter) error {
 	r.POST(Path, func(c *gin.Context) {
-		c.AbortWithStatusJSON(http.StatusNotFound, answer{Error: "SendGrid delivery events are off on this server: it has no SENDGRID_WEBHOOK_PUBLIC_KEY"})
+		c.AbortWithStatusJSON(http.StatusNotFound, refusal{Error: "SendGrid delivery events are off on this server: it has no SENDGRID_WEBHOOK_PUBLIC_KEY"})
 	})
 	return nil
 }
 
-// answer is the JSON body of every answer: what was done with the batch,
-// or what is wrong with it.
+// refusal is the JSON body of an answer other than 200: what is wrong.
+type refusal struct {
+	Error string `json:"error"`
+}
+
+// answer is the JSON body of a 200: what was done with the batch.
 type answer struct {
-	Error    string `json:"error,omitempty"`
-	Received int    `json:"received"`
-	Stored   int    `json:"stored"`
+	Received int `json:"received"`
+	Stored   int `json:"stored"`
 	// Repeated events were stored by an earlier post.
 	Repeated int `json:"repeated"`
 	// Ignored events are not coursehook's to keep, by reason.
@@ -160,7 +163,7 @@ func (h *Handler) filter(b Batch) ([]Event, map[string]int) {
 
 func (h *Handler) refuse(c *gin.Context, status int, result, msg string) {
 	h.Metrics.batch(result)
-	c.AbortWithStatusJSON(status, answer{Error: msg})
+	c.AbortWithStatusJSON(status, refusal{Error: msg})
 }
 
 func (h *Handler) unavailable(c *gin.Context, msg string) {
