@@ -91,14 +91,9 @@ func (a *Activities) PostDeliveryAlert(ctx context.Context, in workflows.Deliver
 		return workflows.Receipt{}, recordFailure(ds.AlertPosted(ctx, key, replyOff))
 	}
 	spec := channel.Spec{Name: workflows.StepNameSlack}
-	find := func(since time.Time) (workflows.Receipt, bool, error) {
-		r, found, err := poster.FindReply(ctx, reply, since)
-		if err != nil {
-			return workflows.Receipt{}, false, slacknotify.FindError(err)
-		}
-		return workflows.Receipt{ID: r.TS, Where: r.Channel}, found, nil
-	}
-	r, found, err := a.deliveredBefore(ctx, spec, in.EventID, find)
+	r, found, err := a.deliveredBefore(ctx, spec, in.EventID, slackLook(func(since time.Time) (slacknotify.Receipt, bool, error) {
+		return poster.FindReply(ctx, reply, since)
+	}))
 	if err != nil {
 		return workflows.Receipt{}, err
 	}
@@ -197,15 +192,15 @@ func (a *Activities) replyPoster() (slacknotify.ReplyPoster, bool) {
 // is best effort: the email is gone, and failing the attempt would send it
 // again; the outcome's receipt is the record that counts.
 func (a *Activities) emailSent(ctx context.Context, n workflows.NoticeInput, r workflows.Receipt) {
-	ds, ok := a.Store.(DeliveryStore)
-	if !ok {
+	ds, err := a.deliveryStore()
+	if err != nil {
 		return
 	}
 	to := n.To
 	if to == "" {
 		to = n.Event.User
 	}
-	err := ds.EmailSent(ctx, store.Email{
+	err = ds.EmailSent(ctx, store.Email{
 		EmailKey: store.EmailKey{EventID: n.Event.ID, ResendID: n.ResendID},
 		To:       to, MessageID: r.ID, SentAt: time.Now(),
 	})

@@ -36,6 +36,19 @@ func (a *Activities) EnqueueDigestEntry(ctx context.Context, in workflows.Enqueu
 	return nil
 }
 
+// slackLook is a look for an earlier Slack message (a digest, a reply) as
+// deliveredBefore takes it: Slack's receipt as ours, and its failure
+// classified as the notice's is (slacknotify.FindError).
+func slackLook(find func(since time.Time) (slacknotify.Receipt, bool, error)) func(since time.Time) (workflows.Receipt, bool, error) {
+	return func(since time.Time) (workflows.Receipt, bool, error) {
+		r, found, err := find(since)
+		if err != nil {
+			return workflows.Receipt{}, false, slacknotify.FindError(err)
+		}
+		return workflows.Receipt{ID: r.TS, Where: r.Channel}, found, nil
+	}
+}
+
 // PostDigest posts a course window's digest. Like a notice, a retry first
 // looks for the digest an earlier attempt may have posted, by the window id
 // in its metadata, so a crash between Slack's answer and ours never posts a
@@ -43,13 +56,9 @@ func (a *Activities) EnqueueDigestEntry(ctx context.Context, in workflows.Enqueu
 func (a *Activities) PostDigest(ctx context.Context, in workflows.DigestInput) (workflows.SlackResult, error) {
 	slack := channel.Spec{Name: workflows.StepNameSlack}
 	if a.DigestFinder != nil {
-		find := func(since time.Time) (workflows.Receipt, bool, error) {
-			r, found, err := a.DigestFinder.FindDigest(ctx, in.Channel, in.WindowID, since)
-			if err != nil {
-				return workflows.Receipt{}, false, slacknotify.FindError(err)
-			}
-			return workflows.Receipt{ID: r.TS, Where: r.Channel}, found, nil
-		}
+		find := slackLook(func(since time.Time) (slacknotify.Receipt, bool, error) {
+			return a.DigestFinder.FindDigest(ctx, in.Channel, in.WindowID, since)
+		})
 		if r, found, err := a.deliveredBefore(ctx, slack, in.WindowID, find); found || err != nil {
 			return workflows.SlackResult{Channel: r.Where, TS: r.ID}, err
 		}

@@ -33,12 +33,13 @@ func TestEveryVariableIsDocumented(t *testing.T) {
 	for _, s := range Settings() {
 		documented = append(documented, s.Names...)
 	}
-	for name := range readersOf() {
+	read := readersOf()
+	for name := range read {
 		require.Contains(t, documented, name, "%s is read but not in config.Settings", name)
 	}
 	for _, s := range Settings() {
 		require.NotEmpty(t, s.Meaning, "%v", s.Names)
-		if readersOfNames(readersOf(), s.Names) == "" {
+		if readersOfNames(read, s.Names) == "" {
 			require.NotEmpty(t, s.Readers, "%v: no binary reads it through Load, so Readers must say who does", s.Names)
 		}
 	}

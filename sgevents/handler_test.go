@@ -34,12 +34,8 @@ type handlerRig struct {
 
 func newRig(t *testing.T, engagement bool) *handlerRig {
 	t.Helper()
-	key, err := GenerateKey()
-	require.NoError(t, err)
-	pub, err := PublicKeyBase64(&key.PublicKey)
-	require.NoError(t, err)
-	v, err := NewVerifier(pub)
-	require.NoError(t, err)
+	key, v := newPair(t)
+	v.Now = time.Now // the rig signs its posts now, not at testNow
 	r := &handlerRig{key: key, reg: prometheus.NewRegistry()}
 	r.h = &Handler{
 		Verifier: v, MaxBodyBytes: 4096, Engagement: engagement, Timeout: time.Second,

@@ -262,22 +262,10 @@ func (c *Client) findInThread(ctx context.Context, channel, threadTS string, sin
 		Limit:              c.pageSize,
 		IncludeAllMetadata: true,
 	}
-	for range c.maxPages {
-		msgs, more, next, err := c.api.GetConversationRepliesContext(ctx, params)
-		if err != nil {
-			return Receipt{}, false, fmt.Errorf("find %s in thread %s: %w", what, threadTS, classify(err))
-		}
-		for _, m := range msgs {
-			if match(m.Metadata) {
-				return Receipt{Channel: channel, TS: m.Timestamp}, true, nil
-			}
-		}
-		if !more || next == "" {
-			return Receipt{}, false, nil
-		}
-		params.Cursor = next
-	}
-	return Receipt{}, false, fmt.Errorf("find %s in thread %s: %w", what, threadTS, classify(errHistoryTruncated))
+	return c.search(channel, what+" in thread "+threadTS, match, func(cursor string) ([]slack.Message, bool, string, error) {
+		params.Cursor = cursor
+		return c.api.GetConversationRepliesContext(ctx, params)
+	})
 }
 
 // PostReply writes r to Dir/slack-reply/<event id>.json (with

@@ -238,24 +238,40 @@ func (c *Client) find(ctx context.Context, channel string, since time.Time, what
 		Limit:              c.pageSize,
 		IncludeAllMetadata: true,
 	}
-	for range c.maxPages {
+	return c.search(channel, what, match, func(cursor string) ([]slack.Message, bool, string, error) {
+		params.Cursor = cursor
 		resp, err := c.api.GetConversationHistoryContext(ctx, params)
 		if err == nil && !resp.Ok {
 			err = errNotOK
 		}
 		if err != nil {
+			return nil, false, "", err
+		}
+		return resp.Messages, resp.HasMore, resp.ResponseMetaData.NextCursor, nil
+	})
+}
+
+// search reads up to maxPages pages of messages, from the page function
+// given the cursor ("" first), for one that match accepts: the one paging
+// loop of Find, FindIn, FindDigest (conversations.history) and FindReply
+// (conversations.replies).
+func (c *Client) search(channel, what string, match func(slack.SlackMetadata) bool,
+	page func(cursor string) (msgs []slack.Message, more bool, next string, err error)) (Receipt, bool, error) {
+	cursor := ""
+	for range c.maxPages {
+		msgs, more, next, err := page(cursor)
+		if err != nil {
 			return Receipt{}, false, fmt.Errorf("find %s: %w", what, classify(err))
 		}
-		for _, m := range resp.Messages {
+		for _, m := range msgs {
 			if match(m.Metadata) {
 				return Receipt{Channel: channel, TS: m.Timestamp}, true, nil
 			}
 		}
-		next := resp.ResponseMetaData.NextCursor
-		if !resp.HasMore || next == "" {
+		if !more || next == "" {
 			return Receipt{}, false, nil
 		}
-		params.Cursor = next
+		cursor = next
 	}
 	return Receipt{}, false, fmt.Errorf("find %s: %w", what, classify(errHistoryTruncated))
 }

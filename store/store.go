@@ -484,8 +484,7 @@ func (s *Store) withReceipts(ctx context.Context, q querier, recs []Record) erro
 		at[r.EventID] = i
 		args = append(args, r.EventID)
 	}
-	query := "SELECT event_id, channel, receipt_id, location, via, sha256 FROM receipts WHERE event_id IN (" +
-		strings.TrimSuffix(strings.Repeat("?, ", len(recs)), ", ") + ")"
+	query := "SELECT event_id, channel, receipt_id, location, via, sha256 FROM receipts WHERE event_id IN (" + placeholders(len(recs)) + ")"
 	rows, err := q.QueryContext(ctx, s.dialect.rebind(query), args...)
 	if err != nil {
 		return fmt.Errorf("read receipts: %w", err)
