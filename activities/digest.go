@@ -2,24 +2,187 @@ package activities
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
+	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/client"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/coursehook/coursehook/channel"
 	"github.com/coursehook/coursehook/metrics"
 	"github.com/coursehook/coursehook/slacknotify"
+	"github.com/coursehook/coursehook/store"
 	"github.com/coursehook/coursehook/workflows"
 )
 
 // Signaller is the part of the Temporal client that feeds a course's digest
-// workflow: it starts the workflow if it is not running, and signals it.
+// workflow (it starts the workflow if it is not running, and signals it),
+// and that answers a window's entries.
 type Signaller interface {
 	SignalWithStartWorkflow(ctx context.Context, workflowID string, signalName string, signalArg any,
 		options client.StartWorkflowOptions, workflow any, workflowArgs ...any) (client.WorkflowRun, error)
+	SignalWorkflow(ctx context.Context, workflowID string, runID string, signalName string, arg any) error
+}
+
+// DigestStore is the part of the database a cohort digest keeps its
+// windows' entries in.
+type DigestStore interface {
+	GatherDigestEntries(ctx context.Context, digestID, windowID string, entries []store.DigestEntry) ([]string, []store.LateEntry, error)
+	FindDigestEntries(ctx context.Context, digestID string, eventIDs []string) ([]string, []store.LateEntry, error)
+	CloseDigestWindow(ctx context.Context, digestID, windowID string, announcement []byte) error
+	DigestWindowEntries(ctx context.Context, windowID, after string, limit int) ([]store.DigestEntry, error)
+	ForgetDigestWindows(ctx context.Context, before time.Time) (int, error)
+}
+
+// Digest windows are answered a page at a time, answerers at once; an
+// answered window is kept a week for an entry that comes again.
+const (
+	answerPage     = 1000
+	answerers      = 16
+	keepDigestsFor = 7 * 24 * time.Hour
+)
+
+// GatherDigestEntries keeps a batch of the entries a digest gathered into
+// its open window, and returns those new to it; with no window, it looks
+// them up only. An entry whose window was answered already came again (an
+// enqueue retried after its signal went through): it gets that answer
+// again, here, as the digest workflow would have given it.
+func (a *Activities) GatherDigestEntries(ctx context.Context, in workflows.GatherInput) (workflows.GatherResult, error) {
+	ds, err := a.digestStore()
+	if err != nil {
+		return workflows.GatherResult{}, err
+	}
+	var fresh, waiting []string
+	var late []store.LateEntry
+	if in.WindowID == "" {
+		ids := make([]string, len(in.Entries))
+		for i, e := range in.Entries {
+			ids[i] = e.EventID
+		}
+		waiting, late, err = ds.FindDigestEntries(ctx, in.DigestID, ids)
+	} else {
+		entries := make([]store.DigestEntry, len(in.Entries))
+		for i, e := range in.Entries {
+			entries[i] = store.DigestEntry{EventID: e.EventID, WorkflowID: e.WorkflowID}
+		}
+		fresh, late, err = ds.GatherDigestEntries(ctx, in.DigestID, in.WindowID, entries)
+	}
+	if err != nil {
+		return workflows.GatherResult{}, recordFailure(err)
+	}
+	for _, l := range late {
+		var ann workflows.Announcement
+		if err := json.Unmarshal(l.Announcement, &ann); err != nil {
+			return workflows.GatherResult{}, fmt.Errorf("answer %s again: %w", l.EventID, err)
+		}
+		ann.EventID = l.EventID
+		if err := a.answer(ctx, l.WorkflowID, ann); err != nil {
+			return workflows.GatherResult{}, err
+		}
+	}
+	return workflows.GatherResult{Fresh: fresh, Late: len(late), Waiting: waiting}, nil
+}
+
+// AnswerDigest tells every entry of a closed window the window's answer: a
+// page of entries at a time, several signals at once, heartbeating the
+// last entry of each page done, so that a retry goes on from there. The
+// answer is kept first, for an entry that comes again later, and answered
+// windows older than a week are forgotten last.
+func (a *Activities) AnswerDigest(ctx context.Context, in workflows.AnswerDigestInput) (workflows.AnswerDigestResult, error) {
+	var res workflows.AnswerDigestResult
+	ds, err := a.digestStore()
+	if err != nil {
+		return res, err
+	}
+	kept, err := json.Marshal(in.Announcement)
+	if err != nil {
+		return res, fmt.Errorf("answer digest window %s: %w", in.WindowID, err)
+	}
+	if err := ds.CloseDigestWindow(ctx, in.DigestID, in.WindowID, kept); err != nil {
+		return res, recordFailure(err)
+	}
+	after := ""
+	if activity.HasHeartbeatDetails(ctx) {
+		if err := activity.GetHeartbeatDetails(ctx, &after, &res); err != nil {
+			return res, fmt.Errorf("answer digest window %s: read progress: %w", in.WindowID, err)
+		}
+	}
+	for {
+		page, err := ds.DigestWindowEntries(ctx, in.WindowID, after, answerPage)
+		if err != nil {
+			return res, recordFailure(err)
+		}
+		if len(page) == 0 {
+			break
+		}
+		answered, gone, err := a.answerPage(ctx, page, in.Announcement)
+		if err != nil {
+			return res, err
+		}
+		res.Answered += answered
+		res.Gone += gone
+		after = page[len(page)-1].EventID
+		activity.RecordHeartbeat(ctx, after, res)
+	}
+	if _, err := ds.ForgetDigestWindows(ctx, time.Now().Add(-keepDigestsFor)); err != nil {
+		// The answers are out; what is left is housekeeping for next time.
+		activity.GetLogger(ctx).Warn("old digest windows not forgotten", "error", err)
+	}
+	activity.GetLogger(ctx).Info("digest window answered", "window", in.WindowID, "answered", res.Answered, "gone", res.Gone)
+	return res, nil
+}
+
+// answerPage signals ann to each entry of page, answerers at a time. An
+// entry whose workflow has ended (its deadline passed) is gone, not a
+// failure: there is nobody left to tell.
+func (a *Activities) answerPage(ctx context.Context, page []store.DigestEntry, ann workflows.Announcement) (answered, gone int, err error) {
+	var mu sync.Mutex
+	var g errgroup.Group
+	g.SetLimit(answerers)
+	for _, e := range page {
+		g.Go(func() error {
+			ann := ann
+			ann.EventID = e.EventID
+			err := a.answer(ctx, e.WorkflowID, ann)
+			var missing *serviceerror.NotFound
+			mu.Lock()
+			defer mu.Unlock()
+			switch {
+			case errors.As(err, &missing):
+				gone++
+			case err != nil:
+				return err
+			default:
+				answered++
+			}
+			return nil
+		})
+	}
+	return answered, gone, g.Wait()
+}
+
+// answer signals one entry's workflow its announcement.
+func (a *Activities) answer(ctx context.Context, workflowID string, ann workflows.Announcement) error {
+	if a.Digests == nil {
+		return errors.New("answer digest entries: the worker has no Temporal client for digests")
+	}
+	if err := a.Digests.SignalWorkflow(ctx, workflowID, "", workflows.AnnouncementSignal, ann); err != nil {
+		return fmt.Errorf("answer %s: %w", workflowID, err)
+	}
+	return nil
+}
+
+func (a *Activities) digestStore() (DigestStore, error) {
+	ds, ok := a.Store.(DigestStore)
+	if !ok {
+		return nil, errors.New("this worker's store does not keep digest entries")
+	}
+	return ds, nil
 }
 
 // EnqueueDigestEntry hands a completion to its course's digest. A retry

@@ -76,10 +76,13 @@ type options struct {
 	Perf string
 	// Only, when not empty, names the rows to run; the others are skipped.
 	Only map[string]bool
+	// StoreRows is how many completions the store row loads into each
+	// database, and StoreSamples how many times it runs each query.
+	StoreRows, StoreSamples int
 }
 
 // rowNames are the rows --only takes, in the order they run.
-var rowNames = []string{"certificate", "ceiling", "ingest", "naive", "coursehook", "scale-out", "burst"}
+var rowNames = []string{"certificate", "store", "ceiling", "ingest", "naive", "coursehook", "scale-out", "burst"}
 
 func defaultOptions() options {
 	return options{
@@ -94,6 +97,8 @@ func defaultOptions() options {
 		DigestWindow:    time.Minute,
 		RetryDelay:      20 * time.Second,
 		DrainTimeout:    2 * time.Minute,
+		StoreRows:       1_000_000,
+		StoreSamples:    200,
 	}
 }
 
@@ -132,6 +137,8 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.StringVar(&o.Work, "work", o.Work, "folder for binaries, databases and logs (default: a temporary one)")
 	fs.BoolVar(&o.Keep, "keep", o.Keep, "keep the work folder (logs, databases) after the run")
 	fs.StringVar(&o.Perf, "perf", o.Perf, "record the worker and webhook server with Linux perf during the coursehook row, into this folder (perf report -i FILE)")
+	fs.IntVar(&o.StoreRows, "store-rows", o.StoreRows, "completions the store row loads into SQLite and into PostgreSQL")
+	fs.IntVar(&o.StoreSamples, "store-samples", o.StoreSamples, "times the store row runs each query")
 	only := fs.String("only", "", "run only these rows, comma-separated ("+strings.Join(rowNames, ", ")+"); not with --write")
 	if err := fs.Parse(args); err != nil {
 		return o, err
@@ -171,6 +178,9 @@ func (o options) check() error {
 	}
 	if o.Renders < 1 {
 		problems = append(problems, "--renders must be at least 1")
+	}
+	if o.StoreRows < 1000 || o.StoreSamples < 1 {
+		problems = append(problems, "--store-rows must be at least 1000 and --store-samples at least 1")
 	}
 	if o.Burst < 0 || o.BurstC < 1 {
 		problems = append(problems, "--burst must not be negative and --burst-c must be at least 1")

@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -15,6 +16,7 @@ const (
 	targetRender     = 5 * time.Millisecond
 	targetPDFBytes   = 60_000
 	targetWebhookRSS = 80_000_000
+	targetStoreP99   = 20 * time.Millisecond
 )
 
 // report is one run's results, nil where a row was not measured.
@@ -25,6 +27,8 @@ type report struct {
 	LoadBefore, LoadAfter string
 
 	Cert *certResult
+	// Store is the store row, a result for each database.
+	Store []storeResult
 	// Sets are the ceiling, ingest, naive and coursehook rows, once for
 	// each number of worker processes, one first.
 	Sets     []*rowSet
@@ -129,7 +133,9 @@ func (r *report) rows() []row {
 		base := r.first()
 		rows = append(rows, set.ceilingRow(base), set.ingestRow(base), set.naiveRow(base), set.coursehookRow(base))
 	}
-	rows = append(rows, r.certRow(), r.memoryRow())
+	rows = append(rows, r.certRow())
+	rows = append(rows, r.storeRows()...)
+	rows = append(rows, r.memoryRow())
 	if r.ScaleOut != nil {
 		rows = append(rows, r.scaleOutRow())
 	}
@@ -248,6 +254,43 @@ func (r *report) certRow() row {
 		x.status = verdict(c.Median <= targetRender && c.Size <= targetPDFBytes)
 	}
 	return x
+}
+
+// storeRows are a row for each database of the store row: each query's
+// p50 and p99, against the one target of 20 ms p99.
+func (r *report) storeRows() []row {
+	var rows []row
+	for _, s := range r.Store {
+		x := row{name: "store, " + s.Database, measured: notMeasured, target: "each query p99 ≤ " + ms(targetStoreP99)}
+		x.what = fmt.Sprintf("the store's queries at %s completions (and their receipts, emails and resends), %d runs each; "+
+			"find is a page of %d with its resends and emails, the export a page of %d after a cursor anywhere in the table",
+			thousands(s.Rows), len(s.Times[storeQueries[0]]), storeFindLimit, storeExportLimit)
+		if s.Skipped != "" {
+			x.measured = notMeasured + ": " + s.Skipped
+			rows = append(rows, x)
+			continue
+		}
+		var parts []string
+		ok := true
+		for _, q := range storeQueries {
+			d := s.Times[q]
+			parts = append(parts, fmt.Sprintf("%s p50 %s, p99 %s", q, ms(d.pct(50)), ms(d.pct(99))))
+			ok = ok && d.pct(99) <= targetStoreP99
+		}
+		x.measured = strings.Join(parts, "; ") + fmt.Sprintf("; loaded in %s", s.Load.Round(time.Second))
+		x.status = verdict(ok)
+		rows = append(rows, x)
+	}
+	return rows
+}
+
+// thousands writes n with thin separators: 1,000,000.
+func thousands(n int) string {
+	s := strconv.Itoa(n)
+	for i := len(s) - 3; i > 0; i -= 3 {
+		s = s[:i] + "," + s[i:]
+	}
+	return s
 }
 
 func (r *report) memoryRow() row {

@@ -132,6 +132,8 @@ func find(ctx context.Context, args []string, getenv func(string) string, stdout
 		return err
 	}
 	rows := make([]findRow, len(recs))
+	at := make(map[string]*findRow, len(recs))
+	ids := make([]string, len(recs))
 	for i, r := range recs {
 		rows[i] = findRow{
 			Item: export.ItemOf(r), WorkflowID: workflows.WorkflowID(r.EventID),
@@ -141,24 +143,29 @@ func find(ctx context.Context, args []string, getenv func(string) string, stdout
 			CourseName: names[r.CourseID], PreviousEventID: r.PreviousEventID,
 			Resends: []resendRow{}, Emails: []emailRow{},
 		}
-		resends, err := st.Resends(ctx, r.EventID)
-		if err != nil {
-			return err
-		}
-		for _, rs := range resends {
-			rows[i].Resends = append(rows[i].Resends, resendRow{RequestID: rs.RequestID, What: rs.What, Reason: rs.Reason,
-				RequestedBy: rs.RequestedBy, RequestedAt: rs.RequestedAt, Status: rs.Status, Result: rs.Result,
-				OldAddress: rs.OldAddress, NewAddress: rs.NewAddress})
-		}
-		emails, err := st.Emails(ctx, r.EventID)
-		if err != nil {
-			return err
-		}
-		for _, e := range emails {
-			rows[i].Emails = append(rows[i].Emails, emailRow{ResendID: e.ResendID, To: e.To, MessageID: e.MessageID,
-				SentAt: timeOrNil(e.SentAt), State: string(e.State), StateAt: timeOrNil(e.StateAt), Reason: e.Reason,
-				Classification: e.Classification, Opens: e.Opens, Clicks: e.Clicks, SlackReply: e.AlertTS})
-		}
+		at[r.EventID] = &rows[i]
+		ids[i] = r.EventID
+	}
+	// The page's resends and emails in one query each, not one per row.
+	resends, err := st.Resends(ctx, ids...)
+	if err != nil {
+		return err
+	}
+	for _, rs := range resends {
+		row := at[rs.EventID]
+		row.Resends = append(row.Resends, resendRow{RequestID: rs.RequestID, What: rs.What, Reason: rs.Reason,
+			RequestedBy: rs.RequestedBy, RequestedAt: rs.RequestedAt, Status: rs.Status, Result: rs.Result,
+			OldAddress: rs.OldAddress, NewAddress: rs.NewAddress})
+	}
+	emails, err := st.Emails(ctx, ids...)
+	if err != nil {
+		return err
+	}
+	for _, e := range emails {
+		row := at[e.EventID]
+		row.Emails = append(row.Emails, emailRow{ResendID: e.ResendID, To: e.To, MessageID: e.MessageID,
+			SentAt: timeOrNil(e.SentAt), State: string(e.State), StateAt: timeOrNil(e.StateAt), Reason: e.Reason,
+			Classification: e.Classification, Opens: e.Opens, Clicks: e.Clicks, SlackReply: e.AlertTS})
 	}
 	filter := temporalFilter(f, cfg.LearnerHashKey)
 	if asJSON {
@@ -269,7 +276,7 @@ func temporalFilter(f store.Filter, learnerKey []byte) string {
 // learner is the learner's address, and the corrected one an operator
 // resent to.
 func learner(it export.Item) string {
-	if it.CorrectedEmail == "" || it.CorrectedEmail == it.LearnerEmail {
+	if it.CorrectedEmail == "" || event.EmailKey(it.CorrectedEmail) == event.EmailKey(it.LearnerEmail) {
 		return oneLine(it.LearnerEmail)
 	}
 	return oneLine(it.LearnerEmail) + " -> " + oneLine(it.CorrectedEmail)

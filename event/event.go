@@ -124,8 +124,20 @@ func (e Event) LearnerHash(key []byte) string {
 // has the address and looks for the learner's events.
 func LearnerHash(key []byte, email string) string {
 	m := hmac.New(sha256.New, key)
-	m.Write([]byte(strings.ToLower(strings.TrimSpace(email))))
+	m.Write([]byte(EmailKey(email)))
 	return hex.EncodeToString(m.Sum(nil)[:16])
+}
+
+// EmailKey is coursehook's one rule for when two addresses are the same
+// learner: equal once trimmed and lower-cased (Unicode, as Go folds it). The
+// store keeps it beside each completion and finds learners by it, the
+// re-completion lookup compares it, and the learner hash and the Open Badges
+// identity hash are taken over it, so none of them disagree about who a
+// learner is. The domain is case-insensitive by RFC 5321; the local part
+// may not be, but no mail provider in use treats it so, and a platform
+// that changes an address's case must not make a learner someone new.
+func EmailKey(email string) string {
+	return strings.ToLower(strings.TrimSpace(email))
 }
 
 // CompletedAt is the event's timestamp, or the zero time when the platform

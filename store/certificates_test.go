@@ -2,7 +2,6 @@ package store
 
 import (
 	"database/sql"
-	"fmt"
 	"strings"
 	"sync"
 	"testing"
@@ -381,42 +380,6 @@ func testMigrationKeepsOlderRows(t *testing.T, url string) {
 	_, changed, err := s.Revoke(t.Context(), "v4-b", "learner_request", "", "", time.Time{})
 	require.NoError(t, err)
 	require.True(t, changed)
-}
-
-// testCertificateByCodeUsesTheIndex checks that the public page's lookup
-// reads one entry of the code index, not every completed row.
-func testCertificateByCodeUsesTheIndex(t *testing.T, url string) {
-	s := open(t, url)
-	conn, err := s.db.Conn(t.Context())
-	require.NoError(t, err)
-	defer func() { require.NoError(t, conn.Close()) }()
-	explain := "EXPLAIN QUERY PLAN "
-	if s.dialect == postgres {
-		// On a near-empty table a scan is cheapest; the question is only
-		// whether the index can serve the query at all.
-		_, err := conn.ExecContext(t.Context(), "SET enable_seqscan = off")
-		require.NoError(t, err)
-		explain = "EXPLAIN "
-	}
-	rows, err := conn.QueryContext(t.Context(), explain+s.dialect.rebind(byCodeQuery), codeA)
-	require.NoError(t, err)
-	defer func() { require.NoError(t, rows.Close()) }()
-	cols, err := rows.Columns()
-	require.NoError(t, err)
-	var plan strings.Builder
-	for rows.Next() {
-		vals := make([]any, len(cols))
-		for i := range vals {
-			vals[i] = new(any)
-		}
-		require.NoError(t, rows.Scan(vals...))
-		for _, v := range vals {
-			fmt.Fprint(&plan, *(v.(*any)), " ")
-		}
-		plan.WriteString("\n")
-	}
-	require.NoError(t, rows.Err())
-	require.Contains(t, plan.String(), "completions_verification_code_idx", plan.String())
 }
 
 // testMigrationMovesReceipts: the receipts a version-5 database keeps in

@@ -481,18 +481,24 @@ func (s *Store) GetEmail(ctx context.Context, key EmailKey) (Email, error) {
 	return es[0], nil
 }
 
-// Emails returns an event's emails, the first one first.
-func (s *Store) Emails(ctx context.Context, eventID string) ([]Email, error) {
-	rows, err := s.db.QueryContext(ctx, s.dialect.rebind("SELECT "+emailColumns+
-		" FROM emails WHERE event_id = ? ORDER BY sent_at, resend_id"), eventID)
+// Emails returns the emails of the events, each event's first one first,
+// with one query per idChunk events.
+func (s *Store) Emails(ctx context.Context, eventIDs ...string) ([]Email, error) {
+	var out []Email
+	err := inChunks(eventIDs, func(chunk []string, args []any) error {
+		rows, err := s.db.QueryContext(ctx, s.dialect.rebind("SELECT "+emailColumns+
+			" FROM emails WHERE event_id IN ("+placeholders(len(chunk))+") ORDER BY sent_at, resend_id"), args...)
+		if err != nil {
+			return err
+		}
+		es, err := scanEmails(rows)
+		out = append(out, es...)
+		return err
+	})
 	if err != nil {
-		return nil, fmt.Errorf("list emails of %s: %w", eventID, err)
+		return nil, fmt.Errorf("list emails of %d events: %w", len(eventIDs), err)
 	}
-	es, err := scanEmails(rows)
-	if err != nil {
-		return nil, fmt.Errorf("list emails of %s: %w", eventID, err)
-	}
-	return es, nil
+	return out, nil
 }
 
 // EmailAccepted looks for SendGrid's report that it took the email

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/coursehook/coursehook/delivery"
+	"github.com/coursehook/coursehook/event"
 )
 
 // Filter selects completions for List. Empty fields match everything.
@@ -58,60 +59,10 @@ const listColumns = `
 // total one, so paging with After never repeats or skips a record, even
 // among events completed at the same instant.
 func (s *Store) List(ctx context.Context, f Filter) ([]Record, error) {
-	if f.Status != "" && !f.Status.Valid() {
-		return nil, fmt.Errorf("list completions: %w: unknown status %q", ErrInvalid, f.Status)
+	q, args, err := s.listQuery(f)
+	if err != nil {
+		return nil, err
 	}
-	var where []string
-	var args []any
-	add := func(cond string, arg any) {
-		where = append(where, cond)
-		args = append(args, arg)
-	}
-	if f.CourseID != "" {
-		add("course_id = ?", f.CourseID)
-	}
-	if f.CompanyID != "" {
-		add("company_id = ?", f.CompanyID)
-	}
-	if f.LearnerEmail != "" {
-		add("LOWER(learner_email) = ?", strings.ToLower(strings.TrimSpace(f.LearnerEmail)))
-	}
-	if f.Status != "" {
-		add("status = ?", string(f.Status))
-	}
-	if len(f.Delivery) > 0 {
-		where = append(where, "delivery IN ("+placeholders(len(f.Delivery))+")")
-		for _, d := range f.Delivery {
-			if !d.Valid() {
-				return nil, fmt.Errorf("list completions: %w: unknown delivery state %q", ErrInvalid, d)
-			}
-			args = append(args, string(d))
-		}
-	}
-	if !f.Since.IsZero() {
-		add("completed_at >= ?", s.dialect.timeArg(f.Since))
-	}
-	if !f.Until.IsZero() {
-		add("completed_at < ?", s.dialect.timeArg(f.Until))
-	}
-	if !f.ReceivedSince.IsZero() {
-		add("received_at >= ?", s.dialect.timeArg(f.ReceivedSince))
-	}
-	if f.After != nil {
-		at := s.dialect.timeArg(f.After.CompletedAt)
-		where = append(where, "(completed_at > ? OR (completed_at = ? AND event_id > ?))")
-		args = append(args, at, at, f.After.EventID)
-	}
-	limit := f.Limit
-	if limit <= 0 {
-		limit = DefaultListLimit
-	}
-	q := "SELECT" + listColumns + " FROM completions"
-	if len(where) > 0 {
-		q += " WHERE " + strings.Join(where, " AND ")
-	}
-	q += " ORDER BY completed_at, event_id LIMIT ?"
-	args = append(args, limit)
 	rows, err := s.db.QueryContext(ctx, s.dialect.rebind(q), args...)
 	if err != nil {
 		return nil, fmt.Errorf("list completions: %w", err)
@@ -143,4 +94,65 @@ func (s *Store) List(ctx context.Context, f Filter) ([]Record, error) {
 		return nil, fmt.Errorf("list completions: %w", err)
 	}
 	return out, nil
+}
+
+// listQuery is List's query for f. Each filter has an index that leads with
+// its column and goes on with the listing order, and the page starts with a
+// row-value comparison on that order, so on either database a page is one
+// range read of one index, however deep in the table (the EXPLAIN tests
+// hold the plans to this).
+func (s *Store) listQuery(f Filter) (string, []any, error) {
+	if f.Status != "" && !f.Status.Valid() {
+		return "", nil, fmt.Errorf("list completions: %w: unknown status %q", ErrInvalid, f.Status)
+	}
+	var where []string
+	var args []any
+	add := func(cond string, arg any) {
+		where = append(where, cond)
+		args = append(args, arg)
+	}
+	if f.CourseID != "" {
+		add("course_id = ?", f.CourseID)
+	}
+	if f.CompanyID != "" {
+		add("company_id = ?", f.CompanyID)
+	}
+	if f.LearnerEmail != "" {
+		add("learner_key = ?", event.EmailKey(f.LearnerEmail))
+	}
+	if f.Status != "" {
+		add("status = ?", string(f.Status))
+	}
+	if len(f.Delivery) > 0 {
+		where = append(where, "delivery IN ("+placeholders(len(f.Delivery))+")")
+		for _, d := range f.Delivery {
+			if !d.Valid() {
+				return "", nil, fmt.Errorf("list completions: %w: unknown delivery state %q", ErrInvalid, d)
+			}
+			args = append(args, string(d))
+		}
+	}
+	if !f.Since.IsZero() {
+		add("completed_at >= ?", s.dialect.timeArg(f.Since))
+	}
+	if !f.Until.IsZero() {
+		add("completed_at < ?", s.dialect.timeArg(f.Until))
+	}
+	if !f.ReceivedSince.IsZero() {
+		add("received_at >= ?", s.dialect.timeArg(f.ReceivedSince))
+	}
+	if f.After != nil {
+		where = append(where, "(completed_at, event_id) > (?, ?)")
+		args = append(args, s.dialect.timeArg(f.After.CompletedAt), f.After.EventID)
+	}
+	limit := f.Limit
+	if limit <= 0 {
+		limit = DefaultListLimit
+	}
+	q := "SELECT" + listColumns + " FROM completions"
+	if len(where) > 0 {
+		q += " WHERE " + strings.Join(where, " AND ")
+	}
+	q += " ORDER BY completed_at, event_id LIMIT ?"
+	return q, append(args, limit), nil
 }

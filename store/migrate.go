@@ -2,7 +2,10 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
+
+	"github.com/coursehook/coursehook/event"
 )
 
 // migration is one schema change. Versions only grow: to change the schema,
@@ -13,6 +16,9 @@ type migration struct {
 	// stmts run in order in one transaction; {timestamp} and {bytes} are
 	// filled per dialect by dialect.ddl.
 	stmts []string
+	// then, when set, runs after stmts in the same transaction, for a
+	// change SQL cannot say alike on both databases.
+	then func(ctx context.Context, tx *sql.Tx, d dialect) error
 }
 
 // migrations returns the schema history in order.
@@ -187,7 +193,89 @@ func migrations() []migration {
 			`ALTER TABLE resends ADD COLUMN old_address TEXT NOT NULL DEFAULT ''`,
 			`ALTER TABLE resends ADD COLUMN new_address TEXT NOT NULL DEFAULT ''`,
 		}},
+		// Fast at a million rows. Every filter of find and the export gets
+		// an index that also holds the listing order (completed_at,
+		// event_id), so a page is a range read that stops at its limit
+		// instead of sorting every match. The learner is found by
+		// learner_key, event.EmailKey of the address, the one rule for
+		// who a learner is; LOWER() would differ between the databases
+		// (SQLite folds ASCII only) and could not use an index.
+		{version: 8, stmts: []string{
+			`ALTER TABLE completions ADD COLUMN learner_key TEXT NOT NULL DEFAULT ''`,
+			// Right for every ASCII address; then fixes the others.
+			`UPDATE completions SET learner_key = LOWER(TRIM(learner_email))`,
+			`CREATE INDEX completions_learner_idx ON completions (learner_key, completed_at, event_id)`,
+			`DROP INDEX completions_course_learner_idx`,
+			`CREATE INDEX completions_course_learner_key_idx ON completions (course_id, learner_key, completed_at, event_id)`,
+			`DROP INDEX completions_course_id_idx`,
+			`CREATE INDEX completions_course_idx ON completions (course_id, completed_at, event_id)`,
+			`CREATE INDEX completions_company_idx ON completions (company_id, completed_at, event_id)`,
+			`DROP INDEX completions_status_idx`,
+			`CREATE INDEX completions_status_time_idx ON completions (status, completed_at, event_id)`,
+			`CREATE INDEX completions_received_idx ON completions (received_at)`,
+			// Not partial: SQLite uses a partial index only where the query
+			// repeats its condition, and delivery IN (?) does not.
+			`DROP INDEX completions_delivery_idx`,
+			`CREATE INDEX completions_delivery_time_idx ON completions (delivery, completed_at, event_id)`,
+		}, then: backfillLearnerKeys},
+		// A cohort digest's window, however large: the entries it gathered
+		// wait here for the window's answer, once per event, instead of in
+		// the workflow's state, which Temporal caps at 2 MB a payload; and
+		// each answered window keeps its announcement for an entry that
+		// comes again.
+		{version: 9, stmts: []string{
+			`CREATE TABLE digest_entries (
+				digest_id TEXT NOT NULL,
+				event_id TEXT NOT NULL,
+				workflow_id TEXT NOT NULL,
+				window_id TEXT NOT NULL,
+				gathered_at {timestamp} NOT NULL,
+				PRIMARY KEY (digest_id, event_id)
+			)`,
+			`CREATE INDEX digest_entries_window_idx ON digest_entries (window_id, event_id)`,
+			`CREATE TABLE digest_windows (
+				window_id TEXT PRIMARY KEY,
+				digest_id TEXT NOT NULL,
+				announcement TEXT NOT NULL,
+				closed_at {timestamp} NOT NULL
+			)`,
+			`CREATE INDEX digest_windows_closed_idx ON digest_windows (closed_at)`,
+		}},
 	}
+}
+
+// backfillLearnerKeys sets learner_key to event.EmailKey where the SQL
+// LOWER(TRIM()) of migration 8 differs from it: non-ASCII letters on SQLite,
+// whitespace other than spaces on both. It reads only the two columns, in
+// one pass, and writes only the rows that differ.
+func backfillLearnerKeys(ctx context.Context, tx *sql.Tx, d dialect) error {
+	rows, err := tx.QueryContext(ctx, "SELECT event_id, learner_email, learner_key FROM completions")
+	if err != nil {
+		return fmt.Errorf("read learner emails: %w", err)
+	}
+	fix := map[string]string{}
+	for rows.Next() {
+		var id, email, key string
+		if err := rows.Scan(&id, &email, &key); err != nil {
+			_ = rows.Close()
+			return fmt.Errorf("read learner emails: %w", err)
+		}
+		if want := event.EmailKey(email); want != key {
+			fix[id] = want
+		}
+	}
+	if err := rows.Close(); err != nil {
+		return fmt.Errorf("read learner emails: %w", err)
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("read learner emails: %w", err)
+	}
+	for id, key := range fix {
+		if _, err := tx.ExecContext(ctx, d.rebind("UPDATE completions SET learner_key = ? WHERE event_id = ?"), key, id); err != nil {
+			return fmt.Errorf("set learner key of %s: %w", id, err)
+		}
+	}
+	return nil
 }
 
 // migrateLockKey is the PostgreSQL advisory lock that serialises migrations
@@ -240,6 +328,11 @@ func (s *Store) apply(ctx context.Context, m migration) error {
 	}
 	for _, stmt := range m.stmts {
 		if _, err := tx.ExecContext(ctx, s.dialect.ddl(stmt)); err != nil {
+			return err
+		}
+	}
+	if m.then != nil {
+		if err := m.then(ctx, tx, s.dialect); err != nil {
 			return err
 		}
 	}

@@ -136,23 +136,28 @@ func (s *Store) GetResend(ctx context.Context, requestID string) (Resend, error)
 	return r, nil
 }
 
-// Resends returns an event's resends, oldest first.
-func (s *Store) Resends(ctx context.Context, eventID string) ([]Resend, error) {
-	rows, err := s.db.QueryContext(ctx, s.dialect.rebind("SELECT "+resendColumns+" FROM resends WHERE event_id = ? ORDER BY requested_at, request_id"), eventID)
-	if err != nil {
-		return nil, fmt.Errorf("list resends of %s: %w", eventID, err)
-	}
-	defer rows.Close()
+// Resends returns the resends of the events, each event's oldest first:
+// a page of find reads them all with one query per idChunk events.
+func (s *Store) Resends(ctx context.Context, eventIDs ...string) ([]Resend, error) {
 	var out []Resend
-	for rows.Next() {
-		r, err := scanResend(rows)
+	err := inChunks(eventIDs, func(chunk []string, args []any) error {
+		rows, err := s.db.QueryContext(ctx, s.dialect.rebind("SELECT "+resendColumns+" FROM resends WHERE event_id IN ("+
+			placeholders(len(chunk))+") ORDER BY requested_at, request_id"), args...)
 		if err != nil {
-			return nil, fmt.Errorf("list resends of %s: %w", eventID, err)
+			return err
 		}
-		out = append(out, r)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("list resends of %s: %w", eventID, err)
+		defer rows.Close()
+		for rows.Next() {
+			r, err := scanResend(rows)
+			if err != nil {
+				return err
+			}
+			out = append(out, r)
+		}
+		return rows.Err()
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list resends of %d events: %w", len(eventIDs), err)
 	}
 	return out, nil
 }

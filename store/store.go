@@ -290,14 +290,15 @@ const insertQuery = `INSERT INTO completions (
 	learner_email, first_name, last_name, learner_id, external_customer_id,
 	company_id, course_id, course_title,
 	completed_at, received_at, payload, recorded_at, updated_at,
-	route, previous_event_id, verification_code
-) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+	route, previous_event_id, verification_code, learner_key
+) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 ON CONFLICT (event_id) DO NOTHING`
 
 // previousQuery finds the learner's latest other completion of the course
-// up to this one's time: the completion a re-completion follows.
+// up to this one's time: the completion a re-completion follows. The
+// learner is the same by event.EmailKey, as everywhere.
 const previousQuery = `SELECT event_id FROM completions
-WHERE course_id = ? AND learner_email = ? AND event_id <> ? AND status <> ? AND completed_at <= ?
+WHERE course_id = ? AND learner_key = ? AND event_id <> ? AND status <> ? AND completed_at <= ?
 ORDER BY completed_at DESC, event_id DESC LIMIT 1`
 
 // Insert stores c with the given status unless a row with c.EventID exists,
@@ -326,7 +327,7 @@ func (s *Store) Insert(ctx context.Context, c Completion, status Status) (rec Re
 	var previous string
 	if status != StatusIgnored && c.CourseID != "" && c.LearnerEmail != "" {
 		err := s.db.QueryRowContext(ctx, s.dialect.rebind(previousQuery),
-			c.CourseID, c.LearnerEmail, c.EventID, string(StatusIgnored), s.dialect.timeArg(c.CompletedAt)).Scan(&previous)
+			c.CourseID, event.EmailKey(c.LearnerEmail), c.EventID, string(StatusIgnored), s.dialect.timeArg(c.CompletedAt)).Scan(&previous)
 		if err != nil && !errors.Is(err, sql.ErrNoRows) {
 			return Record{}, false, fmt.Errorf("record completion %s: find an earlier completion: %w", c.EventID, err)
 		}
@@ -338,7 +339,7 @@ func (s *Store) Insert(ctx context.Context, c Completion, status Status) (rec Re
 		c.CompanyID, c.CourseID, c.CourseTitle,
 		s.dialect.timeArg(c.CompletedAt), s.dialect.timeArg(c.ReceivedAt), s.dialect.payloadArg(c.Payload),
 		s.dialect.timeArg(now), s.dialect.timeArg(now),
-		c.Route, previous, c.VerificationCode,
+		c.Route, previous, c.VerificationCode, event.EmailKey(c.LearnerEmail),
 	)
 	if err != nil {
 		return Record{}, false, fmt.Errorf("record completion %s: %w", c.EventID, err)

@@ -151,7 +151,7 @@ func (k *Keys) Credential(c Certificate, baseURL string) (string, error) {
 // who knows the address (and lower-cases it) can check it; nobody can read it
 // back.
 func identityHash(e Email, salt string) string {
-	sum := sha256.Sum256([]byte(strings.ToLower(strings.TrimSpace(e.addr)) + salt))
+	sum := sha256.Sum256([]byte(event.EmailKey(e.addr) + salt))
 	return "sha256$" + hex.EncodeToString(sum[:])
 }
 

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"time"
 
+	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 )
 
@@ -15,16 +16,30 @@ type CourseDigestInput struct {
 	DigestStart
 	// Recent are the arrival times of the completions within the last
 	// window, posted or gathered: while fewer than the threshold, the next
-	// one is posted at once.
+	// one is posted at once. Since the bounded-digest change only the
+	// latest threshold of them are kept, which is all the rule reads.
 	Recent []time.Time `json:"recent,omitempty"`
-	// Window is the open digest window, if any, with its gathered entries.
+	// Window is the open digest window, if any.
 	Window *DigestWindow `json:"window,omitempty"`
 	// Answered are the recent entries and their answers, so a signal that
-	// comes again is answered again instead of counted twice.
+	// comes again is answered again instead of counted twice. Since the
+	// bounded-digest change it holds only the entries told to post their
+	// own message (a threshold's worth a window); a gathered entry is
+	// known by the database (GatherDigestEntries).
 	Answered map[string]Announcement `json:"answered,omitempty"`
+	// Closed is the latest window closed, for a window after it: an entry
+	// it gathered that comes again then must not be posted as new.
+	Closed *ClosedWindow `json:"closed,omitempty"`
 	// ContinueAfter is how many entries a run takes before it continues as
 	// new; zero means digestContinueAfter.
 	ContinueAfter int `json:"continueAfter,omitempty"`
+}
+
+// ClosedWindow is what a digest keeps of a closed window: when it closed,
+// and the ids it gathered, compactly (SeenIDs).
+type ClosedWindow struct {
+	End  time.Time `json:"end"`
+	Seen *SeenIDs  `json:"seen,omitempty"`
 }
 
 // DigestWindow is one digest: the completions gathered while it is open,
@@ -32,9 +47,22 @@ type CourseDigestInput struct {
 type DigestWindow struct {
 	Start time.Time `json:"start"`
 	End   time.Time `json:"end"`
-	// Pending wait for the digest. Only the first maxDigestNames carry a
-	// name, to keep the state small across continue-as-new.
+	// Pending are the gathered entries of the runs from before the
+	// bounded-digest change, which carried them here. Only the first
+	// maxDigestNames carry a name.
 	Pending []DigestEntry `json:"pending,omitempty"`
+	// Count is how many entries the window gathered, each once, and Names
+	// the first maxDigestNames learners: all the digest message reads.
+	// The entries wait in the database, whatever their number, so the
+	// window costs the same few hundred bytes across continue-as-new.
+	Count int      `json:"count,omitempty"`
+	Names []string `json:"names,omitempty"`
+	// CourseTitle and CourseName are the first gathered entry's, for the
+	// message.
+	CourseTitle string `json:"courseTitle,omitempty"`
+	CourseName  string `json:"courseName,omitempty"`
+	// Seen are the ids the window gathered, compactly, for after it closes.
+	Seen *SeenIDs `json:"seen,omitempty"`
 }
 
 // maxDigestNames is how many learners a digest names.
@@ -57,6 +85,17 @@ const maxRepliesInFlight = 100
 // batches of maxRepliesInFlight.
 const changeReplyBatches = "reply-batches"
 
+// changeBoundedDigest is the CourseDigest change that keeps a window's
+// gathered entries in the database (GatherDigestEntries) and answers them
+// from there (AnswerDigest), so that the state a run carries is bounded
+// whatever the cohort: before it, a window of about 7,000 completions
+// passed Temporal's 2 MB payload limit and stalled the digest.
+const changeBoundedDigest = "bounded-digest"
+
+// gatherBatch is how many gathered entries a digest saves at a time; it
+// saves sooner when its window closes or the run ends.
+const gatherBatch = 500
+
 // digestContinueAfter bounds a run's history: each entry adds about three
 // events (its signal, and the answer's two), so a run continues as new near
 // 6,000 events, well inside Temporal's limits, or sooner if the server
@@ -76,6 +115,7 @@ const digestContinueAfter = 2000
 func CourseDigest(ctx workflow.Context, in CourseDigestInput) error {
 	d := &digest{in: in, entries: workflow.GetSignalChannel(ctx, DigestEntrySignal)}
 	d.batched = workflow.GetVersion(ctx, changeReplyBatches, workflow.DefaultVersion, 1) == 1
+	d.bounded = workflow.GetVersion(ctx, changeBoundedDigest, workflow.DefaultVersion, 1) == 1
 	if d.in.Answered == nil {
 		d.in.Answered = map[string]Announcement{}
 	}
@@ -147,6 +187,13 @@ type digest struct {
 	window time.Duration
 	// batched: this run follows the reply-batches change.
 	batched bool
+	// bounded: this run follows the bounded-digest change. Its gathered
+	// entries not saved yet are batch (inBatch by event id); answering
+	// are the AnswerDigest activities under way.
+	bounded   bool
+	batch     []DigestEntry
+	inBatch   map[string]bool
+	answering []workflow.Future
 }
 
 // DigestProgress is a CourseDigest's answer to ProgressQuery.
@@ -178,8 +225,19 @@ func (d *digest) add(ctx workflow.Context, e DigestEntry) {
 	if w := d.in.Window; w != nil && slices.ContainsFunc(w.Pending, func(p DigestEntry) bool { return p.EventID == e.EventID }) {
 		return
 	}
+	if d.inBatch[e.EventID] {
+		return
+	}
+	if d.in.Window == nil && d.gatheredBefore(ctx, e) {
+		return
+	}
 	recent := len(d.in.Recent)
 	d.in.Recent = append(d.in.Recent, now)
+	if d.bounded && len(d.in.Recent) > e.Threshold {
+		// Only whether a threshold's worth arrived within the window
+		// matters: the latest Threshold arrivals tell.
+		d.in.Recent = slices.Delete(d.in.Recent, 0, len(d.in.Recent)-e.Threshold)
+	}
 	if recent < e.Threshold && d.in.Window == nil {
 		a := Announcement{EventID: e.EventID, Kind: AnnouncePost, At: now}
 		d.in.Answered[e.EventID] = a
@@ -192,10 +250,95 @@ func (d *digest) add(ctx workflow.Context, e DigestEntry) {
 		d.in.Window = w
 		d.timer = workflow.NewTimer(ctx, window)
 	}
-	if len(w.Pending) >= maxDigestNames {
-		e.LearnerName = ""
+	if !d.bounded {
+		if len(w.Pending) >= maxDigestNames {
+			e.LearnerName = ""
+		}
+		w.Pending = append(w.Pending, e)
+		return
 	}
-	w.Pending = append(w.Pending, e)
+	if w.CourseTitle == "" && w.CourseName == "" {
+		w.CourseTitle, w.CourseName = e.CourseTitle, e.CourseName
+	}
+	if d.inBatch == nil {
+		d.inBatch = map[string]bool{}
+	}
+	if w.Seen == nil {
+		w.Seen = &SeenIDs{}
+	}
+	w.Seen.Add(e.EventID)
+	d.batch = append(d.batch, e)
+	d.inBatch[e.EventID] = true
+	if len(d.batch) >= gatherBatch {
+		d.save(ctx)
+	}
+}
+
+// gatheredBefore reports whether e came again after the latest window
+// gathered it: the window's compact ids say "maybe", the database decides,
+// and GatherDigestEntries answers it again if its window was answered. An
+// entry whose answer is under way waits for it. With no window open an
+// entry would otherwise be posted as new, and be announced twice. (While a
+// window is open every entry goes to the database anyway.)
+func (d *digest) gatheredBefore(ctx workflow.Context, e DigestEntry) bool {
+	if !d.bounded || d.in.Closed == nil || !d.in.Closed.Seen.Maybe(e.EventID) {
+		return false
+	}
+	in := GatherInput{DigestID: workflow.GetInfo(ctx).WorkflowExecution.ID, Entries: []GatheredEntry{{EventID: e.EventID, WorkflowID: e.WorkflowID}}}
+	var res GatherResult
+	if err := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, recordOptions(ErrRecordPermanent)), ActivityGatherDigestEntries, in).Get(ctx, &res); err != nil {
+		workflow.GetLogger(ctx).Warn("could not look a digest entry up; taking it as new", "eventId", e.EventID, "error", err)
+		return false
+	}
+	return res.Late > 0 || len(res.Waiting) > 0
+}
+
+// windowID names a window: in the digest message's metadata, where a
+// retried post looks for it, and in the database, where its entries wait.
+func (d *digest) windowID(w *DigestWindow) string {
+	return DigestWorkflowID(d.in.TaskQueue, d.in.CourseID, d.in.Channel) + "@" + w.Start.UTC().Format(time.RFC3339Nano)
+}
+
+// save keeps the batch of gathered entries in the database, and counts and
+// names those new to the window. An entry the database already holds came
+// again (an enqueue retried): it is not counted twice, and one whose window
+// was answered is answered again by the activity. Should the database
+// refuse the batch for good, its entries are told the digest failed, so
+// they fail now with the reason instead of waiting for their deadline.
+func (d *digest) save(ctx workflow.Context) {
+	if len(d.batch) == 0 {
+		return
+	}
+	w := d.in.Window
+	in := GatherInput{DigestID: workflow.GetInfo(ctx).WorkflowExecution.ID, WindowID: d.windowID(w)}
+	for _, e := range d.batch {
+		in.Entries = append(in.Entries, GatheredEntry{EventID: e.EventID, WorkflowID: e.WorkflowID})
+	}
+	batch := d.batch
+	d.batch, d.inBatch = nil, nil
+	var res GatherResult
+	err := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, recordOptions(ErrRecordPermanent)), ActivityGatherDigestEntries, in).Get(ctx, &res)
+	if err != nil {
+		a := Announcement{Kind: AnnounceFailed, WindowID: in.WindowID, Error: "the digest could not keep its entries: " + failureText(err, ErrRecordPermanent), At: workflow.Now(ctx)}
+		for _, e := range batch {
+			a.EventID = e.EventID
+			d.reply(ctx, e.WorkflowID, a)
+		}
+		return
+	}
+	fresh := make(map[string]bool, len(res.Fresh))
+	for _, id := range res.Fresh {
+		fresh[id] = true
+	}
+	for _, e := range batch {
+		if !fresh[e.EventID] {
+			continue
+		}
+		w.Count++
+		if len(w.Names) < maxDigestNames && e.LearnerName != "" {
+			w.Names = append(w.Names, e.LearnerName)
+		}
+	}
 }
 
 // forget drops arrivals older than a window, and answers older than two:
@@ -206,6 +349,9 @@ func (d *digest) forget(now time.Time, window time.Duration) {
 		keep++
 	}
 	d.in.Recent = d.in.Recent[keep:]
+	if c := d.in.Closed; c != nil && c.End.Before(now.Add(-window)) {
+		d.in.Closed = nil
+	}
 	// Deleting by a test on each entry ends the same whatever the order.
 	//workflowcheck:ignore
 	for id, a := range d.in.Answered {
@@ -217,22 +363,26 @@ func (d *digest) forget(now time.Time, window time.Duration) {
 
 // close ends the open window: its gathered entries get one digest.
 func (d *digest) close(ctx workflow.Context) {
+	d.save(ctx)
 	w := d.in.Window
 	d.in.Window, d.timer = nil, nil
-	if len(w.Pending) == 0 {
+	if len(w.Pending) == 0 && w.Count == 0 {
 		return
 	}
-	first := w.Pending[0]
 	in := DigestInput{
 		Channel:     d.in.Channel,
 		CourseID:    d.in.CourseID,
-		CourseTitle: first.CourseTitle,
-		CourseName:  first.CourseName,
-		WindowID:    DigestWorkflowID(d.in.TaskQueue, d.in.CourseID, d.in.Channel) + "@" + w.Start.UTC().Format(time.RFC3339Nano),
+		CourseTitle: w.CourseTitle,
+		CourseName:  w.CourseName,
+		WindowID:    d.windowID(w),
 		WindowStart: w.Start,
 		WindowEnd:   w.End,
-		Count:       len(w.Pending),
+		Count:       len(w.Pending) + w.Count,
 		ListHint:    listHint(d.in.CourseID, w.Start),
+		Names:       slices.Clone(w.Names),
+	}
+	if len(w.Pending) > 0 {
+		in.CourseTitle, in.CourseName = w.Pending[0].CourseTitle, w.Pending[0].CourseName
 	}
 	for _, p := range w.Pending {
 		if p.LearnerName != "" && len(in.Names) < maxDigestNames {
@@ -250,6 +400,31 @@ func (d *digest) close(ctx workflow.Context) {
 		a.EventID = p.EventID
 		d.in.Answered[p.EventID] = a
 		d.reply(ctx, p.WorkflowID, a)
+	}
+	if w.Count > 0 {
+		d.in.Closed = &ClosedWindow{End: workflow.Now(ctx), Seen: w.Seen}
+		a.EventID = ""
+		d.answering = append(d.answering, workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, answerOptions(d.in.NoticeDeadline)),
+			ActivityAnswerDigest, AnswerDigestInput{DigestID: workflow.GetInfo(ctx).WorkflowExecution.ID, WindowID: in.WindowID, Announcement: a}))
+	}
+}
+
+// answerOptions are AnswerDigest's: it signals a window's entries a page at
+// a time, heartbeating where it got to, and is retried through an outage
+// for as long as the entries wait for it.
+func answerOptions(deadline time.Duration) workflow.ActivityOptions {
+	if deadline <= 0 {
+		deadline = DefaultNoticeDeadline
+	}
+	return workflow.ActivityOptions{
+		ScheduleToCloseTimeout: deadline,
+		StartToCloseTimeout:    10 * time.Minute,
+		HeartbeatTimeout:       30 * time.Second,
+		RetryPolicy: &temporal.RetryPolicy{
+			InitialInterval:    time.Second,
+			BackoffCoefficient: 2,
+			MaximumInterval:    time.Minute,
+		},
 	}
 }
 
@@ -290,9 +465,22 @@ func (d *digest) drain(ctx workflow.Context) {
 // is out, so none is lost when the run ends or continues as new. Entries
 // that come while it waits are taken too.
 func (d *digest) settle(ctx workflow.Context) {
-	for d.drain(ctx); len(d.replies) > 0; d.drain(ctx) {
+	for d.drain(ctx); len(d.replies) > 0 || len(d.batch) > 0 || len(d.answering) > 0; d.drain(ctx) {
+		d.save(ctx)
 		d.awaitReplies(ctx)
+		d.awaitAnswers(ctx)
 	}
+}
+
+// awaitAnswers waits for the AnswerDigest activities under way: a run that
+// ended or continued as new before they finished would cancel them.
+func (d *digest) awaitAnswers(ctx workflow.Context) {
+	for _, f := range d.answering {
+		if err := f.Get(ctx, nil); err != nil {
+			workflow.GetLogger(ctx).Warn("digest answers not delivered", "error", err)
+		}
+	}
+	d.answering = nil
 }
 
 // postDigest is the digest's Slack step: on the throttled Slack queue like

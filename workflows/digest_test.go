@@ -16,25 +16,90 @@ import (
 	"go.temporal.io/sdk/workflow"
 )
 
-// digestEnv runs a CourseDigest whose answers are recorded, in order.
+// digestEnv runs a CourseDigest whose answers are recorded, in order: the
+// ones it signals itself, and the ones GatherDigestEntries and
+// AnswerDigest give from the database, which entries stands in for.
 type digestEnv struct {
 	*testEnv
 	mu      sync.Mutex
 	answers []Announcement
 	digests []DigestInput
+	db      *digestDB
+}
+
+// digestDB is what the digest activities keep in the database: each
+// digest's entries by event id with their window, and answered windows.
+type digestDB struct {
+	mu       sync.Mutex
+	window   map[string]string // digest id + event id -> window id
+	inWindow map[string][]GatheredEntry
+	answered map[string]Announcement
+	gathers  int
+}
+
+func newDigestDB() *digestDB {
+	return &digestDB{window: map[string]string{}, inWindow: map[string][]GatheredEntry{}, answered: map[string]Announcement{}}
 }
 
 func newDigestEnv(t *testing.T) *digestEnv {
 	t.Helper()
-	d := &digestEnv{testEnv: newEnv(t)}
+	return newDigestEnvOn(t, newDigestDB())
+}
+
+// newDigestEnvOn is a digestEnv whose activities share db with another's,
+// as two runs of one digest share the database.
+func newDigestEnvOn(t *testing.T, db *digestDB) *digestEnv {
+	t.Helper()
+	d := &digestEnv{testEnv: newEnv(t), db: db}
+	answer := func(workflowID string, a Announcement) {
+		require.Equal(t, "wf-"+a.EventID, workflowID, "the answer goes to the entry's workflow")
+		d.mu.Lock()
+		d.answers = append(d.answers, a)
+		d.mu.Unlock()
+	}
 	d.OnSignalExternalWorkflow(mock.Anything, mock.Anything, "", AnnouncementSignal, mock.Anything).
-		Run(func(args mock.Arguments) {
-			a := args.Get(4).(Announcement)
-			require.Equal(t, "wf-"+a.EventID, args.String(1), "the answer goes to the entry's workflow")
-			d.mu.Lock()
-			d.answers = append(d.answers, a)
-			d.mu.Unlock()
-		}).Return(nil)
+		Run(func(args mock.Arguments) { answer(args.String(1), args.Get(4).(Announcement)) }).Return(nil)
+	d.OnActivity(ActivityGatherDigestEntries, mock.Anything, mock.Anything).Return(
+		func(_ context.Context, in GatherInput) (GatherResult, error) {
+			db.mu.Lock()
+			defer db.mu.Unlock()
+			db.gathers++
+			var res GatherResult
+			for _, e := range in.Entries {
+				key := in.DigestID + "/" + e.EventID
+				w, seen := db.window[key]
+				if !seen && in.WindowID == "" {
+					continue // looked up only
+				}
+				if !seen {
+					db.window[key] = in.WindowID
+					db.inWindow[in.WindowID] = append(db.inWindow[in.WindowID], e)
+					res.Fresh = append(res.Fresh, e.EventID)
+					continue
+				}
+				if a, ok := db.answered[w]; ok {
+					a.EventID = e.EventID
+					answer(e.WorkflowID, a)
+					res.Late++
+				} else if in.WindowID == "" {
+					res.Waiting = append(res.Waiting, e.EventID)
+				}
+			}
+			return res, nil
+		})
+	d.OnActivity(ActivityAnswerDigest, mock.Anything, mock.Anything).Return(
+		func(_ context.Context, in AnswerDigestInput) (AnswerDigestResult, error) {
+			db.mu.Lock()
+			defer db.mu.Unlock()
+			require.Empty(t, in.Announcement.EventID, "the window's answer names no event")
+			db.answered[in.WindowID] = in.Announcement
+			for _, e := range db.inWindow[in.WindowID] {
+				a := in.Announcement
+				a.EventID = e.EventID
+				answer(e.WorkflowID, a)
+			}
+			return AnswerDigestResult{Answered: len(db.inWindow[in.WindowID])}, nil
+		})
 	return d
 }
 
@@ -188,15 +253,17 @@ func TestDigestContinueAsNewKeepsPendingEntries(t *testing.T) {
 	require.NoError(t, converter.GetDefaultDataConverter().FromPayloads(can.Input, &next))
 	require.Equal(t, in.DigestStart, next.DigestStart)
 	require.NotNil(t, next.Window)
-	require.Len(t, next.Recent, 3)
-	require.Len(t, next.Window.Pending, 2)
-	require.Equal(t, "e1", next.Window.Pending[0].EventID)
+	require.Len(t, next.Recent, 1, "the threshold's worth of arrivals")
+	require.Empty(t, next.Window.Pending, "the entries wait in the database")
+	require.Equal(t, 2, next.Window.Count)
+	require.Equal(t, []string{"Learner e1", "Learner e2"}, next.Window.Names)
+	require.Equal(t, "Course", next.Window.CourseTitle)
 	require.Contains(t, next.Answered, "e0")
 	require.Equal(t, map[string]string{"e0": "post "}, d.kinds())
 
 	// The next run posts the carried window when it closes, and answers
 	// the fourth entry, which reached it by signal-with-start.
-	d2 := newDigestEnv(t)
+	d2 := newDigestEnvOn(t, d.db)
 	d2.postsDigests()
 	d2.SetStartTime(next.Window.Start.Add(5 * time.Second))
 	d2.entryAt(time.Second, "e3", 1)
@@ -279,4 +346,112 @@ func TestDigestAnswersAWindowLargerThanOneBatch(t *testing.T) {
 	require.Len(t, d.kinds(), cohort)
 	require.Len(t, d.digests, 1)
 	require.Equal(t, cohort-5, d.digests[0].Count)
+}
+
+// TestDigestStateStaysBoundedForACohortOf50000: one window gathers 50,000
+// completions, and the run continues as new while it is open. What it
+// carries stays under 256 KB (the window's count, ten names and its
+// compact ids), the next run posts the one digest, and every event is
+// answered exactly once.
+func TestDigestStateStaysBoundedForACohortOf50000(t *testing.T) {
+	const cohort, threshold = 50_000, 5
+	d := newDigestEnv(t)
+	in := digestStart
+	in.ContinueAfter = cohort
+	// Bursts of 200, 10 ms apart, all inside the first minute's window:
+	// few callbacks, since the test environment queues them in a buffer of
+	// a thousand before the workflow starts.
+	const burstOf = 200
+	for burst := range cohort / burstOf {
+		d.RegisterDelayedCallback(func() {
+			for i := burst * burstOf; i < (burst+1)*burstOf; i++ {
+				id := fmt.Sprint("e", i)
+				d.SignalWorkflow(DigestEntrySignal, DigestEntry{EventID: id, WorkflowID: "wf-" + id, LearnerName: "Learner " + id,
+					CourseTitle: "Course", Threshold: threshold, Window: time.Minute})
+			}
+		}, time.Second+time.Duration(burst)*10*time.Millisecond)
+	}
+	d.ExecuteWorkflow(CourseDigest, in)
+
+	var can *workflow.ContinueAsNewError
+	require.True(t, errors.As(d.GetWorkflowError(), &can), "got %v", d.GetWorkflowError())
+	size := 0
+	for _, p := range can.Input.GetPayloads() {
+		size += len(p.GetData())
+	}
+	require.Less(t, size, 256<<10, "the carried state")
+	t.Logf("carried state: %d bytes for a window of %d", size, cohort-threshold)
+	var next CourseDigestInput
+	require.NoError(t, converter.GetDefaultDataConverter().FromPayloads(can.Input, &next))
+	require.Equal(t, cohort-threshold, next.Window.Count)
+	require.Len(t, next.Window.Names, maxDigestNames)
+	require.Len(t, next.Recent, threshold)
+
+	d2 := newDigestEnvOn(t, d.db)
+	d2.postsDigests()
+	d2.SetStartTime(next.Window.Start.Add(55 * time.Second))
+	d2.ExecuteWorkflow(CourseDigest, next)
+	require.NoError(t, d2.GetWorkflowError())
+	require.Len(t, d2.digests, 1)
+	require.Equal(t, cohort-threshold, d2.digests[0].Count)
+
+	times := map[string]int{}
+	for _, a := range append(d.answers, d2.answers...) {
+		times[a.EventID]++
+	}
+	require.Len(t, times, cohort, "every event answered")
+	for id, n := range times {
+		require.Equal(t, 1, n, "%s answered %d times", id, n)
+	}
+}
+
+// TestDigestAnswersAWindowCarriedFromBefore: a window a run from before the
+// bounded-digest change carried, with its entries in Pending, closes in a
+// run after it: those entries are answered by signal, the new ones from
+// the database, all in one digest.
+func TestDigestAnswersAWindowCarriedFromBefore(t *testing.T) {
+	start := time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC)
+	in := digestStart
+	in.Window = &DigestWindow{Start: start, End: start.Add(time.Minute), Pending: []DigestEntry{
+		{EventID: "old-1", WorkflowID: "wf-old-1", LearnerName: "Learner old-1", CourseTitle: "Course"},
+		{EventID: "old-2", WorkflowID: "wf-old-2", LearnerName: "Learner old-2", CourseTitle: "Course"},
+	}}
+	in.Recent = []time.Time{start, start.Add(time.Second)}
+	in.Answered = map[string]Announcement{}
+	d := newDigestEnv(t)
+	d.postsDigests()
+	d.SetStartTime(start.Add(10 * time.Second))
+	d.entryAt(time.Second, "new-1", 1)
+	d.entryAt(2*time.Second, "old-1", 1) // a retried signal: still one line
+	d.ExecuteWorkflow(CourseDigest, in)
+
+	require.NoError(t, d.GetWorkflowError())
+	require.Len(t, d.digests, 1)
+	require.Equal(t, 3, d.digests[0].Count)
+	require.Equal(t, "Course", d.digests[0].CourseTitle)
+	require.Equal(t, []string{"Learner new-1", "Learner old-1", "Learner old-2"}, d.digests[0].Names)
+	require.Equal(t, map[string]string{"old-1": "digest digest-1", "old-2": "digest digest-1", "new-1": "digest digest-1"}, d.kinds())
+	require.Len(t, d.answers, 3)
+}
+
+// TestDigestEntriesTheDatabaseRefusesFailAtOnce: when the database refuses
+// a window's entries for good, they are told the digest failed, with the
+// reason, instead of waiting until their deadline.
+func TestDigestEntriesTheDatabaseRefusesFailAtOnce(t *testing.T) {
+	d := &digestEnv{testEnv: newEnv(t)}
+	d.OnSignalExternalWorkflow(mock.Anything, mock.Anything, "", AnnouncementSignal, mock.Anything).
+		Run(func(args mock.Arguments) { d.answers = append(d.answers, args.Get(4).(Announcement)) }).Return(nil)
+	d.OnActivity(ActivityGatherDigestEntries, mock.Anything, mock.Anything).
+		Return(GatherResult{}, temporal.NewApplicationError("permission denied for table digest_entries", ErrRecordPermanent)).Once()
+	d.entryAt(time.Second, "a", 0)
+	d.entryAt(2*time.Second, "b", 0)
+	d.ExecuteWorkflow(CourseDigest, digestStart)
+
+	require.NoError(t, d.GetWorkflowError())
+	require.Len(t, d.answers, 2)
+	for _, a := range d.answers {
+		require.Equal(t, AnnounceFailed, a.Kind)
+		require.Contains(t, a.Error, "permission denied")
+	}
+	d.assertNotStarted(t, ActivityPostDigest, ActivityAnswerDigest)
 }

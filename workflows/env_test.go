@@ -132,6 +132,8 @@ func registerUnexpected(t *testing.T, env *testsuite.TestWorkflowEnvironment) {
 	reg(ActivityEmailCertificate, unexpected[NoticeInput, EmailResult](t, ActivityEmailCertificate))
 	reg(ActivityEnqueueDigestEntry, unexpectedNoResult[EnqueueInput](t, ActivityEnqueueDigestEntry))
 	reg(ActivityPostDigest, unexpected[DigestInput, SlackResult](t, ActivityPostDigest))
+	reg(ActivityGatherDigestEntries, unexpected[GatherInput, GatherResult](t, ActivityGatherDigestEntries))
+	reg(ActivityAnswerDigest, unexpected[AnswerDigestInput, AnswerDigestResult](t, ActivityAnswerDigest))
 	reg(ActivityLoadEvent, unexpected[LoadInput, LoadedEvent](t, ActivityLoadEvent))
 	reg(ActivityRecordResend, unexpectedNoResult[ResendRecord](t, ActivityRecordResend))
 	reg(ActivityFinishResend, unexpectedNoResult[ResendOutcome](t, ActivityFinishResend))

@@ -26,9 +26,14 @@ const (
 	ActivityEmailCertificate   = "EmailCertificate"
 	ActivityEnqueueDigestEntry = "EnqueueDigestEntry"
 	ActivityPostDigest         = "PostDigest"
-	ActivityLoadEvent          = "LoadEvent"
-	ActivityRecordResend       = "RecordResend"
-	ActivityFinishResend       = "FinishResend"
+	// ActivityGatherDigestEntries and ActivityAnswerDigest keep a digest
+	// window's entries in the database and answer them there, since the
+	// bounded-digest change.
+	ActivityGatherDigestEntries = "GatherDigestEntries"
+	ActivityAnswerDigest        = "AnswerDigest"
+	ActivityLoadEvent           = "LoadEvent"
+	ActivityRecordResend        = "RecordResend"
+	ActivityFinishResend        = "FinishResend"
 	// ActivityDeliver sends one notice on one channel (DeliverInput, a
 	// Receipt back). Since the channels change every notice goes through
 	// it; PostSlackNotice and EmailCertificate stay for the runs from
@@ -41,6 +46,7 @@ const (
 func ActivityNames() []string {
 	return []string{ActivityRecordCompletion, ActivityRecordIgnored, ActivityRecordOutcome,
 		ActivityPostSlackNotice, ActivityEmailCertificate, ActivityEnqueueDigestEntry, ActivityPostDigest,
+		ActivityGatherDigestEntries, ActivityAnswerDigest,
 		ActivityLoadEvent, ActivityRecordResend, ActivityFinishResend, ActivityDeliver,
 		ActivityApplyDeliveryEvents, ActivityPostDeliveryAlert}
 }
@@ -270,6 +276,46 @@ type DigestStart struct {
 	// NoticeDeadline bounds the retries of a digest post, as the notices'
 	// own; zero means the default.
 	NoticeDeadline time.Duration `json:"noticeDeadline,omitempty"`
+}
+
+// GatherInput is a batch of entries a digest gathered into its open window,
+// for GatherDigestEntries to keep; with no WindowID, entries to look up
+// only, which a closed window may have gathered.
+type GatherInput struct {
+	DigestID string          `json:"digestId"`
+	WindowID string          `json:"windowId"`
+	Entries  []GatheredEntry `json:"entries"`
+}
+
+// GatheredEntry is what the database keeps of an entry: whom to answer.
+type GatheredEntry struct {
+	EventID    string `json:"eventId"`
+	WorkflowID string `json:"workflowId"`
+}
+
+// GatherResult says which entries of a GatherInput were new to the window
+// (Fresh, their event ids), to count and name; the others came again, and
+// Late of them had an answer already, which GatherDigestEntries gave again.
+// A look-up names the entries Waiting for an answer under way.
+type GatherResult struct {
+	Fresh   []string `json:"fresh,omitempty"`
+	Late    int      `json:"late,omitempty"`
+	Waiting []string `json:"waiting,omitempty"`
+}
+
+// AnswerDigestInput is a closed window and its answer (EventID empty),
+// which AnswerDigest signals to each entry the window gathered.
+type AnswerDigestInput struct {
+	DigestID     string       `json:"digestId"`
+	WindowID     string       `json:"windowId"`
+	Announcement Announcement `json:"announcement"`
+}
+
+// AnswerDigestResult counts the entries answered, and those whose workflow
+// had already ended (its deadline passed) and so had nobody to tell.
+type AnswerDigestResult struct {
+	Answered int `json:"answered"`
+	Gone     int `json:"gone,omitempty"`
 }
 
 // EnqueueInput is what EnqueueDigestEntry sends: the entry, to the digest

@@ -37,32 +37,56 @@ func URL(t testing.TB) string {
 	if err != nil {
 		t.Skipf("PostgreSQL is not available, skipping (set %s to a server that is): %v", EnvURL, err)
 	}
-
-	var random [8]byte
-	if _, err := rand.Read(random[:]); err != nil {
-		t.Fatalf("name test database: %v", err)
-	}
-	// Hex keeps the name a plain identifier, safe to splice into DDL.
-	name := "coursehook_test_" + hex.EncodeToString(random[:])
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	if err := execAdmin(ctx, base, "CREATE DATABASE "+name); err != nil {
-		t.Fatalf("create test database %s: %v", name, err)
+	u, drop, err := create(ctx, base, "coursehook_test_")
+	if err != nil {
+		t.Fatal(err)
 	}
 	t.Cleanup(func() {
 		// t's own context is already cancelled when cleanups run.
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
-		// FORCE ends connections a test forgot to close, which would
-		// otherwise make the drop fail and leak the database.
-		if err := execAdmin(ctx, base, "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)"); err != nil {
-			t.Errorf("drop test database %s: %v", name, err)
+		if err := drop(ctx); err != nil {
+			t.Error(err)
 		}
 	})
+	return u
+}
 
+// Create is URL for a program rather than a test, such as the benchmark:
+// a fresh database named prefix and random hex, and the function that
+// drops it. It starts the local server as URL does, and fails where URL
+// would skip.
+func Create(ctx context.Context, prefix string) (string, func(context.Context) error, error) {
+	base, err := serverURL()
+	if err != nil {
+		return "", nil, fmt.Errorf("PostgreSQL is not available (set %s to a server that is): %w", EnvURL, err)
+	}
+	return create(ctx, base, prefix)
+}
+
+func create(ctx context.Context, base *url.URL, prefix string) (string, func(context.Context) error, error) {
+	var random [8]byte
+	if _, err := rand.Read(random[:]); err != nil {
+		return "", nil, fmt.Errorf("name database: %w", err)
+	}
+	// Hex keeps the name a plain identifier, safe to splice into DDL.
+	name := prefix + hex.EncodeToString(random[:])
+	if err := execAdmin(ctx, base, "CREATE DATABASE "+name); err != nil {
+		return "", nil, fmt.Errorf("create database %s: %w", name, err)
+	}
+	drop := func(ctx context.Context) error {
+		// FORCE ends connections someone forgot to close, which would
+		// otherwise make the drop fail and leak the database.
+		if err := execAdmin(ctx, base, "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)"); err != nil {
+			return fmt.Errorf("drop database %s: %w", name, err)
+		}
+		return nil
+	}
 	u := *base
 	u.Path = "/" + name
-	return u.String()
+	return u.String(), drop, nil
 }
 
 // candidates lists the server URLs to try: the developer's choice if set,
