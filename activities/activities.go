@@ -135,6 +135,14 @@ func (a *Activities) insert(ctx context.Context, in workflows.RecordInput, statu
 			}
 		}
 		res.Channels = a.steps(res.Route)
+		if in.RecordOnly {
+			// History from before go-live: recorded, with its code, so old
+			// certificates can be verified; nobody is notified. The steps
+			// go into the history, so a reset run stays quiet too.
+			for i := range res.Channels {
+				res.Channels[i].Off = true
+			}
+		}
 	}
 	if rec.PreviousEventID != "" {
 		prev, err := a.Store.Get(ctx, rec.PreviousEventID)
@@ -144,7 +152,8 @@ func (a *Activities) insert(ctx context.Context, in workflows.RecordInput, statu
 		res.Previous = &workflows.Previous{EventID: prev.EventID, CompletedAt: prev.CompletedAt}
 	}
 	activity.GetLogger(ctx).Info("event recorded", "eventId", e.ID, "created", created, "status", string(rec.Status),
-		"course", courseName(res.Route), "channel", routeChannel(res.Route), "recompletion", res.Previous != nil)
+		"course", courseName(res.Route), "channel", routeChannel(res.Route), "recompletion", res.Previous != nil,
+		"recordOnly", in.RecordOnly)
 	return res, nil
 }
 

@@ -231,7 +231,9 @@ const (
 	// the codec endpoint and the dead-letter folder.
 	Starter
 	// Ctl is coursehookctl, the operators' command line: the worker's
-	// settings (the store, the channels) and the learner hash key.
+	// settings (the store, the channels), the learner hash key, and what
+	// import starts workflows with as the webhook server does (the start
+	// timeout, the notice deadline).
 	Ctl
 )
 
@@ -279,6 +281,9 @@ func Load(getenv func(string) string, b Binary) (Config, error) {
 	case Ctl:
 		r.worker(&c)
 		c.LearnerHashKey, c.LearnerHashKeyDefault = r.learnerHashKey("LEARNER_HASH_KEY")
+		// import starts workflows as the webhook server does.
+		c.StartTimeout = r.duration("TEMPORAL_START_TIMEOUT", DefaultStartTimeout)
+		c.NoticeDeadline = r.duration("NOTICE_DEADLINE", DefaultNoticeDeadline)
 	default:
 		r.errs = append(r.errs, fmt.Errorf("config: unknown binary %d", b))
 	}

@@ -88,7 +88,7 @@ func Settings() []Setting {
 		{Names: []string{"DEAD_LETTER_DIR"}, Label: "", Default: "`.data/dead-letter`", Readers: "",
 			Meaning: "where the webhook server keeps events Temporal refused for good, for `starter replay-dead-letters`"},
 		{Names: []string{"TEMPORAL_START_TIMEOUT"}, Label: "", Default: "`5s`", Readers: "",
-			Meaning: "bound on starting a workflow; after it the answer is 503"},
+			Meaning: "bound on starting a workflow; after it the webhook answers 503, and `coursehookctl import` retries the line"},
 		{Names: []string{"NOTICE_DEADLINE"}, Label: "", Default: "`24h`", Readers: "",
 			Meaning: "how long Slack and email are retried before the workflow ends `partial`"},
 		{Names: []string{"SHUTDOWN_TIMEOUT"}, Label: "", Default: "`20s`", Readers: "",

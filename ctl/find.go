@@ -12,6 +12,7 @@ import (
 	"strings"
 	"text/tabwriter"
 	"time"
+	"unicode"
 
 	"github.com/coursehook/coursehook/courses"
 	"github.com/coursehook/coursehook/delivery"
@@ -309,9 +310,17 @@ func timeOrNil(t time.Time) *time.Time {
 	return &t
 }
 
-// oneLine keeps a stored id from breaking the table.
+// oneLine keeps a stored id from breaking the table, and an untrusted
+// value from steering the terminal: whitespace is folded, and anything
+// else that draws nothing (escape sequences' ESC, bidi controls) becomes
+// U+FFFD.
 func oneLine(s string) string {
-	return strings.Join(strings.Fields(s), " ")
+	return strings.Join(strings.Fields(strings.Map(func(r rune) rune {
+		if unicode.IsSpace(r) || unicode.IsGraphic(r) {
+			return r
+		}
+		return unicode.ReplacementChar
+	}, s)), " ")
 }
 
 // resendSummary is the table's view of an event's resends: the last one.

@@ -5,6 +5,8 @@
 //	coursehookctl resend [flags]       send an event's notices again
 //	coursehookctl revoke [flags]       revoke an event's certificate
 //	coursehookctl unrevoke [flags]     make a revoked certificate valid again
+//	coursehookctl import [flags] FILE  start the workflows of events the
+//	                                   platform gave up on (a backfill)
 //	coursehookctl learner-hash EMAIL   the LearnerHash of an email address,
 //	                                   to find the learner's events in the
 //	                                   Temporal UI and in the logs
@@ -16,11 +18,15 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"os/signal"
 	"syscall"
 	"time"
 
+	"go.temporal.io/sdk/client"
+
+	"github.com/coursehook/coursehook/app"
 	"github.com/coursehook/coursehook/config"
 	"github.com/coursehook/coursehook/event"
 	"github.com/coursehook/coursehook/store"
@@ -47,6 +53,14 @@ commands:
                        revoking a revoked certificate changes nothing. Prints the audit
   unrevoke --event ID [--note TEXT] [--by NAME]
                        lift the revocation: the certificate is valid again
+  import [--format jsonl|csv] [--record-only] [--dry-run] [--rate N] [--from-line N] FILE|-
+                       start the workflow of every event in FILE (JSON Lines of the webhook's
+                       bodies, or a CSV; - is standard input), through the webhook's validation
+                       and duplicate check: what already has a workflow is a duplicate, so a re-run
+                       is safe. --record-only records the completions and sends no notice (history
+                       from before go-live); --dry-run validates and counts; --rate caps starts per
+                       second (20; 0 for no limit); --from-line resumes. Exits 0 only when every
+                       line was accepted or a duplicate
   learner-hash EMAIL   print the LearnerHash of EMAIL (keyed by LEARNER_HASH_KEY) and the
                        Temporal filter that lists the learner's events`
 
@@ -78,6 +92,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return resend(ctx, args[1:], getenv, stdout, time.Now())
 	case "revoke", "unrevoke":
 		return revoke(ctx, args[1:], getenv, stdout, time.Now(), args[0] == "unrevoke")
+	case "import":
+		return importEvents(ctx, args[1:], getenv, os.Stdin, stdout, stderr)
 	case "learner-hash":
 		return learnerHash(args[1:], getenv, stdout, stderr)
 	case "help", "-h", "--help":
@@ -117,4 +133,16 @@ func openStore(ctx context.Context, getenv func(string) string) (config.Config, 
 		return config.Config{}, nil, err
 	}
 	return cfg, st, nil
+}
+
+// dialTemporal connects to Temporal as the binaries do, within 30 s. The
+// SDK's own log lines are left out of the command's output.
+func dialTemporal(ctx context.Context, cfg config.Config) (client.Client, error) {
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	return app.DialTemporal(ctx, cfg, discardLog())
+}
+
+func discardLog() *slog.Logger {
+	return app.NewLogger(io.Discard, "error")
 }

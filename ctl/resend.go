@@ -17,7 +17,6 @@ import (
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
 
-	"github.com/coursehook/coursehook/app"
 	"github.com/coursehook/coursehook/config"
 	"github.com/coursehook/coursehook/event"
 	"github.com/coursehook/coursehook/store"
@@ -147,10 +146,7 @@ func resend(ctx context.Context, args []string, getenv func(string) string, stdo
 		return nil
 	}
 
-	dialCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	defer cancel()
-	log := app.NewLogger(io.Discard, "error")
-	c, err := app.DialTemporal(dialCtx, cfg, log)
+	c, err := dialTemporal(ctx, cfg)
 	if err != nil {
 		return err
 	}

@@ -14,6 +14,7 @@ import (
 	"go.temporal.io/api/serviceerror"
 
 	"github.com/coursehook/coursehook/deadletter"
+	"github.com/coursehook/coursehook/event"
 	"github.com/coursehook/coursehook/workflows"
 )
 
@@ -109,6 +110,36 @@ func TestReplayStartsTheLetterAsDelivered(t *testing.T) {
 
 	_, err = srv.Replay(context.Background(), deadletter.Letter{Body: []byte(`{"id":""}`)})
 	require.Error(t, err, "a letter that is not an event is not started")
+}
+
+// TestImportStartsAsADeliveryWould: an imported event gets the webhook's
+// workflow id and input, record-only when asked, and is dated now when no
+// receipt time is given; an invalid body starts nothing and names its
+// problems.
+func TestImportStartsAsADeliveryWould(t *testing.T) {
+	h := newHarness(t, Options{})
+	now := time.Date(2026, 11, 2, 9, 0, 0, 0, time.UTC)
+	srv := New(h.temporal, nil, Options{TaskQueue: "q", Now: func() time.Time { return now }})
+	status, err := srv.Import(context.Background(), sampleBody(t), time.Time{}, ImportOptions{RecordOnly: true})
+	require.NoError(t, err)
+	require.Equal(t, StatusAccepted, status)
+	require.Equal(t, workflows.WorkflowID(sampleID), h.temporal.starts[0].ID)
+	require.True(t, h.temporal.starts[0].WorkflowExecutionErrorWhenAlreadyStarted, "a second import is told it is a duplicate")
+	in := h.temporal.inputs[0].(workflows.CourseCompletionInput)
+	require.True(t, in.RecordOnly)
+	require.Equal(t, now, in.ReceivedAt)
+	require.Equal(t, sampleBody(t), in.Payload)
+
+	_, err = srv.Import(context.Background(), []byte(`{"id":"x","event":"courseCompletion"}`), time.Time{}, ImportOptions{})
+	var invalid *event.ValidationError
+	require.ErrorAs(t, err, &invalid)
+	require.Equal(t, "user", invalid.Problems[0].Field)
+	require.Equal(t, 1, h.temporal.Starts(), "an invalid event starts nothing")
+
+	h.temporal.err = serviceerror.NewWorkflowExecutionAlreadyStarted("started", "", "run-1")
+	status, err = srv.Import(context.Background(), sampleBody(t), time.Time{}, ImportOptions{})
+	require.NoError(t, err)
+	require.Equal(t, StatusDuplicate, status)
 }
 
 // TestWorkflowInputCarriesTheBodyOnce: the largest body the server takes

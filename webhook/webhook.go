@@ -291,15 +291,15 @@ func (s *Server) receive(c *gin.Context) {
 	receivedAt := s.opts.Now().UTC()
 	ctx, cancel := context.WithTimeout(c.Request.Context(), s.opts.StartTimeout)
 	defer cancel()
-	ans, err := s.start(ctx, ev, body, receivedAt)
+	ans, err := s.start(ctx, ev, body, receivedAt, ImportOptions{})
 	switch {
-	case err == nil && ans.Status == statusDuplicate:
+	case err == nil && ans.Status == StatusDuplicate:
 		s.opts.Metrics.duplicate()
 		s.log.Info("duplicate delivery", "eventId", ev.ID, "workflowId", ans.WorkflowID,
 			"courseId", ev.NotifiableID, "learner", ans.learner)
 		c.JSON(http.StatusOK, ans)
 	case err == nil:
-		s.opts.Metrics.workflowStarted(map[string]string{statusAccepted: "completion", statusIgnored: "ignored"}[ans.Status])
+		s.opts.Metrics.workflowStarted(map[string]string{StatusAccepted: "completion", StatusIgnored: "ignored"}[ans.Status])
 		// The learner appears as a hash: Info lines never carry an email
 		// address or a name.
 		s.log.Info("event accepted", "eventId", ev.ID, "workflowId", ans.WorkflowID, "runId", ans.RunID,
@@ -350,20 +350,33 @@ func (s *Server) refused(c *gin.Context, ev event.Event, body []byte, receivedAt
 	})
 }
 
-// Answer statuses.
+// Answer statuses: what a start did, as the platform is told.
 const (
-	statusAccepted  = "accepted"
-	statusIgnored   = "ignored"
-	statusDuplicate = "duplicate"
+	// StatusAccepted: a course completion's workflow was started.
+	StatusAccepted = "accepted"
+	// StatusIgnored: an event of another type was started, to be
+	// recorded without notifying anyone.
+	StatusIgnored = "ignored"
+	// StatusDuplicate: the event's workflow already existed; nothing was
+	// started.
+	StatusDuplicate = "duplicate"
 )
+
+// ImportOptions are how an imported event's workflow differs from a
+// delivery's (Import).
+type ImportOptions struct {
+	// RecordOnly records the completion and sends no notice
+	// (workflows.CourseCompletionInput.RecordOnly).
+	RecordOnly bool
+}
 
 // start starts the workflow of one parsed event. A re-delivery is not an
 // error: it comes back with the status "duplicate" and the existing run.
-func (s *Server) start(ctx context.Context, ev event.Event, body []byte, receivedAt time.Time) (startAnswer, error) {
-	ans := startAnswer{Status: statusAccepted, EventID: ev.ID, WorkflowID: workflows.WorkflowID(ev.ID),
+func (s *Server) start(ctx context.Context, ev event.Event, body []byte, receivedAt time.Time, opts ImportOptions) (startAnswer, error) {
+	ans := startAnswer{Status: StatusAccepted, EventID: ev.ID, WorkflowID: workflows.WorkflowID(ev.ID),
 		learner: ev.LearnerHash(s.opts.LearnerHashKey)}
 	if !ev.IsCourseCompletion() {
-		ans.Status = statusIgnored
+		ans.Status = StatusIgnored
 	}
 	run, err := s.temporal.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
 		ID:        ans.WorkflowID,
@@ -380,11 +393,12 @@ func (s *Server) start(ctx context.Context, ev event.Event, body []byte, receive
 		Payload:        body,
 		ReceivedAt:     receivedAt,
 		NoticeDeadline: s.opts.NoticeDeadline,
+		RecordOnly:     opts.RecordOnly,
 	})
 	var started *serviceerror.WorkflowExecutionAlreadyStarted
 	switch {
 	case errors.As(err, &started):
-		ans.Status, ans.RunID = statusDuplicate, started.RunId
+		ans.Status, ans.RunID = StatusDuplicate, started.RunId
 		return ans, nil
 	case err != nil:
 		return ans, err
@@ -414,17 +428,29 @@ func Transient(err error) bool {
 // Replay starts the workflow of a dead letter, dated by its original
 // receipt. It returns the answer the platform would have had.
 func (s *Server) Replay(ctx context.Context, l deadletter.Letter) (string, error) {
-	ev, err := event.Parse(l.Body)
+	return s.Import(ctx, l.Body, l.ReceivedAt, ImportOptions{})
+}
+
+// Import starts the workflow of one event that did not come through the
+// webhook (a dead letter, a line of coursehookctl import's backfill), dated
+// by receivedAt (now when zero). The body meets the webhook's validation,
+// and the start is the webhook's own: the same workflow id, input and
+// duplicate check, so an event imported and also delivered is worked on
+// once. It returns the status a delivery would have been answered with
+// (StatusAccepted, StatusIgnored or StatusDuplicate); a body that fails
+// validation returns its *event.ValidationError, and a failed start
+// Temporal's error, which Transient classifies.
+func (s *Server) Import(ctx context.Context, body []byte, receivedAt time.Time, opts ImportOptions) (string, error) {
+	ev, err := event.Parse(body)
 	if err != nil {
 		return "", err
 	}
-	receivedAt := l.ReceivedAt
 	if receivedAt.IsZero() {
 		receivedAt = s.opts.Now().UTC()
 	}
 	ctx, cancel := context.WithTimeout(ctx, s.opts.StartTimeout)
 	defer cancel()
-	ans, err := s.start(ctx, ev, l.Body, receivedAt)
+	ans, err := s.start(ctx, ev, body, receivedAt, opts)
 	if err != nil {
 		return "", fmt.Errorf("start %s: %w", workflows.WorkflowID(ev.ID), err)
 	}

@@ -173,6 +173,12 @@ type CourseCompletionInput struct {
 	// NoticeDeadline bounds the retries of the Slack notice and of the email;
 	// zero means DefaultNoticeDeadline.
 	NoticeDeadline time.Duration `json:"noticeDeadline,omitempty"`
+	// RecordOnly records the completion, with its verification code, and
+	// sends no notice: history imported from before go-live
+	// (coursehookctl import --record-only). The record step turns every
+	// channel off (RecordInput.RecordOnly), so the workflow issues the
+	// commands of a course whose route sends nothing, with no new version.
+	RecordOnly bool `json:"recordOnly,omitempty"`
 }
 
 // CourseCompletionResult is what the workflow did.

@@ -234,7 +234,7 @@ func (c *completion) setStatus(ctx workflow.Context, status string, failed ...st
 }
 
 func (c *completion) recordInput() RecordInput {
-	return RecordInput{Event: c.ev, Payload: c.in.Payload, ReceivedAt: c.in.ReceivedAt}
+	return RecordInput{Event: c.ev, Payload: c.in.Payload, ReceivedAt: c.in.ReceivedAt, RecordOnly: c.in.RecordOnly}
 }
 
 // ignore keeps an event coursehook does not act on, and tells nobody.
@@ -287,15 +287,26 @@ func (c *completion) record(ctx workflow.Context) (RecordResult, error) {
 	for _, s := range c.steps {
 		c.p.Channels[s.Name] = Step{State: StepPending}
 		if s.Off {
-			c.p.Channels[s.Name] = offStep
+			c.p.Channels[s.Name] = c.offStep()
 		}
 	}
 	c.p.Record.Detail = strings.Join(details, "; ")
 	return rec, nil
 }
 
-// offStep is the step of a channel the course's route turns off.
-var offStep = skipped("off for this course (COURSES_FILE)")
+// offStep is the step of a channel that is off: for every channel of an
+// import with --record-only, or by the course's route.
+func (c *completion) offStep() Step {
+	return skipped(offReason(c.in.RecordOnly))
+}
+
+// offReason says why a channel is off.
+func offReason(recordOnly bool) string {
+	if recordOnly {
+		return "not sent: imported with --record-only"
+	}
+	return "off for this course (COURSES_FILE)"
+}
 
 // legacySteps are the two notices of the runs from before the channels
 // change: Slack, then email, each sent by its own activity.
@@ -479,7 +490,7 @@ func (c *completion) finish(ctx workflow.Context, errs []error) (CourseCompletio
 	if err := c.setStatus(ctx, string(res.Status), failed...); err != nil {
 		return *res, err
 	}
-	workflow.SetCurrentDetails(ctx, outcomeDetails(c.steps, *res))
+	workflow.SetCurrentDetails(ctx, outcomeDetails(c.steps, *res, c.in.RecordOnly))
 	c.logger.Info("course completion finished", "eventId", c.in.Event.ID, "status", string(res.Status), "failedStep", res.FailedStep)
 	return *res, nil
 }
@@ -539,7 +550,7 @@ func emailCertificate(ctx workflow.Context, deadline time.Duration, in NoticeInp
 
 // outcomeDetails is what the UI shows an operator once the workflow is done.
 // Provider messages stay in the result; this line only says what to do.
-func outcomeDetails(steps []ChannelStep, res CourseCompletionResult) string {
+func outcomeDetails(steps []ChannelStep, res CourseCompletionResult, recordOnly bool) string {
 	if res.Status == StatusPartial {
 		return "Partial: " + res.FailedStep + " failed for good (see the result's error). " +
 			"Fix the cause, then reset this workflow to its first workflow task: delivered notices are not sent again."
@@ -561,7 +572,7 @@ func outcomeDetails(steps []ChannelStep, res CourseCompletionResult) string {
 		line += "; delivered: " + strings.Join(sent, ", ")
 	}
 	if len(off) > 0 {
-		line += "; off for this course (COURSES_FILE): " + strings.Join(off, ", ")
+		line += "; " + offReason(recordOnly) + ": " + strings.Join(off, ", ")
 	}
 	return line + "."
 }

@@ -623,3 +623,35 @@ func TestEveryChannelTheRecordStepNamesIsSent(t *testing.T) {
 	require.Equal(t, StepDone, p.Channels[StepNameEmail].State)
 	env.AssertExpectations(t)
 }
+
+// TestRecordOnlyImportIsRecordedQuietly: an import with --record-only asks
+// the record step to turn every channel off, and the workflow says why in
+// its progress, not "off for this course".
+func TestRecordOnlyImportIsRecordedQuietly(t *testing.T) {
+	env := newEnv(t)
+	in := sampleInput(t)
+	in.RecordOnly = true
+	off := stepsFor(routed(true, true))
+	for i := range off {
+		off[i].Off = true
+	}
+	env.OnActivity(ActivityRecordCompletion, mock.Anything, mock.MatchedBy(func(r RecordInput) bool { return r.RecordOnly })).
+		Return(RecordResult{Created: true, Route: routed(true, true), Channels: off, VerificationCode: "ABCD-EFGH"}, nil).Once()
+	var outcome OutcomeInput
+	env.OnActivity(ActivityRecordOutcome, mock.Anything, mock.Anything).Run(func(args mock.Arguments) {
+		outcome = args.Get(1).(OutcomeInput)
+	}).Return(nil).Once()
+
+	env.ExecuteWorkflow(CourseCompletion, in)
+
+	require.Equal(t, CourseCompletionResult{Status: StatusCompleted}, result(t, env))
+	require.Equal(t, OutcomeInput{EventID: in.Event.ID, Status: "completed"}, outcome)
+	p := progress(t, env)
+	for _, name := range []string{StepNameSlack, StepNameEmail} {
+		require.Equal(t, Step{State: StepSkipped, Detail: "not sent: imported with --record-only"}, p.Channels[name], name)
+	}
+	env.assertNotStarted(t, ActivityEnqueueDigestEntry)
+	env.assertDelivered(t, StepNameSlack, 0)
+	env.assertDelivered(t, StepNameEmail, 0)
+	env.AssertExpectations(t)
+}

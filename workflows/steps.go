@@ -89,6 +89,9 @@ type RecordInput struct {
 	Event      event.Event `json:"event"`
 	Payload    []byte      `json:"payload"`
 	ReceivedAt time.Time   `json:"receivedAt"`
+	// RecordOnly turns every channel of the event's steps off
+	// (CourseCompletionInput.RecordOnly).
+	RecordOnly bool `json:"recordOnly,omitempty"`
 }
 
 // RecordResult is the stored row's state. Receipts are set when an earlier

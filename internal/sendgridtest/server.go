@@ -91,6 +91,18 @@ func (s *Server) MessagesFor(eventID string) []Sent {
 	return out
 }
 
+// MessagesPerEvent counts the accepted messages by event id (as
+// MessagesFor reads it), in one pass: a count over 1 is a duplicate mail.
+func (s *Server) MessagesPerEvent() map[string]int {
+	counts := map[string]int{}
+	for _, m := range s.Messages() {
+		for _, id := range eventIDs(m.Body) {
+			counts[id]++
+		}
+	}
+	return counts
+}
+
 // SetResponseDelay makes every accepted message wait d after it is recorded
 // and before the 202 is sent: SendGrid has the mail, the client does not know
 // yet, which is when a timeout or a crash makes a retry send it twice. The

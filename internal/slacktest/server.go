@@ -213,6 +213,19 @@ func (s *Server) MessagesFor(eventID string) []Posted {
 	return out
 }
 
+// MessagesPerEvent counts the accepted messages by the event id their
+// metadata carries (as MessagesFor reads it), in one pass: a count over 1
+// is a duplicate notice.
+func (s *Server) MessagesPerEvent() map[string]int {
+	counts := map[string]int{}
+	for _, p := range s.Messages() {
+		if id, ok := metadataEventID(p.Metadata); ok {
+			counts[id]++
+		}
+	}
+	return counts
+}
+
 // RepliesTo returns the accepted messages posted in the thread of the
 // message threadTS, oldest first; a reply to a reply counts as the
 // parent's.
