@@ -68,7 +68,9 @@ func (t *storeTable) completedAt(i int) time.Time {
 
 // learner is row i's learner: a quarter as many learners as rows, so each
 // has about four certificates, scattered over the years.
-func (t *storeTable) learner(i int) int { return int(uint64(i) * 2654435761 % uint64(max(t.rows/4, 1))) }
+func (t *storeTable) learner(i int) int {
+	return int(uint64(i) * 2654435761 % uint64(max(t.rows/4, 1)))
+}
 
 // address is learner j's address; every tenth is stored with capitals, as
 // platforms send them.

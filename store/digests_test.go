@@ -16,7 +16,9 @@ func testDigestEntries(t *testing.T, url string) {
 	s := open(t, url)
 	clk := newClock(s)
 	ctx := t.Context()
-	entry := func(i int) DigestEntry { return DigestEntry{EventID: fmt.Sprintf("e%04d", i), WorkflowID: fmt.Sprintf("wf-e%04d", i)} }
+	entry := func(i int) DigestEntry {
+		return DigestEntry{EventID: fmt.Sprintf("e%04d", i), WorkflowID: fmt.Sprintf("wf-e%04d", i)}
+	}
 	var first []DigestEntry
 	for i := range 250 {
 		first = append(first, entry(i))
