@@ -12,6 +12,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"go.temporal.io/sdk/activity"
@@ -19,6 +20,7 @@ import (
 
 	"github.com/coursehook/coursehook/channel"
 	"github.com/coursehook/coursehook/courses"
+	"github.com/coursehook/coursehook/deadletter"
 	"github.com/coursehook/coursehook/metrics"
 	"github.com/coursehook/coursehook/slacknotify"
 	"github.com/coursehook/coursehook/store"
@@ -59,6 +61,11 @@ type Activities struct {
 	// Verifier, when set, gives each certificate a verification code,
 	// stored with its row; nil leaves certificates as they were.
 	Verifier *Verifier
+	// DeadLetters is DEAD_LETTER_DIR, where KeepDeadLetter puts the body of
+	// an event the database refused for good.
+	DeadLetters deadletter.Dir
+
+	blockedLog onceAMinute
 }
 
 // Verifier derives certificates' verification codes.
@@ -115,11 +122,11 @@ func (a *Activities) insert(ctx context.Context, in workflows.RecordInput, statu
 	}
 	rec, created, err := a.Store.Insert(ctx, c, status)
 	if err != nil {
-		return workflows.RecordResult{}, recordFailure(fmt.Errorf("record event %s: %w", e.ID, err))
+		return workflows.RecordResult{}, a.recordFailure(ctx, fmt.Errorf("record event %s: %w", e.ID, err))
 	}
 	if status == store.StatusRecorded {
 		if rec.VerificationCode, err = a.verificationCode(ctx, rec); err != nil {
-			return workflows.RecordResult{}, recordFailure(fmt.Errorf("record event %s: %w", e.ID, err))
+			return workflows.RecordResult{}, a.recordFailure(ctx, fmt.Errorf("record event %s: %w", e.ID, err))
 		}
 	}
 	res := workflows.RecordResult{
@@ -131,7 +138,7 @@ func (a *Activities) insert(ctx context.Context, in workflows.RecordInput, statu
 	if status == store.StatusRecorded {
 		if a.Routes != nil {
 			if res.Route, err = a.recordedRoute(rec); err != nil {
-				return workflows.RecordResult{}, recordFailure(fmt.Errorf("record event %s: %w", e.ID, err))
+				return workflows.RecordResult{}, a.recordFailure(ctx, fmt.Errorf("record event %s: %w", e.ID, err))
 			}
 		}
 		res.Channels = a.steps(res.Route)
@@ -147,7 +154,7 @@ func (a *Activities) insert(ctx context.Context, in workflows.RecordInput, statu
 	if rec.PreviousEventID != "" {
 		prev, err := a.Store.Get(ctx, rec.PreviousEventID)
 		if err != nil {
-			return workflows.RecordResult{}, recordFailure(fmt.Errorf("record event %s: read the earlier completion: %w", e.ID, err))
+			return workflows.RecordResult{}, a.recordFailure(ctx, fmt.Errorf("record event %s: read the earlier completion: %w", e.ID, err))
 		}
 		res.Previous = &workflows.Previous{EventID: prev.EventID, CompletedAt: prev.CompletedAt}
 	}
@@ -226,7 +233,7 @@ func (a *Activities) RecordOutcome(ctx context.Context, in workflows.OutcomeInpu
 		Error:      in.Error,
 	})
 	if err != nil {
-		return recordFailure(fmt.Errorf("record outcome of %s: %w", in.EventID, err))
+		return a.recordFailure(ctx, fmt.Errorf("record outcome of %s: %w", in.EventID, err))
 	}
 	activity.GetLogger(ctx).Info("outcome recorded", "eventId", in.EventID, "status", in.Status)
 	return nil
@@ -246,15 +253,65 @@ func (a *Activities) counted(channel string, err error) error {
 
 // recordFailure decides, in one place, whether a database failure is worth
 // retrying. Most are (an outage ends, a lock is released), and the workflow
-// retries those without limit; the ones store.IsPermanent names would fail
-// the same way forever, so they stop at once and fail the workflow with the
-// database's own words, for an operator to fix and reset.
-func recordFailure(err error) error {
+// retries those without limit. Those an operator must fix (store.Blocked:
+// a right revoked, a migration half applied, a read-only database, a full
+// disk) are retried without limit too, since the fix needs no reset: each
+// attempt counts in coursehook_database_blocked_total, which the
+// CoursehookDatabaseBlocked alert watches, and the log says what to do at
+// most once a minute for each reason. The ones store.IsPermanent names
+// would fail the same way forever, so they stop at once and fail the
+// workflow with the database's own words; it keeps the event as a dead
+// letter first.
+func (a *Activities) recordFailure(ctx context.Context, err error) error {
+	if reason, ok := store.Blocked(err); ok {
+		a.Metrics.DatabaseBlocked(reason)
+		if a.blockedLog.due(reason, time.Now()) {
+			activity.GetLogger(ctx).Error("the database needs an operator: the work waits and goes on by itself once it is fixed",
+				"reason", reason, "fix", blockedFix(reason), "error", err)
+		}
+		return err
+	}
 	if !store.IsPermanent(err) {
 		return err
 	}
 	return temporal.NewApplicationErrorWithOptions(err.Error(), workflows.ErrRecordPermanent,
 		temporal.ApplicationErrorOptions{NonRetryable: true, Cause: err})
+}
+
+// blockedFix says what an operator does for each store.Blocked reason.
+func blockedFix(reason string) string {
+	switch reason {
+	case store.BlockedPermission:
+		return "grant the store's database role what it lost (SELECT, INSERT, UPDATE, DELETE on coursehook's tables)"
+	case store.BlockedSchema:
+		return "apply coursehook's migrations: start a worker of this version, or restore the schema"
+	case store.BlockedReadOnly:
+		return "point DATABASE_URL at a primary that takes writes, or give the SQLite file and its folder back to the worker"
+	case store.BlockedFull:
+		return "free disk space on the database server"
+	}
+	return ""
+}
+
+// onceAMinute says, for each key, whether a minute has passed since it last
+// said yes: one log line a minute for a failure every waiting workflow hits
+// on each attempt.
+type onceAMinute struct {
+	mu   sync.Mutex
+	last map[string]time.Time
+}
+
+func (o *onceAMinute) due(key string, now time.Time) bool {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if now.Sub(o.last[key]) < time.Minute {
+		return false
+	}
+	if o.last == nil {
+		o.last = map[string]time.Time{}
+	}
+	o.last[key] = now
+	return true
 }
 
 // failure turns a channel's failed send into a Temporal failure of the

@@ -37,7 +37,7 @@ func (a *Activities) ApplyDeliveryEvents(ctx context.Context, in workflows.Apply
 	}
 	res, err := ds.ApplyDeliveryEvents(ctx, in.BatchID, in.IDs)
 	if err != nil {
-		return workflows.ApplyDeliveryResult{}, recordFailure(err)
+		return workflows.ApplyDeliveryResult{}, a.recordFailure(ctx, err)
 	}
 	out := workflows.ApplyDeliveryResult{Applied: res.Applied, Unmatched: res.Unmatched}
 	for _, e := range res.Alerts {
@@ -73,22 +73,22 @@ func (a *Activities) PostDeliveryAlert(ctx context.Context, in workflows.Deliver
 	key := store.EmailKey{EventID: in.EventID, ResendID: in.ResendID}
 	email, err := ds.GetEmail(ctx, key)
 	if err != nil {
-		return workflows.Receipt{}, recordFailure(fmt.Errorf("post delivery reply of %s: %w", in.EventID, err))
+		return workflows.Receipt{}, a.recordFailure(ctx, fmt.Errorf("post delivery reply of %s: %w", in.EventID, err))
 	}
 	if email.AlertTS != "" {
 		return workflows.Receipt{ID: email.AlertTS}, nil
 	}
 	rec, err := a.Store.Get(ctx, in.EventID)
 	if err != nil {
-		return workflows.Receipt{}, recordFailure(fmt.Errorf("post delivery reply of %s: %w", in.EventID, err))
+		return workflows.Receipt{}, a.recordFailure(ctx, fmt.Errorf("post delivery reply of %s: %w", in.EventID, err))
 	}
 	reply, on, err := a.reply(rec, email)
 	if err != nil {
-		return workflows.Receipt{}, recordFailure(fmt.Errorf("post delivery reply of %s: %w", in.EventID, err))
+		return workflows.Receipt{}, a.recordFailure(ctx, fmt.Errorf("post delivery reply of %s: %w", in.EventID, err))
 	}
 	if !on {
 		activity.GetLogger(ctx).Info("delivery problem not posted: the course sends no slack notices", "eventId", in.EventID, "state", in.State)
-		return workflows.Receipt{}, recordFailure(ds.AlertPosted(ctx, key, replyOff))
+		return workflows.Receipt{}, a.recordFailure(ctx, ds.AlertPosted(ctx, key, replyOff))
 	}
 	spec := channel.Spec{Name: workflows.StepNameSlack}
 	r, found, err := a.deliveredBefore(ctx, spec, in.EventID, slackLook(func(since time.Time) (slacknotify.Receipt, bool, error) {
@@ -107,7 +107,7 @@ func (a *Activities) PostDeliveryAlert(ctx context.Context, in workflows.Deliver
 		r = workflows.Receipt{ID: sr.TS, Where: sr.Channel}
 	}
 	if err := ds.AlertPosted(ctx, key, r.ID); err != nil {
-		return workflows.Receipt{}, recordFailure(err)
+		return workflows.Receipt{}, a.recordFailure(ctx, err)
 	}
 	activity.GetLogger(ctx).Info("delivery problem posted", "eventId", in.EventID, "resendId", in.ResendID,
 		"state", in.State, "receipt", r.String())

@@ -73,7 +73,7 @@ func (a *Activities) GatherDigestEntries(ctx context.Context, in workflows.Gathe
 		fresh, late, err = ds.GatherDigestEntries(ctx, in.DigestID, in.WindowID, entries)
 	}
 	if err != nil {
-		return workflows.GatherResult{}, recordFailure(err)
+		return workflows.GatherResult{}, a.recordFailure(ctx, err)
 	}
 	for _, l := range late {
 		var ann workflows.Announcement
@@ -104,7 +104,7 @@ func (a *Activities) AnswerDigest(ctx context.Context, in workflows.AnswerDigest
 		return res, fmt.Errorf("answer digest window %s: %w", in.WindowID, err)
 	}
 	if err := ds.CloseDigestWindow(ctx, in.DigestID, in.WindowID, kept); err != nil {
-		return res, recordFailure(err)
+		return res, a.recordFailure(ctx, err)
 	}
 	after := ""
 	if activity.HasHeartbeatDetails(ctx) {
@@ -115,7 +115,7 @@ func (a *Activities) AnswerDigest(ctx context.Context, in workflows.AnswerDigest
 	for {
 		page, err := ds.DigestWindowEntries(ctx, in.WindowID, after, answerPage)
 		if err != nil {
-			return res, recordFailure(err)
+			return res, a.recordFailure(ctx, err)
 		}
 		if len(page) == 0 {
 			break

@@ -16,7 +16,7 @@ import (
 func (a *Activities) LoadEvent(ctx context.Context, in workflows.LoadInput) (workflows.LoadedEvent, error) {
 	rec, err := a.Store.Get(ctx, in.EventID)
 	if err != nil {
-		return workflows.LoadedEvent{}, recordFailure(fmt.Errorf("load event %s: %w", in.EventID, err))
+		return workflows.LoadedEvent{}, a.recordFailure(ctx, fmt.Errorf("load event %s: %w", in.EventID, err))
 	}
 	ev, err := rec.Event()
 	if err != nil || !ev.IsCourseCompletion() {
@@ -31,14 +31,14 @@ func (a *Activities) LoadEvent(ctx context.Context, in workflows.LoadInput) (wor
 	loaded.Revoked = rec.Revoked()
 	loaded.To = rec.CorrectedEmail
 	if loaded.VerificationCode, err = a.verificationCode(ctx, rec); err != nil {
-		return workflows.LoadedEvent{}, recordFailure(fmt.Errorf("load event %s: %w", in.EventID, err))
+		return workflows.LoadedEvent{}, a.recordFailure(ctx, fmt.Errorf("load event %s: %w", in.EventID, err))
 	}
 	if a.Routes != nil {
 		if in.CurrentRouting {
 			r := a.Routes.Route(rec.CourseID)
 			loaded.Route = &r
 		} else if loaded.Route, err = a.recordedRoute(rec); err != nil {
-			return workflows.LoadedEvent{}, recordFailure(fmt.Errorf("load event %s: %w", in.EventID, err))
+			return workflows.LoadedEvent{}, a.recordFailure(ctx, fmt.Errorf("load event %s: %w", in.EventID, err))
 		}
 	}
 	loaded.Channels = a.steps(loaded.Route)
@@ -54,13 +54,13 @@ func (a *Activities) RecordResend(ctx context.Context, in workflows.ResendRecord
 	if in.To != "" {
 		rec, err := a.Store.Get(ctx, in.EventID)
 		if err != nil {
-			return recordFailure(err)
+			return a.recordFailure(ctx, err)
 		}
 		r.OldAddress, r.NewAddress = rec.EmailAddress(), in.To
 	}
 	_, _, err := a.Store.InsertResend(ctx, r)
 	if err != nil {
-		return recordFailure(err)
+		return a.recordFailure(ctx, err)
 	}
 	return nil
 }
@@ -81,7 +81,7 @@ func (a *Activities) FinishResend(ctx context.Context, in workflows.ResendOutcom
 	}
 	r.Result = strings.Join(result, "; ")
 	if err := a.Store.FinishResend(ctx, r); err != nil {
-		return recordFailure(err)
+		return a.recordFailure(ctx, err)
 	}
 	activity.GetLogger(ctx).Info("resend finished", "eventId", in.Event.EventID, "requestId", in.RequestID, "result", r.Result)
 	return nil

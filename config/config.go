@@ -89,7 +89,8 @@ type Config struct {
 	// CodecToken, when set, is the bearer token the codec endpoint requires.
 	CodecToken string
 	// DeadLetterDir is where the webhook server keeps the raw body of an
-	// event Temporal refused for good, for an operator to replay.
+	// event Temporal refused for good, and the worker that of an event the
+	// database refused for good, for an operator to replay.
 	DeadLetterDir string
 	// LearnerHashKey keys the learner hash of logs and of the LearnerHash
 	// search attribute. LearnerHashKeyDefault says it is the development
@@ -336,6 +337,8 @@ const (
 
 func (r *reader) worker(c *Config) {
 	c.DatabaseURL = r.databaseURL("DATABASE_URL", DefaultDatabaseURL)
+	// A workflow that fails on the database keeps its event here.
+	c.DeadLetterDir = r.str("DEAD_LETTER_DIR", DefaultDeadLetterDir)
 	c.SlackBotToken = r.str("SLACK_BOT_TOKEN", "")
 	c.SlackChannel = r.str("SLACK_CHANNEL", "")
 	c.SlackAPIURL = r.httpURL("SLACK_API_URL", DefaultSlackAPIURL)

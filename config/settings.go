@@ -86,7 +86,7 @@ func Settings() []Setting {
 		{Names: []string{"TEMPORAL_REGISTER_SEARCH_ATTRIBUTES"}, Label: "", Default: "`true`", Readers: "both",
 			Meaning: "whether a binary registers coursehook's search attributes when its namespace lacks them; `false` makes it exit with the commands to run instead"},
 		{Names: []string{"DEAD_LETTER_DIR"}, Label: "", Default: "`.data/dead-letter`", Readers: "",
-			Meaning: "where the webhook server keeps events Temporal refused for good, for `starter replay-dead-letters`"},
+			Meaning: "where the webhook server keeps events Temporal refused for good, and the worker those the database refused for good (a worker's other failures keep theirs in the database), for `starter replay-dead-letters`; in a deployment of several hosts, a volume both see"},
 		{Names: []string{"TEMPORAL_START_TIMEOUT"}, Label: "", Default: "`5s`", Readers: "",
 			Meaning: "bound on starting a workflow; after it the webhook answers 503, and `coursehookctl import` retries the line"},
 		{Names: []string{"NOTICE_DEADLINE"}, Label: "", Default: "`24h`", Readers: "",

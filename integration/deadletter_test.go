@@ -51,7 +51,7 @@ func TestDeadLetterIsKeptAndReplayed(t *testing.T) {
 		cmd := exec.Command(starterBinary(t), "replay-dead-letters")
 		cmd.Env = append(os.Environ(),
 			"TEMPORAL_ADDRESS="+frontend, "TEMPORAL_NAMESPACE=default",
-			"TEMPORAL_TASK_QUEUE="+s.TaskQueue, "DEAD_LETTER_DIR="+dir)
+			"TEMPORAL_TASK_QUEUE="+s.TaskQueue, "DEAD_LETTER_DIR="+dir, "DATABASE_URL="+s.DatabaseURL)
 		out, err := cmd.CombinedOutput()
 		require.NoError(t, err, "%s", out)
 		return string(out)

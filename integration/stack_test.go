@@ -61,6 +61,8 @@ type stack struct {
 	SendGridKey *ecdsa.PrivateKey
 	// DatabaseURL is where Store keeps its rows, for processes of the stack.
 	DatabaseURL string
+	// DeadLetterDir is the worker's DEAD_LETTER_DIR.
+	DeadLetterDir string
 	// WebhookMetrics and WorkerMetrics are the two binaries' registries.
 	WebhookMetrics, WorkerMetrics *prometheus.Registry
 }
@@ -177,6 +179,9 @@ func build(t testing.TB, poster slacknotify.Poster, sender mail.Sender, opts ...
 		acts.Metrics = metrics.NewWorker(s.WorkerMetrics, func(ctx context.Context) (int, error) {
 			return st.CountStatus(ctx, store.StatusPartial)
 		}, log)
+		acts.Metrics.BlockedReasons(store.BlockedReasons()...)
+		s.DeadLetterDir = filepath.Join(t.TempDir(), "dead-letter")
+		acts.DeadLetters = deadletter.Dir(s.DeadLetterDir)
 		if o.Routing {
 			acts.Routes, acts.Digests = routes(t, o), c
 		}

@@ -26,6 +26,7 @@ type Worker struct {
 	notices   *prometheus.CounterVec
 	provider  *prometheus.HistogramVec
 	unmatched prometheus.Counter
+	blocked   *prometheus.CounterVec
 }
 
 // Counter counts the events of one status, for the partial-events gauge.
@@ -50,7 +51,11 @@ func NewWorker(reg prometheus.Registerer, partial Counter, log *slog.Logger) *Wo
 		Name: "coursehook_delivery_events_unmatched_total",
 		Help: "SendGrid delivery events that name no email coursehook sent (no custom args and an unknown message id, or an event id never recorded).",
 	})
-	reg.MustRegister(w.notices, w.provider, w.unmatched)
+	w.blocked = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "coursehook_database_blocked_total",
+		Help: "Database steps that failed for a reason an operator must fix (permission, schema, read-only, disk-full), and wait for it: one count an attempt, about one a minute per waiting event.",
+	}, []string{"reason"})
+	reg.MustRegister(w.notices, w.provider, w.unmatched, w.blocked)
 	w.Channel("slack")
 	w.Channel("email")
 	if partial != nil {
@@ -99,6 +104,25 @@ func (w *Worker) ProviderCall(provider string, d time.Duration, err error) {
 		result = "error"
 	}
 	w.provider.WithLabelValues(provider, result).Observe(d.Seconds())
+}
+
+// BlockedReasons makes the database-blocked counters of reasons exist at
+// zero, so the alert over them works before the first.
+func (w *Worker) BlockedReasons(reasons ...string) {
+	if w == nil {
+		return
+	}
+	for _, r := range reasons {
+		w.blocked.WithLabelValues(r)
+	}
+}
+
+// DatabaseBlocked counts one attempt of a database step that waits for an
+// operator, for reason.
+func (w *Worker) DatabaseBlocked(reason string) {
+	if w != nil {
+		w.blocked.WithLabelValues(reason).Inc()
+	}
 }
 
 // DeliveryUnmatched counts delivery events that matched no email.

@@ -81,3 +81,27 @@ func testDigestEntries(t *testing.T, url string) {
 	_, _, err = s.GatherDigestEntries(ctx, "digest-1", "w1", []DigestEntry{{EventID: "x"}})
 	require.ErrorIs(t, err, ErrInvalid)
 }
+
+// testDeadLetters: a letter keeps the body byte for byte, a second letter
+// of the event replaces the first, and a replayed one goes.
+func testDeadLetters(t *testing.T, url string) {
+	s := open(t, url)
+	ctx := t.Context()
+	body := []byte("{\"id\": \"e1\",\n  \"title\": \"Über <b>&\"}")
+	at := time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC)
+	require.NoError(t, s.PutDeadLetter(ctx, DeadLetter{EventID: "e2", ReceivedAt: at.Add(time.Hour), Error: "later", Payload: []byte(`{"id":"e2"}`)}))
+	require.NoError(t, s.PutDeadLetter(ctx, DeadLetter{EventID: "e1", ReceivedAt: at, Error: "first", Payload: body}))
+	require.NoError(t, s.PutDeadLetter(ctx, DeadLetter{EventID: "e1", ReceivedAt: at, Error: "again", Payload: body}))
+	letters, err := s.DeadLetters(ctx)
+	require.NoError(t, err)
+	require.Len(t, letters, 2)
+	require.Equal(t, "e1", letters[0].EventID, "the earliest received first")
+	require.Equal(t, body, letters[0].Payload, "byte for byte")
+	require.Equal(t, "again", letters[0].Error)
+	require.Equal(t, at, letters[0].ReceivedAt)
+	require.NoError(t, s.RemoveDeadLetter(ctx, "e1"))
+	letters, err = s.DeadLetters(ctx)
+	require.NoError(t, err)
+	require.Len(t, letters, 1)
+	require.ErrorIs(t, s.PutDeadLetter(ctx, DeadLetter{}), ErrInvalid)
+}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"net"
+	"strings"
 
 	"github.com/jackc/pgx/v5/pgconn"
 	sqlitedriver "modernc.org/sqlite"
@@ -25,22 +26,25 @@ var ErrInvalid = errors.New("invalid input")
 // missing (ErrNotFound), the input is refused (ErrInvalid), or the database
 // rejected the statement or its data in a way it will reject again. On
 // PostgreSQL that is SQLSTATE class 22 (data exception), 23 (integrity
-// constraint violation) or 42 (syntax error or access rule violation, which is
-// what an undefined table or column gives when the schema does not match this
-// code). On SQLite it is the primary result codes SQLITE_ERROR (also "no such
-// table" and "no such column"), SQLITE_CONSTRAINT, SQLITE_MISMATCH,
-// SQLITE_RANGE and SQLITE_TOOBIG.
+// constraint violation) or 42 (syntax error or access rule violation). On
+// SQLite it is the primary result codes SQLITE_ERROR, SQLITE_CONSTRAINT,
+// SQLITE_MISMATCH, SQLITE_RANGE and SQLITE_TOOBIG.
 //
-// Everything else is retryable, and so is anything not recognised, on
-// purpose: the record steps retry without limit, so a database that is down,
-// restarting, locked, overloaded or out of disk costs only time, and the work
-// resumes by itself once it is back. Calling such a failure permanent would
-// instead fail a workflow that waiting would have saved, so only failures
-// that can never succeed are cut short. A connection loss, timeout or
-// cancellation anywhere in err's chain makes it retryable even when a
-// database code rides along, for the same reason.
+// What Blocked names is not permanent, though some of it sits in those
+// classes: an operator fixes it, and the work must wait for them. Everything
+// else is retryable, and so is anything not recognised, on purpose: the
+// record steps retry without limit, so a database that is down, restarting,
+// locked or overloaded costs only time, and the work resumes by itself once
+// it is back. Calling such a failure permanent would instead fail a workflow
+// that waiting would have saved, so only failures that can never succeed are
+// cut short. A connection loss, timeout or cancellation anywhere in err's
+// chain makes it retryable even when a database code rides along, for the
+// same reason.
 func IsPermanent(err error) bool {
 	if err == nil || isTransient(err) {
+		return false
+	}
+	if _, blocked := Blocked(err); blocked {
 		return false
 	}
 	if errors.Is(err, ErrNotFound) || errors.Is(err, ErrInvalid) {
@@ -65,6 +69,68 @@ func IsPermanent(err error) bool {
 		}
 	}
 	return false
+}
+
+// Why a database waits for an operator (Blocked).
+const (
+	// BlockedPermission: the store's role may not do what it must
+	// (PostgreSQL 42501; SQLite SQLITE_PERM, SQLITE_AUTH). Grant it.
+	BlockedPermission = "permission"
+	// BlockedSchema: a table or column is missing, as after a migration
+	// half applied or a restore of an older schema (PostgreSQL 42P01,
+	// 42703; SQLite "no such table", "no such column", "has no column
+	// named"). Migrate.
+	BlockedSchema = "schema"
+	// BlockedReadOnly: the database takes no writes (PostgreSQL 25006, a
+	// standby or default_transaction_read_only; SQLite SQLITE_READONLY, a
+	// file or folder it may not write). Point it at the primary, or fix
+	// the rights.
+	BlockedReadOnly = "read-only"
+	// BlockedFull: the disk is full (PostgreSQL class 53, insufficient
+	// resources; SQLite SQLITE_FULL). Free space.
+	BlockedFull = "disk-full"
+)
+
+// BlockedReasons lists Blocked's reasons, for metrics that start at zero.
+func BlockedReasons() []string {
+	return []string{BlockedPermission, BlockedSchema, BlockedReadOnly, BlockedFull}
+}
+
+// Blocked reports a failure that an operator fixes without touching
+// coursehook, after which the same statement succeeds: the work waits, as
+// through an outage, and says why (one of the Blocked* reasons) for the
+// metric and the alert that call the operator.
+func Blocked(err error) (reason string, ok bool) {
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		switch {
+		case pgErr.Code == "42501":
+			return BlockedPermission, true
+		case pgErr.Code == "42P01", pgErr.Code == "42703":
+			return BlockedSchema, true
+		case pgErr.Code == "25006":
+			return BlockedReadOnly, true
+		case sqlstateClass(pgErr.Code) == "53":
+			return BlockedFull, true
+		}
+		return "", false
+	}
+	var liteErr *sqlitedriver.Error
+	if errors.As(err, &liteErr) {
+		switch liteErr.Code() & 0xff {
+		case sqlite3.SQLITE_PERM, sqlite3.SQLITE_AUTH:
+			return BlockedPermission, true
+		case sqlite3.SQLITE_READONLY:
+			return BlockedReadOnly, true
+		case sqlite3.SQLITE_FULL:
+			return BlockedFull, true
+		case sqlite3.SQLITE_ERROR:
+			if msg := liteErr.Error(); strings.Contains(msg, "no such table") || strings.Contains(msg, "no such column") || strings.Contains(msg, "has no column named") {
+				return BlockedSchema, true
+			}
+		}
+	}
+	return "", false
 }
 
 // isTransient reports failures to reach or keep the database, which say

@@ -115,7 +115,10 @@ func testRefusalsArePermanent(t *testing.T, url string) {
 	}
 }
 
-func testSchemaMismatchIsPermanent(t *testing.T, url string) {
+// testSchemaMismatchWaits: a table or column missing, as after a migration
+// half applied, is for an operator to fix; the write waits for them
+// (Blocked, not IsPermanent) and goes through once they have.
+func testSchemaMismatchWaits(t *testing.T, url string) {
 	s := open(t, url)
 	cases := []struct {
 		name, change, undo string
@@ -141,15 +144,15 @@ func testSchemaMismatchIsPermanent(t *testing.T, url string) {
 
 			_, _, err := s.Insert(t.Context(), sampleCompletion("evt-mismatch"), StatusRecorded)
 			requireCode(t, s, c.want, err)
-			require.True(t, IsPermanent(err), "%v", err)
+			requireBlocked(t, BlockedSchema, err)
 
 			err = s.RecordOutcome(t.Context(), Outcome{EventID: "evt-mismatch", Status: StatusCompleted})
 			requireCode(t, s, c.want, err)
-			require.True(t, IsPermanent(err), "%v", err)
+			requireBlocked(t, BlockedSchema, err)
 		})
 	}
 
-	// What an operator does after the workflow failed: fix the schema, then
+	// What an operator does while the workflow waits: fix the schema, then
 	// the same write goes through.
 	_, created, err := s.Insert(t.Context(), sampleCompletion("evt-mismatch"), StatusRecorded)
 	require.NoError(t, err)
@@ -164,7 +167,6 @@ func testBadStatementsArePermanent(t *testing.T, url string) {
 		want dbCode
 	}{
 		{"syntax error", "SELEC 1", dbCode{postgres: "42601", sqlite: sqlite3.SQLITE_ERROR}},
-		{"no such column", "SELECT no_such_column FROM completions", dbCode{postgres: "42703", sqlite: sqlite3.SQLITE_ERROR}},
 		{"not null violated", "INSERT INTO completions (event_id) VALUES ('evt-null')",
 			dbCode{postgres: "23502", sqlite: sqlite3.SQLITE_CONSTRAINT}},
 		{"duplicate key", "INSERT INTO schema_migrations (version, applied_at) VALUES (1, CURRENT_TIMESTAMP)",
@@ -276,6 +278,29 @@ func TestPostgresNULInTextIsPermanent(t *testing.T) {
 }
 
 // execSQL runs stmt on the store's own connections.
+// requireBlocked checks that err waits for an operator, for reason.
+func requireBlocked(t *testing.T, reason string, err error) {
+	t.Helper()
+	got, ok := Blocked(err)
+	require.True(t, ok, "%v is not for an operator to fix", err)
+	require.Equal(t, reason, got, "%v", err)
+	require.False(t, IsPermanent(err), "%v", err)
+}
+
+// testReadOnlyDatabaseWaits: a database that takes no writes (a standby, a
+// read-only file or transaction) waits for an operator.
+func testReadOnlyDatabaseWaits(t *testing.T, url string) {
+	s := open(t, url)
+	s.db.SetMaxOpenConns(1)
+	if s.dialect == postgres {
+		execSQL(t, s, "SET default_transaction_read_only = on")
+	} else {
+		execSQL(t, s, "PRAGMA query_only = ON")
+	}
+	_, _, err := s.Insert(t.Context(), sampleCompletion("evt-read-only"), StatusRecorded)
+	requireBlocked(t, BlockedReadOnly, err)
+}
+
 func execSQL(t *testing.T, s *Store, stmt string) {
 	t.Helper()
 	_, err := s.db.ExecContext(t.Context(), stmt)

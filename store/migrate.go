@@ -241,6 +241,19 @@ func migrations() []migration {
 			)`,
 			`CREATE INDEX digest_windows_closed_idx ON digest_windows (closed_at)`,
 		}},
+		// Dead letters of the events whose workflow failed after they were
+		// accepted, for a reason that was not the database's (a workflow
+		// failing on the database keeps its letter in DEAD_LETTER_DIR):
+		// the body byte for byte, until starter replay-dead-letters.
+		{version: 10, stmts: []string{
+			`CREATE TABLE dead_letters (
+				event_id TEXT PRIMARY KEY,
+				received_at {timestamp} NOT NULL,
+				error TEXT NOT NULL DEFAULT '',
+				payload {bytes} NOT NULL,
+				kept_at {timestamp} NOT NULL
+			)`,
+		}},
 	}
 }
 

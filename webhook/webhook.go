@@ -368,6 +368,11 @@ type ImportOptions struct {
 	// RecordOnly records the completion and sends no notice
 	// (workflows.CourseCompletionInput.RecordOnly).
 	RecordOnly bool
+	// AfterFailure starts the event again when its workflow failed (a dead
+	// letter's replay): Temporal allows the id once more only after a
+	// failed, terminated, cancelled or timed-out run
+	// (ALLOW_DUPLICATE_FAILED_ONLY); a completed one is still a duplicate.
+	AfterFailure bool
 }
 
 // start starts the workflow of one parsed event. A re-delivery is not an
@@ -378,13 +383,17 @@ func (s *Server) start(ctx context.Context, ev event.Event, body []byte, receive
 	if !ev.IsCourseCompletion() {
 		ans.Status = StatusIgnored
 	}
+	reuse := enums.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE
+	if opts.AfterFailure {
+		reuse = enums.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE_FAILED_ONLY
+	}
 	run, err := s.temporal.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
 		ID:        ans.WorkflowID,
 		TaskQueue: s.opts.TaskQueue,
 		// Without these two, Temporal quietly hands back the existing run
 		// and a re-delivery would look new; with them it says so.
 		WorkflowExecutionErrorWhenAlreadyStarted: true,
-		WorkflowIDReusePolicy:                    enums.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE,
+		WorkflowIDReusePolicy:                    reuse,
 		StaticSummary:                            workflows.Summary(ev),
 		TypedSearchAttributes:                    workflows.StartSearchAttributes(ev, ans.learner),
 	}, workflows.CourseCompletion, workflows.CourseCompletionInput{
@@ -428,7 +437,7 @@ func Transient(err error) bool {
 // Replay starts the workflow of a dead letter, dated by its original
 // receipt. It returns the answer the platform would have had.
 func (s *Server) Replay(ctx context.Context, l deadletter.Letter) (string, error) {
-	return s.Import(ctx, l.Body, l.ReceivedAt, ImportOptions{})
+	return s.Import(ctx, l.Body, l.ReceivedAt, ImportOptions{AfterFailure: true})
 }
 
 // Import starts the workflow of one event that did not come through the

@@ -23,6 +23,7 @@ import (
 	"github.com/coursehook/coursehook/app"
 	"github.com/coursehook/coursehook/config"
 	"github.com/coursehook/coursehook/courses"
+	"github.com/coursehook/coursehook/deadletter"
 	"github.com/coursehook/coursehook/metrics"
 	"github.com/coursehook/coursehook/store"
 	"github.com/coursehook/coursehook/wire"
@@ -83,6 +84,7 @@ func run(ctx context.Context, getenv func(string) string, stderr io.Writer) erro
 	acts.Metrics = metrics.NewWorker(reg, func(ctx context.Context) (int, error) {
 		return st.CountStatus(ctx, store.StatusPartial)
 	}, log)
+	acts.Metrics.BlockedReasons(store.BlockedReasons()...)
 	for _, ch := range acts.Channels {
 		acts.Metrics.Channel(ch.Spec().Name)
 	}
@@ -111,6 +113,7 @@ func run(ctx context.Context, getenv func(string) string, stderr io.Writer) erro
 	}
 
 	acts.Digests = c
+	acts.DeadLetters = deadletter.Dir(cfg.DeadLetterDir)
 	workers := wire.NewWorkers(c, cfg.TaskQueue, acts, wire.WorkerOptions{
 		// Let running activities finish (or time out) before the process
 		// exits, so a deploy does not waste an attempt of each.

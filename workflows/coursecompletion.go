@@ -61,6 +61,10 @@ const (
 	// names (RecordResult.Channels), each through the Deliver activity on
 	// its own queue, and keeps the receipts by channel.
 	changeChannels = "channels"
+	// changeDeadLetters keeps the body of an event whose workflow fails
+	// after acceptance as a dead letter (KeepDeadLetter) before failing,
+	// so that it outlives the history and can be replayed.
+	changeDeadLetters = "dead-letters"
 )
 
 // localBudget is how long a database step keeps trying as a local activity
@@ -122,6 +126,48 @@ func noticeOptions(deadline, startToClose time.Duration, permanent ...string) wo
 // goes through the course's digest (CourseDigest): posted at once while
 // the course is quiet, gathered into one message when a cohort completes.
 func CourseCompletion(ctx workflow.Context, in CourseCompletionInput) (CourseCompletionResult, error) {
+	res, err := courseCompletion(ctx, in)
+	if err != nil && !temporal.IsCanceledError(err) {
+		keepDeadLetter(ctx, in, err)
+	}
+	return res, err
+}
+
+// keepDeadLetter keeps the body of an accepted event whose workflow fails,
+// since the dead-letters change: the platform has its 2xx and will not send
+// it again, and a failed workflow's history goes at the namespace's
+// retention. The letter goes where the failure was not: to DEAD_LETTER_DIR
+// when the database refused the event, to the database otherwise, and to
+// the other place when the first cannot take it. `starter
+// replay-dead-letters` starts the workflow again from it. The workflow
+// fails as before, with its own error, whether or not the letter was kept.
+func keepDeadLetter(ctx workflow.Context, in CourseCompletionInput, cause error) {
+	if workflow.GetVersion(ctx, changeDeadLetters, workflow.DefaultVersion, 1) != 1 {
+		return
+	}
+	var appErr *temporal.ApplicationError
+	dl := DeadLetterInput{EventID: in.Event.ID, Payload: in.Payload, ReceivedAt: in.ReceivedAt, Error: cause.Error(),
+		DatabaseFailed: errors.As(cause, &appErr) && appErr.Type() == ErrRecordPermanent}
+	opts := workflow.ActivityOptions{
+		StartToCloseTimeout: 30 * time.Second,
+		RetryPolicy: &temporal.RetryPolicy{
+			InitialInterval:    time.Second,
+			BackoffCoefficient: 2,
+			MaximumInterval:    time.Minute,
+			MaximumAttempts:    20,
+		},
+	}
+	var kept DeadLetterResult
+	if err := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, opts), ActivityKeepDeadLetter, dl).Get(ctx, &kept); err != nil {
+		workflow.GetLogger(ctx).Error("the failed event's dead letter could not be kept; its body is in this workflow's input",
+			"eventId", in.Event.ID, "error", err)
+		return
+	}
+	workflow.GetLogger(ctx).Error("the event failed for good and is kept as a dead letter for `starter replay-dead-letters`",
+		"eventId", in.Event.ID, "deadLetter", kept.Where, "error", cause)
+}
+
+func courseCompletion(ctx workflow.Context, in CourseCompletionInput) (CourseCompletionResult, error) {
 	c := &completion{in: in, ev: in.Event, logger: workflow.GetLogger(ctx)}
 	c.p = Progress{Status: StatusRunning, Record: Step{State: StepPending}, Outcome: Step{State: StepPending}}
 	if err := workflow.SetQueryHandler(ctx, ProgressQuery, func() (Progress, error) { return c.p, nil }); err != nil {

@@ -234,9 +234,16 @@ func TestReceiptFromAnEarlierRunSkipsThatNotice(t *testing.T) {
 func TestPermanentRecordFailureFailsTheWorkflowAtOnce(t *testing.T) {
 	env := newEnv(t)
 	env.OnActivity(ActivityRecordCompletion, mock.Anything, mock.Anything).
-		Return(RecordResult{}, refusal("record event e1: no such table: completions", ErrRecordPermanent))
+		Return(RecordResult{}, refusal("record event e1: CHECK constraint failed", ErrRecordPermanent))
+	in := sampleInput(t)
+	// The body is kept first, as a dead letter in the folder, since the
+	// database refused it.
+	env.OnActivity(ActivityKeepDeadLetter, mock.Anything, mock.MatchedBy(func(dl DeadLetterInput) bool {
+		return dl.EventID == in.Event.ID && string(dl.Payload) == string(in.Payload) && dl.ReceivedAt.Equal(in.ReceivedAt) &&
+			dl.DatabaseFailed && strings.Contains(dl.Error, "CHECK constraint failed")
+	})).Return(DeadLetterResult{Where: ".data/dead-letter/e1.json"}, nil).Once()
 
-	env.ExecuteWorkflow(CourseCompletion, sampleInput(t))
+	env.ExecuteWorkflow(CourseCompletion, in)
 
 	require.True(t, env.IsWorkflowCompleted())
 	var appErr *temporal.ApplicationError
@@ -255,11 +262,31 @@ func TestPermanentOutcomeFailureStopsAtOnce(t *testing.T) {
 	env.onDeliver(StepNameEmail).Return(Receipt{ID: "m1"}, nil)
 	env.OnActivity(ActivityRecordOutcome, mock.Anything, mock.Anything).
 		Return(refusal("record outcome of e1: completion not found", ErrRecordPermanent))
+	env.OnActivity(ActivityKeepDeadLetter, mock.Anything, mock.Anything).Return(DeadLetterResult{Where: "database"}, nil).Once()
 
 	env.ExecuteWorkflow(CourseCompletion, sampleInput(t))
 
 	require.Error(t, env.GetWorkflowError())
 	env.AssertNumberOfCalls(t, "RecordOutcome", 1)
+	env.AssertNumberOfCalls(t, "KeepDeadLetter", 1)
+}
+
+// TestAFailureOtherThanTheDatabaseKeepsItsLetterThere: a workflow that
+// fails for another reason keeps its letter in the database first; one
+// whose letter cannot be kept still fails with its own error.
+func TestAFailureOtherThanTheDatabaseKeepsItsLetterThere(t *testing.T) {
+	env := newEnv(t)
+	env.OnActivity(ActivityRecordCompletion, mock.Anything, mock.Anything).
+		Return(RecordResult{}, refusal("record event e1: bad input", "SomethingElse"))
+	env.OnActivity(ActivityKeepDeadLetter, mock.Anything, mock.MatchedBy(func(dl DeadLetterInput) bool { return !dl.DatabaseFailed })).
+		Return(DeadLetterResult{}, temporal.NewNonRetryableApplicationError("disk and database gone", "x", nil)).Once()
+
+	env.ExecuteWorkflow(CourseCompletion, sampleInput(t))
+
+	var appErr *temporal.ApplicationError
+	require.ErrorAs(t, env.GetWorkflowError(), &appErr)
+	require.Equal(t, "SomethingElse", appErr.Type(), "the workflow's own failure, not the letter's")
+	env.AssertNumberOfCalls(t, "KeepDeadLetter", 1)
 }
 
 func TestDatabaseOutageIsRetriedUntilItEnds(t *testing.T) {

@@ -134,6 +134,7 @@ func registerUnexpected(t *testing.T, env *testsuite.TestWorkflowEnvironment) {
 	reg(ActivityPostDigest, unexpected[DigestInput, SlackResult](t, ActivityPostDigest))
 	reg(ActivityGatherDigestEntries, unexpected[GatherInput, GatherResult](t, ActivityGatherDigestEntries))
 	reg(ActivityAnswerDigest, unexpected[AnswerDigestInput, AnswerDigestResult](t, ActivityAnswerDigest))
+	reg(ActivityKeepDeadLetter, unexpected[DeadLetterInput, DeadLetterResult](t, ActivityKeepDeadLetter))
 	reg(ActivityLoadEvent, unexpected[LoadInput, LoadedEvent](t, ActivityLoadEvent))
 	reg(ActivityRecordResend, unexpectedNoResult[ResendRecord](t, ActivityRecordResend))
 	reg(ActivityFinishResend, unexpectedNoResult[ResendOutcome](t, ActivityFinishResend))

@@ -31,9 +31,12 @@ const (
 	// bounded-digest change.
 	ActivityGatherDigestEntries = "GatherDigestEntries"
 	ActivityAnswerDigest        = "AnswerDigest"
-	ActivityLoadEvent           = "LoadEvent"
-	ActivityRecordResend        = "RecordResend"
-	ActivityFinishResend        = "FinishResend"
+	// ActivityKeepDeadLetter keeps the body of an event whose workflow
+	// fails, since the dead-letters change.
+	ActivityKeepDeadLetter = "KeepDeadLetter"
+	ActivityLoadEvent      = "LoadEvent"
+	ActivityRecordResend   = "RecordResend"
+	ActivityFinishResend   = "FinishResend"
 	// ActivityDeliver sends one notice on one channel (DeliverInput, a
 	// Receipt back). Since the channels change every notice goes through
 	// it; PostSlackNotice and EmailCertificate stay for the runs from
@@ -46,7 +49,7 @@ const (
 func ActivityNames() []string {
 	return []string{ActivityRecordCompletion, ActivityRecordIgnored, ActivityRecordOutcome,
 		ActivityPostSlackNotice, ActivityEmailCertificate, ActivityEnqueueDigestEntry, ActivityPostDigest,
-		ActivityGatherDigestEntries, ActivityAnswerDigest,
+		ActivityGatherDigestEntries, ActivityAnswerDigest, ActivityKeepDeadLetter,
 		ActivityLoadEvent, ActivityRecordResend, ActivityFinishResend, ActivityDeliver,
 		ActivityApplyDeliveryEvents, ActivityPostDeliveryAlert}
 }
@@ -279,6 +282,23 @@ type DigestStart struct {
 	// NoticeDeadline bounds the retries of a digest post, as the notices'
 	// own; zero means the default.
 	NoticeDeadline time.Duration `json:"noticeDeadline,omitempty"`
+}
+
+// DeadLetterInput is an accepted event whose workflow fails for good: its
+// body as received, when, and why. DatabaseFailed says the database refused
+// it, so the letter goes to DEAD_LETTER_DIR first.
+type DeadLetterInput struct {
+	EventID        string    `json:"eventId"`
+	Payload        []byte    `json:"payload"`
+	ReceivedAt     time.Time `json:"receivedAt"`
+	Error          string    `json:"error"`
+	DatabaseFailed bool      `json:"databaseFailed,omitempty"`
+}
+
+// DeadLetterResult says where the letter was kept: a file's path, or
+// "database".
+type DeadLetterResult struct {
+	Where string `json:"where"`
 }
 
 // GatherInput is a batch of entries a digest gathered into its open window,
