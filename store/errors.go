@@ -86,8 +86,9 @@ const (
 	// file or folder it may not write). Point it at the primary, or fix
 	// the rights.
 	BlockedReadOnly = "read-only"
-	// BlockedFull: the disk is full (PostgreSQL class 53, insufficient
-	// resources; SQLite SQLITE_FULL). Free space.
+	// BlockedFull: the disk is full (PostgreSQL 53100; SQLite
+	// SQLITE_FULL). Free space. Too many connections or too little memory
+	// (the rest of class 53) pass by themselves, and are an outage.
 	BlockedFull = "disk-full"
 )
 
@@ -110,7 +111,7 @@ func Blocked(err error) (reason string, ok bool) {
 			return BlockedSchema, true
 		case pgErr.Code == "25006":
 			return BlockedReadOnly, true
-		case sqlstateClass(pgErr.Code) == "53":
+		case pgErr.Code == "53100":
 			return BlockedFull, true
 		}
 		return "", false

@@ -44,18 +44,39 @@ func TestIsPermanent(t *testing.T) {
 		{"admin shutdown", wrap(&pgconn.PgError{Code: "57P01"}), false},
 		{"lock timeout", wrap(&pgconn.PgError{Code: "55P03"}), false},
 		{"no sqlstate", wrap(&pgconn.PgError{}), false},
-		{"undefined column", wrap(&pgconn.PgError{Code: "42703"}), true},
-		{"undefined table", wrap(&pgconn.PgError{Code: "42P01"}), true},
+		// What an operator fixes waits for them (Blocked).
+		{"undefined column", wrap(&pgconn.PgError{Code: "42703"}), false},
+		{"undefined table", wrap(&pgconn.PgError{Code: "42P01"}), false},
+		{"permission denied", wrap(&pgconn.PgError{Code: "42501"}), false},
+		{"read-only transaction", wrap(&pgconn.PgError{Code: "25006"}), false},
+		{"disk full", wrap(&pgconn.PgError{Code: "53100"}), false},
+		{"syntax error", wrap(&pgconn.PgError{Code: "42601"}), true},
 		{"unique violation", wrap(&pgconn.PgError{Code: "23505"}), true},
 		{"invalid byte sequence", wrap(&pgconn.PgError{Code: "22021"}), true},
 		// A timeout wins over the code that came with it: waiting may help.
-		{"timeout beside a permanent code", wrap(errors.Join(&pgconn.PgError{Code: "42703"}, context.DeadlineExceeded)), false},
+		{"timeout beside a permanent code", wrap(errors.Join(&pgconn.PgError{Code: "42601"}, context.DeadlineExceeded)), false},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			require.Equal(t, c.want, IsPermanent(c.err), "%v", c.err)
 		})
 	}
+}
+
+// TestBlocked names the reason of each failure an operator fixes, and no
+// other.
+func TestBlocked(t *testing.T) {
+	for code, want := range map[string]string{
+		"42501": BlockedPermission, "42P01": BlockedSchema, "42703": BlockedSchema,
+		"25006": BlockedReadOnly, "53100": BlockedFull, "53200": "", "53300": "",
+		"42601": "", "23505": "", "40001": "",
+	} {
+		reason, ok := Blocked(fmt.Errorf("record: %w", &pgconn.PgError{Code: code}))
+		require.Equal(t, want, reason, code)
+		require.Equal(t, want != "", ok, code)
+	}
+	_, ok := Blocked(errors.New("something odd"))
+	require.False(t, ok)
 }
 
 // dbCode is the database's own code for a failure, so a case shows it fails
