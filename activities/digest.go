@@ -81,7 +81,10 @@ func (a *Activities) GatherDigestEntries(ctx context.Context, in workflows.Gathe
 			return workflows.GatherResult{}, fmt.Errorf("answer %s again: %w", l.EventID, err)
 		}
 		ann.EventID = l.EventID
-		if err := a.answer(ctx, l.WorkflowID, ann); err != nil {
+		// One whose workflow has ended has nobody to tell; failing the
+		// batch for it would hold up the digest.
+		var missing *serviceerror.NotFound
+		if err := a.answer(ctx, l.WorkflowID, ann); err != nil && !errors.As(err, &missing) {
 			return workflows.GatherResult{}, err
 		}
 	}

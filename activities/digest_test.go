@@ -79,12 +79,15 @@ func TestAnswerDigestAnswersEveryEntryOnce(t *testing.T) {
 		require.Equal(t, "1700.1", got[0].TS)
 	}
 
-	again := workflows.GatherInput{DigestID: "digest-1", Entries: []workflows.GatheredEntry{{EventID: "e5", WorkflowID: "wf-e5"}, {EventID: "new", WorkflowID: "wf-new"}}}
+	again := workflows.GatherInput{DigestID: "digest-1", Entries: []workflows.GatheredEntry{
+		{EventID: "e5", WorkflowID: "wf-e5"}, {EventID: "new", WorkflowID: "wf-new"},
+		{EventID: "e17", WorkflowID: "wf-e17"}, // ended: nobody to tell, and no failure
+	}}
 	v, err = env.ExecuteActivity(workflows.ActivityGatherDigestEntries, again)
 	require.NoError(t, err)
 	var looked workflows.GatherResult
 	require.NoError(t, v.Get(&looked))
-	require.Equal(t, workflows.GatherResult{Late: 1}, looked, "a look-up stores nothing")
+	require.Equal(t, workflows.GatherResult{Late: 2}, looked, "a look-up stores nothing")
 	require.Len(t, sig.got["wf-e5"], 2, "answered again")
 	require.Equal(t, "e5", sig.got["wf-e5"][1].EventID)
 	require.Empty(t, sig.got["wf-new"])
