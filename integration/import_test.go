@@ -118,7 +118,11 @@ func TestImportBackfillsOnce(t *testing.T) {
 	require.Equal(t, 1, code, out)
 	require.Contains(t, out, "500 lines: 0 accepted (0 of them ignored event types), 480 duplicate, 20 invalid, 0 failed\n", out)
 
-	results := waitForResults(t, s, append(append([]string{}, completions...), ignored...), 90*time.Second)
+	// 480 workflows beside the rest of the suite on two cores: they are
+	// done about 21 s after the first import starts when the test runs
+	// alone, and were not in 90 s in one loaded CI run. The deadline only
+	// bounds a hang.
+	results := waitForResults(t, s, append(append([]string{}, completions...), ignored...), 4*time.Minute)
 	t.Logf("its workflows were done %s after it started", time.Since(start))
 	for _, id := range completions {
 		require.Equal(t, workflows.StatusCompleted, results[id].Status, id)

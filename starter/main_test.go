@@ -3,9 +3,9 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -143,16 +143,29 @@ func TestOptionsNeverAllowEveryoneByAccident(t *testing.T) {
 	require.Empty(t, opts.AllowedSources)
 }
 
+// listening is the address a listener of the starter bound, from its own
+// "<name> listening" log line: tests ask for port 0, since a port chosen
+// free and then released can be taken by another test before the starter
+// binds it.
+func listening(t *testing.T, logs *syncbuf.Buffer, name string) string {
+	t.Helper()
+	for line := range strings.Lines(logs.String()) {
+		var l struct{ Msg, Addr string }
+		if json.Unmarshal([]byte(line), &l) == nil && l.Msg == name+" listening" {
+			return l.Addr
+		}
+	}
+	t.Fatalf("no %q line in the logs:\n%s", name+" listening", logs.String())
+	return ""
+}
+
 func TestCodecServerRunsWithEncryptionKeys(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	codecAddr := ln.Addr().String()
-	require.NoError(t, ln.Close())
 	spec, err := codec.GenerateSpec("k1")
 	require.NoError(t, err)
 	_, logs := serve(t, map[string]string{
-		"ENCRYPTION_KEYS": spec, "ENCRYPTION_KEY_ID": "k1", "CODEC_ADDR": codecAddr, "ALLOWED_SOURCE_IPS": "*",
+		"ENCRYPTION_KEYS": spec, "ENCRYPTION_KEY_ID": "k1", "CODEC_ADDR": "127.0.0.1:0", "ALLOWED_SOURCE_IPS": "*",
 	})
+	codecAddr := listening(t, logs, "codec server")
 
 	req, err := http.NewRequest(http.MethodOptions, "http://"+codecAddr+"/decode", nil)
 	require.NoError(t, err)
@@ -170,16 +183,11 @@ func TestCodecServerRunsWithEncryptionKeys(t *testing.T) {
 // export answers on ADMIN_ADDR, behind the token, and never on the public
 // port.
 func TestExportIsOnTheAdminListenerOnly(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	adminAddr := ln.Addr().String()
-	require.NoError(t, ln.Close())
 	const token = "export-token-0123456789"
 	addr, logs := serve(t, map[string]string{
-		"API_TOKEN": token, "ADMIN_ADDR": adminAddr,
-		"DATABASE_URL": filepath.Join(t.TempDir(), "coursehook.db"),
+		"API_TOKEN": token, "DATABASE_URL": filepath.Join(t.TempDir(), "coursehook.db"),
 	})
-	require.Contains(t, logs.String(), "admin server listening")
+	adminAddr := listening(t, logs, "admin server")
 
 	req, err := http.NewRequest(http.MethodGet, "http://"+adminAddr+"/api/completions", nil)
 	require.NoError(t, err)
