@@ -36,6 +36,8 @@ type Store interface {
 	InsertResend(ctx context.Context, r store.Resend) (store.Resend, bool, error)
 	FinishResend(ctx context.Context, r store.Resend) error
 	SetVerificationCode(ctx context.Context, eventID, code string) (string, error)
+	FindNotice(ctx context.Context, eventID, notice string) (store.CertificateNotice, bool, error)
+	NoticeSent(ctx context.Context, n store.CertificateNotice) (bool, error)
 }
 
 // Activities carries the clients the activities need. The worker registers
@@ -111,11 +113,17 @@ func (a *Activities) insert(ctx context.Context, in workflows.RecordInput, statu
 		c.FirstName, c.LastName, c.LearnerID, c.ExternalCustomerID = d.FirstName, d.LastName, d.ID, d.ExternalCustomerID
 	}
 	if a.Routes != nil && status == store.StatusRecorded {
-		route, err := json.Marshal(a.Routes.Route(e.NotifiableID))
+		route := a.Routes.Route(e.NotifiableID)
+		b, err := json.Marshal(route)
 		if err != nil {
 			return workflows.RecordResult{}, fmt.Errorf("record event %s: encode its route: %w", e.ID, err)
 		}
-		c.Route = string(route)
+		c.Route = string(b)
+		// Decided once, with the route: a later edit of COURSES_FILE
+		// changes nothing for a certificate already issued.
+		if at, ok := route.Certificate.Expires(issued(c, in.RecordOnly)); ok {
+			c.ExpiresAt = at
+		}
 	}
 	if a.Verifier != nil && status == store.StatusRecorded {
 		c.VerificationCode = a.Verifier.Keys.Code(e.ID)
@@ -142,6 +150,10 @@ func (a *Activities) insert(ctx context.Context, in workflows.RecordInput, statu
 			}
 		}
 		res.Channels = a.steps(res.Route)
+		res.ExpiresAt = rec.ExpiresAt
+		if !in.RecordOnly {
+			res.Validity = validitySchedule(rec, res.Route)
+		}
 		if in.RecordOnly {
 			// History from before go-live: recorded, with its code, so old
 			// certificates can be verified; nobody is notified. The steps
@@ -156,12 +168,25 @@ func (a *Activities) insert(ctx context.Context, in workflows.RecordInput, statu
 		if err != nil {
 			return workflows.RecordResult{}, a.recordFailure(ctx, fmt.Errorf("record event %s: read the earlier completion: %w", e.ID, err))
 		}
-		res.Previous = &workflows.Previous{EventID: prev.EventID, CompletedAt: prev.CompletedAt}
+		res.Previous = &workflows.Previous{EventID: prev.EventID, CompletedAt: prev.CompletedAt, Renewed: !prev.ExpiresAt.IsZero()}
 	}
 	activity.GetLogger(ctx).Info("event recorded", "eventId", e.ID, "created", created, "status", string(rec.Status),
 		"course", courseName(res.Route), "channel", routeChannel(res.Route), "recompletion", res.Previous != nil,
 		"recordOnly", in.RecordOnly)
 	return res, nil
+}
+
+// issued is when a certificate's validity starts: when coursehook took in
+// the completion and issued the certificate, which for a live event is
+// the completion's own time give or take the platform's retries, while
+// an event dated long ago (a platform's reset, the sample from 2019)
+// still gets its whole validity from today. History imported with
+// --record-only was certified back then, so it counts from its own date.
+func issued(c store.Completion, recordOnly bool) time.Time {
+	if recordOnly {
+		return c.CompletedAt
+	}
+	return c.ReceivedAt
 }
 
 // verificationCode is the code stored with rec; a row from before codes

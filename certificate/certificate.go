@@ -43,6 +43,10 @@ type Data struct {
 	Logo []byte
 	// Verification adds a QR code and the code to check the certificate by.
 	Verification *Verification
+	// ValidUntil, when set, prints "Valid until <date>" under the
+	// completion date; zero (a certificate that never expires) leaves the
+	// certificate byte for byte as it was.
+	ValidUntil time.Time
 }
 
 // Signatory is the person whose name and role stand under the signature
@@ -233,7 +237,11 @@ func render(d Data) ([]byte, []box, error) {
 	// It keeps clear of the corner blocks too, since its lines may span the
 	// full width.
 	hasSignature := signatory != Signatory{}
-	foot := fitFooter(pdf, "Completed on "+completed.Format("2 January 2006"), id, verify, hasSignature)
+	var valid string
+	if !d.ValidUntil.IsZero() {
+		valid = "Valid until " + d.ValidUntil.UTC().Format("2 January 2006")
+	}
+	foot := fitFooter(pdf, "Completed on "+completed.Format("2 January 2006"), valid, id, verify, hasSignature)
 	bottom := foot.dateY - 8
 	var sig signatureBlock
 	if hasSignature {
@@ -298,13 +306,13 @@ func drawTop(pdf *fpdf.Fpdf, heading, issuer string, mark *logo.Image) (float64,
 // footer is the centre column at the bottom: the date, the verification
 // code and address when there are any, and the certificate id.
 type footer struct {
-	date, code, where, id block
-	dateY, codeY, idY     float64
+	date, valid, code, where, id block
+	dateY, validY, codeY, idY    float64
 }
 
 // fitFooter fits the footer's text into the centre column, which narrows to
 // clear the signature block and the QR code in the corners.
-func fitFooter(pdf *fpdf.Fpdf, date, id string, verify *verification, hasSignature bool) footer {
+func fitFooter(pdf *fpdf.Fpdf, date, valid, id string, verify *verification, hasSignature bool) footer {
 	var side float64
 	if hasSignature {
 		side = signatureW
@@ -331,12 +339,22 @@ func fitFooter(pdf *fpdf.Fpdf, date, id string, verify *verification, hasSignatu
 			style{maxPt: 9, wrapPt: 7, minPt: 6.5, maxLines: 2, spacing: 1.3, colour: grey}, x, w)
 		f.codeY = f.idY - 1 - f.where.height() - f.code.height()
 	}
-	f.dateY = f.codeY - 2 - f.date.height()
+	f.validY = f.codeY - 2
+	if valid != "" {
+		// Only a certificate that expires fits (and so draws) this line:
+		// one that does not makes the calls it always made.
+		f.valid = fitIn(pdf, valid, style{bold: true, maxPt: 12, wrapPt: 12, minPt: 8, maxLines: 1, spacing: 1.25, colour: ink}, x, w)
+		f.validY -= f.valid.height()
+	}
+	f.dateY = f.validY - f.date.height()
 	return f
 }
 
 func (f footer) draw(pdf *fpdf.Fpdf) []box {
 	drawn := []box{drawBlock(pdf, f.date, f.dateY, "date")}
+	if len(f.valid.lines) > 0 {
+		drawn = append(drawn, drawBlock(pdf, f.valid, f.validY, "validity"))
+	}
 	if len(f.code.lines) > 0 {
 		drawn = append(drawn,
 			drawBlock(pdf, f.code, f.codeY, "verification code"),

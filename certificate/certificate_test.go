@@ -597,9 +597,30 @@ func TestRenderEverythingAtItsLongestStaysOnPage(t *testing.T) {
 				Signatory:     Signatory{Name: words(500, tt.word), Role: words(500, tt.word)},
 				Logo:          tt.logo,
 				Verification:  &Verification{Code: words(500, tt.word), URL: url},
+				ValidUntil:    time.Date(2031, 9, 30, 12, 0, 0, 0, time.UTC),
 			})
 		})
 	}
+}
+
+// validGoldenSHA256 is the SHA-256 of the sample with "Valid until": a
+// certificate that expires is as fixed as one that does not.
+const validGoldenSHA256 = "54c542f86b5e522c0f0eb11a329940440b686a401d10ffc88c0f804584082a83"
+
+func TestRenderSaysUntilWhen(t *testing.T) {
+	d := with(func(d *Data) { d.ValidUntil = time.Date(2020, 10, 17, 23, 30, 0, 0, time.FixedZone("EDT", -4*60*60)) })
+	b, err := Render(d)
+	require.NoError(t, err)
+	text := read(t, b).Text()
+	require.Contains(t, text, "Completed on 17 October 2019")
+	require.Contains(t, text, "Valid until 18 October 2020", "the UTC date, as the completion's")
+	sum := sha256.Sum256(b)
+	require.Equal(t, validGoldenSHA256, hex.EncodeToString(sum[:]))
+	requireLaidOut(t, with(func(d *Data) {
+		d.ValidUntil = time.Date(2031, 9, 30, 0, 0, 0, 0, time.UTC)
+		d.Signatory = Signatory{Name: "Jane Doe", Role: "Head of Learning"}
+		d.Verification = &Verification{Code: "7KQ2M-X4D9R-0ZPV3-TNW8H", URL: "https://verify.example.com/certificates/7KQ2M-X4D9R-0ZPV3-TNW8H"}
+	}))
 }
 
 func TestRenderDrawsLogo(t *testing.T) {

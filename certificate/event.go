@@ -14,14 +14,16 @@ import (
 // whose download must be byte for byte the file that was emailed. It is
 // dated by e.CompletionTime(receivedAt), worded by route (nil: the default
 // wording), with the route's logo read by readFile (nil: os.ReadFile), and
-// carries v when verification is on.
-func ForEvent(e event.Event, receivedAt time.Time, route *courses.Route, readFile func(string) ([]byte, error), v *Verification) (Data, error) {
+// carries v when verification is on, and validUntil (zero: never expires),
+// the expiry date stored with the event's row.
+func ForEvent(e event.Event, receivedAt time.Time, route *courses.Route, readFile func(string) ([]byte, error), v *Verification, validUntil time.Time) (Data, error) {
 	d := Data{
 		LearnerName:   e.LearnerName(),
 		CourseTitle:   e.Title,
 		CompletedAt:   e.CompletionTime(receivedAt),
 		CertificateID: e.ID,
 		Verification:  v,
+		ValidUntil:    validUntil,
 	}
 	if route == nil {
 		return d, nil

@@ -72,6 +72,9 @@ func (Channel) Enabled(r courses.Route) bool { return r.Email.Enabled }
 // passed in, so its bytes never enter the workflow history; rendering is
 // deterministic, so a retry attaches the very same file.
 func (c Channel) Send(ctx context.Context, in workflows.NoticeInput) (workflows.Receipt, error) {
+	if IsReminder(in) {
+		return c.sendReminder(ctx, in)
+	}
 	msg, sum, err := c.message(in)
 	if err != nil {
 		return workflows.Receipt{}, err
@@ -92,7 +95,7 @@ func (c Channel) message(in workflows.NoticeInput) (mail.Message, string, error)
 	if in.VerificationCode != "" && c.PublicBaseURL != "" {
 		v = &certificate.Verification{Code: in.VerificationCode, URL: verify.PageURL(c.PublicBaseURL, in.VerificationCode)}
 	}
-	data, err := certificate.ForEvent(e, in.ReceivedAt, in.Route, c.ReadFile, v)
+	data, err := certificate.ForEvent(e, in.ReceivedAt, in.Route, c.ReadFile, v, in.ExpiresAt)
 	if err != nil {
 		// A logo gone since the routing was loaded is an operator's to put
 		// back: retried until the deadline.
@@ -110,7 +113,7 @@ func (c Channel) message(in workflows.NoticeInput) (mail.Message, string, error)
 	if err := applyRoute(in.Route, e, completed, &msg); err != nil {
 		return mail.Message{}, "", err
 	}
-	msg.LinkedInURL = addToLinkedIn(in.Route, e, completed, v, c.IssuerName)
+	msg.LinkedInURL = addToLinkedIn(in.Route, e, completed, in.ExpiresAt, v, c.IssuerName)
 	pdf, err := c.Render(data)
 	if errors.Is(err, certificate.ErrInvalidData) {
 		return mail.Message{}, "", &channel.Failure{Permanent: true, Type: workflows.ErrCertificate,

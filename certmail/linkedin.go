@@ -14,9 +14,9 @@ import (
 // there is nothing for a profile to link to, and no link. The values are
 // the ones the verification page puts in its own link (verify/page), so the
 // two agree: the title cleaned as the certificate shows it, the completion's
-// month, and the course's LinkedIn page or else its issuer, defaultIssuer
-// when the route names none.
-func addToLinkedIn(route *courses.Route, e event.Event, completed time.Time, v *certificate.Verification, defaultIssuer string) string {
+// month, its expiry's when it expires, and the course's LinkedIn page or
+// else its issuer, defaultIssuer when the route names none.
+func addToLinkedIn(route *courses.Route, e event.Event, completed, expires time.Time, v *certificate.Verification, defaultIssuer string) string {
 	if v == nil {
 		return ""
 	}
@@ -24,6 +24,7 @@ func addToLinkedIn(route *courses.Route, e event.Event, completed time.Time, v *
 		Name:             event.Clean(e.Title),
 		OrganizationName: event.Clean(defaultIssuer),
 		Issued:           completed,
+		Expires:          expires,
 		CertURL:          v.URL,
 		CertID:           v.Code,
 	}

@@ -19,7 +19,10 @@ import (
 type Route struct {
 	// CourseName is the operators' name for the course, empty for a course
 	// the file does not list.
-	CourseName  string           `json:"courseName,omitempty"`
+	CourseName string `json:"courseName,omitempty"`
+	// URL is the course's own page, which a renewal reminder links so the
+	// learner can take it again; empty when the file gives none.
+	URL         string           `json:"url,omitempty"`
 	Slack       SlackRoute       `json:"slack"`
 	Email       EmailRoute       `json:"email"`
 	Certificate CertificateRoute `json:"certificate"`
@@ -75,6 +78,17 @@ type EmailRoute struct {
 	// mail package's built-in wording.
 	Subject string `json:"subject,omitempty"`
 	Intro   string `json:"intro,omitempty"`
+	// Reminder is the wording of the reminders before a certificate
+	// expires, templates like Subject and Intro; empty means the mail
+	// package's own.
+	Reminder Wording `json:"reminder,omitzero"`
+}
+
+// Wording is an email's subject and opening paragraph, template sources
+// for Render.
+type Wording struct {
+	Subject string `json:"subject,omitempty"`
+	Intro   string `json:"intro,omitempty"`
 }
 
 // CertificateRoute is the wording and artwork of the PDF certificate; an
@@ -86,6 +100,27 @@ type CertificateRoute struct {
 	// Logo is the absolute path of a PNG or JPEG file, checked when the file
 	// was loaded.
 	Logo string `json:"logo,omitempty"`
+	// ValidFor is how long a certificate of the course stays valid, a
+	// Period as written ("12mo"); empty means it never expires. The expiry
+	// date is decided from it when the completion is recorded.
+	ValidFor string `json:"validFor,omitempty"`
+	// Remind are the Periods before the expiry date at which the learner
+	// is reminded, as written, the longest first.
+	Remind []string `json:"remind,omitempty"`
+}
+
+// Expires is when a certificate of this route completed at completedAt
+// lapses, and ok false when the route's certificates never do.
+func (c CertificateRoute) Expires(completedAt time.Time) (at time.Time, ok bool) {
+	if c.ValidFor == "" {
+		return time.Time{}, false
+	}
+	p, err := ParsePeriod(c.ValidFor)
+	if err != nil {
+		// Only a hand-edited stored route could hold one; Load refuses it.
+		return time.Time{}, false
+	}
+	return p.After(completedAt), true
 }
 
 // Signatory is the person who signs the certificate.

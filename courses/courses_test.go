@@ -107,7 +107,7 @@ func TestIssueExampleLoads(t *testing.T) {
 func TestExampleFileLoads(t *testing.T) {
 	table, err := Load("example.yaml", envBase)
 	require.NoError(t, err)
-	require.Equal(t, 3, table.Len())
+	require.Equal(t, 4, table.Len())
 
 	r := table.Route(orientation)
 	require.Equal(t, "C0456EFGH", r.Slack.Channel)
@@ -122,6 +122,13 @@ func TestExampleFileLoads(t *testing.T) {
 
 	coaching := table.Route("3e9f7a21-8c4b-4d6e-a0f2-5b1c9d7e4a68")
 	require.Equal(t, DigestRoute{Threshold: 5, Window: time.Minute, Off: true}, coaching.Digest)
+
+	security := table.Route("9d4c2b1a-6e5f-4a3b-8c7d-0e1f2a3b4c5d")
+	require.Equal(t, CertificateRoute{Issuer: "Acme Academy", ValidFor: "12mo", Remind: []string{"30d", "7d"}}, security.Certificate)
+	require.Equal(t, "https://learn.example.com/courses/security-awareness", security.URL)
+	subject, err := Render(security.Email.Reminder.Subject, Fields{CourseTitle: "Security Awareness", ExpiresOn: "6 December 2027"})
+	require.NoError(t, err)
+	require.Equal(t, "Your Security Awareness certificate expires on 6 December 2027", subject)
 }
 
 func TestMergeIsKeyByKey(t *testing.T) {
@@ -278,9 +285,9 @@ func TestLoadRefuses(t *testing.T) {
 		{"template does not parse", "courses:\n  c1:\n    email: {subject: 'Hi {{.FirstName}'}\n",
 			`3:22: email.subject does not parse: bad character U+007D '}' (template line 1)`},
 		{"template names an unknown field", "defaults:\n  email:\n    intro: 'Dear {{.Name}}'\n",
-			`3:12: defaults.email.intro names unknown field .Name (known: .FirstName, .LastName, .LearnerName, .CourseTitle, .CourseName, .CompletedOn, .Issuer)`},
+			`3:12: defaults.email.intro names unknown field .Name (known: .FirstName, .LastName, .LearnerName, .CourseTitle, .CourseName, .CompletedOn, .Issuer, .ExpiresOn, .CourseURL)`},
 		{"unknown field on a later template line", "defaults:\n  email:\n    intro: |\n      Dear {{.FirstName}},\n      {{if .Nope}}x{{end}}\n",
-			`3:12: defaults.email.intro names unknown field .Nope (template line 2) (known: .FirstName, .LastName, .LearnerName, .CourseTitle, .CourseName, .CompletedOn, .Issuer)`},
+			`3:12: defaults.email.intro names unknown field .Nope (template line 2) (known: .FirstName, .LastName, .LearnerName, .CourseTitle, .CourseName, .CompletedOn, .Issuer, .ExpiresOn, .CourseURL)`},
 		{"template uses range", "defaults:\n  email: {intro: '{{range 1000000000}}{{end}}'}\n",
 			`2:18: defaults.email.intro uses {{range}}, which is not allowed`},
 		{"template uses printf", "defaults:\n  email: {subject: '{{printf \"%09999999d\" 1}}'}\n",
@@ -322,7 +329,7 @@ func TestLoadRefuses(t *testing.T) {
 		{"section is text", "defaults:\n  slack: C0123ABCD\n",
 			`2:10: defaults.slack is "C0123ABCD"; want a mapping of channel, enabled`},
 		{"course is a list", "courses:\n  c1: [slack]\n",
-			`2:7: course "c1" is a list; want a mapping of name, slack, email, certificate, digest, linkedin`},
+			`2:7: course "c1" is a list; want a mapping of name, url, slack, email, certificate, digest, linkedin`},
 		{"courses is a list", "courses:\n  - c1\n",
 			`2:3: courses is a list; want a mapping of course id to settings`},
 		{"file is a list", "- defaults\n",

@@ -2,6 +2,7 @@ package courses
 
 import (
 	"bytes"
+	"cmp"
 	"errors"
 	"fmt"
 	"github.com/coursehook/coursehook/config"
@@ -10,6 +11,7 @@ import (
 	"io"
 	"io/fs"
 	"maps"
+	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -268,7 +270,7 @@ func (p *parser) route(n *yaml.Node, where, course string, r *Route) {
 	keys = append(keys, slices.Sorted(maps.Keys(p.sections))...)
 	label := where
 	if course != "" {
-		keys = append([]string{"name"}, keys...)
+		keys = append([]string{"name", "url"}, keys...)
 		label = course
 	}
 	if n.Kind != yaml.MappingNode {
@@ -292,6 +294,8 @@ func (p *parser) route(n *yaml.Node, where, course string, r *Route) {
 		switch key {
 		case "name":
 			p.text(v, name, &r.CourseName)
+		case "url":
+			p.link(v, name, &r.URL)
 		case "slack":
 			p.section(v, name, []string{"channel", "enabled"}, func(key string, v *yaml.Node) {
 				switch key {
@@ -302,7 +306,7 @@ func (p *parser) route(n *yaml.Node, where, course string, r *Route) {
 				}
 			})
 		case "email":
-			p.section(v, name, []string{"enabled", "subject", "intro"}, func(key string, v *yaml.Node) {
+			p.section(v, name, []string{"enabled", "subject", "intro", "reminder"}, func(key string, v *yaml.Node) {
 				switch key {
 				case "enabled":
 					p.boolean(v, name+".enabled", &r.Email.Enabled)
@@ -310,10 +314,19 @@ func (p *parser) route(n *yaml.Node, where, course string, r *Route) {
 					p.template(v, name+".subject", &r.Email.Subject)
 				case "intro":
 					p.template(v, name+".intro", &r.Email.Intro)
+				case "reminder":
+					p.section(v, name+".reminder", []string{"subject", "intro"}, func(key string, v *yaml.Node) {
+						switch key {
+						case "subject":
+							p.template(v, name+".reminder.subject", &r.Email.Reminder.Subject)
+						case "intro":
+							p.template(v, name+".reminder.intro", &r.Email.Reminder.Intro)
+						}
+					})
 				}
 			})
 		case "certificate":
-			p.section(v, name, []string{"heading", "issuer", "signatory", "logo"}, func(key string, v *yaml.Node) {
+			p.section(v, name, []string{"heading", "issuer", "signatory", "logo", "validFor", "remind"}, func(key string, v *yaml.Node) {
 				switch key {
 				case "heading":
 					p.text(v, name+".heading", &r.Certificate.Heading)
@@ -330,8 +343,13 @@ func (p *parser) route(n *yaml.Node, where, course string, r *Route) {
 					})
 				case "logo":
 					p.logo(v, name+".logo", &r.Certificate.Logo)
+				case "validFor":
+					p.validFor(v, name+".validFor", &r.Certificate)
+				case "remind":
+					p.remind(v, name+".remind", &r.Certificate.Remind)
 				}
 			})
+			p.checkReminders(v, name, r.Certificate)
 		case "digest":
 			p.section(v, name, []string{"enabled", "threshold", "window"}, func(key string, v *yaml.Node) {
 				switch key {
@@ -578,6 +596,110 @@ func (p *parser) window(n *yaml.Node, name string, dst *time.Duration) {
 		p.fail(n, "%s is %s; want at most %s", name, n.Value, "24h")
 	default:
 		*dst = d
+	}
+}
+
+// validFor reads a certificate's validity: a Period, or "never" to take
+// away the one the defaults give (and their reminders with it).
+func (p *parser) validFor(n *yaml.Node, name string, c *CertificateRoute) {
+	n, ok := p.scalar(n, name, "a period such as 12mo, 365d or 2y")
+	if !ok {
+		return
+	}
+	if n.Value == "never" {
+		c.ValidFor, c.Remind = "", nil
+		return
+	}
+	if _, err := ParsePeriod(n.Value); err != nil {
+		p.fail(n, "%s: %v", name, err)
+		return
+	}
+	c.ValidFor = n.Value
+}
+
+// maxReminders bounds a course's reminders: a few are a courtesy, many are
+// spam.
+const maxReminders = 5
+
+// remind reads the reminder offsets: a list of Periods, each given once,
+// kept longest first. An empty list ([]) takes away the defaults' ones.
+func (p *parser) remind(n *yaml.Node, name string, dst *[]string) {
+	n = deref(n)
+	if n.Kind != yaml.SequenceNode {
+		p.fail(n, "%s is %s; want a list of periods such as [30d, 7d]", name, describe(n))
+		return
+	}
+	if len(n.Content) > maxReminders {
+		p.fail(n, "%s has %d reminders; want at most %d", name, len(n.Content), maxReminders)
+		return
+	}
+	var out []string
+	seen := map[time.Duration]string{}
+	ok := true
+	for _, item := range n.Content {
+		item, isScalar := p.scalar(item, name, "a period such as 30d")
+		if !isScalar {
+			ok = false
+			continue
+		}
+		d, err := ParsePeriod(item.Value)
+		if err != nil {
+			p.fail(item, "%s: %v", name, err)
+			ok = false
+			continue
+		}
+		if other, dup := seen[d.Approx()]; dup {
+			p.fail(item, "%s has %s and %s, the same reminder twice", name, other, item.Value)
+			ok = false
+			continue
+		}
+		seen[d.Approx()] = item.Value
+		out = append(out, item.Value)
+	}
+	if !ok {
+		return
+	}
+	slices.SortStableFunc(out, func(a, b string) int {
+		return cmp.Compare(MustPeriod(b).Approx(), MustPeriod(a).Approx())
+	})
+	*dst = out
+}
+
+// checkReminders refuses reminders that cannot be sent, once the
+// certificate section is merged: reminders without a validity, or one as
+// long as the validity itself (it would fall on or before the completion).
+func (p *parser) checkReminders(n *yaml.Node, name string, c CertificateRoute) {
+	if len(c.Remind) == 0 {
+		return
+	}
+	if c.ValidFor == "" {
+		p.fail(deref(n), "%s.remind needs %s.validFor: a certificate that never expires has nothing to remind of", name, name)
+		return
+	}
+	valid := MustPeriod(c.ValidFor)
+	for _, r := range c.Remind {
+		if MustPeriod(r).Approx() >= valid.Approx() {
+			p.fail(deref(n), "%s.remind %s is not shorter than %s.validFor %s: it would fall before the course was completed", name, r, name, c.ValidFor)
+		}
+	}
+}
+
+// link reads a course's page address: an absolute http or https URL.
+func (p *parser) link(n *yaml.Node, name string, dst *string) {
+	n, ok := p.scalar(n, name, "an https URL")
+	if !ok {
+		return
+	}
+	u, err := url.Parse(n.Value)
+	switch {
+	case n.Value == "":
+		*dst = ""
+	case err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.User != nil:
+		p.fail(n, "%s %q is not a link to the course: want an absolute https URL without a user name", name, n.Value)
+	case utf8.RuneCountInString(n.Value) > maxSectionValue || hasControl(n.Value):
+		p.fail(n, "%s is longer than %d characters or has a control character", name, maxSectionValue)
+	default:
+		*dst = n.Value
 	}
 }
 

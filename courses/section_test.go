@@ -56,7 +56,7 @@ func TestSectionProblemsHaveTheirLine(t *testing.T) {
 		{"unknown field", "courses:\n  c1:\n    hook: {uri: \"https://x\"}\n", `unknown key "uri" in hook (known: url, secret, enabled)`},
 		{"not a value", "courses:\n  c1:\n    hook: {url: [a, b]}\n", `hook.url is a list; want a single value`},
 		{"a line break", "courses:\n  c1:\n    hook: {secret: \"a\\nb\"}\n", `hook.secret has a control character`},
-		{"unknown channel", "courses:\n  c1:\n    fax: {to: 1}\n", `unknown key "fax" in course "c1" (known: name, slack, email, certificate, digest, linkedin, hook)`},
+		{"unknown channel", "courses:\n  c1:\n    fax: {to: 1}\n", `unknown key "fax" in course "c1" (known: name, url, slack, email, certificate, digest, linkedin, hook)`},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

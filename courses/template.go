@@ -30,6 +30,11 @@ type Fields struct {
 	CourseName  string // the operators' name from the courses file
 	CompletedOn string // the completion date as the email shows it
 	Issuer      string
+	// ExpiresOn is the certificate's expiry date as the email shows it,
+	// empty when it never expires; CourseURL is the course's url from the
+	// courses file, empty when it gives none. Reminders name both.
+	ExpiresOn string
+	CourseURL string
 }
 
 // sampleFields fills every field, so that the check at load runs each
@@ -42,6 +47,8 @@ var sampleFields = Fields{
 	CourseName:  "Sample",
 	CompletedOn: "1 January 2026",
 	Issuer:      "Sample Academy",
+	ExpiresOn:   "1 January 2027",
+	CourseURL:   "https://learn.example.com/courses/sample",
 }
 
 // fieldNames lists Fields' names for the check and its messages, from the

@@ -76,7 +76,7 @@ func TestRenderCapsOutput(t *testing.T) {
 
 func TestRenderRefuses(t *testing.T) {
 	tests := []struct{ name, tmpl, want string }{
-		{"unknown field", "Dear {{.Name}}", "names unknown field .Name (known: .FirstName, .LastName, .LearnerName, .CourseTitle, .CourseName, .CompletedOn, .Issuer)"},
+		{"unknown field", "Dear {{.Name}}", "names unknown field .Name (known: .FirstName, .LastName, .LearnerName, .CourseTitle, .CourseName, .CompletedOn, .Issuer, .ExpiresOn, .CourseURL)"},
 		{"field of a field", "{{.FirstName.Len}}", "names unknown field .FirstName.Len"},
 		{"unknown field in an untaken branch", "{{if false}}{{.Secret}}{{end}}", "names unknown field .Secret"},
 		{"does not parse", "{{.FirstName", "does not parse: unclosed action (template line 1)"},

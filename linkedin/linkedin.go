@@ -40,6 +40,9 @@ type Certification struct {
 	// Issued dates the certification; only its year and month (in UTC, as
 	// the certificate dates it) go to LinkedIn. Zero leaves both out.
 	Issued time.Time
+	// Expires is when the certification lapses, sent as its year and
+	// month the same way; zero (it never expires) leaves them out.
+	Expires time.Time
 	// CertURL is where the credential can be checked (the verification
 	// page), CertID the credential's id (the verification code).
 	CertURL, CertID string
@@ -49,7 +52,8 @@ type Certification struct {
 // LinkedIn documents for its Add to Profile button (Add to Profile for
 // certifications, addtoprofile.linkedin.com): startTask=CERTIFICATION_NAME,
 // name, organizationId or organizationName, issueYear, issueMonth (a number
-// from 1 to 12, no leading zero), certUrl and certId. Empty values are left
+// from 1 to 12, no leading zero), expirationYear and expirationMonth
+// likewise, certUrl and certId. Empty values are left
 // out, so LinkedIn asks the learner for them.
 //
 // Every value is percent-encoded as a query component, with a space as %20
@@ -68,6 +72,12 @@ func AddURL(c Certification) string {
 		params = append(params,
 			param{"issueYear", strconv.Itoa(issued.Year())},
 			param{"issueMonth", strconv.Itoa(int(issued.Month()))})
+	}
+	if !c.Expires.IsZero() {
+		expires := c.Expires.UTC()
+		params = append(params,
+			param{"expirationYear", strconv.Itoa(expires.Year())},
+			param{"expirationMonth", strconv.Itoa(int(expires.Month()))})
 	}
 	params = append(params, param{"certUrl", c.CertURL}, param{"certId", c.CertID})
 

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	htmltemplate "html/template"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 	"unicode"
@@ -53,6 +54,9 @@ type Message struct {
 	// one. Anything but an absolute https URL without spaces or control
 	// characters is dropped.
 	LinkedInURL string
+	// Reminder makes the message a reminder that the certificate expires,
+	// sent without the PDF: Subject and Intro are then the reminder's.
+	Reminder *Reminder
 }
 
 // Receipt identifies a sent message: SendGrid's X-Message-Id, or the envelope
@@ -92,6 +96,9 @@ const customArgEventID = "event_id"
 
 // Build returns the SendGrid v3 mail for m.
 func Build(from From, m Message) *sgmail.SGMailV3 {
+	if m.Reminder != nil {
+		return buildReminder(from, m)
+	}
 	name := singleLine(m.LearnerName)
 	course := singleLine(m.CourseTitle)
 	completed := m.CompletedAt.UTC().Format(dateLayout)
@@ -209,8 +216,13 @@ func attachmentName(name, eventID string) string {
 // our own builder, so this only keeps a mistake from putting a javascript:
 // or mailto: link, or a line break, in front of the learner.
 func httpsURL(s string) string {
+	return linkURL(s, "https")
+}
+
+// linkURL is httpsURL for any of the given schemes.
+func linkURL(s string, schemes ...string) string {
 	u, err := url.Parse(s)
-	if err != nil || u.Scheme != "https" || u.Host == "" || strings.ContainsFunc(s, func(r rune) bool {
+	if err != nil || !slices.Contains(schemes, u.Scheme) || u.Host == "" || strings.ContainsFunc(s, func(r rune) bool {
 		return unicode.IsSpace(r) || unicode.IsControl(r)
 	}) {
 		return ""

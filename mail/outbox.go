@@ -32,9 +32,16 @@ func (o Outbox) Send(ctx context.Context, m Message) (Receipt, error) {
 		return Receipt{}, fmt.Errorf("write certificate email for event %s: %w", m.EventID, err)
 	}
 	name := outbox.MessageName(m.EventID, m.ResendID)
-	pdfPath, err := outbox.Write(o.Dir, outboxKind, name, ".pdf", m.Certificate)
-	if err != nil {
-		return Receipt{}, fmt.Errorf("write certificate for event %s: %w", m.EventID, err)
+	if m.Reminder != nil {
+		// email/<event id>-reminder-30d.json: a reminder is no resend.
+		name = m.EventID + "-" + m.ResendID
+	}
+	var pdfPath string
+	if m.Reminder == nil {
+		var err error
+		if pdfPath, err = outbox.Write(o.Dir, outboxKind, name, ".pdf", m.Certificate); err != nil {
+			return Receipt{}, fmt.Errorf("write certificate for event %s: %w", m.EventID, err)
+		}
 	}
 
 	envelope := Build(o.From, m)

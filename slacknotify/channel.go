@@ -111,6 +111,9 @@ func notice(in workflows.NoticeInput) Notice {
 	if p := in.Previous; p != nil {
 		n.PreviousEventID, n.PreviousCompletedAt = p.EventID, p.CompletedAt
 	}
+	if in.Kind == workflows.ExpiryNotice {
+		n.Expiry, n.ExpiresAt = true, in.ExpiresAt
+	}
 	return n
 }
 

@@ -70,7 +70,15 @@ func DigestMessage(d Digest) (text string, blocks []slack.Block, meta slack.Slac
 	}
 	window := formatWindow(d.WindowStart, d.WindowEnd)
 
-	text = learners + " completed " + value(d.CourseTitle, fallbackValueLimit) + " (" + window + ")"
+	verb, head := " completed ", "Course completions: "
+	if d.Kind == workflows.DigestExpiry {
+		// The expiry digest: a cohort certified together expires together.
+		verb, head = "' certificates expired for ", "Certificates expired: "
+		if count == 1 {
+			verb = "'s certificate expired for "
+		}
+	}
+	text = learners + verb + value(d.CourseTitle, fallbackValueLimit) + " (" + window + ")"
 
 	fields := []*slack.TextBlockObject{field("Course", d.CourseTitle)}
 	if oneLine(d.CourseName) != "" {
@@ -80,7 +88,7 @@ func DigestMessage(d Digest) (text string, blocks []slack.Block, meta slack.Slac
 	blocks = []slack.Block{
 		// Only fixed words and a number: nothing a learner typed reaches
 		// plain_text, which Slack shows as it is.
-		slack.NewHeaderBlock(slack.NewTextBlockObject(slack.PlainTextType, "Course completions: "+learners, false, false)),
+		slack.NewHeaderBlock(slack.NewTextBlockObject(slack.PlainTextType, head+learners, false, false)),
 		slack.NewSectionBlock(nil, fields, nil),
 	}
 	if len(names) > 0 {

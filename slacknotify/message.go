@@ -71,7 +71,16 @@ type Notice struct {
 	// mean this is not a re-completion.
 	PreviousEventID     string    `json:"previous_event_id,omitempty"`
 	PreviousCompletedAt time.Time `json:"previous_completed_at,omitzero"`
+	// Expiry makes the notice the one that says the learner's certificate
+	// expired, at ExpiresAt, instead of a completion.
+	Expiry    bool      `json:"expiry,omitempty"`
+	ExpiresAt time.Time `json:"expires_at,omitzero"`
 }
+
+// MetadataExpiryEventType is the event_type of an expiry notice's
+// metadata, so nothing that looks for the completion's notice takes it
+// for that.
+const MetadataExpiryEventType = "certificate_expiry"
 
 // Recompletion reports whether n announces a course the learner had already
 // completed under another event, which the notice then says.
@@ -99,24 +108,16 @@ func (n Notice) Recompletion() bool {
 // learner completed the course before; its fallback text says so too. A
 // CourseName adds a "Course name" field after "Course".
 func Message(n Notice) (text string, blocks []slack.Block, meta slack.SlackMetadata) {
+	if n.Expiry {
+		return expiryMessage(n)
+	}
 	text = value(n.LearnerName, fallbackValueLimit) + " completed " +
 		value(n.CourseTitle, fallbackValueLimit) + " (" + completedAt(n.CompletedAt) + ")"
 	if n.Recompletion() {
 		text += ". " + recompletionLine(n, fallbackValueLimit)
 	}
 
-	fields := []*slack.TextBlockObject{
-		field("Learner", n.LearnerName),
-		field("Email", n.LearnerEmail),
-		field("Course", n.CourseTitle),
-	}
-	if oneLine(n.CourseName) != "" {
-		fields = append(fields, field("Course name", n.CourseName))
-	}
-	fields = append(fields,
-		field("Company", n.CompanyID),
-		mrkdwn(fieldLabel("Completed at")+completedAt(n.CompletedAt)),
-	)
+	fields := noticeFields(n)
 	head := header
 	if n.Recompletion() {
 		head = headerAgain
@@ -138,6 +139,45 @@ func Message(n Notice) (text string, blocks []slack.Block, meta slack.SlackMetad
 	))
 	meta = slack.SlackMetadata{
 		EventType:    MetadataEventType,
+		EventPayload: map[string]any{"event_id": n.EventID},
+	}
+	return text, blocks, meta
+}
+
+// noticeFields are the section fields of a notice about n's learner and
+// course: who, which course, which company, completed when.
+func noticeFields(n Notice) []*slack.TextBlockObject {
+	fields := []*slack.TextBlockObject{
+		field("Learner", n.LearnerName),
+		field("Email", n.LearnerEmail),
+		field("Course", n.CourseTitle),
+	}
+	if oneLine(n.CourseName) != "" {
+		fields = append(fields, field("Course name", n.CourseName))
+	}
+	return append(fields,
+		field("Company", n.CompanyID),
+		mrkdwn(fieldLabel("Completed at")+completedAt(n.CompletedAt)),
+	)
+}
+
+// expiryMessage is the notice that a learner's certificate expired, built
+// with Message's care for untrusted strings: the team sees who must renew
+// which course, and since when.
+func expiryMessage(n Notice) (text string, blocks []slack.Block, meta slack.SlackMetadata) {
+	text = value(n.LearnerName, fallbackValueLimit) + "'s certificate for " +
+		value(n.CourseTitle, fallbackValueLimit) + " expired (" + completedAt(n.ExpiresAt) + ")"
+	fields := append(noticeFields(n), mrkdwn(fieldLabel("Expired at")+completedAt(n.ExpiresAt)))
+	blocks = []slack.Block{
+		slack.NewHeaderBlock(slack.NewTextBlockObject(slack.PlainTextType, "Certificate expired", false, false)),
+		slack.NewSectionBlock(nil, fields, nil),
+		slack.NewContextBlock("",
+			labelled("Event ID: ", n.EventID, contextLimit),
+			labelled("Course ID: ", n.CourseID, contextLimit),
+		),
+	}
+	meta = slack.SlackMetadata{
+		EventType:    MetadataExpiryEventType,
 		EventPayload: map[string]any{"event_id": n.EventID},
 	}
 	return text, blocks, meta

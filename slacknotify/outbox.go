@@ -58,7 +58,11 @@ func (o Outbox) Post(ctx context.Context, n Notice) (Receipt, error) {
 		return Receipt{}, fmt.Errorf("write notice for event %s: %w", n.EventID, err)
 	}
 	text, blocks, meta := Message(n)
-	r, err := o.write(outboxKind, outbox.MessageName(n.EventID, n.ResendID), n.Channel, text, blocks, meta)
+	name := outbox.MessageName(n.EventID, n.ResendID)
+	if n.Expiry {
+		name = n.EventID + "-expiry"
+	}
+	r, err := o.write(outboxKind, name, n.Channel, text, blocks, meta)
 	if err != nil {
 		return Receipt{}, fmt.Errorf("write notice for event %s: %w", n.EventID, err)
 	}

@@ -254,6 +254,22 @@ func migrations() []migration {
 				kept_at {timestamp} NOT NULL
 			)`,
 		}},
+		{version: 11, stmts: []string{
+			`ALTER TABLE completions ADD COLUMN expires_at {timestamp}`,
+			`ALTER TABLE completions ADD COLUMN superseded_by TEXT NOT NULL DEFAULT ''`,
+			`CREATE INDEX completions_expires_idx ON completions (expires_at, event_id) WHERE expires_at IS NOT NULL`,
+			`CREATE INDEX completions_previous_idx ON completions (previous_event_id) WHERE previous_event_id <> ''`,
+			`CREATE TABLE certificate_notices (
+				event_id TEXT NOT NULL,
+				notice TEXT NOT NULL,
+				channel TEXT NOT NULL DEFAULT '',
+				receipt_id TEXT NOT NULL DEFAULT '',
+				location TEXT NOT NULL DEFAULT '',
+				via TEXT NOT NULL DEFAULT '',
+				sent_at {timestamp} NOT NULL,
+				PRIMARY KEY (event_id, notice)
+			)`,
+		}},
 	}
 }
 

@@ -72,6 +72,11 @@ type Completion struct {
 	// Like Route, the first insert's code stays: a certificate already sent
 	// keeps the code printed on it.
 	VerificationCode string
+	// ExpiresAt is when the certificate lapses: the completion time plus
+	// the course's certificate.validFor, decided when the row is first
+	// inserted and never changed by a later edit of COURSES_FILE. Zero
+	// means it never expires.
+	ExpiresAt time.Time
 }
 
 // Record is a stored row. Its times are in UTC with microsecond precision,
@@ -102,6 +107,17 @@ type Record struct {
 	// CorrectedEmail is the address an operator resent the certificate
 	// to, which later resends use; empty while the learner's own stands.
 	CorrectedEmail string
+	// SupersededBy is the learner's later completion of the same course
+	// that renewed this certificate, once there is one: only a certificate
+	// with an expiry date is superseded, since one without never needs
+	// renewing.
+	SupersededBy string
+}
+
+// Expired reports whether the certificate has an expiry date and it has
+// passed at now.
+func (r Record) Expired(now time.Time) bool {
+	return !r.ExpiresAt.IsZero() && !now.Before(r.ExpiresAt)
 }
 
 // EmailAddress is where the certificate goes: the corrected address once
@@ -290,8 +306,8 @@ const insertQuery = `INSERT INTO completions (
 	learner_email, first_name, last_name, learner_id, external_customer_id,
 	company_id, course_id, course_title,
 	completed_at, received_at, payload, recorded_at, updated_at,
-	route, previous_event_id, verification_code, learner_key
-) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+	route, previous_event_id, verification_code, learner_key, expires_at
+) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 ON CONFLICT (event_id) DO NOTHING`
 
 // previousQuery finds the learner's latest other completion of the course
@@ -339,7 +355,7 @@ func (s *Store) Insert(ctx context.Context, c Completion, status Status) (rec Re
 		c.CompanyID, c.CourseID, c.CourseTitle,
 		s.dialect.timeArg(c.CompletedAt), s.dialect.timeArg(c.ReceivedAt), s.dialect.payloadArg(c.Payload),
 		s.dialect.timeArg(now), s.dialect.timeArg(now),
-		c.Route, previous, c.VerificationCode, event.EmailKey(c.LearnerEmail),
+		c.Route, previous, c.VerificationCode, event.EmailKey(c.LearnerEmail), s.nullTime(c.ExpiresAt),
 	)
 	if err != nil {
 		return Record{}, false, fmt.Errorf("record completion %s: %w", c.EventID, err)
@@ -354,7 +370,32 @@ func (s *Store) Insert(ctx context.Context, c Completion, status Status) (rec Re
 	if err != nil {
 		return Record{}, false, fmt.Errorf("record completion %s: %w", c.EventID, err)
 	}
+	if rec.PreviousEventID != "" {
+		// The renewal. Every insert of the event does it again, so a
+		// crash between the two statements is mended by the retry.
+		if err := s.supersede(ctx, rec.PreviousEventID, rec); err != nil {
+			return Record{}, false, fmt.Errorf("record completion %s: %w", c.EventID, err)
+		}
+	}
 	return rec, n == 1, nil
+}
+
+// supersedeQuery marks the certificate a re-completion renews. Only one
+// with an expiry date is superseded: a certificate that never expires
+// stays as true as the day it was issued. A later renewal does not move
+// the mark from the one that came first.
+const supersedeQuery = `UPDATE completions SET superseded_by = ?, updated_at = ?
+WHERE event_id = ? AND superseded_by = '' AND expires_at IS NOT NULL`
+
+// supersede marks the completion previous as renewed by rec.
+func (s *Store) supersede(ctx context.Context, previous string, rec Record) error {
+	if rec.Status == StatusIgnored {
+		return nil
+	}
+	if _, err := s.db.ExecContext(ctx, s.dialect.rebind(supersedeQuery), rec.EventID, s.dialect.timeArg(s.now()), previous); err != nil {
+		return fmt.Errorf("mark %s superseded: %w", previous, err)
+	}
+	return nil
 }
 
 const outcomeQuery = `UPDATE completions SET status = ?, failed_step = ?, error = ?, updated_at = ? WHERE event_id = ?`
@@ -421,7 +462,8 @@ const recordQuery = `SELECT
 	slack_channel, slack_ts, email_message_id, certificate_sha256, failed_step, error,
 	route, announcement, previous_event_id,
 	verification_code, revoked_at, revocation_reason,
-	delivery, delivery_at, delivery_reason, corrected_email
+	delivery, delivery_at, delivery_reason, corrected_email,
+	expires_at, superseded_by
 FROM completions`
 
 // scanRecord reads one row of recordQuery.
@@ -438,6 +480,7 @@ func scanRecord(row interface{ Scan(...any) error }) (Record, error) {
 		&r.Route, &old.announcement, &r.PreviousEventID,
 		&r.VerificationCode, timeScanner{&r.RevokedAt}, &r.RevocationReason,
 		&r.Delivery, timeScanner{&r.DeliveryAt}, &r.DeliveryReason, &r.CorrectedEmail,
+		timeScanner{&r.ExpiresAt}, &r.SupersededBy,
 	)
 	r.Receipts = old.receipts()
 	return r, err

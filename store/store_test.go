@@ -70,6 +70,8 @@ func runSuite(t *testing.T, newURL func(t *testing.T) string) {
 		{"MigrationMovesReceipts", testMigrationMovesReceipts},
 		{"Deliveries", testDeliveries},
 		{"DeliveryBatchOfThousands", testDeliveryBatchOfThousands},
+		{"RenewalSupersedes", testRenewalSupersedes},
+		{"CertificateNotices", testCertificateNotices},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

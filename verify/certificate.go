@@ -46,11 +46,24 @@ type Certificate struct {
 	RevokedAt time.Time
 	// Reason is the revocation's category, when revoked.
 	Reason Reason
+	// ExpiresAt is when the certificate lapses; zero when it never does.
+	ExpiresAt time.Time
+	// Superseded says the learner completed the course again, which
+	// renewed this certificate; SupersededBy is the renewal's verification
+	// code, when it has one.
+	Superseded   bool
+	SupersededBy string
 }
 
 // Revoked reports whether the certificate was revoked.
 func (c Certificate) Revoked() bool {
 	return !c.RevokedAt.IsZero()
+}
+
+// Expired reports whether the certificate has an expiry date that has
+// passed at now.
+func (c Certificate) Expired(now time.Time) bool {
+	return !c.ExpiresAt.IsZero() && !now.Before(c.ExpiresAt)
 }
 
 // Email is an email address that cannot leak by accident: printing it with

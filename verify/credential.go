@@ -39,12 +39,16 @@ type openBadgeCredential struct {
 	Type              []string           `json:"type"`
 	Issuer            profile            `json:"issuer"`
 	ValidFrom         string             `json:"validFrom"`
+	ValidUntil        string             `json:"validUntil,omitempty"`
 	Name              string             `json:"name"`
 	CredentialSubject achievementSubject `json:"credentialSubject"`
 
 	Iss string `json:"iss"`
 	Jti string `json:"jti"`
 	Nbf int64  `json:"nbf"`
+	// Exp is validUntil as the JWT's own claim, as VC-JWT maps it; a
+	// certificate that never expires has neither.
+	Exp int64 `json:"exp,omitempty"`
 }
 
 type profile struct {
@@ -133,6 +137,10 @@ func (k *Keys) Credential(c Certificate, baseURL string) (string, error) {
 		Iss: base,
 		Jti: id,
 		Nbf: validFrom.Unix(),
+	}
+	if !c.ExpiresAt.IsZero() {
+		until := c.ExpiresAt.UTC().Truncate(time.Second)
+		vc.ValidUntil, vc.Exp = until.Format(time.RFC3339), until.Unix()
 	}
 	header, err := json.Marshal(joseHeader{Alg: "EdDSA", Kid: k.KeyID(base), Typ: "JWT"})
 	if err != nil {

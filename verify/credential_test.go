@@ -237,3 +237,22 @@ func TestVerifyCredentialRefusesForgeries(t *testing.T) {
 	_, _, err = VerifyCredential(k.JWKS(base), "not.a-token")
 	require.Error(t, err)
 }
+
+// TestCredentialCarriesValidUntil: a certificate that expires says until
+// when, as validUntil and as the JWT's exp; one that does not has neither.
+func TestCredentialCarriesValidUntil(t *testing.T) {
+	k := testKeys(t, secretA)
+	c := sampleCertificate(k)
+	token, err := k.Credential(c, base)
+	require.NoError(t, err)
+	_, payload := verifyJWT(t, k.JWKS(base), token)
+	require.NotContains(t, payload, "validUntil")
+	require.NotContains(t, payload, "exp")
+
+	c.ExpiresAt = time.Date(2027, 2, 14, 9, 30, 15, 250_000_000, time.UTC)
+	token, err = k.Credential(c, base)
+	require.NoError(t, err)
+	_, payload = verifyJWT(t, k.JWKS(base), token)
+	require.Equal(t, "2027-02-14T09:30:15Z", payload["validUntil"])
+	require.Equal(t, float64(c.ExpiresAt.Unix()), payload["exp"])
+}

@@ -191,6 +191,7 @@ func NewWorkers(c client.Client, taskQueue string, acts *activities.Activities, 
 	main.RegisterWorkflow(workflows.Resend)
 	main.RegisterWorkflow(workflows.DeliveryEvents)
 	main.RegisterWorkflowWithOptions(workflows.CourseDigest, workflow.RegisterOptions{Name: workflows.DigestWorkflowType})
+	main.RegisterWorkflowWithOptions(workflows.CertificateValidity, workflow.RegisterOptions{Name: workflows.ValidityWorkflowType})
 	main.RegisterActivity(acts)
 	ws.workers = []worker.Worker{main}
 	// Only the notices (Deliver, PostDigest, and the older PostSlackNotice

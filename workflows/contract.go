@@ -233,6 +233,9 @@ type Progress struct {
 	// channels are known.
 	Channels map[string]Step `json:"channels,omitempty"`
 	Outcome  Step            `json:"outcome"`
+	// Validity says where the certificate's validity schedule stands, for
+	// a course whose certificates expire.
+	Validity string `json:"validity,omitempty"`
 }
 
 // The built-in channels' names, as they appear in FailedSteps, the

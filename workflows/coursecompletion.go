@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/log"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
@@ -65,6 +66,10 @@ const (
 	// after acceptance as a dead letter (KeepDeadLetter) before failing,
 	// so that it outlives the history and can be replayed.
 	changeDeadLetters = "dead-letters"
+	// changeValidity starts the certificate's validity schedule
+	// (CertificateValidity) for a course whose certificates expire, and
+	// stops the schedule of the certificate a re-completion renews.
+	changeValidity = "certificate-validity"
 )
 
 // localBudget is how long a database step keeps trying as a local activity
@@ -218,6 +223,15 @@ func courseCompletion(ctx workflow.Context, in CourseCompletionInput) (CourseCom
 	workflow.SetCurrentDetails(ctx, "Recorded; sending the notices.")
 	errs := make([]error, len(c.steps))
 	wg := workflow.NewWaitGroup(ctx)
+	if workflow.GetVersion(ctx, changeValidity, workflow.DefaultVersion, 1) == 1 {
+		// Beside the notices, in the same workflow task: the schedule of
+		// the new certificate, and the end of the one it renews.
+		wg.Add(1)
+		workflow.Go(ctx, func(ctx workflow.Context) {
+			defer wg.Done()
+			c.schedule(ctx, rec)
+		})
+	}
 	for i, s := range c.steps {
 		switch r, delivered := rec.Receipts[s.Name]; {
 		case s.Off:
@@ -233,6 +247,40 @@ func courseCompletion(ctx workflow.Context, in CourseCompletionInput) (CourseCom
 	}
 	wg.Wait(ctx)
 	return c.finish(ctx, errs)
+}
+
+// schedule starts the certificate's validity schedule, when its course's
+// certificates expire, and stops the schedule of the certificate this
+// completion renews. The schedule outlives this workflow (ParentClosePolicy
+// abandon); a reset run finds it started and leaves it be. Neither can
+// fail the completion: a schedule that cannot start is logged, and the
+// certificate's row still says when it expires.
+func (c *completion) schedule(ctx workflow.Context, rec RecordResult) {
+	if p := rec.Previous; p != nil && p.Renewed {
+		err := workflow.SignalExternalWorkflow(ctx, ValidityWorkflowID(p.EventID), "", ValidityStopSignal, validitySuper).Get(ctx, nil)
+		if err != nil {
+			// Its schedule ended already, or never began (a course that
+			// gained its validity later); the row says superseded anyway.
+			c.logger.Info("the renewed certificate's schedule was not running", "eventId", c.ev.ID, "renewed", p.EventID, "error", err)
+		}
+	}
+	if rec.Validity == nil {
+		return
+	}
+	in := *rec.Validity
+	in.NoticeDeadline = c.in.NoticeDeadline
+	cctx := workflow.WithChildOptions(ctx, workflow.ChildWorkflowOptions{
+		WorkflowID:            ValidityWorkflowID(c.ev.ID),
+		ParentClosePolicy:     enumspb.PARENT_CLOSE_POLICY_ABANDON,
+		WorkflowIDReusePolicy: enumspb.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE,
+		StaticSummary:         "Certificate validity: reminders, then the expiry notice on " + in.ExpiresAt.UTC().Format(time.RFC3339),
+	})
+	err := workflow.ExecuteChildWorkflow(cctx, ValidityWorkflowType, in).GetChildWorkflowExecution().Get(ctx, nil)
+	if err != nil && !temporal.IsWorkflowExecutionAlreadyStartedError(err) {
+		c.logger.Error("the certificate's validity schedule did not start", "eventId", c.ev.ID, "error", err)
+		return
+	}
+	c.p.Validity = "scheduled: expires " + in.ExpiresAt.UTC().Format(time.RFC3339) + " (workflow " + ValidityWorkflowID(c.ev.ID) + ")"
 }
 
 // completion is one CourseCompletion's state, with one method per step.
@@ -318,6 +366,7 @@ func (c *completion) record(ctx workflow.Context) (RecordResult, error) {
 	c.res = CourseCompletionResult{Receipts: maps.Clone(rec.Receipts)}
 	if c.cohorts {
 		c.noticeIn.Route, c.noticeIn.Previous, c.noticeIn.VerificationCode = rec.Route, rec.Previous, rec.VerificationCode
+		c.noticeIn.ExpiresAt = rec.ExpiresAt
 		c.p.Route = rec.Route
 		if p := rec.Previous; p != nil {
 			c.res.PreviousEventID = p.EventID
@@ -479,9 +528,21 @@ func (c *completion) askDigest(ctx workflow.Context) (Announcement, error) {
 	if deadline <= 0 {
 		deadline = DefaultNoticeDeadline
 	}
+	ann, ok := awaitAnnouncement(ctx, c.ev.ID, route.Digest.Window+deadline)
+	if !ok {
+		return Announcement{}, temporal.NewApplicationError("gave up at the deadline: the course's digest did not answer", ErrSlackRetryable)
+	}
+	return ann, nil
+}
+
+// awaitAnnouncement waits up to wait for a digest's answer about eventID;
+// ok is false when the wait ran out. An answer meant for an earlier run of
+// the same workflow id (a reset) names another event only if ids were
+// reused; it is skipped.
+func awaitAnnouncement(ctx workflow.Context, eventID string, wait time.Duration) (Announcement, bool) {
 	timerCtx, cancel := workflow.WithCancel(ctx)
 	defer cancel()
-	timer := workflow.NewTimer(timerCtx, route.Digest.Window+deadline)
+	timer := workflow.NewTimer(timerCtx, wait)
 	answers := workflow.GetSignalChannel(ctx, AnnouncementSignal)
 	for {
 		var ann Announcement
@@ -491,12 +552,10 @@ func (c *completion) askDigest(ctx workflow.Context) (Announcement, error) {
 		sel.AddFuture(timer, func(workflow.Future) { timedOut = true })
 		sel.Select(ctx)
 		if timedOut {
-			return Announcement{}, temporal.NewApplicationError("gave up at the deadline: the course's digest did not answer", ErrSlackRetryable)
+			return Announcement{}, false
 		}
-		// An answer meant for an earlier run of this workflow id (a reset)
-		// names another event only if ids were reused; skip it.
-		if ann.EventID == c.ev.ID {
-			return ann, nil
+		if ann.EventID == eventID {
+			return ann, true
 		}
 	}
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/workflow"
 
 	"github.com/coursehook/coursehook/courses"
 	"github.com/coursehook/coursehook/event"
@@ -681,4 +682,59 @@ func TestRecordOnlyImportIsRecordedQuietly(t *testing.T) {
 	env.assertDelivered(t, StepNameSlack, 0)
 	env.assertDelivered(t, StepNameEmail, 0)
 	env.AssertExpectations(t)
+}
+
+// TestAnExpiringCertificateGetsItsSchedule: for a course whose
+// certificates expire, the completion starts the certificate's validity
+// schedule as a child that outlives it, stops the schedule of the
+// certificate it renews, and prints the expiry date on the certificate.
+func TestAnExpiringCertificateGetsItsSchedule(t *testing.T) {
+	env := newEnv(t)
+	in := sampleInput(t)
+	expires := in.ReceivedAt.AddDate(1, 0, 0)
+	validity := &CertificateValidityInput{EventID: in.Event.ID, ExpiresAt: expires,
+		Reminders: []DueReminder{{Before: "30d", At: expires.AddDate(0, 0, -30)}}}
+	env.OnActivity(ActivityRecordCompletion, mock.Anything, mock.Anything).Return(RecordResult{
+		Created: true, Route: routed(true, true), Channels: stepsFor(nil), ExpiresAt: expires, Validity: validity,
+		Previous: &Previous{EventID: "earlier", CompletedAt: in.ReceivedAt.AddDate(0, -11, 0), Renewed: true},
+	}, nil).Once()
+	env.onDeliver(StepNameSlack).Return(Receipt{ID: "1.2", Where: "C1", Via: AnnouncedMessage}, nil).Once()
+	env.onDeliver(StepNameEmail).Run(func(args mock.Arguments) {
+		require.Equal(t, expires, args.Get(1).(DeliverInput).Notice.ExpiresAt, "the certificate says until when")
+	}).Return(Receipt{ID: "m1"}, nil).Once()
+	env.OnActivity(ActivityRecordOutcome, mock.Anything, mock.Anything).Return(nil).Once()
+	env.RegisterWorkflowWithOptions(CertificateValidity, workflow.RegisterOptions{Name: ValidityWorkflowType})
+	var child CertificateValidityInput
+	env.OnWorkflow(ValidityWorkflowType, mock.Anything, mock.Anything).Run(func(args mock.Arguments) {
+		child = args.Get(1).(CertificateValidityInput)
+	}).Return(CertificateValidityResult{}, nil).Once()
+	env.OnSignalExternalWorkflow(mock.Anything, ValidityWorkflowID("earlier"), "", ValidityStopSignal, "superseded").Return(nil).Once()
+
+	env.ExecuteWorkflow(CourseCompletion, in)
+
+	require.Equal(t, StatusCompleted, result(t, env).Status)
+	require.Equal(t, *validity, child)
+	require.Contains(t, progress(t, env).Validity, "scheduled: expires "+expires.Format(time.RFC3339))
+	env.AssertExpectations(t)
+}
+
+// TestACertificateThatNeverExpiresHasNoSchedule: no validity, no child, no
+// signal.
+func TestACertificateThatNeverExpiresHasNoSchedule(t *testing.T) {
+	env := newEnv(t)
+	env.OnActivity(ActivityRecordCompletion, mock.Anything, mock.Anything).
+		Return(RecordResult{Created: true, Channels: stepsFor(nil), Previous: &Previous{EventID: "earlier"}}, nil).Once()
+	env.onDeliver(StepNameSlack).Return(Receipt{ID: "1.2"}, nil).Once()
+	env.onDeliver(StepNameEmail).Return(Receipt{ID: "m1"}, nil).Once()
+	env.OnActivity(ActivityRecordOutcome, mock.Anything, mock.Anything).Return(nil).Once()
+	env.RegisterWorkflowWithOptions(CertificateValidity, workflow.RegisterOptions{Name: ValidityWorkflowType})
+	started := false
+	env.OnWorkflow(ValidityWorkflowType, mock.Anything, mock.Anything).Run(func(mock.Arguments) { started = true }).
+		Return(CertificateValidityResult{}, nil).Maybe()
+
+	env.ExecuteWorkflow(CourseCompletion, sampleInput(t))
+
+	require.Equal(t, StatusCompleted, result(t, env).Status)
+	require.False(t, started)
+	require.Empty(t, progress(t, env).Validity)
 }

@@ -380,6 +380,10 @@ func (d *digest) close(ctx workflow.Context) {
 		Count:       len(w.Pending) + w.Count,
 		ListHint:    listHint(d.in.CourseID, w.Start),
 		Names:       slices.Clone(w.Names),
+		Kind:        d.in.Kind,
+	}
+	if d.in.Kind == DigestExpiry {
+		in.ListHint = fmt.Sprintf("coursehookctl find --course %s --expired", d.in.CourseID)
 	}
 	if len(w.Pending) > 0 {
 		in.CourseTitle, in.CourseName = w.Pending[0].CourseTitle, w.Pending[0].CourseName

@@ -141,6 +141,8 @@ func registerUnexpected(t *testing.T, env *testsuite.TestWorkflowEnvironment) {
 	reg(ActivityDeliver, unexpected[DeliverInput, Receipt](t, ActivityDeliver))
 	reg(ActivityApplyDeliveryEvents, unexpected[ApplyDeliveryInput, ApplyDeliveryResult](t, ActivityApplyDeliveryEvents))
 	reg(ActivityPostDeliveryAlert, unexpected[DeliveryAlert, Receipt](t, ActivityPostDeliveryAlert))
+	reg(ActivityCertificateNotice, unexpected[CertificateNoticeInput, CertificateNoticeResult](t, ActivityCertificateNotice))
+	reg(ActivityEnqueueExpiry, unexpected[EnqueueExpiryInput, ExpiryPlan](t, ActivityEnqueueExpiry))
 }
 
 func unexpected[In, Out any](t *testing.T, name string) func(context.Context, In) (Out, error) {

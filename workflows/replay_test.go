@@ -23,6 +23,7 @@ func TestReplay(t *testing.T) {
 			r.RegisterWorkflow(Resend)
 			r.RegisterWorkflow(DeliveryEvents)
 			r.RegisterWorkflowWithOptions(CourseDigest, workflow.RegisterOptions{Name: DigestWorkflowType})
+			r.RegisterWorkflowWithOptions(CertificateValidity, workflow.RegisterOptions{Name: ValidityWorkflowType})
 			require.NoError(t, r.ReplayWorkflowHistoryFromJSONFile(nil, f))
 		})
 	}

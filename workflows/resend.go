@@ -129,7 +129,7 @@ func Resend(ctx workflow.Context, in ResendInput) (ResendResult, error) {
 		return ResendResult{}, err
 	}
 
-	noticeIn := NoticeInput{Event: ev.Event, ReceivedAt: ev.ReceivedAt, ResendID: in.RequestID}
+	noticeIn := NoticeInput{Event: ev.Event, ReceivedAt: ev.ReceivedAt, ResendID: in.RequestID, ExpiresAt: ev.ExpiresAt}
 	if cohorts {
 		noticeIn.Route = ev.Route
 	}

@@ -51,7 +51,7 @@ func ActivityNames() []string {
 		ActivityPostSlackNotice, ActivityEmailCertificate, ActivityEnqueueDigestEntry, ActivityPostDigest,
 		ActivityGatherDigestEntries, ActivityAnswerDigest, ActivityKeepDeadLetter,
 		ActivityLoadEvent, ActivityRecordResend, ActivityFinishResend, ActivityDeliver,
-		ActivityApplyDeliveryEvents, ActivityPostDeliveryAlert}
+		ActivityApplyDeliveryEvents, ActivityPostDeliveryAlert, ActivityCertificateNotice, ActivityEnqueueExpiry}
 }
 
 // How an event's Slack announcement was made (its receipt's Via).
@@ -117,6 +117,12 @@ type RecordResult struct {
 	// VerificationCode is the certificate's code, stored with the row;
 	// empty without verification.
 	VerificationCode string `json:"verificationCode,omitempty"`
+	// ExpiresAt is when the certificate lapses, zero when it never does.
+	ExpiresAt time.Time `json:"expiresAt,omitzero"`
+	// Validity is the certificate's schedule of reminders and expiry,
+	// for a course whose certificates expire; nil otherwise, and for an
+	// import with --record-only.
+	Validity *CertificateValidityInput `json:"validity,omitempty"`
 }
 
 // UnmarshalJSON also reads the receipt fields of results recorded before
@@ -130,6 +136,9 @@ func (r *RecordResult) UnmarshalJSON(b []byte) error {
 type Previous struct {
 	EventID     string    `json:"eventId"`
 	CompletedAt time.Time `json:"completedAt"`
+	// Renewed says the earlier certificate had an expiry date, so this
+	// completion supersedes it and ends its schedule.
+	Renewed bool `json:"renewed,omitempty"`
 }
 
 // NoticeInput is the completion to announce.
@@ -154,6 +163,14 @@ type NoticeInput struct {
 	// To is where the certificate email goes when it is not the learner's
 	// own address: the corrected one an operator resent to.
 	To string `json:"to,omitempty"`
+	// ExpiresAt is when the certificate lapses, printed on it as "Valid
+	// until"; zero for a certificate that never expires, and in inputs
+	// from before certificates could.
+	ExpiresAt time.Time `json:"expiresAt,omitzero"`
+	// Kind is the notice about the certificate's validity this is, if
+	// any: a reminder (ReminderNotice) or ExpiryNotice. Empty is the
+	// completion's own notice.
+	Kind string `json:"kind,omitempty"`
 }
 
 // SlackResult says where the notice landed.
@@ -222,6 +239,8 @@ type LoadedEvent struct {
 	// To is the corrected address an earlier resend gave, empty while the
 	// learner's own stands.
 	To string `json:"to,omitempty"`
+	// ExpiresAt is the certificate's expiry date, printed on it again.
+	ExpiresAt time.Time `json:"expiresAt,omitzero"`
 }
 
 // UnmarshalJSON also reads the receipt fields of results recorded before
@@ -282,6 +301,20 @@ type DigestStart struct {
 	// NoticeDeadline bounds the retries of a digest post, as the notices'
 	// own; zero means the default.
 	NoticeDeadline time.Duration `json:"noticeDeadline,omitempty"`
+	// Kind is what the digest gathers: completions (empty) or, for
+	// DigestExpiry, expired certificates.
+	Kind string `json:"kind,omitempty"`
+}
+
+// DigestExpiry is the Kind of a course's expiry digest, which gathers the
+// certificates that expire together, as a cohort certified together does.
+const DigestExpiry = "expiry"
+
+// ExpiryDigestWorkflowID is the id of the CourseDigest gathering a course's
+// expired certificates for one Slack channel, beside its completions'
+// digest (DigestWorkflowID).
+func ExpiryDigestWorkflowID(taskQueue, courseID, channel string) string {
+	return "certificate-expiry-digest-" + idPart(taskQueue) + "/" + idPart(courseID) + "/" + idPart(channel)
 }
 
 // DeadLetterInput is an accepted event whose workflow fails for good: its
@@ -373,6 +406,9 @@ type DigestInput struct {
 	Names []string `json:"names,omitempty"`
 	// ListHint tells the reader how to list every completion.
 	ListHint string `json:"list_hint,omitempty"`
+	// Kind is the digest's (DigestStart.Kind): DigestExpiry announces
+	// certificates that expired, not completions.
+	Kind string `json:"kind,omitempty"`
 }
 
 // MaxDigestNames is how many learners a digest names.

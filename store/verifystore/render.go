@@ -41,7 +41,7 @@ func (r Renderer) RenderPDF(ctx context.Context, c verify.Certificate) ([]byte, 
 		}
 	}
 	v := &certificate.Verification{Code: rec.VerificationCode, URL: verify.PageURL(r.BaseURL, rec.VerificationCode)}
-	d, err := certificate.ForEvent(e.Brief(), rec.ReceivedAt, route, r.ReadFile, v)
+	d, err := certificate.ForEvent(e.Brief(), rec.ReceivedAt, route, r.ReadFile, v, rec.ExpiresAt)
 	if err != nil {
 		return nil, fmt.Errorf("render certificate of %s: %w", rec.EventID, err)
 	}

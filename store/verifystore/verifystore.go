@@ -49,6 +49,15 @@ func (l Lookup) LinkedInCertificate(ctx context.Context, code string) (verify.Ce
 	if err != nil {
 		return verify.Certificate{}, "", err
 	}
+	if rec.SupersededBy != "" {
+		// The page links the renewal by its code: the public page never
+		// shows an event id.
+		renewal, err := l.Store.Get(ctx, rec.SupersededBy)
+		if err != nil {
+			return verify.Certificate{}, "", fmt.Errorf("look up the certificate that renewed %s: %w", code, err)
+		}
+		c.Superseded, c.SupersededBy = true, renewal.VerificationCode
+	}
 	return c, route.LinkedIn.OrganizationID, nil
 }
 
@@ -81,6 +90,7 @@ func fromRecord(rec store.Record, defaultIssuer string) (verify.Certificate, sto
 		CompletedAt:       rec.CompletedAt,
 		Issuer:            issuer,
 		CertificateSHA256: rec.CertificateSHA256(),
+		ExpiresAt:         rec.ExpiresAt,
 	}
 	if rec.Revoked() {
 		c.RevokedAt, c.Reason = rec.RevokedAt, verify.Reason(rec.RevocationReason)

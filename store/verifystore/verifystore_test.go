@@ -211,3 +211,34 @@ func testLinkedInCertificate(t *testing.T, s *store.Store) {
 	require.Error(t, err)
 	require.NotErrorIs(t, err, verify.ErrNotFound)
 }
+
+// TestLookupSaysUntilWhenAndWhatRenewedIt: the expiry date comes from the
+// row, and a renewed certificate names its renewal by the renewal's code,
+// never by its event id.
+func TestLookupSaysUntilWhenAndWhatRenewedIt(t *testing.T) {
+	for _, db := range databases {
+		t.Run(db.name, func(t *testing.T) {
+			t.Parallel()
+			s := open(t, db.url(t))
+			expires := completedAt.AddDate(1, 0, 0).Truncate(time.Microsecond)
+			const oldCode, newCode = "7KQ2M-X4D9R-0ZPV3-TNW8H", "8KQ2M-X4D9R-0ZPV3-TNW8H"
+			certify(t, s, store.Completion{EventID: "old", VerificationCode: oldCode, ExpiresAt: expires})
+			l := Lookup{Store: s, DefaultIssuer: "Academy"}
+			c, err := l.Certificate(t.Context(), oldCode)
+			require.NoError(t, err)
+			require.Equal(t, expires, c.ExpiresAt)
+			require.False(t, c.Superseded)
+
+			// The learner completes the course again, later.
+			renewal := store.Completion{EventID: "renewal", EventType: "courseCompletion", LearnerEmail: "ZOE@example.de", CourseID: "c-1",
+				CourseTitle: "Über-Grundlagen", CompletedAt: completedAt.Add(time.Hour), ReceivedAt: completedAt.Add(time.Hour),
+				Payload: []byte(`{}`), VerificationCode: newCode, ExpiresAt: expires.Add(time.Hour)}
+			_, _, err = s.Insert(t.Context(), renewal, store.StatusRecorded)
+			require.NoError(t, err)
+			c, err = l.Certificate(t.Context(), oldCode)
+			require.NoError(t, err)
+			require.True(t, c.Superseded)
+			require.Equal(t, newCode, c.SupersededBy)
+		})
+	}
+}

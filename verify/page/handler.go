@@ -235,7 +235,8 @@ func (s *server) certificate(c *gin.Context) {
 		return
 	}
 	a := s.facts(cert)
-	if !cert.Revoked() {
+	if a.Status == statusValid {
+		// Only a certificate that stands may go on a profile.
 		a.LinkedInURL = addToLinkedIn(cert, organizationID, a.VerificationURL)
 	}
 	c.Header("Cache-Control", cacheFound)
@@ -276,6 +277,9 @@ func (s *server) credential(c *gin.Context) {
 		s.fail(c, true, err)
 		return
 	}
+	// An expired or superseded certificate still gets its credential: the
+	// credential's own validUntil tells a verifier it has lapsed, and what
+	// it says about the completion stays true. A revoked one gets none.
 	if cert.Revoked() {
 		a := s.facts(cert)
 		a.Error = "this certificate was revoked; no credential is issued for it"
@@ -344,6 +348,7 @@ func addToLinkedIn(cert verify.Certificate, organizationID, page string) string 
 		OrganizationID:   organizationID,
 		OrganizationName: event.Clean(cert.Issuer),
 		Issued:           cert.CompletedAt,
+		Expires:          cert.ExpiresAt,
 		CertURL:          page,
 		CertID:           cert.Code,
 	})
@@ -365,6 +370,8 @@ func (s *server) fail(c *gin.Context, asJSON bool, err error) {
 const (
 	statusValid       = "valid"
 	statusRevoked     = "revoked"
+	statusExpired     = "expired"
+	statusSuperseded  = "superseded"
 	statusNotFound    = "not_found"
 	statusRateLimited = "rate_limited"
 	statusUnavailable = "unavailable"
@@ -384,8 +391,14 @@ type answer struct {
 	RevokedAt             string `json:"revokedAt,omitempty"`
 	RevocationReason      string `json:"revocationReason,omitempty"`
 	RevocationReasonLabel string `json:"revocationReasonLabel,omitempty"`
-	VerificationURL       string `json:"verificationUrl,omitempty"`
-	PDFURL                string `json:"pdfUrl,omitempty"`
+	// ExpiresAt is when a certificate that expires lapses (or lapsed).
+	ExpiresAt string `json:"expiresAt,omitempty"`
+	// SupersededBy is the code of the certificate that renewed this one,
+	// and SupersededByURL its page.
+	SupersededBy    string `json:"supersededBy,omitempty"`
+	SupersededByURL string `json:"supersededByUrl,omitempty"`
+	VerificationURL string `json:"verificationUrl,omitempty"`
+	PDFURL          string `json:"pdfUrl,omitempty"`
 	// CredentialURL is empty for a revoked certificate, which gets none.
 	CredentialURL string `json:"credentialUrl,omitempty"`
 	// LinkedInURL adds the certificate to the learner's LinkedIn profile;
@@ -410,12 +423,27 @@ func (s *server) facts(cert verify.Certificate) answer {
 		PDFURL:            page + pdfSuffix,
 		CredentialURL:     page + verify.CredentialSuffix,
 	}
-	if cert.Revoked() {
+	if !cert.ExpiresAt.IsZero() {
+		a.ExpiresAt = cert.ExpiresAt.UTC().Format(time.RFC3339)
+	}
+	if cert.SupersededBy != "" {
+		a.SupersededBy = cert.SupersededBy
+		a.SupersededByURL = s.base + verify.CertificatesPath + "/" + cert.SupersededBy
+	}
+	// A revocation outranks everything, and stays after the date; a
+	// renewal outranks the old certificate's expiry, since the learner is
+	// covered by the new one.
+	switch {
+	case cert.Revoked():
 		a.Status = statusRevoked
 		a.RevokedAt = cert.RevokedAt.UTC().Format(time.RFC3339)
 		a.RevocationReason = string(cert.Reason)
 		a.RevocationReasonLabel = cert.Reason.Label()
 		a.CredentialURL = ""
+	case cert.Superseded:
+		a.Status = statusSuperseded
+	case cert.Expired(s.Now()):
+		a.Status = statusExpired
 	}
 	return a
 }
@@ -429,6 +457,7 @@ type pageData struct {
 }
 
 type certView struct {
+	Status                      string
 	Revoked                     bool
 	Code, LearnerName, Issuer   string
 	CourseTitle, SHA256         string
@@ -437,6 +466,11 @@ type certView struct {
 	ReasonLabel                 string
 	PDFURL, CredentialURL       string
 	LinkedInURL                 string
+	// ExpiresDate and ExpiresISO are the expiry date, empty for a
+	// certificate that never expires; SupersededBy and SupersededByURL
+	// name the renewal.
+	ExpiresDate, ExpiresISO       string
+	SupersededBy, SupersededByURL string
 }
 
 const humanDate = "2 January 2006"
@@ -459,6 +493,7 @@ func (s *server) respond(c *gin.Context, status int, asJSON bool, a answer, cert
 	d := pageData{CSS: s.css, Status: a.Status, RetryAfter: a.RetryAfter}
 	if cert != nil {
 		d.Cert = &certView{
+			Status:        a.Status,
 			Revoked:       cert.Revoked(),
 			Code:          a.Code,
 			LearnerName:   a.LearnerName,
@@ -473,6 +508,14 @@ func (s *server) respond(c *gin.Context, status int, asJSON bool, a answer, cert
 			PDFURL:        a.PDFURL,
 			CredentialURL: a.CredentialURL,
 			LinkedInURL:   a.LinkedInURL,
+			ExpiresISO:    a.ExpiresAt,
+			SupersededBy:  a.SupersededBy,
+			// The link is the renewal's page on this site, built from a
+			// code that Normalize accepted.
+			SupersededByURL: a.SupersededByURL,
+		}
+		if !cert.ExpiresAt.IsZero() {
+			d.Cert.ExpiresDate = cert.ExpiresAt.UTC().Format(humanDate)
 		}
 	}
 	var buf bytes.Buffer
