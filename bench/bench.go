@@ -215,6 +215,15 @@ func (b *bench) measure(ctx context.Context, r *report) {
 			return err
 		})
 	}
+	// Last: its schedules stay asleep on the server until the bench
+	// stops it.
+	if b.opts.Validity > 0 {
+		row("validity", 1, func() error {
+			v, err := b.validity(ctx)
+			r.Validity = &v
+			return err
+		})
+	}
 }
 
 // secrets makes the run's payload key and learner-hash key: the binaries

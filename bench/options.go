@@ -41,6 +41,9 @@ type options struct {
 	// Burst, when positive, adds the burst section: that many events posted
 	// by BurstC senders at once.
 	Burst, BurstC int
+	// Validity, when positive, adds the validity row: that many
+	// certificates' schedules started and measured asleep.
+	Validity int
 	// CPUProfile is where the bench process's CPU profile goes.
 	CPUProfile string
 	// SlackPerSecond is the worker's SLACK_MESSAGES_PER_SECOND; SlackLimit
@@ -82,7 +85,7 @@ type options struct {
 }
 
 // rowNames are the rows --only takes, in the order they run.
-var rowNames = []string{"certificate", "store", "ceiling", "ingest", "naive", "coursehook", "scale-out", "burst"}
+var rowNames = []string{"certificate", "store", "ceiling", "ingest", "naive", "coursehook", "scale-out", "burst", "validity"}
 
 func defaultOptions() options {
 	return options{
@@ -124,6 +127,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.BoolVar(&o.ScaleOut, "scale-out", o.ScaleOut, "add the scale-out row: two worker processes and two webhook servers, every event posted to both")
 	fs.IntVar(&o.Burst, "burst", o.Burst, "add the burst section: post this many events at once")
 	fs.IntVar(&o.BurstC, "burst-c", o.BurstC, "concurrent senders of the burst")
+	fs.IntVar(&o.Validity, "validity", o.Validity, "add the validity row: start this many certificates' CertificateValidity schedules and measure them asleep (--only validity: 10000)")
 	fs.StringVar(&o.CPUProfile, "cpuprofile", o.CPUProfile, "write the bench process's CPU profile here (go tool pprof FILE)")
 	fs.Float64Var(&o.SlackPerSecond, "slack-per-second", o.SlackPerSecond, "the worker's SLACK_MESSAGES_PER_SECOND (production: 1)")
 	fs.Float64Var(&o.EmailsPerSecond, "emails-per-second", o.EmailsPerSecond, "the worker's SENDGRID_EMAILS_PER_SECOND (production: 10)")
@@ -165,8 +169,15 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 			o.Only[strings.TrimSpace(name)] = true
 		}
 	}
+	if o.Only["validity"] && o.Validity == 0 {
+		o.Validity = defaultValidity
+	}
 	return o, o.check()
 }
+
+// defaultValidity is the validity row's size under --only validity: the
+// issue's 10,000 live certificates.
+const defaultValidity = 10_000
 
 func (o options) check() error {
 	var problems []string
@@ -181,6 +192,9 @@ func (o options) check() error {
 	}
 	if o.StoreRows < 1000 || o.StoreSamples < 1 {
 		problems = append(problems, "--store-rows must be at least 1000 and --store-samples at least 1")
+	}
+	if o.Validity < 0 {
+		problems = append(problems, "--validity must not be negative")
 	}
 	if o.Burst < 0 || o.BurstC < 1 {
 		problems = append(problems, "--burst must not be negative and --burst-c must be at least 1")

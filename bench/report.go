@@ -34,6 +34,8 @@ type report struct {
 	Sets     []*rowSet
 	ScaleOut *pipelineResult
 	Burst    *pipelineResult
+	// Validity is the validity row, with --validity.
+	Validity *validityResult
 
 	// Failures are the rows that could not be measured; Skipped those
 	// --only left out.
@@ -138,6 +140,9 @@ func (r *report) rows() []row {
 	rows = append(rows, r.memoryRow())
 	if r.ScaleOut != nil {
 		rows = append(rows, r.scaleOutRow())
+	}
+	if r.Validity != nil {
+		rows = append(rows, r.validityRow())
 	}
 	return append(rows, r.correctnessRow())
 }

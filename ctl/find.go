@@ -46,6 +46,17 @@ type findRow struct {
 	// Emails are the certificate emails sent, the first one first, each
 	// with its delivery as SendGrid reported it.
 	Emails []emailRow `json:"emails"`
+	// Notices are the reminders and the expiry notice of a certificate
+	// that expires, as delivered, the first one first.
+	Notices []noticeRow `json:"notices,omitempty"`
+}
+
+// noticeRow is one delivered notice about a certificate's validity.
+type noticeRow struct {
+	Notice  string            `json:"notice"`
+	Channel string            `json:"channel"`
+	Receipt workflows.Receipt `json:"receipt"`
+	SentAt  time.Time         `json:"sentAt"`
 }
 
 // emailRow is one certificate email and its delivery.
@@ -85,14 +96,16 @@ func find(ctx context.Context, args []string, getenv func(string) string, stdout
 	fs := flag.NewFlagSet("find", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	var f store.Filter
-	var status, since, deliveryStates string
-	var asJSON bool
+	var status, since, deliveryStates, expiresBefore string
+	var asJSON, expired bool
 	fs.StringVar(&f.CourseID, "course", "", "course id (notifiableId), or its name in COURSES_FILE")
 	fs.StringVar(&f.CompanyID, "company", "", "company id")
 	fs.StringVar(&f.LearnerEmail, "email", "", "learner email")
 	fs.StringVar(&status, "status", "", "recorded, completed, partial or ignored")
 	fs.StringVar(&deliveryStates, "delivery", "", "the latest certificate email's delivery: sent, processed, deferred, delivered, dropped, bounced or spam, several with commas")
 	fs.StringVar(&since, "since", "", "received since: a duration back from now (24h) or an RFC 3339 time")
+	fs.StringVar(&expiresBefore, "expires-before", "", "certificates expiring from now until this far ahead (30d, 2w, 12h) or this RFC 3339 time, soonest first; the renewed and the revoked left out")
+	fs.BoolVar(&expired, "expired", false, "certificates whose expiry date has passed, by date; the renewed and the revoked left out")
 	fs.IntVar(&f.Limit, "limit", store.DefaultListLimit, "how many events at most")
 	fs.BoolVar(&asJSON, "json", false, "print JSON instead of a table")
 	if err := fs.Parse(args); err != nil {
@@ -116,6 +129,9 @@ func find(ctx context.Context, args []string, getenv func(string) string, stdout
 	}
 	if f.Limit <= 0 {
 		return fmt.Errorf("%w: --limit must be positive", errUsage)
+	}
+	if f.Expiring, err = expiryRange(expiresBefore, expired, now); err != nil {
+		return err
 	}
 
 	cfg, st, err := openStore(ctx, getenv)
@@ -168,6 +184,14 @@ func find(ctx context.Context, args []string, getenv func(string) string, stdout
 			SentAt: timeOrNil(e.SentAt), State: string(e.State), StateAt: timeOrNil(e.StateAt), Reason: e.Reason,
 			Classification: e.Classification, Opens: e.Opens, Clicks: e.Clicks, SlackReply: e.AlertTS})
 	}
+	notices, err := st.Notices(ctx, ids...)
+	if err != nil {
+		return err
+	}
+	for _, n := range notices {
+		row := at[n.EventID]
+		row.Notices = append(row.Notices, noticeRow{Notice: n.Notice, Channel: n.Channel, Receipt: n.Receipt, SentAt: n.SentAt})
+	}
 	filter := temporalFilter(f, cfg.LearnerHashKey)
 	if asJSON {
 		enc := json.NewEncoder(stdout)
@@ -178,14 +202,15 @@ func find(ctx context.Context, args []string, getenv func(string) string, stdout
 		}{rows, filter})
 	}
 	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "EVENT ID\tSTATUS\tCOMPLETED (UTC)\tCOURSE\tCOMPANY\tLEARNER\tDELIVERED\tEMAIL\tFAILED\tRESENDS")
+	fmt.Fprintln(tw, "EVENT ID\tSTATUS\tCOMPLETED (UTC)\tCOURSE\tCOMPANY\tLEARNER\tDELIVERED\tEMAIL\tFAILED\tRESENDS\tEXPIRES (UTC)")
 	for _, r := range rows {
 		course := oneLine(r.CourseID)
 		if r.CourseName != "" {
 			course = oneLine(r.CourseName) + " (" + course + ")"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", oneLine(r.EventID), r.Status, r.CompletedAt.Format("2006-01-02 15:04:05"),
-			course, oneLine(r.CompanyID), learner(r.Item), delivered(r.Receipts), emailState(r.Item), r.FailedStep, resendSummary(r.Resends))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", oneLine(r.EventID), r.Status, r.CompletedAt.Format("2006-01-02 15:04:05"),
+			course, oneLine(r.CompanyID), learner(r.Item), delivered(r.Receipts), emailState(r.Item), r.FailedStep, resendSummary(r.Resends),
+			expiry(r, now))
 	}
 	if err := tw.Flush(); err != nil {
 		return err
@@ -196,6 +221,51 @@ func find(ctx context.Context, args []string, getenv func(string) string, stdout
 	}
 	fmt.Fprintf(stdout, "\nTemporal filter: %s\n", filter)
 	return nil
+}
+
+// expiryRange reads --expires-before and --expired: a listing by expiry
+// date, or nil for the usual one by completion.
+func expiryRange(before string, expired bool, now time.Time) (*store.ExpiryRange, error) {
+	switch {
+	case expired && before != "":
+		return nil, fmt.Errorf("%w: --expired and --expires-before are two listings; give one", errUsage)
+	case expired:
+		return &store.ExpiryRange{Before: now.UTC()}, nil
+	case before == "":
+		return nil, nil
+	}
+	if p, err := courses.ParsePeriod(before); err == nil {
+		return &store.ExpiryRange{From: now.UTC(), Before: p.After(now)}, nil
+	}
+	if d, err := time.ParseDuration(before); err == nil && d > 0 {
+		return &store.ExpiryRange{From: now.UTC(), Before: now.Add(d).UTC()}, nil
+	}
+	if t, err := time.Parse(time.RFC3339, before); err == nil && t.After(now) {
+		return &store.ExpiryRange{From: now.UTC(), Before: t.UTC()}, nil
+	}
+	return nil, fmt.Errorf("%w: --expires-before must be a period ahead such as 30d, 2w or 12h, or a later RFC 3339 time, got %q", errUsage, before)
+}
+
+// expiry is the table's view of a certificate's validity: its date, and
+// whether it lapsed or was renewed; "-" for one that never expires.
+func expiry(r findRow, now time.Time) string {
+	if r.ExpiresAt == nil {
+		return "-"
+	}
+	s := r.ExpiresAt.UTC().Format("2006-01-02 15:04")
+	switch {
+	case r.SupersededBy != "":
+		s += " (renewed by " + oneLine(r.SupersededBy) + ")"
+	case !now.Before(*r.ExpiresAt):
+		s += " (expired)"
+	}
+	if len(r.Notices) > 0 {
+		s += ", " + strconv.Itoa(len(r.Notices)) + " notice"
+		if len(r.Notices) > 1 {
+			s += "s"
+		}
+	}
+	return s
 }
 
 // courseNames are the course names COURSES_FILE gives, by course id; none
@@ -251,6 +321,11 @@ func parseSince(v string, now time.Time) (time.Time, error) {
 // the UI's filter box or `temporal workflow list --query`. The database's
 // "recorded" is the workflow still at work: recording or notifying.
 func temporalFilter(f store.Filter, learnerKey []byte) string {
+	if f.Expiring != nil {
+		// The certificates' schedules; they carry no search attributes of
+		// their own, so the course and the learner are find's to narrow.
+		return `WorkflowType = "` + workflows.ValidityWorkflowType + `" AND ExecutionStatus = "Running"`
+	}
 	terms := []string{`WorkflowType = "CourseCompletion"`}
 	if f.CourseID != "" {
 		terms = append(terms, workflows.CourseIDKey.GetName()+" = "+strconv.Quote(f.CourseID))

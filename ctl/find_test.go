@@ -140,3 +140,64 @@ func TestFindRefusesBadInput(t *testing.T) {
 	_, err := ctl(t, env, "--status", "stuck")
 	require.ErrorContains(t, err, "recorded, completed, partial, ignored", "the valid values are listed")
 }
+
+// TestFindWhoIsDue: --expires-before lists the certificates expiring
+// within the period, soonest first, and --expired those whose date has
+// passed; renewed and revoked certificates are not due. The table and the
+// JSON say until when, and which notices went out.
+func TestFindWhoIsDue(t *testing.T) {
+	dbURL := filepath.Join(t.TempDir(), "coursehook.db")
+	st, err := store.Open(context.Background(), dbURL)
+	require.NoError(t, err)
+	defer st.Close()
+	now := time.Date(2026, 11, 29, 9, 0, 0, 0, time.UTC)
+	for i, c := range []struct {
+		id, email string
+		expires   time.Time
+	}{
+		{"soon", "a@example.org", now.AddDate(0, 0, 25)},
+		{"sooner", "b@example.org", now.AddDate(0, 0, 3)},
+		{"later", "c@example.org", now.AddDate(0, 2, 0)},
+		{"lapsed", "d@example.org", now.AddDate(0, 0, -1)},
+		{"forever", "e@example.org", time.Time{}},
+	} {
+		at := now.AddDate(-1, 0, i)
+		_, _, err := st.Insert(context.Background(), store.Completion{EventID: c.id, EventType: "courseCompletion", LearnerEmail: c.email,
+			CourseID: "c-1", CourseTitle: "Safety", CompletedAt: at, ReceivedAt: at, Payload: []byte(`{}`), ExpiresAt: c.expires}, store.StatusRecorded)
+		require.NoError(t, err)
+	}
+	_, err = st.NoticeSent(context.Background(), store.CertificateNotice{EventID: "sooner", Notice: "reminder-7d", Channel: "email",
+		Receipt: workflows.Receipt{ID: "m-7"}, SentAt: now.AddDate(0, 0, -4)})
+	require.NoError(t, err)
+	env := map[string]string{"DATABASE_URL": dbURL, "LEARNER_HASH_KEY": "a-long-deployment-secret"}
+
+	out, err := ctl(t, env, "--expires-before", "30d")
+	require.NoError(t, err)
+	lines := strings.Split(out, "\n")
+	require.Regexp(t, `EXPIRES \(UTC\)$`, strings.TrimSpace(lines[0]))
+	require.Regexp(t, `^sooner\s.*2026-12-02 09:00, 1 notice\s*$`, lines[1])
+	require.Regexp(t, `^soon\s.*2026-12-24 09:00\s*$`, lines[2])
+	require.Contains(t, out, "2 events")
+	require.Contains(t, out, `Temporal filter: WorkflowType = "CertificateValidity" AND ExecutionStatus = "Running"`)
+
+	out, err = ctl(t, env, "--expired", "--json")
+	require.NoError(t, err)
+	var got struct {
+		Events []findRow `json:"events"`
+	}
+	require.NoError(t, json.Unmarshal([]byte(out), &got))
+	require.Len(t, got.Events, 1)
+	require.Equal(t, "lapsed", got.Events[0].EventID)
+	require.Equal(t, now.AddDate(0, 0, -1), *got.Events[0].ExpiresAt)
+
+	out, err = ctl(t, env, "--expires-before", "7d", "--json")
+	require.NoError(t, err)
+	require.NoError(t, json.Unmarshal([]byte(out), &got))
+	require.Len(t, got.Events, 1)
+	require.Equal(t, []noticeRow{{Notice: "reminder-7d", Channel: "email", Receipt: workflows.Receipt{ID: "m-7"}, SentAt: now.AddDate(0, 0, -4)}}, got.Events[0].Notices)
+
+	for _, args := range [][]string{{"--expired", "--expires-before", "30d"}, {"--expires-before", "soon"}, {"--expires-before", "2020-01-01T00:00:00Z"}} {
+		_, err := ctl(t, env, args...)
+		require.ErrorIs(t, err, errUsage, args)
+	}
+}

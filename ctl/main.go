@@ -36,9 +36,11 @@ const usage = `usage: coursehookctl <command> [arguments]
 
 commands:
   find [--course ID|NAME] [--company ID] [--email EMAIL] [--status recorded|completed|partial|ignored]
-       [--since 24h|TIME] [--limit N] [--json]
+       [--since 24h|TIME] [--expires-before 30d|TIME | --expired] [--limit N] [--json]
                        list events from the database, in completion order, and print the
-                       Temporal filter that finds the same workflows in the UI
+                       Temporal filter that finds the same workflows in the UI; with
+                       --expires-before or --expired, the certificates due to renew (not the
+                       renewed or revoked ones), in expiry order
   resend --event ID --what email|slack|all [--reason TEXT] [--request-id ID] [--by NAME]
          [--current-routing]
                        send an event's notices again, as a workflow of its own; the same request id
@@ -52,7 +54,8 @@ commands:
                        reason's label (never the note), and resends leave the certificate out;
                        revoking a revoked certificate changes nothing. Prints the audit
   unrevoke --event ID [--note TEXT] [--by NAME]
-                       lift the revocation: the certificate is valid again
+                       lift the revocation: the certificate is valid again (a certificate that
+                       expires does not get back the reminders its revocation ended)
   import [--format jsonl|csv] [--record-only] [--dry-run] [--rate N] [--from-line N] FILE|-
                        start the workflow of every event in FILE (JSON Lines of the webhook's
                        bodies, or a CSV; - is standard input), through the webhook's validation

@@ -61,6 +61,11 @@ type Item struct {
 	// CorrectedEmail is the address an operator resent the certificate
 	// to, empty while the learner's own stands.
 	CorrectedEmail string `json:"correctedEmail"`
+	// ExpiresAt is when the certificate lapses, null when it never does;
+	// SupersededBy is the learner's later completion of the course that
+	// renewed it, empty while it is the latest.
+	ExpiresAt    *time.Time `json:"expiresAt"`
+	SupersededBy string     `json:"supersededBy"`
 }
 
 // ItemOf is the export's view of a stored completion.
@@ -77,23 +82,32 @@ func ItemOf(rec store.Record) Item {
 		at := rec.DeliveryAt
 		it.DeliveryAt = &at
 	}
+	if !rec.ExpiresAt.IsZero() {
+		at := rec.ExpiresAt
+		it.ExpiresAt = &at
+	}
+	it.SupersededBy = rec.SupersededBy
 	return it
 }
 
 // csvHeader is the CSV's first row, in Item's order.
 var csvHeader = []string{"eventId", "status", "completedAt", "receivedAt", "courseId", "courseTitle", "companyId",
 	"learnerEmail", "firstName", "lastName", "learnerId", "externalCustomerId", "failedStep", "certificateSha256",
-	"delivery", "deliveryAt", "deliveryReason", "correctedEmail"}
+	"delivery", "deliveryAt", "deliveryReason", "correctedEmail", "expiresAt", "supersededBy"}
 
 func (i Item) row() []string {
-	deliveryAt := ""
-	if i.DeliveryAt != nil {
-		deliveryAt = i.DeliveryAt.Format(time.RFC3339Nano)
-	}
 	return []string{i.EventID, i.Status, i.CompletedAt.Format(time.RFC3339Nano), i.ReceivedAt.Format(time.RFC3339Nano),
 		i.CourseID, i.CourseTitle, i.CompanyID, i.LearnerEmail, i.FirstName, i.LastName, i.LearnerID,
 		i.ExternalCustomerID, i.FailedStep, i.CertificateSHA256,
-		i.Delivery, deliveryAt, i.DeliveryReason, i.CorrectedEmail}
+		i.Delivery, optionalTime(i.DeliveryAt), i.DeliveryReason, i.CorrectedEmail, optionalTime(i.ExpiresAt), i.SupersededBy}
+}
+
+// optionalTime is a CSV cell: the time, or empty.
+func optionalTime(t *time.Time) string {
+	if t == nil {
+		return ""
+	}
+	return t.Format(time.RFC3339Nano)
 }
 
 // Handler serves Path for holders of token. The store is only reached once
@@ -122,15 +136,15 @@ type problem struct {
 	Message   string `json:"message"`
 }
 
-func parse(q url.Values) (store.Filter, []problem) {
+func parse(q url.Values, now func() time.Time) (store.Filter, []problem) {
 	var f store.Filter
 	var ps []problem
 	bad := func(p, format string, args ...any) { ps = append(ps, problem{p, fmt.Sprintf(format, args...)}) }
 	for name := range q {
 		switch name {
-		case "course", "company", "status", "delivery", "since", "until", "limit", "cursor":
+		case "course", "company", "status", "delivery", "since", "until", "expiresAfter", "expiresBefore", "expired", "limit", "cursor":
 		default:
-			bad(name, "is not a parameter; use course, company, status, delivery, since, until, limit or cursor")
+			bad(name, "is not a parameter; use course, company, status, delivery, since, until, expiresAfter, expiresBefore, expired, limit or cursor")
 		}
 	}
 	f.CourseID, f.CompanyID = q.Get("course"), q.Get("company")
@@ -160,6 +174,37 @@ func parse(q url.Values) (store.Filter, []problem) {
 			*p.dst = t
 		}
 	}
+	var expires store.ExpiryRange
+	for _, p := range []struct {
+		name string
+		dst  *time.Time
+	}{{"expiresAfter", &expires.From}, {"expiresBefore", &expires.Before}} {
+		if v := q.Get(p.name); v != "" {
+			t, err := time.Parse(time.RFC3339Nano, v)
+			if err != nil {
+				bad(p.name, "must be an RFC 3339 time such as 2027-01-01T00:00:00Z")
+			}
+			*p.dst = t
+		}
+	}
+	switch v := q.Get("expired"); v {
+	case "":
+	case "true":
+		if !expires.Before.IsZero() || !expires.From.IsZero() {
+			bad("expired", "takes no expiresAfter or expiresBefore beside it")
+		}
+		expires.Before = now()
+	default:
+		bad("expired", "must be true")
+	}
+	switch {
+	case !expires.Before.IsZero():
+		// Listed by expiry date: who is due to renew, the renewed and
+		// the revoked left out.
+		f.Expiring = &expires
+	case !expires.From.IsZero():
+		bad("expiresAfter", "needs expiresBefore: the certificates expiring in a range, such as the next 30 days")
+	}
 	f.Limit = store.DefaultListLimit
 	if v := q.Get("limit"); v != "" {
 		n, err := strconv.Atoi(v)
@@ -179,7 +224,7 @@ func parse(q url.Values) (store.Filter, []problem) {
 }
 
 func serve(w http.ResponseWriter, r *http.Request, l Lister, log *slog.Logger) {
-	f, problems := parse(r.URL.Query())
+	f, problems := parse(r.URL.Query(), time.Now)
 	if len(problems) > 0 {
 		_ = writeJSON(w, http.StatusBadRequest, map[string]any{"error": "invalid parameters", "problems": problems})
 		return
@@ -268,12 +313,15 @@ func wantsCSV(accept string) bool {
 
 // The cursor is opaque to clients: base64url of the last record's place.
 type cursorJSON struct {
-	T  time.Time `json:"t"`
+	T time.Time `json:"t"`
+	// E is the expiry date, for a listing by expiry; the cursors given out
+	// before it existed lack it.
+	E  time.Time `json:"e,omitzero"`
 	ID string    `json:"id"`
 }
 
 func encodeCursor(c store.Cursor) string {
-	b, _ := json.Marshal(cursorJSON{T: c.CompletedAt, ID: c.EventID})
+	b, _ := json.Marshal(cursorJSON{T: c.CompletedAt, E: c.ExpiresAt, ID: c.EventID})
 	return base64.RawURLEncoding.EncodeToString(b)
 }
 
@@ -286,7 +334,7 @@ func decodeCursor(s string) (store.Cursor, error) {
 	if err := json.Unmarshal(b, &c); err != nil || c.ID == "" || c.T.IsZero() {
 		return store.Cursor{}, fmt.Errorf("bad cursor")
 	}
-	return store.Cursor{CompletedAt: c.T, EventID: c.ID}, nil
+	return store.Cursor{CompletedAt: c.T, ExpiresAt: c.E, EventID: c.ID}, nil
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) error {

@@ -180,6 +180,7 @@ func build(t testing.TB, poster slacknotify.Poster, sender mail.Sender, opts ...
 			return st.CountStatus(ctx, store.StatusPartial)
 		}, log)
 		acts.Metrics.BlockedReasons(store.BlockedReasons()...)
+		metrics.RegisterExpiring(s.WorkerMetrics, st.ExpiringByCourse, nil, log)
 		s.DeadLetterDir = filepath.Join(t.TempDir(), "dead-letter")
 		acts.DeadLetters = deadletter.Dir(s.DeadLetterDir)
 		if o.Routing {

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/stretchr/testify/require"
 
 	"github.com/coursehook/coursehook/slacknotify"
@@ -121,6 +122,16 @@ func TestARecompletionRenewsTheCertificate(t *testing.T) {
 	require.Equal(t, again, row(t, s, first).SupersededBy)
 	require.Len(t, s.SendGrid.MessagesFor(first), 1, "the old certificate gets no reminder")
 	require.Len(t, s.Slack.MessagesFor(first), 1, "nor an expiry notice")
+
+	// Who is due: the renewal, not the certificate it renewed.
+	gauge, err := testutil.GatherAndCount(s.WorkerMetrics, "coursehook_certificates_expiring")
+	require.NoError(t, err)
+	require.Equal(t, 1, gauge)
+	require.NoError(t, testutil.GatherAndCompare(s.WorkerMetrics, strings.NewReader(`
+# HELP coursehook_certificates_expiring Certificates expiring in the next 30 days, by course id (notifiableId), not renewed and not revoked: the learners due to renew.
+# TYPE coursehook_certificates_expiring gauge
+coursehook_certificates_expiring{course="`+validityCourse+`"} 1
+`), "coursehook_certificates_expiring"))
 
 	facts := s.verification(t, first)
 	require.Equal(t, "superseded", facts["status"])

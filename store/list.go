@@ -24,21 +24,34 @@ type Filter struct {
 	// ReceivedSince keeps the events received at or after it: the recent
 	// ones, whatever date the platform gave their completion.
 	ReceivedSince time.Time
+	// Expiring, when set, keeps the certificates that expire in its range
+	// and are still the learner's own (neither revoked nor superseded),
+	// and lists them by expiry date instead of completion time: who is
+	// due to renew.
+	Expiring *ExpiryRange
 	// After continues a listing after the last record of a page.
 	After *Cursor
 	// Limit caps the records returned; zero or less means DefaultListLimit.
 	Limit int
 }
 
-// Cursor is a place in the listing order: completion time, then event id.
+// ExpiryRange is From <= expires_at < Before; a zero From is open.
+type ExpiryRange struct {
+	From, Before time.Time
+}
+
+// Cursor is a place in the listing order: completion time (expiry date,
+// for a listing by expiry), then event id.
 type Cursor struct {
 	CompletedAt time.Time
-	EventID     string
+	// ExpiresAt places a listing by expiry (Filter.Expiring).
+	ExpiresAt time.Time
+	EventID   string
 }
 
 // CursorOf is the cursor just after r.
 func CursorOf(r Record) Cursor {
-	return Cursor{CompletedAt: r.CompletedAt, EventID: r.EventID}
+	return Cursor{CompletedAt: r.CompletedAt, ExpiresAt: r.ExpiresAt, EventID: r.EventID}
 }
 
 // DefaultListLimit is the page size when Filter.Limit is unset.
@@ -143,9 +156,26 @@ func (s *Store) listQuery(f Filter) (string, []any, error) {
 	if !f.ReceivedSince.IsZero() {
 		add("received_at >= ?", s.dialect.timeArg(f.ReceivedSince))
 	}
+	order := "completed_at, event_id"
+	if e := f.Expiring; e != nil {
+		if e.Before.IsZero() {
+			return "", nil, fmt.Errorf("list completions: %w: an expiry range needs its end", ErrInvalid)
+		}
+		order = "expires_at, event_id"
+		if !e.From.IsZero() {
+			add("expires_at >= ?", s.dialect.timeArg(e.From))
+		}
+		add("expires_at < ?", s.dialect.timeArg(e.Before))
+		where = append(where, "superseded_by = ''", "revoked_at IS NULL")
+	}
 	if f.After != nil {
-		where = append(where, "(completed_at, event_id) > (?, ?)")
-		args = append(args, s.dialect.timeArg(f.After.CompletedAt), f.After.EventID)
+		if f.Expiring != nil {
+			where = append(where, "(expires_at, event_id) > (?, ?)")
+			args = append(args, s.dialect.timeArg(f.After.ExpiresAt), f.After.EventID)
+		} else {
+			where = append(where, "(completed_at, event_id) > (?, ?)")
+			args = append(args, s.dialect.timeArg(f.After.CompletedAt), f.After.EventID)
+		}
 	}
 	limit := f.Limit
 	if limit <= 0 {
@@ -155,6 +185,6 @@ func (s *Store) listQuery(f Filter) (string, []any, error) {
 	if len(where) > 0 {
 		q += " WHERE " + strings.Join(where, " AND ")
 	}
-	q += " ORDER BY completed_at, event_id LIMIT ?"
+	q += " ORDER BY " + order + " LIMIT ?"
 	return q, append(args, limit), nil
 }

@@ -98,3 +98,63 @@ func testCertificateNotices(t *testing.T, url string) {
 	_, err = s.NoticeSent(ctx, CertificateNotice{EventID: "e1"})
 	require.ErrorIs(t, err, ErrInvalid)
 }
+
+// testWhoIsDue: a listing by expiry keeps the certificates whose date
+// falls in its range, in date order, pages through them, and leaves out
+// the renewed and the revoked; the count per course agrees.
+func testWhoIsDue(t *testing.T, url string) {
+	s := open(t, url)
+	ctx := t.Context()
+	now := time.Date(2027, 5, 1, 0, 0, 0, 0, time.UTC)
+	insert := func(id, course, learner string, expires time.Time) {
+		c := sampleCompletion(id)
+		c.CourseID, c.LearnerEmail, c.ExpiresAt = course, learner, expires
+		_, _, err := s.Insert(ctx, c, StatusRecorded)
+		require.NoError(t, err)
+	}
+	insert("lapsed", "c1", "a@example.org", now.AddDate(0, 0, -3))
+	insert("soon-2", "c1", "b@example.org", now.AddDate(0, 0, 20))
+	insert("soon-1", "c2", "c@example.org", now.AddDate(0, 0, 10))
+	insert("later", "c1", "d@example.org", now.AddDate(0, 2, 0))
+	insert("never", "c1", "e@example.org", time.Time{})
+	insert("revoked", "c1", "f@example.org", now.AddDate(0, 0, 5))
+	require.NoError(t, s.RecordOutcome(ctx, Outcome{EventID: "revoked", Status: StatusCompleted, Receipts: workflows.Receipts{"email": {ID: "m", SHA256: "ab"}}}))
+	_, _, err := s.Revoke(ctx, "revoked", "other", "", "ops", now)
+	require.NoError(t, err)
+	// b@example.org completes c1 again: soon-2 is renewed.
+	renewal := sampleCompletion("renewal")
+	renewal.CourseID, renewal.LearnerEmail = "c1", "B@example.org"
+	renewal.CompletedAt = renewal.CompletedAt.Add(time.Hour)
+	renewal.ExpiresAt = now.AddDate(1, 0, 20)
+	_, _, err = s.Insert(ctx, renewal, StatusRecorded)
+	require.NoError(t, err)
+
+	ids := func(f Filter) []string {
+		var out []string
+		for {
+			recs, err := s.List(ctx, f)
+			require.NoError(t, err)
+			for _, r := range recs {
+				out = append(out, r.EventID)
+			}
+			if len(recs) < f.Limit {
+				return out
+			}
+			last := CursorOf(recs[len(recs)-1])
+			f.After = &last
+		}
+	}
+	due := Filter{Expiring: &ExpiryRange{From: now, Before: now.AddDate(0, 0, 30)}, Limit: 1}
+	require.Equal(t, []string{"soon-1"}, ids(due), "soon-2 was renewed, revoked is revoked")
+	require.Equal(t, []string{"lapsed"}, ids(Filter{Expiring: &ExpiryRange{Before: now}, Limit: 1}))
+	require.Equal(t, []string{"soon-1", "later"}, ids(Filter{Expiring: &ExpiryRange{From: now, Before: now.AddDate(1, 0, 0)}, Limit: 1}))
+	c1 := Filter{CourseID: "c1", Expiring: &ExpiryRange{Before: now.AddDate(2, 0, 0)}, Limit: 10}
+	require.Equal(t, []string{"lapsed", "later", "renewal"}, ids(c1), "by expiry date, not completion")
+
+	counts, err := s.ExpiringByCourse(ctx, now, now.AddDate(0, 0, 30))
+	require.NoError(t, err)
+	require.Equal(t, map[string]int{"c2": 1}, counts)
+
+	_, err = s.List(ctx, Filter{Expiring: &ExpiryRange{From: now}})
+	require.ErrorIs(t, err, ErrInvalid)
+}

@@ -73,6 +73,16 @@ func deliveryOf(i int) string {
 	return "delivered"
 }
 
+// expiresOf is the expiry date of the i-th row of the plans' table: a
+// third of the certificates expire, a year after completion, spread over
+// days; the rest never do.
+func expiresOf(s *Store, base time.Time, i int) any {
+	if i%3 != 0 {
+		return nil
+	}
+	return s.dialect.timeArg(base.AddDate(1, 0, i%90))
+}
+
 // testQueriesUseTheirIndexes: each filter of find and the export, a page
 // deep in the table, and the re-completion lookup read one index in the
 // listing order, without a full scan or a sort, on both databases. The
@@ -90,12 +100,12 @@ func testQueriesUseTheirIndexes(t *testing.T, url string) {
 		email := fmt.Sprintf("learner%d@example.org", i%700)
 		_, err := tx.ExecContext(ctx, s.dialect.rebind(`INSERT INTO completions
 			(event_id, status, learner_email, learner_key, company_id, course_id, completed_at, received_at, payload,
-			recorded_at, updated_at, delivery, verification_code)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+			recorded_at, updated_at, delivery, verification_code, expires_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
 			fmt.Sprintf("evt-%05d", i), map[bool]string{true: "partial", false: "completed"}[i%20 == 0],
 			email, email, fmt.Sprintf("company-%d", i%150), fmt.Sprintf("course-%d", i%40),
 			at, at, s.dialect.payloadArg([]byte(`{}`)), at, at,
-			deliveryOf(i), fmt.Sprintf("CODE%06d", i))
+			deliveryOf(i), fmt.Sprintf("CODE%06d", i), expiresOf(s, base, i))
 		require.NoError(t, err)
 	}
 	require.NoError(t, tx.Commit())
@@ -104,6 +114,7 @@ func testQueriesUseTheirIndexes(t *testing.T, url string) {
 		require.NoError(t, err)
 	}
 	deep := &Cursor{CompletedAt: base.Add(1500 * time.Minute), EventID: "evt-01500"}
+	soon := base.AddDate(1, 0, 1)
 	cases := []struct {
 		name   string
 		filter Filter
@@ -121,6 +132,9 @@ func testQueriesUseTheirIndexes(t *testing.T, url string) {
 		{"one delivery state", Filter{Delivery: []delivery.State{delivery.Bounced}}, []string{"completions_delivery_time_idx"}},
 		{"every event, deep page", Filter{After: deep}, []string{"completions_completed_at_idx"}},
 		{"a month", Filter{Since: base.Add(100 * time.Minute), Until: base.Add(200 * time.Minute)}, []string{"completions_completed_at_idx"}},
+		{"expiring within 30 days", Filter{Expiring: &ExpiryRange{From: soon, Before: soon.AddDate(0, 0, 30)}}, []string{"completions_expires_idx"}},
+		{"expired", Filter{Expiring: &ExpiryRange{Before: soon}}, []string{"completions_expires_idx"}},
+		{"expired, next page", Filter{Expiring: &ExpiryRange{Before: soon}, After: &Cursor{ExpiresAt: base.AddDate(1, 0, 0), EventID: "evt-00300"}}, []string{"completions_expires_idx"}},
 	}
 	for _, c := range cases {
 		q, args, err := s.listQuery(c.filter)
@@ -130,7 +144,10 @@ func testQueriesUseTheirIndexes(t *testing.T, url string) {
 		require.False(t, sorts(s.dialect, plan), "%s sorts:\n%s", c.name, plan)
 	}
 
-	plan := queryPlan(t, s, previousQuery, "course-7", "learner42@example.org", "evt-x", string(StatusIgnored), s.dialect.timeArg(base.Add(2000*time.Minute)))
+	plan := queryPlan(t, s, expiringQuery, s.dialect.timeArg(soon), s.dialect.timeArg(soon.AddDate(0, 0, 30)))
+	require.Contains(t, plan, "completions_expires_idx", "the metric's count per course:\n%s", plan)
+
+	plan = queryPlan(t, s, previousQuery, "course-7", "learner42@example.org", "evt-x", string(StatusIgnored), s.dialect.timeArg(base.Add(2000*time.Minute)))
 	require.Contains(t, plan, "completions_course_learner_key_idx", plan)
 	require.False(t, sorts(s.dialect, plan), plan)
 	plan = queryPlan(t, s, byCodeQuery, codeA)

@@ -72,6 +72,7 @@ func runSuite(t *testing.T, newURL func(t *testing.T) string) {
 		{"DeliveryBatchOfThousands", testDeliveryBatchOfThousands},
 		{"RenewalSupersedes", testRenewalSupersedes},
 		{"CertificateNotices", testCertificateNotices},
+		{"WhoIsDue", testWhoIsDue},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

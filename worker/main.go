@@ -85,6 +85,7 @@ func run(ctx context.Context, getenv func(string) string, stderr io.Writer) erro
 		return st.CountStatus(ctx, store.StatusPartial)
 	}, log)
 	acts.Metrics.BlockedReasons(store.BlockedReasons()...)
+	metrics.RegisterExpiring(reg, st.ExpiringByCourse, nil, log)
 	for _, ch := range acts.Channels {
 		acts.Metrics.Channel(ch.Spec().Name)
 	}
