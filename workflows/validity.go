@@ -156,9 +156,9 @@ const (
 // and sends it: each reminder to the learner by email, then, on the expiry
 // date, the business team's Slack notice through the course's expiry
 // digest. Every notice goes through an activity that reads the
-// certificate's row first, so a revoked certificate gets none, and a
-// renewed (superseded) one ends its schedule; a stop signal ends it at
-// once. It continues as new after each notice, and after validityRunLimit
+// certificate's row first, so a revoked or renewed (superseded)
+// certificate ends its schedule with nothing more sent; a stop signal
+// (a renewal's) ends it at once. It continues as new after each notice, and after validityRunLimit
 // of sleep, so each run's history is a few events and no run outlives
 // validityRunLimit (see there).
 //
