@@ -103,7 +103,7 @@ func find(ctx context.Context, args []string, getenv func(string) string, stdout
 	fs.StringVar(&f.LearnerEmail, "email", "", "learner email")
 	fs.StringVar(&status, "status", "", "recorded, completed, partial or ignored")
 	fs.StringVar(&deliveryStates, "delivery", "", "the latest certificate email's delivery: sent, processed, deferred, delivered, dropped, bounced or spam, several with commas")
-	fs.StringVar(&since, "since", "", "received since: a duration back from now (24h) or an RFC 3339 time")
+	fs.StringVar(&since, "since", "", "received since: a duration back from now (24h, 7d, 2w) or an RFC 3339 time")
 	fs.StringVar(&expiresBefore, "expires-before", "", "certificates expiring from now until this far ahead (30d, 2w, 12h) or this RFC 3339 time, soonest first; the renewed and the revoked left out")
 	fs.BoolVar(&expired, "expired", false, "certificates whose expiry date has passed, by date; the renewed and the revoked left out")
 	fs.IntVar(&f.Limit, "limit", store.DefaultListLimit, "how many events at most")
@@ -234,11 +234,8 @@ func expiryRange(before string, expired bool, now time.Time) (*store.ExpiryRange
 	case before == "":
 		return nil, nil
 	}
-	if p, err := courses.ParsePeriod(before); err == nil {
-		return &store.ExpiryRange{From: now.UTC(), Before: p.After(now)}, nil
-	}
-	if d, err := time.ParseDuration(before); err == nil && d > 0 {
-		return &store.ExpiryRange{From: now.UTC(), Before: now.Add(d).UTC()}, nil
+	if t, ok := span(before, now, 1); ok {
+		return &store.ExpiryRange{From: now.UTC(), Before: t}, nil
 	}
 	if t, err := time.Parse(time.RFC3339, before); err == nil && t.After(now) {
 		return &store.ExpiryRange{From: now.UTC(), Before: t.UTC()}, nil
@@ -246,8 +243,10 @@ func expiryRange(before string, expired bool, now time.Time) (*store.ExpiryRange
 	return nil, fmt.Errorf("%w: --expires-before must be a period ahead such as 30d, 2w or 12h, or a later RFC 3339 time, got %q", errUsage, before)
 }
 
-// expiry is the table's view of a certificate's validity: its date, and
-// whether it lapsed or was renewed; "-" for one that never expires.
+// expiry is the table's view of a certificate's validity: its date,
+// whether it lapsed or was renewed, and which of its notices went out, so
+// an operator asked "did they get the reminder?" reads it off the row; "-"
+// for one that never expires.
 func expiry(r findRow, now time.Time) string {
 	if r.ExpiresAt == nil {
 		return "-"
@@ -260,10 +259,11 @@ func expiry(r findRow, now time.Time) string {
 		s += " (expired)"
 	}
 	if len(r.Notices) > 0 {
-		s += ", " + strconv.Itoa(len(r.Notices)) + " notice"
-		if len(r.Notices) > 1 {
-			s += "s"
+		names := make([]string, len(r.Notices))
+		for i, n := range r.Notices {
+			names[i] = oneLine(n.Notice)
 		}
+		s += "; sent " + strings.Join(names, ", ")
 	}
 	return s
 }
@@ -303,18 +303,35 @@ func statusList() string {
 	return strings.Join(names, ", ")
 }
 
-// parseSince reads --since: a duration back from now, or a time.
+// parseSince reads --since: a length of time back from now, or a time.
 func parseSince(v string, now time.Time) (time.Time, error) {
 	if v == "" {
 		return time.Time{}, nil
 	}
-	if d, err := time.ParseDuration(v); err == nil && d > 0 {
-		return now.Add(-d).UTC(), nil
+	if t, ok := span(v, now, -1); ok {
+		return t, nil
 	}
 	if t, err := time.Parse(time.RFC3339, v); err == nil {
 		return t.UTC(), nil
 	}
-	return time.Time{}, fmt.Errorf("%w: --since must be a duration such as 24h or an RFC 3339 time, got %q", errUsage, v)
+	return time.Time{}, fmt.Errorf("%w: --since must be a duration such as 24h or 7d, or an RFC 3339 time, got %q", errUsage, v)
+}
+
+// span is the time a length of time v away from now, ahead for sign 1 and
+// back for -1, in UTC. v is a period as the courses file writes validity
+// (30d, 2w, 3mo), so an operator asks about reminders in the units that
+// configure them, or a Go duration (1h30m), which the flags took first.
+func span(v string, now time.Time, sign int) (time.Time, bool) {
+	if p, err := courses.ParsePeriod(v); err == nil {
+		if sign < 0 {
+			return p.Before(now), true
+		}
+		return p.After(now), true
+	}
+	if d, err := time.ParseDuration(v); err == nil && d > 0 {
+		return now.Add(time.Duration(sign) * d).UTC(), true
+	}
+	return time.Time{}, false
 }
 
 // temporalFilter is the visibility query for the same events, to paste into

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -68,6 +69,9 @@ func TestFindPrintsATableAndTheTemporalFilter(t *testing.T) {
 	require.Contains(t, out, "\ne2 ")
 	require.Contains(t, out, "1 events")
 	require.Contains(t, out, `CourseId = "c-1" AND CompletionStatus IN ("recording", "notifying") AND StartTime >= "2026-11-28T09:00:00Z"`)
+	inDays, err := ctl(t, env, "--course", "c-1", "--status", "recorded", "--since", "1d")
+	require.NoError(t, err)
+	require.Equal(t, out, inDays, "--since takes days as --expires-before does")
 }
 
 func TestFindKnowsCourseNames(t *testing.T) {
@@ -152,33 +156,52 @@ func TestFindWhoIsDue(t *testing.T) {
 	defer st.Close()
 	now := time.Date(2026, 11, 29, 9, 0, 0, 0, time.UTC)
 	for i, c := range []struct {
-		id, email string
-		expires   time.Time
+		id, course, email string
+		expires           time.Time
 	}{
-		{"soon", "a@example.org", now.AddDate(0, 0, 25)},
-		{"sooner", "b@example.org", now.AddDate(0, 0, 3)},
-		{"later", "c@example.org", now.AddDate(0, 2, 0)},
-		{"lapsed", "d@example.org", now.AddDate(0, 0, -1)},
-		{"forever", "e@example.org", time.Time{}},
+		{"soon", "c-1", "a@example.org", now.AddDate(0, 0, 25)},
+		{"sooner", "c-1", "b@example.org", now.AddDate(0, 0, 3)},
+		{"later", "c-1", "c@example.org", now.AddDate(0, 2, 0)},
+		{"lapsed", "c-1", "d@example.org", now.AddDate(0, 0, -1)},
+		{"forever", "c-1", "e@example.org", time.Time{}},
+		{"elsewhere", "c-2", "f@example.org", now.AddDate(0, 0, 10)},
+		// c@example.org completes c-1 again: "later" is renewed.
+		{"renewal", "c-1", "c@example.org", now.AddDate(1, 0, 0)},
 	} {
 		at := now.AddDate(-1, 0, i)
 		_, _, err := st.Insert(context.Background(), store.Completion{EventID: c.id, EventType: "courseCompletion", LearnerEmail: c.email,
-			CourseID: "c-1", CourseTitle: "Safety", CompletedAt: at, ReceivedAt: at, Payload: []byte(`{}`), ExpiresAt: c.expires}, store.StatusRecorded)
+			CourseID: c.course, CourseTitle: "Safety", CompletedAt: at, ReceivedAt: at, Payload: []byte(`{}`), ExpiresAt: c.expires}, store.StatusRecorded)
 		require.NoError(t, err)
 	}
-	_, err = st.NoticeSent(context.Background(), store.CertificateNotice{EventID: "sooner", Notice: "reminder-7d", Channel: "email",
-		Receipt: workflows.Receipt{ID: "m-7"}, SentAt: now.AddDate(0, 0, -4)})
-	require.NoError(t, err)
+	sent := []store.CertificateNotice{
+		{EventID: "sooner", Notice: "reminder-30d", Channel: "email", Receipt: workflows.Receipt{ID: "m-30"}, SentAt: now.AddDate(0, 0, -27)},
+		{EventID: "sooner", Notice: "reminder-7d", Channel: "email", Receipt: workflows.Receipt{ID: "m-7"}, SentAt: now.AddDate(0, 0, -4)},
+	}
+	// Kept latest first, so the listing's order is the sending order and
+	// not the order they were kept in.
+	for _, n := range slices.Backward(sent) {
+		_, err = st.NoticeSent(context.Background(), n)
+		require.NoError(t, err)
+	}
 	env := map[string]string{"DATABASE_URL": dbURL, "LEARNER_HASH_KEY": "a-long-deployment-secret"}
 
-	out, err := ctl(t, env, "--expires-before", "30d")
+	out, err := ctl(t, env, "--expires-before", "30d", "--course", "c-1")
 	require.NoError(t, err)
 	lines := strings.Split(out, "\n")
 	require.Regexp(t, `EXPIRES \(UTC\)$`, strings.TrimSpace(lines[0]))
-	require.Regexp(t, `^sooner\s.*2026-12-02 09:00, 1 notice\s*$`, lines[1])
+	require.Regexp(t, `^sooner\s.*2026-12-02 09:00; sent reminder-30d, reminder-7d\s*$`, lines[1])
 	require.Regexp(t, `^soon\s.*2026-12-24 09:00\s*$`, lines[2])
 	require.Contains(t, out, "2 events")
 	require.Contains(t, out, `Temporal filter: WorkflowType = "CertificateValidity" AND ExecutionStatus = "Running"`)
+	out, err = ctl(t, env, "--expires-before", "30d")
+	require.NoError(t, err)
+	require.Contains(t, out, "\nelsewhere ")
+	require.Contains(t, out, "3 events", "every course's without --course")
+
+	out, err = ctl(t, env, "--email", "c@example.org")
+	require.NoError(t, err)
+	require.Regexp(t, `(?m)^later\s.*2027-01-29 09:00 \(renewed by renewal\)\s*$`, out, "the usual listing shows the renewed")
+	require.Regexp(t, `(?m)^renewal\s.*2027-11-29 09:00\s*$`, out)
 
 	out, err = ctl(t, env, "--expired", "--json")
 	require.NoError(t, err)
@@ -194,7 +217,10 @@ func TestFindWhoIsDue(t *testing.T) {
 	require.NoError(t, err)
 	require.NoError(t, json.Unmarshal([]byte(out), &got))
 	require.Len(t, got.Events, 1)
-	require.Equal(t, []noticeRow{{Notice: "reminder-7d", Channel: "email", Receipt: workflows.Receipt{ID: "m-7"}, SentAt: now.AddDate(0, 0, -4)}}, got.Events[0].Notices)
+	require.Equal(t, []noticeRow{
+		{Notice: "reminder-30d", Channel: "email", Receipt: workflows.Receipt{ID: "m-30"}, SentAt: now.AddDate(0, 0, -27)},
+		{Notice: "reminder-7d", Channel: "email", Receipt: workflows.Receipt{ID: "m-7"}, SentAt: now.AddDate(0, 0, -4)},
+	}, got.Events[0].Notices)
 
 	for _, args := range [][]string{{"--expired", "--expires-before", "30d"}, {"--expires-before", "soon"}, {"--expires-before", "2020-01-01T00:00:00Z"}} {
 		_, err := ctl(t, env, args...)

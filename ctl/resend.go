@@ -48,7 +48,7 @@ func resend(ctx context.Context, args []string, getenv func(string) string, stdo
 	fs.StringVar(&r.to, "to", "", "with --what email: send the certificate to this corrected address (later resends use it too)")
 	fs.StringVar(&r.by, "by", "", "who asks (default: the OS user)")
 	fs.StringVar(&r.status, "status", "", "with --since: resend every event of this status")
-	fs.StringVar(&r.since, "since", "", "with --status: a duration back from now (24h) or an RFC 3339 time")
+	fs.StringVar(&r.since, "since", "", "with --status: a duration back from now (24h, 7d, 2w) or an RFC 3339 time")
 	fs.BoolVar(&r.dryRun, "dry-run", false, "list what would be resent, send nothing")
 	fs.BoolVar(&r.currentRouting, "current-routing", false, "send by the worker's COURSES_FILE now, not the route recorded with the event")
 	if err := fs.Parse(args); err != nil {

@@ -77,6 +77,7 @@ func TestWhoIsDueIsExported(t *testing.T) {
 		"expiresAfter=2027-01-01T00:00:00Z":               "expiresAfter",
 		"expired=yes":                                     "expired",
 		"expired=true&expiresBefore=2027-01-01T00:00:00Z": "expired",
+		"expired=true&cursor=" + encodeCursor(store.Cursor{CompletedAt: now, EventID: "e01"}): "cursor",
 	} {
 		resp := get(t, srv, query, "", token)
 		require.Equal(t, http.StatusBadRequest, resp.StatusCode, query)

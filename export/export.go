@@ -219,6 +219,11 @@ func parse(q url.Values, now func() time.Time) (store.Filter, []problem) {
 			bad("cursor", "is not a cursor this API gave out")
 		}
 		f.After = &c
+		if f.Expiring != nil && c.ExpiresAt.IsZero() {
+			// A cursor of a listing by completion has no place in one by
+			// expiry; taken as the start, it would hand out pages again.
+			bad("cursor", "belongs to a listing by completion date, not by expiry date")
+		}
 	}
 	return f, ps
 }
