@@ -50,6 +50,9 @@ type bench struct {
 	// cluster is the production cluster of --cluster, whose PostgreSQL
 	// holds the workers' store.
 	cluster *cluster.Cluster
+	// metricsURL is the server's Prometheus endpoint, for its action
+	// metric; empty where the bench does not know one.
+	metricsURL string
 }
 
 // run measures every row, prints the table to stdout, writes it into
@@ -107,7 +110,7 @@ func run(ctx context.Context, opts options, stdout, stderr io.Writer) (err error
 	}
 	defer func() { _ = srv.stop() }()
 	b.address = srv.Address
-	b.serverParts, b.cluster = srv.Parts, srv.Cluster
+	b.serverParts, b.cluster, b.metricsURL = srv.Parts, srv.Cluster, srv.MetricsURL
 	if b.plain, err = client.Dial(client.Options{HostPort: srv.Address, Namespace: opts.Namespace, Logger: quietLogger(stderr)}); err != nil {
 		return fmt.Errorf("dial Temporal at %s: %w", srv.Address, err)
 	}
@@ -176,6 +179,12 @@ func (b *bench) measure(ctx context.Context, r *report) {
 		r.Store, err = b.storeRow(ctx)
 		return err
 	})
+	// One learner at a time on a quiet server, before the load.
+	row("latency", 1, func() error {
+		l, err := b.latency(ctx)
+		r.Latency = &l
+		return err
+	})
 	for _, workers := range b.opts.Workers {
 		set := &rowSet{Workers: workers}
 		r.Sets = append(r.Sets, set)
@@ -198,6 +207,20 @@ func (b *bench) measure(ctx context.Context, r *report) {
 			p, err := b.pipeline(ctx, pipelineRun{Name: rowName("coursehook", workers), Events: b.opts.N, Senders: b.opts.C,
 				Webhooks: workers, Workers: workers, Spread: true})
 			set.Coursehook = &p
+			return err
+		})
+		// The cohort digest on, Slack's throttle lifted: every course
+		// quiet, then one course's cohort.
+		row("digest-quiet", workers, func() error {
+			p, err := b.pipeline(ctx, pipelineRun{Name: rowName("digest-quiet", workers), Events: b.opts.N, Senders: b.opts.C,
+				Webhooks: workers, Workers: workers, Spread: true, Digest: true, Lifted: true, Courses: eachOwnCourse})
+			set.DigestQuiet = &p
+			return err
+		})
+		row("digest-cohort", workers, func() error {
+			p, err := b.pipeline(ctx, pipelineRun{Name: rowName("digest-cohort", workers), Events: b.opts.N, Senders: b.opts.C,
+				Webhooks: workers, Workers: workers, Spread: true, Digest: true, Lifted: true, Courses: oneCourse})
+			set.DigestCohort = &p
 			return err
 		})
 	}

@@ -35,12 +35,13 @@ func TestSmoke(t *testing.T) {
 	opts := defaultOptions()
 	opts.N, opts.C, opts.Renders = 50, 8, 10
 	opts.StoreRows, opts.StoreSamples = 2000, 5
+	opts.Latency = 5
 	opts.ScaleOut = true
 	opts.Burst, opts.BurstC = 30, 30
 	opts.DigestWindow = 5 * time.Second
 	opts.Work = t.TempDir()
 	opts.Write = filepath.Join(t.TempDir(), "BENCHMARKS.md")
-	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 6*time.Minute)
 	defer cancel()
 
 	var out bytes.Buffer
@@ -49,7 +50,7 @@ func TestSmoke(t *testing.T) {
 	require.NoError(t, err, "progress:\n%s\ntable:\n%s", progress, &out)
 
 	table := out.String()
-	for _, name := range []string{"ceiling", "ingest", "naive", "coursehook", "certificate", "store, SQLite", "store, PostgreSQL", "memory", "scale-out", "errors"} {
+	for _, name := range []string{"latency", "ceiling", "ingest", "naive", "coursehook", "certificate", "store, SQLite", "store, PostgreSQL", "memory", "scale-out", "errors"} {
 		require.Contains(t, table, "\n| "+name+" | ", "row %s", name)
 	}
 	require.NotContains(t, table, "| "+notMeasured+" |")

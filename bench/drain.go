@@ -14,6 +14,7 @@ import (
 // closedRun is one workflow as visibility lists it once closed.
 type closedRun struct {
 	WorkflowID string
+	RunID      string
 	Status     enums.WorkflowExecutionStatus
 	Start      time.Time
 	Close      time.Time
@@ -105,6 +106,7 @@ func list(ctx context.Context, c client.Client, namespace, query string) (draine
 		for _, e := range resp.GetExecutions() {
 			r := closedRun{
 				WorkflowID: e.GetExecution().GetWorkflowId(),
+				RunID:      e.GetExecution().GetRunId(),
 				Status:     e.GetStatus(),
 				Start:      e.GetStartTime().AsTime(),
 				Close:      e.GetCloseTime().AsTime(),

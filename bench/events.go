@@ -17,9 +17,10 @@ import (
 // sampleSet is the platform's sample events, read once; events hands out
 // distinct events built from them in turn.
 type sampleSet struct {
-	names  []string
-	bodies []string
-	ids    []string
+	names   []string
+	bodies  []string
+	ids     []string
+	courses []string
 	// pad, when positive, is the size every body is padded to.
 	pad int
 }
@@ -51,17 +52,39 @@ func loadSamples(dir string, pad int) (*sampleSet, error) {
 		s.names = append(s.names, filepath.Base(p))
 		s.bodies = append(s.bodies, string(raw))
 		s.ids = append(s.ids, ev.ID)
+		s.courses = append(s.courses, ev.NotifiableID)
 	}
 	return s, nil
 }
 
+// courseMode is which course the events of a row complete.
+type courseMode int
+
+const (
+	// sampleCourses keeps each sample's course.
+	sampleCourses courseMode = iota
+	// eachOwnCourse gives every event a course of its own, so no course
+	// ever has a cohort.
+	eachOwnCourse
+	// oneCourse gives every event the same course, a cohort.
+	oneCourse
+)
+
 // events returns n distinct events, the samples in turn, each with a fresh
-// event id in place of the sample's.
-func (s *sampleSet) events(n int) (ids []string, bodies [][]byte, err error) {
+// event id in place of the sample's, and the course courses says.
+func (s *sampleSet) events(n int, courses courseMode) (ids []string, bodies [][]byte, err error) {
+	cohort := uuid.NewString()
 	for i := range n {
 		k := i % len(s.bodies)
 		id := uuid.NewString()
-		body := []byte(strings.Replace(s.bodies[k], s.ids[k], id, 1))
+		text := strings.Replace(s.bodies[k], s.ids[k], id, 1)
+		switch courses {
+		case eachOwnCourse:
+			text = strings.Replace(text, s.courses[k], uuid.NewString(), 1)
+		case oneCourse:
+			text = strings.Replace(text, s.courses[k], cohort, 1)
+		}
+		body := []byte(text)
 		if s.pad > 0 {
 			if body, err = samples.Pad(body, s.pad); err != nil {
 				return nil, nil, fmt.Errorf("sample %s: %w", s.names[k], err)

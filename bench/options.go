@@ -44,6 +44,8 @@ type options struct {
 	// Validity, when positive, adds the validity row: that many
 	// certificates' schedules started and measured asleep.
 	Validity int
+	// Latency is how many events the latency row posts one at a time.
+	Latency int
 	// CPUProfile is where the bench process's CPU profile goes.
 	CPUProfile string
 	// SlackPerSecond is the worker's SLACK_MESSAGES_PER_SECOND; SlackLimit
@@ -85,7 +87,7 @@ type options struct {
 }
 
 // rowNames are the rows --only takes, in the order they run.
-var rowNames = []string{"certificate", "store", "ceiling", "ingest", "naive", "coursehook", "scale-out", "burst", "validity"}
+var rowNames = []string{"certificate", "store", "latency", "ceiling", "ingest", "naive", "coursehook", "digest-quiet", "digest-cohort", "scale-out", "burst", "validity"}
 
 func defaultOptions() options {
 	return options{
@@ -102,6 +104,7 @@ func defaultOptions() options {
 		DrainTimeout:    2 * time.Minute,
 		StoreRows:       1_000_000,
 		StoreSamples:    200,
+		Latency:         100,
 	}
 }
 
@@ -127,6 +130,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.BoolVar(&o.ScaleOut, "scale-out", o.ScaleOut, "add the scale-out row: two worker processes and two webhook servers, every event posted to both")
 	fs.IntVar(&o.Burst, "burst", o.Burst, "add the burst section: post this many events at once")
 	fs.IntVar(&o.BurstC, "burst-c", o.BurstC, "concurrent senders of the burst")
+	fs.IntVar(&o.Latency, "latency", o.Latency, "events the latency row posts one at a time, each waited for at the SendGrid and Slack stand-ins")
 	fs.IntVar(&o.Validity, "validity", o.Validity, "add the validity row: start this many certificates' CertificateValidity schedules and measure them asleep (--only validity: 10000)")
 	fs.StringVar(&o.CPUProfile, "cpuprofile", o.CPUProfile, "write the bench process's CPU profile here (go tool pprof FILE)")
 	fs.Float64Var(&o.SlackPerSecond, "slack-per-second", o.SlackPerSecond, "the worker's SLACK_MESSAGES_PER_SECOND (production: 1)")
@@ -192,6 +196,9 @@ func (o options) check() error {
 	}
 	if o.StoreRows < 1000 || o.StoreSamples < 1 {
 		problems = append(problems, "--store-rows must be at least 1000 and --store-samples at least 1")
+	}
+	if o.Latency < 1 {
+		problems = append(problems, "--latency must be at least 1")
 	}
 	if o.Validity < 0 {
 		problems = append(problems, "--validity must not be negative")

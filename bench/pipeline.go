@@ -48,7 +48,7 @@ func (b *bench) ingest(ctx context.Context, workers int) (ingestResult, error) {
 		return ingestResult{}, err
 	}
 	defer stopAll(ws)
-	ids, bodies, err := b.samples.events(b.opts.N)
+	ids, bodies, err := b.samples.events(b.opts.N, sampleCourses)
 	if err != nil {
 		return ingestResult{}, err
 	}
@@ -120,6 +120,13 @@ type pipelineRun struct {
 	// minute. Without it every completion gets a message of its own, so
 	// the pipeline's full work is measured and each message is checked.
 	Digest bool
+	// Lifted keeps Slack's throttle lifted with the digest on, so a row
+	// measures the digest's cost rather than the throttle's pace.
+	Lifted bool
+	// Courses is which course each event completes: the samples' own
+	// (sampleCourses), a course of its own each (eachOwnCourse: every
+	// course quiet), or one for all (oneCourse: a cohort).
+	Courses courseMode
 }
 
 // pipelineResult is what the run measured and saw.
@@ -149,6 +156,9 @@ type pipelineResult struct {
 	// CPU is the processor time each part used from the first post to the
 	// last close.
 	CPU cpuUse
+	// Cost is what a completion cost the server in actions and history,
+	// its digest's share included.
+	Cost *costResult
 }
 
 // pipeline posts run.Events distinct events to every webhook server of a
@@ -163,10 +173,10 @@ func (b *bench) pipeline(ctx context.Context, run pipelineRun) (_ pipelineResult
 		return res, err
 	}
 	defer s.Close()
-	if err := s.startWorkers(ctx, run.Workers, run.Digest); err != nil {
+	if err := s.startWorkers(ctx, run.Workers, run.Digest, run.Digest && !run.Lifted); err != nil {
 		return res, err
 	}
-	ids, bodies, err := b.samples.events(run.Events)
+	ids, bodies, err := b.samples.events(run.Events, run.Courses)
 	if err != nil {
 		return res, err
 	}
@@ -184,6 +194,7 @@ func (b *bench) pipeline(ctx context.Context, run pipelineRun) (_ pipelineResult
 	b.progress("%s: %d events from %d senders to %d webhook server(s), %d worker process(es)", run.Name, run.Events, run.Senders, run.Webhooks, run.Workers)
 	hc := newSender(run.Senders)
 	defer hc.CloseIdleConnections()
+	actions := b.actionMeter(ctx)
 	cpu := b.measureCPU(s.Workers, s.Webhooks)
 	posted := time.Now()
 	plan := deliveries(ids, bodies, s.URLs)
@@ -203,6 +214,7 @@ func (b *bench) pipeline(ctx context.Context, run pipelineRun) (_ pipelineResult
 	}
 	res.Rate, res.Elapsed, res.Drain = perSecond(len(d.Runs), d.Elapsed()), d.Elapsed(), time.Since(posted)
 	res.CPU = cpu()
+	metric := actions()
 	if !d.Last.IsZero() {
 		res.Drain = d.Last.Sub(posted)
 	}
@@ -230,7 +242,12 @@ func (b *bench) pipeline(ctx context.Context, run pipelineRun) (_ pipelineResult
 			}
 		}
 	}
-	err = b.checkOnce(ctx, s, ids, st, &res)
+	if err = b.checkOnce(ctx, s, ids, st, &res); err != nil {
+		return res, err
+	}
+	if run.Name != "burst" {
+		res.Cost, err = b.rowCost(ctx, run.Name, s.Queue, len(d.Runs), metric)
+	}
 	return res, err
 }
 

@@ -95,7 +95,7 @@ type ceilingResult struct {
 // processes complete them, and waits for every one to complete.
 func (b *bench) ceiling(ctx context.Context, workers int) (ceilingResult, error) {
 	b.progress("ceiling: %d no-op starts from %d callers, %d worker process(es)", b.opts.N, b.opts.C, workers)
-	st, d, cpu, err := b.startedRow(ctx, rowName("ceiling", workers), naive.NoopName, workers)
+	st, d, cpu, _, err := b.startedRow(ctx, rowName("ceiling", workers), naive.NoopName, workers, false)
 	if err != nil {
 		return ceilingResult{}, err
 	}
@@ -114,40 +114,64 @@ type naiveResult struct {
 	// CPU is the row's processor time: the server's, the worker
 	// processes' and this process's (the callers).
 	CPU cpuUse
+	// Cost is what a workflow cost the server in actions and history.
+	Cost *costResult
 }
 
 // naive starts N naive workflows with C callers and measures from the first
 // start to the last close, as the server recorded them.
 func (b *bench) naive(ctx context.Context, workers int) (naiveResult, error) {
 	b.progress("naive: %d four-activity workflows from %d callers, %d worker process(es)", b.opts.N, b.opts.C, workers)
-	_, d, cpu, err := b.startedRow(ctx, rowName("naive", workers), naive.WorkflowName, workers)
+	_, d, cpu, cost, err := b.startedRow(ctx, rowName("naive", workers), naive.WorkflowName, workers, true)
 	if err != nil {
 		return naiveResult{}, err
 	}
 	each := d.durations()
 	return naiveResult{Workflows: len(d.Runs), Rate: perSecond(len(d.Runs), d.Elapsed()), Elapsed: d.Elapsed(),
-		EachP50: each.pct(50), EachP99: each.pct(99), CPU: cpu}, nil
+		EachP50: each.pct(50), EachP99: each.pct(99), CPU: cpu, Cost: cost}, nil
 }
 
 // startedRow starts N workflows of type wf from C callers on a task queue of
 // its own, served by worker processes, and waits until all have closed.
-func (b *bench) startedRow(ctx context.Context, row, wf string, workers int) (*startStats, drained, cpuUse, error) {
+// With costed, it also counts what they cost in actions and history, once
+// the processor time is read.
+func (b *bench) startedRow(ctx context.Context, row, wf string, workers int, costed bool) (*startStats, drained, cpuUse, *costResult, error) {
 	queue := b.queue(row)
 	ws, err := b.naiveWorkers(ctx, row, queue, "", workers)
 	if err != nil {
-		return nil, drained{}, cpuUse{}, err
+		return nil, drained{}, cpuUse{}, nil, err
 	}
 	defer stopAll(ws)
 	alive := func() error { return exited(ws) }
+	actions := b.actionMeter(ctx)
 	cpu := b.measureCPU(ws, nil)
 	st := startMany(ctx, b.plain, b.opts.N, b.opts.C, queue, wf)
 	b.errs.merge(st.problems)
 	d, err := drain(ctx, b.plain, b.opts.Namespace, queue, b.opts.N-st.Count, b.opts.DrainTimeout, alive)
 	b.errs.merge(d.problems)
 	if err != nil {
-		return nil, drained{}, cpuUse{}, fmt.Errorf("%s: %w", row, err)
+		return nil, drained{}, cpuUse{}, nil, fmt.Errorf("%s: %w", row, err)
 	}
-	return st, d, cpu(), nil
+	used, metric := cpu(), actions()
+	if !costed {
+		return st, d, used, nil, nil
+	}
+	cost, err := b.rowCost(ctx, row, queue, len(d.Runs), metric)
+	return st, d, used, cost, err
+}
+
+// rowCost is a row's cost per completion: the action metric's gain over
+// the row, and its histories read.
+func (b *bench) rowCost(ctx context.Context, row, queue string, completions int, metric map[string]float64) (*costResult, error) {
+	b.progress("%s: reading the histories", row)
+	hctx, cancel := context.WithTimeout(ctx, historyWait)
+	defer cancel()
+	cost, err := b.historyCost(hctx, queue, completions)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", row, err)
+	}
+	cost.Metric = perCompletion(metric, completions)
+	return cost, nil
 }
 
 // exited fails once one of ps has ended on its own.

@@ -5,10 +5,12 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -23,6 +25,9 @@ import (
 // temporalServer is the one server every row runs against.
 type temporalServer struct {
 	Address string
+	// MetricsURL is the server's Prometheus endpoint, where the bench
+	// reads its action metric; empty where it has none the bench knows.
+	MetricsURL string
 	// Describe says which server it is, for the table's header.
 	Describe string
 	// Version is the server's own, from GetSystemInfo, with the CLI's
@@ -53,6 +58,12 @@ func startTemporal(ctx context.Context, opts options, serverLog io.Writer) (*tem
 	// user's local server does; the file mode also keeps the state.
 	s := &temporalServer{Describe: "dev server (bin/temporal), in memory, activity eager execution on"}
 	dopts := devserver.Options{Log: serverLog, ExtraArgs: devserver.MakeRunArgs}
+	metricsPort, err := freePort()
+	if err != nil {
+		return nil, err
+	}
+	dopts.ExtraArgs = append(slices.Clone(dopts.ExtraArgs), "--metrics-port", strconv.Itoa(metricsPort))
+	s.MetricsURL = fmt.Sprintf("http://127.0.0.1:%d/metrics", metricsPort)
 	if opts.DBFile != "" {
 		if err := os.MkdirAll(filepath.Dir(opts.DBFile), 0o750); err != nil {
 			return nil, err
@@ -60,7 +71,7 @@ func startTemporal(ctx context.Context, opts options, serverLog io.Writer) (*tem
 		dopts.DBFilename = opts.DBFile
 		s.Describe = fmt.Sprintf("dev server (bin/temporal), SQLite file %s (journal_mode=wal, synchronous=normal, activity eager execution on)", opts.DBFile)
 		if opts.NoPragmas {
-			dopts.ExtraArgs = withoutPragmas(devserver.MakeRunArgs)
+			dopts.ExtraArgs = withoutPragmas(dopts.ExtraArgs)
 			s.Describe = fmt.Sprintf("dev server (bin/temporal), SQLite file %s (SQLite's default journal and sync, activity eager execution on)", opts.DBFile)
 		}
 	}
@@ -187,4 +198,15 @@ func machine() string {
 		}
 	}
 	return fmt.Sprintf("%s, %d cores (%s/%s)", model, runtime.NumCPU(), runtime.GOOS, runtime.GOARCH)
+}
+
+// freePort is a port nothing listens on now, for a server the bench starts
+// and must know the port of.
+func freePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer func() { _ = l.Close() }()
+	return l.Addr().(*net.TCPAddr).Port, nil
 }

@@ -90,8 +90,10 @@ func (b *bench) newStack(ctx context.Context, name string, webhooks int) (*stack
 }
 
 // startWorkers starts n worker processes one after the other, so that only
-// the first migrates the fresh database, and opens the store.
-func (s *stack) startWorkers(ctx context.Context, n int, digest bool) error {
+// the first migrates the fresh database, and opens the store. With digest
+// the cohort digest is on; throttled then also paces Slack as production
+// does.
+func (s *stack) startWorkers(ctx context.Context, n int, digest, throttled bool) error {
 	s.Digest = digest
 	if c := s.b.cluster; c != nil {
 		// On the cluster, the store is on its PostgreSQL, as compose has
@@ -116,14 +118,17 @@ func (s *stack) startWorkers(ctx context.Context, n int, digest bool) error {
 			"SENDGRID_API_URL="+s.SendGrid.URL(),
 			"EMAIL_FROM=certificates@coursehook.example",
 		)
-		if digest {
+		switch {
+		case digest && throttled:
 			// As in production: Slack's throttle, and the stand-in holds
 			// Slack's own limit (a second's burst of three) unless told.
 			env = append(env, "SLACK_DIGEST_WINDOW="+s.b.opts.DigestWindow.String(), "SLACK_MESSAGES_PER_SECOND=1")
 			if s.b.opts.SlackLimit == 0 {
 				s.Slack.SetRateLimit(3)
 			}
-		} else {
+		case digest:
+			env = append(env, "SLACK_DIGEST_WINDOW="+s.b.opts.DigestWindow.String())
+		default:
 			env = append(env, "SLACK_DIGEST_ENABLED=false")
 		}
 		p, _, err := startProcess(ctx, fmt.Sprintf("worker-%d", i+1), s.b.workerBin, s.Dir, env, workerStarting, startupTimeout)

@@ -45,16 +45,24 @@ func (c *cleanups) Close() {
 func slackCounts(s *slacktest.Server) map[string]int {
 	counts := map[string]int{}
 	for _, p := range s.Messages() {
-		var m struct {
-			EventPayload struct {
-				EventID string `json:"event_id"`
-			} `json:"event_payload"`
-		}
-		if p.Metadata != nil && json.Unmarshal(p.Metadata, &m) == nil {
-			counts[m.EventPayload.EventID]++
+		if id := slackEventID(p.Metadata); id != "" {
+			counts[id]++
 		}
 	}
 	return counts
+}
+
+// slackEventID is the event id a Slack message's metadata names, if any.
+func slackEventID(metadata json.RawMessage) string {
+	var m struct {
+		EventPayload struct {
+			EventID string `json:"event_id"`
+		} `json:"event_payload"`
+	}
+	if metadata == nil || json.Unmarshal(metadata, &m) != nil {
+		return ""
+	}
+	return m.EventPayload.EventID
 }
 
 // emailCounts counts the SendGrid stand-in's accepted messages by their
