@@ -1,21 +1,19 @@
 // Package certificate renders a one-page PDF certificate of course completion.
 //
-// Rendering is pure Go (fpdf with the embedded Go fonts), needs no files on
-// disk and is deterministic: the same Data always yields the same bytes, so a
-// retried activity produces an identical attachment.
+// Rendering is pure Go with the embedded Go fonts, needs no files on disk
+// and is deterministic: the same Data and renderer version always yield the
+// same bytes, so a retried activity produces an identical attachment. There
+// are two renderer versions, one layout: version 1 draws with fpdf and
+// version 2 with package pdfdoc, each behind the small canvas interface the
+// layout draws on.
 package certificate
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"strings"
 	"time"
 	"unicode"
-
-	"codeberg.org/go-pdf/fpdf"
-	"golang.org/x/image/font/gofont/gobold"
-	"golang.org/x/image/font/gofont/goregular"
 
 	"github.com/coursehook/coursehook/certificate/logo"
 	"github.com/coursehook/coursehook/event"
@@ -71,7 +69,7 @@ const (
 	// widest line reads as centred.
 	textW    = 237.0
 	textLeft = (pageW - textW) / 2
-	// ptPerMM converts font sizes, which fpdf takes in points, to the
+	// ptPerMM converts font sizes, which are in points, to the
 	// millimetres used for layout.
 	ptPerMM = 72 / 25.4
 	// footerBottom is where the lowest text ends. The footer sits at a
@@ -98,8 +96,6 @@ const (
 )
 
 const defaultHeading = "Certificate of Completion"
-
-const family = "go"
 
 // rgb is a colour as 0xRRGGBB, so the palette can be constants.
 type rgb uint32
@@ -152,10 +148,42 @@ func (b block) lineHeight() float64 {
 	return b.pt / ptPerMM * b.style.spacing
 }
 
-// Render returns the PDF bytes of d's certificate. The same Data always
-// yields identical bytes. It is safe for concurrent use.
+// Renderer versions. A certificate's bytes depend on the renderer that drew
+// it, and a certificate already sent must re-render byte for byte (its
+// verification page offers the very file that was emailed, and its SHA-256
+// names it), so a renderer, once used, never changes: a better one is a
+// new version, and each certificate is rendered by the version it was first
+// rendered with.
+const (
+	// Renderer1 draws with fpdf. Every certificate rendered before version
+	// 2 existed was drawn by it, so it stays as it was for them.
+	Renderer1 = 1
+	// Renderer2 draws the same layout with package pdfdoc, which parses the
+	// fonts once per process instead of once per document and embeds only
+	// the glyphs a certificate shows: several times faster, and smaller.
+	Renderer2 = 2
+	// CurrentRenderer is the version new certificates are rendered with.
+	CurrentRenderer = Renderer1
+)
+
+// ErrUnknownRenderer marks a renderer version this build does not have,
+// such as one recorded by a newer build; retrying cannot help.
+var ErrUnknownRenderer = errors.New("unknown certificate renderer version")
+
+// Render returns the PDF bytes of d's certificate drawn by CurrentRenderer.
+// The same Data always yields identical bytes. It is safe for concurrent
+// use. A certificate that must match one rendered earlier is rendered with
+// RenderVersion and the version recorded then.
 func Render(d Data) ([]byte, error) {
-	b, _, err := render(d)
+	return RenderVersion(CurrentRenderer, d)
+}
+
+// RenderVersion returns the PDF bytes of d's certificate drawn by renderer
+// version v (Renderer1, Renderer2), or an error wrapping ErrUnknownRenderer
+// for any other v. The same v and Data always yield identical bytes. It is
+// safe for concurrent use.
+func RenderVersion(v int, d Data) ([]byte, error) {
+	b, _, err := renderVersion(v, d)
 	return b, err
 }
 
@@ -165,9 +193,13 @@ type box struct {
 	what       string
 }
 
-// render is Render, also returning the box of everything it drew that must
-// not overlap anything else, so tests can check the layout at any length.
-func render(d Data) ([]byte, []box, error) {
+// renderVersion is RenderVersion, also returning the box of everything it
+// drew that must not overlap anything else, so tests can check the layout
+// at any length.
+func renderVersion(v int, d Data) ([]byte, []box, error) {
+	if v != Renderer1 && v != Renderer2 {
+		return nil, nil, fmt.Errorf("%w: %d", ErrUnknownRenderer, v)
+	}
 	name := clean(d.LearnerName)
 	title := clean(d.CourseTitle)
 	id := clean(d.CertificateID)
@@ -209,28 +241,25 @@ func render(d Data) ([]byte, []box, error) {
 		verify = &v
 	}
 
-	pdf := fpdf.NewCustom(&fpdf.InitType{OrientationStr: "L", UnitStr: "mm", SizeStr: "A4"})
-	pdf.SetCreationDate(completed)
-	pdf.SetModificationDate(completed)
-	pdf.SetCatalogSort(true)
-	pdf.SetTitle(heading, true)
-	pdf.SetCreator("coursehook", true)
-	// Layout guarantees everything fits, so a page break could only ever
-	// produce a stray second page.
-	pdf.SetAutoPageBreak(false, 0)
-	pdf.AddUTF8FontFromBytes(family, "", goregular.TTF)
-	pdf.AddUTF8FontFromBytes(family, "B", gobold.TTF)
-	if err := pdf.Error(); err != nil {
-		return nil, nil, fmt.Errorf("render certificate %s: load fonts: %w", id, err)
+	var (
+		c   canvas
+		err error
+	)
+	if v == Renderer1 {
+		c, err = newFPDFCanvas(heading, completed)
+	} else {
+		c, err = newDocCanvas(heading, completed)
 	}
-	pdf.AddPage()
+	if err != nil {
+		return nil, nil, fmt.Errorf("render certificate %s: %w", id, err)
+	}
 
-	// Every call below that sets a font writes to the page, so a
+	// Every call below that sets a font writes to a version 1 page, so a
 	// certificate without the optional parts must make exactly the calls it
 	// always made, in the same order: the golden test holds it to its old
 	// bytes.
-	drawFrame(pdf)
-	top, drawn := drawTop(pdf, heading, issuer, mark)
+	drawFrame(c)
+	top, drawn := drawTop(c, heading, issuer, mark)
 
 	// The footer sits at a fixed place near the bottom edge so certificates
 	// look alike; the middle block is centred in the space left between.
@@ -241,44 +270,41 @@ func render(d Data) ([]byte, []box, error) {
 	if !d.ValidUntil.IsZero() {
 		valid = "Valid until " + d.ValidUntil.UTC().Format("2 January 2006")
 	}
-	foot := fitFooter(pdf, "Completed on "+completed.Format("2 January 2006"), valid, id, verify, hasSignature)
+	foot := fitFooter(c, "Completed on "+completed.Format("2 January 2006"), valid, id, verify, hasSignature)
 	bottom := foot.dateY - 8
 	var sig signatureBlock
 	if hasSignature {
-		sig = fitSignature(pdf, signatory)
+		sig = fitSignature(c, signatory)
 		bottom = min(bottom, sig.top-6)
 	}
 	qrY := footerBottom - qrSide
 	if verify != nil {
 		bottom = min(bottom, qrY-6)
 	}
-	drawn = append(drawn, drawMiddle(pdf, name, title, top, bottom)...)
+	drawn = append(drawn, drawMiddle(c, name, title, top, bottom)...)
 
-	drawn = append(drawn, foot.draw(pdf)...)
+	drawn = append(drawn, foot.draw(c)...)
 	if hasSignature {
-		drawn = append(drawn, drawSignature(pdf, sig)...)
+		drawn = append(drawn, drawSignature(c, sig)...)
 	}
 	if verify != nil {
-		drawn = append(drawn, drawQR(pdf, verify.modules, textLeft+textW-qrSide, qrY, qrSide))
+		drawn = append(drawn, drawQR(c, verify.modules, textLeft+textW-qrSide, qrY, qrSide))
 	}
 
-	if err := pdf.Error(); err != nil {
+	b, err := c.finish()
+	if err != nil {
 		return nil, nil, fmt.Errorf("render certificate %s: %w", id, err)
 	}
-	var buf bytes.Buffer
-	if err := pdf.Output(&buf); err != nil {
-		return nil, nil, fmt.Errorf("render certificate %s: write pdf: %w", id, err)
-	}
-	return buf.Bytes(), drawn, nil
+	return b, drawn, nil
 }
 
 // drawTop draws the logo, the heading with its rule and the issuer, and
 // returns where the space below them starts.
-func drawTop(pdf *fpdf.Fpdf, heading, issuer string, mark *logo.Image) (float64, []box) {
+func drawTop(c canvas, heading, issuer string, mark *logo.Image) (float64, []box) {
 	var drawn []box
 	headingY := headingTop
 	if mark != nil {
-		logoBox := drawLogo(pdf, *mark)
+		logoBox := drawLogo(c, *mark)
 		drawn = append(drawn, logoBox)
 		headingY = logoBox.y + logoBox.h + 5
 	}
@@ -288,18 +314,18 @@ func drawTop(pdf *fpdf.Fpdf, heading, issuer string, mark *logo.Image) (float64,
 		// second line, rather than let it run off the page.
 		headingStyle = style{bold: true, maxPt: 34, wrapPt: 22, minPt: 16, maxLines: 2, spacing: 1.2, colour: navy}
 	}
-	headingBlock := fit(pdf, heading, headingStyle)
-	drawn = append(drawn, drawBlock(pdf, headingBlock, headingY, "heading"))
+	headingBlock := fit(c, heading, headingStyle)
+	drawn = append(drawn, drawBlock(c, headingBlock, headingY, "heading"))
 	ruleY := headingY + headingBlock.height() + 4
-	pdf.SetDrawColor(gold.parts())
-	pdf.SetLineWidth(0.6)
-	pdf.Line(pageW/2-35, ruleY, pageW/2+35, ruleY)
+	c.setDrawColor(gold)
+	c.setLineWidth(0.6)
+	c.line(pageW/2-35, ruleY, pageW/2+35, ruleY)
 	if issuer == "" {
 		return ruleY + 6, drawn
 	}
-	b := fit(pdf, "Issued by "+issuer,
+	b := fit(c, "Issued by "+issuer,
 		style{maxPt: 13, wrapPt: 11, minPt: 8, maxLines: 2, spacing: 1.25, colour: grey})
-	drawn = append(drawn, drawBlock(pdf, b, ruleY+3, "issuer"))
+	drawn = append(drawn, drawBlock(c, b, ruleY+3, "issuer"))
 	return ruleY + 3 + b.height() + 5, drawn
 }
 
@@ -312,7 +338,7 @@ type footer struct {
 
 // fitFooter fits the footer's text into the centre column, which narrows to
 // clear the signature block and the QR code in the corners.
-func fitFooter(pdf *fpdf.Fpdf, date, valid, id string, verify *verification, hasSignature bool) footer {
+func fitFooter(c canvas, date, valid, id string, verify *verification, hasSignature bool) footer {
 	var side float64
 	if hasSignature {
 		side = signatureW
@@ -325,17 +351,17 @@ func fitFooter(pdf *fpdf.Fpdf, date, valid, id string, verify *verification, has
 		x, w = textLeft+side+sideGap, textW-2*(side+sideGap)
 	}
 	var f footer
-	f.date = fitIn(pdf, date, fixed(false, 13, 1.25, ink), x, w)
-	f.id = fitIn(pdf, "Certificate ID: "+id,
+	f.date = fitIn(c, date, fixed(false, 13, 1.25, ink), x, w)
+	f.id = fitIn(c, "Certificate ID: "+id,
 		style{maxPt: 9, wrapPt: 9, minPt: 6, maxLines: 2, spacing: 1.3, colour: grey}, x, w)
 	f.idY = footerBottom - f.id.height()
 	f.codeY = f.idY
 	if verify != nil {
-		f.code = fitIn(pdf, "Verification code: "+verify.code,
+		f.code = fitIn(c, "Verification code: "+verify.code,
 			style{bold: true, maxPt: 10, wrapPt: 10, minPt: 7, maxLines: 1, spacing: 1.3, colour: ink}, x, w)
 		// An address shrinks on one line before it breaks, anywhere, since
 		// it has no spaces to break at.
-		f.where = fitIn(pdf, "Verify at "+verify.url,
+		f.where = fitIn(c, "Verify at "+verify.url,
 			style{maxPt: 9, wrapPt: 7, minPt: 6.5, maxLines: 2, spacing: 1.3, colour: grey}, x, w)
 		f.codeY = f.idY - 1 - f.where.height() - f.code.height()
 	}
@@ -343,39 +369,39 @@ func fitFooter(pdf *fpdf.Fpdf, date, valid, id string, verify *verification, has
 	if valid != "" {
 		// Only a certificate that expires fits (and so draws) this line:
 		// one that does not makes the calls it always made.
-		f.valid = fitIn(pdf, valid, style{bold: true, maxPt: 12, wrapPt: 12, minPt: 8, maxLines: 1, spacing: 1.25, colour: ink}, x, w)
+		f.valid = fitIn(c, valid, style{bold: true, maxPt: 12, wrapPt: 12, minPt: 8, maxLines: 1, spacing: 1.25, colour: ink}, x, w)
 		f.validY -= f.valid.height()
 	}
 	f.dateY = f.validY - f.date.height()
 	return f
 }
 
-func (f footer) draw(pdf *fpdf.Fpdf) []box {
-	drawn := []box{drawBlock(pdf, f.date, f.dateY, "date")}
+func (f footer) draw(c canvas) []box {
+	drawn := []box{drawBlock(c, f.date, f.dateY, "date")}
 	if len(f.valid.lines) > 0 {
-		drawn = append(drawn, drawBlock(pdf, f.valid, f.validY, "validity"))
+		drawn = append(drawn, drawBlock(c, f.valid, f.validY, "validity"))
 	}
 	if len(f.code.lines) > 0 {
 		drawn = append(drawn,
-			drawBlock(pdf, f.code, f.codeY, "verification code"),
-			drawBlock(pdf, f.where, f.codeY+f.code.height(), "verification address"))
+			drawBlock(c, f.code, f.codeY, "verification code"),
+			drawBlock(c, f.where, f.codeY+f.code.height(), "verification address"))
 	}
-	return append(drawn, drawBlock(pdf, f.id, f.idY, "certificate id"))
+	return append(drawn, drawBlock(c, f.id, f.idY, "certificate id"))
 }
 
 // drawMiddle fits the learner's name and the course title with their labels
 // and draws them centred between top and bottom.
-func drawMiddle(pdf *fpdf.Fpdf, name, title string, top, bottom float64) []box {
+func drawMiddle(c canvas, name, title string, top, bottom float64) []box {
 	label := fixed(false, 15, 1.25, grey)
 	nameStyle := style{bold: true, maxPt: 34, wrapPt: 24, minPt: 12, maxLines: 3, spacing: 1.25, colour: navy}
 	titleStyle := style{bold: true, maxPt: 22, wrapPt: 16, minPt: 10, maxLines: 5, spacing: 1.3, colour: ink}
 	middle := []block{
-		fit(pdf, "This certifies that", label),
+		fit(c, "This certifies that", label),
 		// Up to 200 characters fit on three lines at the smallest size.
-		fit(pdf, name, nameStyle),
-		fit(pdf, "has completed", label),
+		fit(c, name, nameStyle),
+		fit(c, "has completed", label),
 		// Up to 500 characters fit on five lines at the smallest size.
-		fit(pdf, title, titleStyle),
+		fit(c, title, titleStyle),
 	}
 	const gap = 4.0
 	total := func() float64 {
@@ -390,18 +416,18 @@ func drawMiddle(pdf *fpdf.Fpdf, name, title string, top, bottom float64) []box {
 	// time, down to the smallest, at which the longest of everything still
 	// fits (TestRenderEverythingAtItsLongestStaysOnPage).
 	caps := [...]struct{ name, title float64 }{{28, 19}, {24, 16}, {20, 14}, {16, 12}, {12, 10}}
-	for _, c := range caps {
+	for _, limit := range caps {
 		if total() <= bottom-top {
 			break
 		}
-		middle[1] = fit(pdf, name, capped(nameStyle, c.name))
-		middle[3] = fit(pdf, title, capped(titleStyle, c.title))
+		middle[1] = fit(c, name, capped(nameStyle, limit.name))
+		middle[3] = fit(c, title, capped(titleStyle, limit.title))
 	}
 	names := [...]string{"certifies that", "learner name", "has completed", "course title"}
 	drawn := make([]box, 0, len(middle))
 	y := top + (bottom-top-total())/2
 	for i, b := range middle {
-		drawn = append(drawn, drawBlock(pdf, b, y, names[i]))
+		drawn = append(drawn, drawBlock(c, b, y, names[i]))
 		y += b.height() + gap
 	}
 	return drawn
@@ -421,15 +447,13 @@ func pixels(mm float64) int {
 
 // drawLogo draws img centred in the logo box, as large as the box allows
 // with its aspect kept.
-func drawLogo(pdf *fpdf.Fpdf, img logo.Image) box {
+func drawLogo(c canvas, img logo.Image) box {
 	w, h := logoMaxW, logoMaxW*float64(img.Height)/float64(img.Width)
 	if h > logoMaxH {
 		w, h = logoMaxH*float64(img.Width)/float64(img.Height), logoMaxH
 	}
-	opts := fpdf.ImageOptions{ImageType: img.Type}
-	pdf.RegisterImageOptionsReader("logo", opts, bytes.NewReader(img.Data))
 	x := (pageW - w) / 2
-	pdf.ImageOptions("logo", x, logoTop, w, h, false, opts, 0, "")
+	c.image(img, x, logoTop, w, h)
 	return box{x, logoTop, w, h, "logo"}
 }
 
@@ -441,17 +465,17 @@ type signatureBlock struct {
 	nameY, roleY float64
 }
 
-func fitSignature(pdf *fpdf.Fpdf, s Signatory) signatureBlock {
+func fitSignature(c canvas, s Signatory) signatureBlock {
 	var b signatureBlock
 	b.roleY = footerBottom
 	if s.Role != "" {
-		b.role = fitIn(pdf, s.Role,
+		b.role = fitIn(c, s.Role,
 			style{maxPt: 10, wrapPt: 9, minPt: 7, maxLines: 2, spacing: 1.25, colour: grey}, textLeft, signatureW)
 		b.roleY -= b.role.height()
 	}
 	b.nameY = b.roleY
 	if s.Name != "" {
-		b.name = fitIn(pdf, s.Name,
+		b.name = fitIn(c, s.Name,
 			style{bold: true, maxPt: 12, wrapPt: 10, minPt: 8, maxLines: 2, spacing: 1.25, colour: ink}, textLeft, signatureW)
 		b.nameY -= b.name.height()
 	}
@@ -461,78 +485,74 @@ func fitSignature(pdf *fpdf.Fpdf, s Signatory) signatureBlock {
 	return b
 }
 
-func drawSignature(pdf *fpdf.Fpdf, b signatureBlock) []box {
-	pdf.SetDrawColor(ink.parts())
-	pdf.SetLineWidth(0.3)
-	pdf.Line(textLeft+4, b.lineY, textLeft+signatureW-4, b.lineY)
+func drawSignature(c canvas, b signatureBlock) []box {
+	c.setDrawColor(ink)
+	c.setLineWidth(0.3)
+	c.line(textLeft+4, b.lineY, textLeft+signatureW-4, b.lineY)
 	drawn := []box{{textLeft, b.top, signatureW, b.nameY - b.top, "signature line"}}
 	if len(b.name.lines) > 0 {
-		drawn = append(drawn, drawBlock(pdf, b.name, b.nameY, "signatory name"))
+		drawn = append(drawn, drawBlock(c, b.name, b.nameY, "signatory name"))
 	}
 	if len(b.role.lines) > 0 {
-		drawn = append(drawn, drawBlock(pdf, b.role, b.roleY, "signatory role"))
+		drawn = append(drawn, drawBlock(c, b.role, b.roleY, "signatory role"))
 	}
 	return drawn
 }
 
 // drawFrame draws a heavy outer border with a fine inner one, the classic
 // certificate look without needing any images.
-func drawFrame(pdf *fpdf.Fpdf) {
-	pdf.SetDrawColor(navy.parts())
-	pdf.SetLineWidth(1.5)
-	pdf.Rect(9, 9, pageW-18, pageH-18, "D")
-	pdf.SetDrawColor(gold.parts())
-	pdf.SetLineWidth(0.4)
-	pdf.Rect(13, 13, pageW-26, pageH-26, "D")
+func drawFrame(c canvas) {
+	c.setDrawColor(navy)
+	c.setLineWidth(1.5)
+	c.strokeRect(9, 9, pageW-18, pageH-18)
+	c.setDrawColor(gold)
+	c.setLineWidth(0.4)
+	c.strokeRect(13, 13, pageW-26, pageH-26)
 	// Small corner squares tie the two borders together.
-	pdf.SetFillColor(gold.parts())
-	for _, c := range [][2]float64{{13, 13}, {pageW - 13, 13}, {13, pageH - 13}, {pageW - 13, pageH - 13}} {
-		pdf.Rect(c[0]-1.5, c[1]-1.5, 3, 3, "F")
+	c.setFillColor(gold)
+	for _, at := range [][2]float64{{13, 13}, {pageW - 13, 13}, {13, pageH - 13}, {pageW - 13, pageH - 13}} {
+		c.fillRect(at[0]-1.5, at[1]-1.5, 3, 3)
 	}
 }
 
-func setFont(pdf *fpdf.Fpdf, s style, pt float64) {
-	fontStyle := ""
-	if s.bold {
-		fontStyle = "B"
-	}
-	pdf.SetFont(family, fontStyle, pt)
+func setFont(c canvas, s style, pt float64) {
+	c.setFont(s.bold, pt)
 }
 
 // fit fits text to the full text width; see fitIn.
-func fit(pdf *fpdf.Fpdf, text string, s style) block {
-	return fitIn(pdf, text, s, textLeft, textW)
+func fit(c canvas, text string, s style) block {
+	return fitIn(c, text, s, textLeft, textW)
 }
 
 // fitIn chooses the largest size at which text fits the column of width w
 // at x: first on one line down to wrapPt, then wrapped onto at most maxLines
 // down to minPt. Text that is still too long is cut with an ellipsis, so
 // nothing can ever run off the page.
-func fitIn(pdf *fpdf.Fpdf, text string, s style, x, w float64) block {
+func fitIn(c canvas, text string, s style, x, w float64) block {
 	const step = 0.5
 	for pt := s.maxPt; pt >= s.wrapPt; pt -= step {
-		setFont(pdf, s, pt)
-		if lines := pdf.SplitText(text, w); len(lines) == 1 {
+		setFont(c, s, pt)
+		if lines := c.splitText(text, w); len(lines) == 1 {
 			return block{lines: lines, pt: pt, style: s, x: x, w: w}
 		}
 	}
 	for pt := s.wrapPt; pt >= s.minPt; pt -= step {
-		setFont(pdf, s, pt)
-		if lines := pdf.SplitText(text, w); len(lines) <= s.maxLines {
+		setFont(c, s, pt)
+		if lines := c.splitText(text, w); len(lines) <= s.maxLines {
 			return block{lines: lines, pt: pt, style: s, x: x, w: w}
 		}
 	}
-	setFont(pdf, s, s.minPt)
-	lines := pdf.SplitText(text, w)
+	setFont(c, s, s.minPt)
+	lines := c.splitText(text, w)
 	if len(lines) <= s.maxLines {
 		return block{lines: lines, pt: s.minPt, style: s, x: x, w: w}
 	}
 	lines = lines[:s.maxLines]
 	last := []rune(strings.TrimSpace(lines[len(lines)-1]))
-	// SplitText keeps lines within w less the cell margins; keep the same
+	// splitText keeps lines within w less the cell margins; keep the same
 	// limit once the ellipsis is added.
-	limit := w - 2*pdf.GetCellMargin()
-	for len(last) > 0 && pdf.GetStringWidth(string(last)+"…") > limit {
+	limit := w - 2*c.cellMargin()
+	for len(last) > 0 && c.stringWidth(string(last)+"…") > limit {
 		last = last[:len(last)-1]
 	}
 	lines[len(lines)-1] = strings.TrimSpace(string(last)) + "…"
@@ -541,17 +561,16 @@ func fitIn(pdf *fpdf.Fpdf, text string, s style, x, w float64) block {
 
 // drawBlock draws b with its top at y and returns the box of its column
 // that it covers.
-func drawBlock(pdf *fpdf.Fpdf, b block, y float64, what string) box {
+func drawBlock(c canvas, b block, y float64, what string) box {
 	covered := box{b.x, y, b.w, b.height(), what}
 	if len(b.lines) == 0 {
 		return covered
 	}
-	setFont(pdf, b.style, b.pt)
-	pdf.SetTextColor(b.style.colour.parts())
+	setFont(c, b.style, b.pt)
+	c.setTextColor(b.style.colour)
 	lh := b.lineHeight()
 	for i, line := range b.lines {
-		pdf.SetXY(b.x, y+float64(i)*lh)
-		pdf.CellFormat(b.w, lh, line, "", 0, "C", false, 0, "")
+		c.centredText(b.x, y+float64(i)*lh, b.w, lh, line)
 	}
 	return covered
 }
@@ -559,8 +578,9 @@ func drawBlock(pdf *fpdf.Fpdf, b block, y float64, what string) box {
 // clean turns user text into something safe to draw verbatim: event.Clean
 // folds whitespace and drops invisible characters, exactly as validation saw
 // the value, and characters beyond the Basic Multilingual Plane become U+FFFD
-// because fpdf encodes text as UCS-2 and would corrupt them (or index past its
-// width table).
+// because fpdf (version 1) encodes text as UCS-2 and would corrupt them (or
+// index past its width table). Version 2 could draw them, but the Go fonts
+// have none, and both versions show the same text.
 func clean(s string) string {
 	return strings.Map(func(r rune) rune {
 		if r > 0xFFFF {

@@ -5,7 +5,6 @@ import (
 	"net/url"
 	"strings"
 
-	"codeberg.org/go-pdf/fpdf"
 	"github.com/skip2/go-qrcode"
 )
 
@@ -65,28 +64,24 @@ func checkVerification(v Verification) (verification, error) {
 // dark modules in a row. A single fill leaves no hairline seams between
 // neighbouring modules when a reader anti-aliases, as separate fills would,
 // and vector squares stay sharp at any zoom.
-func drawQR(pdf *fpdf.Fpdf, modules [][]bool, x, y, side float64) box {
+func drawQR(c canvas, modules [][]bool, x, y, side float64) box {
 	m := side / float64(len(modules))
-	pdf.SetFillColor(ink.parts())
+	c.setFillColor(ink)
 	for r, row := range modules {
 		top, bottom := y+float64(r)*m, y+float64(r+1)*m
-		for c := 0; c < len(row); {
-			if !row[c] {
-				c++
+		for col := 0; col < len(row); {
+			if !row[col] {
+				col++
 				continue
 			}
-			start := c
-			for c < len(row) && row[c] {
-				c++
+			start := col
+			for col < len(row) && row[col] {
+				col++
 			}
-			left, right := x+float64(start)*m, x+float64(c)*m
-			pdf.MoveTo(left, top)
-			pdf.LineTo(right, top)
-			pdf.LineTo(right, bottom)
-			pdf.LineTo(left, bottom)
-			pdf.ClosePath()
+			left, right := x+float64(start)*m, x+float64(col)*m
+			c.pathRect(left, top, right, bottom)
 		}
 	}
-	pdf.DrawPath("F")
+	c.fillPath()
 	return box{x, y, side, side, "QR code"}
 }
