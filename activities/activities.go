@@ -18,6 +18,7 @@ import (
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/temporal"
 
+	"github.com/coursehook/coursehook/certificate"
 	"github.com/coursehook/coursehook/channel"
 	"github.com/coursehook/coursehook/courses"
 	"github.com/coursehook/coursehook/deadletter"
@@ -32,6 +33,7 @@ import (
 type Store interface {
 	Insert(ctx context.Context, c store.Completion, status store.Status) (store.Record, bool, error)
 	RecordOutcome(ctx context.Context, o store.Outcome) error
+	KeepReceipt(ctx context.Context, eventID, channel string, r workflows.Receipt, expect []string) (bool, error)
 	Get(ctx context.Context, eventID string) (store.Record, error)
 	InsertResend(ctx context.Context, r store.Resend) (store.Resend, bool, error)
 	FinishResend(ctx context.Context, r store.Resend) error
@@ -66,6 +68,10 @@ type Activities struct {
 	// DeadLetters is DEAD_LETTER_DIR, where KeepDeadLetter puts the body of
 	// an event the database refused for good.
 	DeadLetters deadletter.Dir
+	// Renderer is the certificate renderer version recorded with each new
+	// completion; zero means certificate.CurrentRenderer. A row keeps the
+	// version it was first recorded with.
+	Renderer int
 
 	blockedLog onceAMinute
 }
@@ -128,6 +134,9 @@ func (a *Activities) insert(ctx context.Context, in workflows.RecordInput, statu
 	if a.Verifier != nil && status == store.StatusRecorded {
 		c.VerificationCode = a.Verifier.Keys.Code(e.ID)
 	}
+	if status == store.StatusRecorded {
+		c.Renderer = cmp.Or(a.Renderer, certificate.CurrentRenderer)
+	}
 	rec, created, err := a.Store.Insert(ctx, c, status)
 	if err != nil {
 		return workflows.RecordResult{}, a.recordFailure(ctx, fmt.Errorf("record event %s: %w", e.ID, err))
@@ -142,6 +151,7 @@ func (a *Activities) insert(ctx context.Context, in workflows.RecordInput, statu
 		AlreadyCompleted: rec.Status == store.StatusCompleted,
 		Receipts:         rec.Receipts,
 		VerificationCode: rec.VerificationCode,
+		Renderer:         rec.Renderer,
 	}
 	if status == store.StatusRecorded {
 		if a.Routes != nil {

@@ -17,33 +17,54 @@ import (
 // names. A retry first asks the channel for the delivery an earlier attempt
 // may have made before its answer was lost, to a worker crash or a timeout,
 // and returns that receipt rather than send twice.
-func (a *Activities) Deliver(ctx context.Context, in workflows.DeliverInput) (workflows.Receipt, error) {
+func (a *Activities) Deliver(ctx context.Context, in workflows.DeliverInput) (workflows.DeliverResult, error) {
 	ch := a.channel(in.Channel)
 	if ch == nil {
 		// A worker without the channel the record step named: another
 		// worker of the deployment, newer or older, may have it.
-		return workflows.Receipt{}, temporal.NewApplicationError("this worker has no channel "+in.Channel, channel.RetryableType(in.Channel))
+		return workflows.DeliverResult{}, temporal.NewApplicationError("this worker has no channel "+in.Channel, channel.RetryableType(in.Channel))
 	}
 	n, spec := in.Notice, ch.Spec()
 	find := func(since time.Time) (workflows.Receipt, bool, error) { return ch.Find(ctx, n, since) }
 	if r, found, err := a.deliveredBefore(ctx, spec, n.Event.ID, find); found || err != nil {
-		if found && spec.Name == workflows.StepNameEmail {
+		if err != nil {
+			return workflows.DeliverResult{}, err
+		}
+		if spec.Name == workflows.StepNameEmail {
 			a.emailSent(ctx, n, r)
 		}
-		return r, err
+		return a.keep(ctx, in, r), nil
 	}
 	start := time.Now()
 	r, err := ch.Send(ctx, n)
 	a.Metrics.ProviderCall(spec.Provider, time.Since(start), err)
 	if err != nil {
-		return workflows.Receipt{}, a.counted(spec.Name, failure(spec, n.Event.ID, err))
+		return workflows.DeliverResult{}, a.counted(spec.Name, failure(spec, n.Event.ID, err))
 	}
 	a.Metrics.Notice(spec.Name, metrics.Sent)
 	if spec.Name == workflows.StepNameEmail {
 		a.emailSent(ctx, n, r)
 	}
 	activity.GetLogger(ctx).Info(spec.Name+" notice delivered", "eventId", n.Event.ID, "receipt", r.String())
-	return r, nil
+	return a.keep(ctx, in, r), nil
+}
+
+// keep stores the receipt in the event's row when the run asks for it
+// (in.Expect), and says whether that completed the row. The notice has
+// gone: a database that fails now must not fail it, or a retry would
+// look for it again at the provider for nothing. The run then records the
+// outcome itself, with the receipt, as runs before the lean change do.
+func (a *Activities) keep(ctx context.Context, in workflows.DeliverInput, r workflows.Receipt) workflows.DeliverResult {
+	if len(in.Expect) == 0 || in.Notice.ResendID != "" {
+		return workflows.DeliverResult{Receipt: r}
+	}
+	completed, err := a.Store.KeepReceipt(ctx, in.Notice.Event.ID, in.Channel, r, in.Expect)
+	if err != nil {
+		activity.GetLogger(ctx).Warn("the receipt was not kept with the row; the workflow records it with the outcome",
+			"eventId", in.Notice.Event.ID, "channel", in.Channel, "error", err)
+		return workflows.DeliverResult{Receipt: r}
+	}
+	return workflows.DeliverResult{Receipt: r, Completed: completed}
 }
 
 // PostSlackNotice is the Slack notice of the workflows from before the

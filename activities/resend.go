@@ -29,7 +29,7 @@ func (a *Activities) LoadEvent(ctx context.Context, in workflows.LoadInput) (wor
 		Receipts: rec.Receipts,
 	}
 	loaded.Revoked = rec.Revoked()
-	loaded.To, loaded.ExpiresAt = rec.CorrectedEmail, rec.ExpiresAt
+	loaded.To, loaded.ExpiresAt, loaded.Renderer = rec.CorrectedEmail, rec.ExpiresAt, rec.Renderer
 	if loaded.VerificationCode, err = a.verificationCode(ctx, rec); err != nil {
 		return workflows.LoadedEvent{}, a.recordFailure(ctx, fmt.Errorf("load event %s: %w", in.EventID, err))
 	}

@@ -86,7 +86,7 @@ func (a *Activities) CertificateNotice(ctx context.Context, in workflows.Certifi
 		return workflows.CertificateNoticeResult{}, a.recordFailure(ctx, fmt.Errorf("%w: %w", store.ErrInvalid, err))
 	}
 	n := workflows.NoticeInput{Event: ev.Brief(), ReceivedAt: rec.ReceivedAt, Route: &route, VerificationCode: rec.VerificationCode,
-		To: rec.CorrectedEmail, ExpiresAt: rec.ExpiresAt, Kind: in.Notice}
+		To: rec.CorrectedEmail, ExpiresAt: rec.ExpiresAt, Kind: in.Notice, Renderer: rec.Renderer}
 	spec := ch.Spec()
 	start := time.Now()
 	r, err := ch.Send(ctx, n)

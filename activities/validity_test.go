@@ -13,6 +13,7 @@ import (
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/testsuite"
 
+	"github.com/coursehook/coursehook/certificate"
 	"github.com/coursehook/coursehook/channel"
 	"github.com/coursehook/coursehook/courses"
 	"github.com/coursehook/coursehook/store"
@@ -208,6 +209,35 @@ func TestANoticeIsSentOnce(t *testing.T) {
 	require.Equal(t, "email", notices[0].Channel)
 }
 
+// TestTheRowKeepsItsRenderer: the record step stores the worker's
+// renderer version with a new row and hands it to the notices; a row
+// recorded earlier by another version keeps its own, and its reminders
+// and resends draw with it.
+func TestTheRowKeepsItsRenderer(t *testing.T) {
+	f := newValidityFixture(t)
+	res := f.record(t, "e-new", "c-yearly", "ada@example.org", time.Now(), false)
+	require.Equal(t, certificate.CurrentRenderer, res.Renderer)
+	rec, err := f.st.Get(t.Context(), "e-new")
+	require.NoError(t, err)
+	require.Equal(t, certificate.CurrentRenderer, rec.Renderer)
+
+	// A row from before version 2, as an older worker left it.
+	f.a.Renderer = certificate.Renderer1
+	res = f.record(t, "e-old", "c-yearly", "bob@example.org", time.Now(), false)
+	require.Equal(t, certificate.Renderer1, res.Renderer)
+	f.a.Renderer = 0
+	again := f.record(t, "e-old", "c-yearly", "bob@example.org", time.Now(), false)
+	require.Equal(t, certificate.Renderer1, again.Renderer, "a retry by this worker keeps the row's version")
+
+	f.notice(t, workflows.CertificateNoticeInput{EventID: "e-old", Notice: "reminder-30d", ExpiresAt: res.ExpiresAt})
+	require.Equal(t, certificate.Renderer1, f.email.sent[0].Renderer, "the reminder is the row's")
+	v, err := f.env.ExecuteActivity(workflows.ActivityLoadEvent, workflows.LoadInput{EventID: "e-old"})
+	require.NoError(t, err)
+	var loaded workflows.LoadedEvent
+	require.NoError(t, v.Get(&loaded))
+	require.Equal(t, certificate.Renderer1, loaded.Renderer, "a resend is the row's")
+}
+
 func TestARevokedCertificateGetsNothing(t *testing.T) {
 	f := newValidityFixture(t)
 	f.record(t, "e1", "c-yearly", "ada@example.org", time.Now(), false)
@@ -236,4 +266,45 @@ func TestTheExpiryGoesThroughTheCoursesDigest(t *testing.T) {
 	require.NoError(t, err)
 	require.NoError(t, v.Get(&plan))
 	require.Equal(t, "slack is off for this course (COURSES_FILE)", plan.Skipped)
+}
+
+// TestDeliverKeepsItsReceipt: in a lean run each Deliver keeps its receipt
+// in the row and the last one completes it; a resend's never does, and a
+// database that fails after the send costs the notice nothing: the run
+// records the outcome itself.
+func TestDeliverKeepsItsReceipt(t *testing.T) {
+	f := newValidityFixture(t)
+	f.record(t, "e1", "c-yearly", "ada@example.org", time.Now(), false)
+	deliver := func(channel, resendID string) workflows.DeliverResult {
+		t.Helper()
+		in := workflows.DeliverInput{Channel: channel, Notice: workflows.NoticeInput{ResendID: resendID}, Expect: []string{"slack", "email"}}
+		in.Notice.Event.ID = "e1"
+		v, err := f.env.ExecuteActivity(workflows.ActivityDeliver, in)
+		require.NoError(t, err)
+		var r workflows.DeliverResult
+		require.NoError(t, v.Get(&r))
+		return r
+	}
+	require.False(t, deliver("slack", "").Completed)
+	rec, err := f.st.Get(t.Context(), "e1")
+	require.NoError(t, err)
+	require.Equal(t, store.StatusRecorded, rec.Status)
+	require.Equal(t, "slack-", rec.Receipts["slack"].ID)
+
+	require.False(t, deliver("email", "r-1").Completed, "a resend keeps nothing")
+	rec, err = f.st.Get(t.Context(), "e1")
+	require.NoError(t, err)
+	require.NotContains(t, rec.Receipts, "email")
+
+	r := deliver("email", "")
+	require.True(t, r.Completed)
+	require.Equal(t, "email-", r.ID)
+	rec, err = f.st.Get(t.Context(), "e1")
+	require.NoError(t, err)
+	require.Equal(t, store.StatusCompleted, rec.Status)
+
+	require.NoError(t, f.st.Close())
+	r = deliver("email", "")
+	require.False(t, r.Completed, "the database is gone: the run records the outcome")
+	require.Equal(t, "email-", r.ID, "the notice went all the same")
 }

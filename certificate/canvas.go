@@ -1,7 +1,5 @@
 package certificate
 
-import "github.com/coursehook/coursehook/certificate/logo"
-
 // canvas is what the layout draws on, in millimetres from the page's
 // top-left corner. Each renderer version implements it, so both draw one
 // layout: a version 2 certificate looks as its version 1 did, line breaks
@@ -32,7 +30,8 @@ type canvas interface {
 	fillPath()
 	// centredText draws text centred in the w×h cell at (x, y).
 	centredText(x, y, w, h float64, text string)
-	image(img logo.Image, x, y, w, h float64)
+	// image draws the logo into the w×h box at (x, y).
+	image(l *preparedLogo, x, y, w, h float64)
 
 	// finish returns the PDF, or the first error met while drawing.
 	finish() ([]byte, error)

@@ -163,7 +163,7 @@ const (
 	// the glyphs a certificate shows: several times faster, and smaller.
 	Renderer2 = 2
 	// CurrentRenderer is the version new certificates are rendered with.
-	CurrentRenderer = Renderer1
+	CurrentRenderer = Renderer2
 )
 
 // ErrUnknownRenderer marks a renderer version this build does not have,
@@ -224,13 +224,13 @@ func renderVersion(v int, d Data) ([]byte, []box, error) {
 	}
 	issuer := clean(d.Issuer)
 	signatory := Signatory{Name: clean(d.Signatory.Name), Role: clean(d.Signatory.Role)}
-	var mark *logo.Image
+	var mark *preparedLogo
 	if len(d.Logo) > 0 {
-		img, err := logo.Prepare(d.Logo, pixels(logoMaxW), pixels(logoMaxH))
+		var err error
+		mark, err = logos.get(d.Logo, pixels(logoMaxW), pixels(logoMaxH))
 		if err != nil {
 			return nil, nil, fmt.Errorf("%w: %v", ErrInvalidData, err)
 		}
-		mark = &img
 	}
 	var verify *verification
 	if d.Verification != nil {
@@ -300,11 +300,11 @@ func renderVersion(v int, d Data) ([]byte, []box, error) {
 
 // drawTop draws the logo, the heading with its rule and the issuer, and
 // returns where the space below them starts.
-func drawTop(c canvas, heading, issuer string, mark *logo.Image) (float64, []box) {
+func drawTop(c canvas, heading, issuer string, mark *preparedLogo) (float64, []box) {
 	var drawn []box
 	headingY := headingTop
 	if mark != nil {
-		logoBox := drawLogo(c, *mark)
+		logoBox := drawLogo(c, mark)
 		drawn = append(drawn, logoBox)
 		headingY = logoBox.y + logoBox.h + 5
 	}
@@ -445,15 +445,16 @@ func pixels(mm float64) int {
 	return int(mm / 25.4 * logoDPI)
 }
 
-// drawLogo draws img centred in the logo box, as large as the box allows
+// drawLogo draws l centred in the logo box, as large as the box allows
 // with its aspect kept.
-func drawLogo(c canvas, img logo.Image) box {
+func drawLogo(c canvas, l *preparedLogo) box {
+	img := l.image
 	w, h := logoMaxW, logoMaxW*float64(img.Height)/float64(img.Width)
 	if h > logoMaxH {
 		w, h = logoMaxH*float64(img.Width)/float64(img.Height), logoMaxH
 	}
 	x := (pageW - w) / 2
-	c.image(img, x, logoTop, w, h)
+	c.image(l, x, logoTop, w, h)
 	return box{x, logoTop, w, h, "logo"}
 }
 

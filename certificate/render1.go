@@ -8,8 +8,6 @@ import (
 	"codeberg.org/go-pdf/fpdf"
 	"golang.org/x/image/font/gofont/gobold"
 	"golang.org/x/image/font/gofont/goregular"
-
-	"github.com/coursehook/coursehook/certificate/logo"
 )
 
 const family = "go"
@@ -72,9 +70,10 @@ func (c *fpdfCanvas) centredText(x, y, w, h float64, text string) {
 	c.pdf.CellFormat(w, h, text, "", 0, "C", false, 0, "")
 }
 
-func (c *fpdfCanvas) image(img logo.Image, x, y, w, h float64) {
-	opts := fpdf.ImageOptions{ImageType: img.Type}
-	c.pdf.RegisterImageOptionsReader("logo", opts, bytes.NewReader(img.Data))
+func (c *fpdfCanvas) image(l *preparedLogo, x, y, w, h float64) {
+	opts := fpdf.ImageOptions{ImageType: l.image.Type}
+	// fpdf only reads the shared bytes.
+	c.pdf.RegisterImageOptionsReader("logo", opts, bytes.NewReader(l.image.Data))
 	c.pdf.ImageOptions("logo", x, y, w, h, false, opts, 0, "")
 }
 

@@ -11,7 +11,6 @@ import (
 	"golang.org/x/image/font/gofont/gobold"
 	"golang.org/x/image/font/gofont/goregular"
 
-	"github.com/coursehook/coursehook/certificate/logo"
 	"github.com/coursehook/coursehook/certificate/pdfdoc"
 )
 
@@ -138,8 +137,15 @@ func (c *docCanvas) centredText(x, y, w, h float64, text string) {
 	c.doc.Text(x+dx, y+0.5*h+0.3*size, text)
 }
 
-func (c *docCanvas) image(img logo.Image, x, y, w, h float64) {
-	c.doc.Image(img.Data, x, y, w, h)
+func (c *docCanvas) image(l *preparedLogo, x, y, w, h float64) {
+	img, err := l.embedded()
+	if err != nil {
+		// Parsing the file again fails the document with the same error,
+		// as drawing it did before logos were kept parsed.
+		c.doc.Image(l.image.Data, x, y, w, h)
+		return
+	}
+	c.doc.DrawImage(img, x, y, w, h)
 }
 
 func (c *docCanvas) finish() ([]byte, error) { return c.doc.Bytes() }

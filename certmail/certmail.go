@@ -23,8 +23,10 @@ import (
 
 // Channel emails each learner their certificate.
 type Channel struct {
-	Mail   mail.Sender
-	Render func(certificate.Data) ([]byte, error)
+	Mail mail.Sender
+	// Render draws a certificate with a renderer version
+	// (certificate.RenderVersion).
+	Render func(version int, d certificate.Data) ([]byte, error)
 	// ReadFile reads a course's certificate logo; nil means os.ReadFile.
 	ReadFile func(name string) ([]byte, error)
 	// PublicBaseURL, with verification on (the notice carries a code),
@@ -114,7 +116,11 @@ func (c Channel) message(in workflows.NoticeInput) (mail.Message, string, error)
 		return mail.Message{}, "", err
 	}
 	msg.LinkedInURL = addToLinkedIn(in.Route, e, completed, in.ExpiresAt, v, c.IssuerName)
-	pdf, err := c.Render(data)
+	// An input from before renderer versions belongs to a row drawn by
+	// version 1. A version this build lacks (a newer worker recorded the
+	// row, then was rolled back) fails like any error: retried, so a
+	// worker that has it can take it.
+	pdf, err := c.Render(cmp.Or(in.Renderer, certificate.Renderer1), data)
 	if errors.Is(err, certificate.ErrInvalidData) {
 		return mail.Message{}, "", &channel.Failure{Permanent: true, Type: workflows.ErrCertificate,
 			Message: fmt.Sprintf("render certificate for %s: %v", e.ID, err), Err: err}

@@ -2,6 +2,8 @@ package certmail
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"html"
 	"net/url"
 	"testing"
@@ -26,10 +28,14 @@ func (s *sentMail) Send(_ context.Context, m mail.Message) (mail.Receipt, error)
 }
 
 // renderData records what the certificate was rendered from.
-type renderData struct{ data []certificate.Data }
+type renderData struct {
+	data     []certificate.Data
+	versions []int
+}
 
-func (r *renderData) render(d certificate.Data) ([]byte, error) {
+func (r *renderData) render(version int, d certificate.Data) ([]byte, error) {
 	r.data = append(r.data, d)
+	r.versions = append(r.versions, version)
 	return []byte("%PDF-1.4 stand-in"), nil
 }
 
@@ -122,6 +128,31 @@ func TestSendAddToLinkedIn(t *testing.T) {
 			require.Equal(t, v.URL, u.Query().Get("certUrl"), "the page the QR code holds")
 			require.Equal(t, v.Code, u.Query().Get("certId"))
 		})
+	}
+}
+
+// TestSendDrawsWithTheRowsRenderer: the certificate is drawn by the
+// renderer version the row records, and an input from before versions by
+// version 1, which drew every certificate then; the receipt's SHA-256 is
+// that file's.
+func TestSendDrawsWithTheRowsRenderer(t *testing.T) {
+	for _, tt := range []struct{ given, want int }{{0, certificate.Renderer1}, {1, certificate.Renderer1}, {2, certificate.Renderer2}} {
+		sent := &sentMail{}
+		ch := Channel{Mail: sent, Render: certificate.RenderVersion, PublicBaseURL: baseURL}
+		in := input()
+		in.Renderer = tt.given
+		r, err := ch.Send(t.Context(), in)
+		require.NoError(t, err)
+		require.Len(t, sent.msgs, 1)
+
+		data, err := certificate.ForEvent(in.Event, in.ReceivedAt, in.Route, nil,
+			&certificate.Verification{Code: code, URL: verify.PageURL(baseURL, code)}, time.Time{})
+		require.NoError(t, err)
+		want, err := certificate.RenderVersion(tt.want, data)
+		require.NoError(t, err)
+		require.Equal(t, want, sent.msgs[0].Certificate, "renderer %d", tt.given)
+		sum := sha256.Sum256(want)
+		require.Equal(t, hex.EncodeToString(sum[:]), r.SHA256)
 	}
 }
 

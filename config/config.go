@@ -51,6 +51,11 @@ type Config struct {
 	// round trip less per event, and no folding of cohorts.
 	DigestOff       bool
 	EmailsPerSecond float64
+	// CertificateRenderer (CERTIFICATE_RENDERER) is the renderer version
+	// recorded with new completions, 0 for the current one; each row keeps
+	// its own. 1 pins new certificates to the renderer of releases before
+	// versions, while such workers still run beside newer ones.
+	CertificateRenderer int
 	// WebhookOutPerSecond caps the onward webhooks to each destination
 	// host, per worker; WebhookOutAllowPrivate lets them reach private,
 	// loopback and link-local addresses (a local receiver).
@@ -205,6 +210,11 @@ const (
 	DefaultDigestWindow    = time.Minute
 	// MaxDigestWindow bounds how long a completion may wait for its digest.
 	MaxDigestWindow = 24 * time.Hour
+	// CertificateRenderers is the newest certificate renderer version,
+	// certificate.CurrentRenderer, named here so the webhook server, which
+	// reads this package too, does not link the renderers
+	// (TestTheRendererVersionsAgree holds the two together).
+	CertificateRenderers = 2
 	// DefaultEmailsPerSecond caps certificate emails across the deployment,
 	// under SendGrid's per-account rate limit.
 	DefaultEmailsPerSecond = 10
@@ -358,6 +368,10 @@ func (r *reader) worker(c *Config) {
 		r.fail("SLACK_DIGEST_WINDOW", "is %s; at most %s is accepted", c.DigestWindow, MaxDigestWindow)
 	}
 	c.EmailsPerSecond = r.positiveFloat("SENDGRID_EMAILS_PER_SECOND", DefaultEmailsPerSecond)
+	c.CertificateRenderer = int(r.positiveInt("CERTIFICATE_RENDERER", 0))
+	if c.CertificateRenderer > CertificateRenderers {
+		r.fail("CERTIFICATE_RENDERER", "is %d; this release has renderer versions 1 to %d", c.CertificateRenderer, CertificateRenderers)
+	}
 	c.WebhookOutPerSecond = r.positiveFloat("WEBHOOK_OUT_PER_SECOND", DefaultWebhookOutPerSecond)
 	c.WebhookOutAllowPrivate = r.boolean("WEBHOOK_OUT_ALLOW_PRIVATE", false)
 	c.SendGridAPIKey = r.str("SENDGRID_API_KEY", "")

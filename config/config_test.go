@@ -66,6 +66,13 @@ func TestDefaults(t *testing.T) {
 	require.Equal(t, time.Minute, c.DigestWindow)
 	require.False(t, c.DigestOff, "the cohort digest is on")
 	require.Equal(t, 10.0, c.EmailsPerSecond)
+	require.Zero(t, c.CertificateRenderer, "the newest renderer")
+}
+
+func TestCertificateRendererCanBePinned(t *testing.T) {
+	c, err := Load(env(map[string]string{"CERTIFICATE_RENDERER": "1"}), Worker)
+	require.NoError(t, err)
+	require.Equal(t, 1, c.CertificateRenderer)
 }
 
 func TestDigestCanBeTurnedOff(t *testing.T) {
@@ -113,6 +120,8 @@ func TestInvalidValuesNameTheVariable(t *testing.T) {
 		"SENDGRID_EVENTS_WAIT":           {"SENDGRID_EVENTS_WAIT": "1m"},
 		"SENDGRID_TRACK_ENGAGEMENT":      {"SENDGRID_TRACK_ENGAGEMENT": "maybe"},
 		"SENDGRID_EVENTS_MAX_BODY_BYTES": {"SENDGRID_EVENTS_MAX_BODY_BYTES": "0"},
+		"CERTIFICATE_RENDERER":           {"CERTIFICATE_RENDERER": "3"},
+		"CERTIFICATE_RENDERER ":          {"CERTIFICATE_RENDERER": "0"},
 	}
 	for name, vars := range cases {
 		t.Run(name, func(t *testing.T) {

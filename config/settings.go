@@ -131,6 +131,8 @@ func Settings() []Setting {
 			Meaning: "how long a retried certificate email waits for SendGrid's report of an earlier attempt's send before sending again, at most `20s`; `0` looks once without waiting. Only where delivery events have arrived in the last day"},
 		{Names: []string{"SENDGRID_EMAILS_PER_SECOND"}, Label: "", Default: "`10`", Readers: "worker",
 			Meaning: "cap on certificate emails per second, across every worker, under SendGrid's per-account rate limit"},
+		{Names: []string{"CERTIFICATE_RENDERER"}, Label: "", Default: "(unset: the newest, `2`)", Readers: "worker",
+			Meaning: "the certificate renderer version recorded with each new completion; a certificate is always drawn again with its own. `1` keeps new certificates on the renderer of releases before versions while workers of such a release still run beside this one (README, \"Certificate renderer versions\")"},
 		{Names: []string{"WEBHOOK_OUT_PER_SECOND"}, Label: "", Default: "`10`", Readers: "worker",
 			Meaning: "cap on onward webhooks per second to each destination host, per worker"},
 		{Names: []string{"WEBHOOK_OUT_ALLOW_PRIVATE"}, Label: "", Default: "`false` (`true` under `make run`)", Readers: "worker",

@@ -373,6 +373,7 @@ func testMigrationKeepsOlderRows(t *testing.T, url string) {
 		require.Empty(t, rec.VerificationCode)
 		require.False(t, rec.Revoked())
 		require.Empty(t, rec.RevocationReason)
+		require.Equal(t, 1, rec.Renderer, "every certificate before renderer versions was drawn by version 1")
 	}
 	code, err := s.SetVerificationCode(t.Context(), "v4-a", codeA)
 	require.NoError(t, err)

@@ -66,7 +66,7 @@ const listColumns = `
 	route, announcement, previous_event_id,
 	verification_code, revoked_at, revocation_reason,
 	delivery, delivery_at, delivery_reason, corrected_email,
-	expires_at, superseded_by`
+	expires_at, superseded_by, renderer`
 
 // List returns the completions f selects, ordered by completion time and
 // then event id, without their raw payloads (Get has them). The order is a
@@ -95,7 +95,7 @@ func (s *Store) List(ctx context.Context, f Filter) ([]Record, error) {
 			&r.Route, &old.announcement, &r.PreviousEventID,
 			&r.VerificationCode, timeScanner{&r.RevokedAt}, &r.RevocationReason,
 			&r.Delivery, timeScanner{&r.DeliveryAt}, &r.DeliveryReason, &r.CorrectedEmail,
-			timeScanner{&r.ExpiresAt}, &r.SupersededBy,
+			timeScanner{&r.ExpiresAt}, &r.SupersededBy, &r.Renderer,
 		); err != nil {
 			return nil, fmt.Errorf("list completions: %w", err)
 		}

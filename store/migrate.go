@@ -270,6 +270,15 @@ func migrations() []migration {
 				PRIMARY KEY (event_id, notice)
 			)`,
 		}},
+		// The certificate renderer version each row's PDF is drawn with
+		// (certificate.RenderVersion), so the verification page and a
+		// resend draw the file that was emailed. Every row before this
+		// version was drawn by version 1, and so is every row an older
+		// worker inserts during an upgrade, since it names no version: the
+		// default says both.
+		{version: 12, stmts: []string{
+			`ALTER TABLE completions ADD COLUMN renderer INTEGER NOT NULL DEFAULT 1`,
+		}},
 	}
 }
 

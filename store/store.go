@@ -77,6 +77,11 @@ type Completion struct {
 	// inserted and never changed by a later edit of COURSES_FILE. Zero
 	// means it never expires.
 	ExpiresAt time.Time
+	// Renderer is the certificate renderer version the event's PDF is
+	// drawn with, fixed by the first insert like Route: a certificate
+	// once emailed is drawn again byte for byte. Zero inserts version 1,
+	// what rows from before versions hold.
+	Renderer int
 }
 
 // Record is a stored row. Its times are in UTC with microsecond precision,
@@ -306,8 +311,8 @@ const insertQuery = `INSERT INTO completions (
 	learner_email, first_name, last_name, learner_id, external_customer_id,
 	company_id, course_id, course_title,
 	completed_at, received_at, payload, recorded_at, updated_at,
-	route, previous_event_id, verification_code, learner_key, expires_at
-) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+	route, previous_event_id, verification_code, learner_key, expires_at, renderer
+) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 ON CONFLICT (event_id) DO NOTHING`
 
 // previousQuery finds the learner's latest other completion of the course
@@ -348,6 +353,10 @@ func (s *Store) Insert(ctx context.Context, c Completion, status Status) (rec Re
 			return Record{}, false, fmt.Errorf("record completion %s: find an earlier completion: %w", c.EventID, err)
 		}
 	}
+	renderer := c.Renderer
+	if renderer == 0 {
+		renderer = 1
+	}
 	now := s.now()
 	res, err := s.db.ExecContext(ctx, s.dialect.rebind(insertQuery),
 		c.EventID, c.EventType, string(status),
@@ -355,7 +364,7 @@ func (s *Store) Insert(ctx context.Context, c Completion, status Status) (rec Re
 		c.CompanyID, c.CourseID, c.CourseTitle,
 		s.dialect.timeArg(c.CompletedAt), s.dialect.timeArg(c.ReceivedAt), s.dialect.payloadArg(c.Payload),
 		s.dialect.timeArg(now), s.dialect.timeArg(now),
-		c.Route, previous, c.VerificationCode, event.EmailKey(c.LearnerEmail), s.nullTime(c.ExpiresAt),
+		c.Route, previous, c.VerificationCode, event.EmailKey(c.LearnerEmail), s.nullTime(c.ExpiresAt), renderer,
 	)
 	if err != nil {
 		return Record{}, false, fmt.Errorf("record completion %s: %w", c.EventID, err)
@@ -463,7 +472,7 @@ const recordQuery = `SELECT
 	route, announcement, previous_event_id,
 	verification_code, revoked_at, revocation_reason,
 	delivery, delivery_at, delivery_reason, corrected_email,
-	expires_at, superseded_by
+	expires_at, superseded_by, renderer
 FROM completions`
 
 // scanRecord reads one row of recordQuery.
@@ -480,7 +489,7 @@ func scanRecord(row interface{ Scan(...any) error }) (Record, error) {
 		&r.Route, &old.announcement, &r.PreviousEventID,
 		&r.VerificationCode, timeScanner{&r.RevokedAt}, &r.RevocationReason,
 		&r.Delivery, timeScanner{&r.DeliveryAt}, &r.DeliveryReason, &r.CorrectedEmail,
-		timeScanner{&r.ExpiresAt}, &r.SupersededBy,
+		timeScanner{&r.ExpiresAt}, &r.SupersededBy, &r.Renderer,
 	)
 	r.Receipts = old.receipts()
 	return r, err

@@ -73,6 +73,9 @@ func runSuite(t *testing.T, newURL func(t *testing.T) string) {
 		{"RenewalSupersedes", testRenewalSupersedes},
 		{"CertificateNotices", testCertificateNotices},
 		{"WhoIsDue", testWhoIsDue},
+		{"RendererOfTheFirstInsertStays", testRendererStays},
+		{"KeepReceipt", testKeepReceipt},
+		{"KeepReceiptConcurrently", testKeepReceiptConcurrently},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -188,6 +191,9 @@ func sampleCompletion(id string) Completion {
 func stored(c Completion, status Status, at time.Time) Record {
 	c.CompletedAt = c.CompletedAt.UTC().Truncate(time.Microsecond)
 	c.ReceivedAt = c.ReceivedAt.UTC().Truncate(time.Microsecond)
+	if c.Renderer == 0 {
+		c.Renderer = 1
+	}
 	at = at.UTC().Truncate(time.Microsecond)
 	return Record{Completion: c, Status: status, RecordedAt: at, UpdatedAt: at}
 }
@@ -531,4 +537,35 @@ func testAnnouncement(t *testing.T, url string) {
 	require.NoError(t, err)
 	require.Equal(t, workflows.AnnouncedDigest, rec.Receipts["slack"].Via)
 	require.Equal(t, "1700000000.000100", rec.Receipts["slack"].ID)
+}
+
+// testRendererStays: a row keeps the renderer version of its first insert,
+// as it keeps its route and code, so a retry by a newer worker cannot move
+// a certificate already emailed to another renderer; an insert naming none
+// records version 1, what every row from before versions was drawn with.
+func testRendererStays(t *testing.T, url string) {
+	s := open(t, url)
+	c := sampleCompletion("evt-renderer")
+	c.Renderer = 2
+	rec, created, err := s.Insert(t.Context(), c, StatusRecorded)
+	require.NoError(t, err)
+	require.True(t, created)
+	require.Equal(t, 2, rec.Renderer)
+	c.Renderer = 3
+	rec, created, err = s.Insert(t.Context(), c, StatusRecorded)
+	require.NoError(t, err)
+	require.False(t, created)
+	require.Equal(t, 2, rec.Renderer, "the first insert's version stays")
+
+	old := sampleCompletion("evt-renderer-none")
+	rec, _, err = s.Insert(t.Context(), old, StatusRecorded)
+	require.NoError(t, err)
+	require.Equal(t, 1, rec.Renderer)
+	list, err := s.List(t.Context(), Filter{})
+	require.NoError(t, err)
+	got := map[string]int{}
+	for _, r := range list {
+		got[r.EventID] = r.Renderer
+	}
+	require.Equal(t, map[string]int{"evt-renderer": 2, "evt-renderer-none": 1}, got, "listings read it too")
 }

@@ -108,7 +108,7 @@ func Builtin(poster slacknotify.Poster, sender mail.Sender, o Builtins) []channe
 	finder, _ := poster.(slacknotify.ChannelFinder)
 	return []channel.Channel{
 		slacknotify.Channel{Poster: poster, Finder: finder, PerSecond: o.SlackPerSecond},
-		certmail.Channel{Mail: sender, Render: certificate.Render, PublicBaseURL: o.PublicBaseURL, PerSecond: o.EmailsPerSecond,
+		certmail.Channel{Mail: sender, Render: certificate.RenderVersion, PublicBaseURL: o.PublicBaseURL, PerSecond: o.EmailsPerSecond,
 			IssuerName: o.CertificateIssuer, Events: o.Events, Wait: o.EventsWait},
 	}
 }

@@ -66,6 +66,7 @@ func run(ctx context.Context, getenv func(string) string, stderr io.Writer) erro
 	}
 	routes := courses.NewRoutes(table)
 	acts.Routes = routes
+	acts.Renderer = cfg.CertificateRenderer
 	if acts.Verifier, err = wire.Verifier(cfg, log); err != nil {
 		return err
 	}

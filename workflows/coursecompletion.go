@@ -70,6 +70,15 @@ const (
 	// (CertificateValidity) for a course whose certificates expire, and
 	// stops the schedule of the certificate a re-completion renews.
 	changeValidity = "certificate-validity"
+	// changeLean stands, in a new run, for every change above: one marker
+	// instead of one per change (each marker also rewrites the run's
+	// visibility record, through the TemporalChangeVersion upsert the SDK
+	// adds), and no "notifying" upsert between "recording" and the
+	// outcome, since each upsert is a billable action on Temporal Cloud
+	// and a visibility write on any server. A run without the marker asks
+	// for each change as before, so every older history replays on its
+	// own branch.
+	changeLean = "lean"
 )
 
 // localBudget is how long a database step keeps trying as a local activity
@@ -131,11 +140,27 @@ func noticeOptions(deadline, startToClose time.Duration, permanent ...string) wo
 // goes through the course's digest (CourseDigest): posted at once while
 // the course is quiet, gathered into one message when a cohort completes.
 func CourseCompletion(ctx workflow.Context, in CourseCompletionInput) (CourseCompletionResult, error) {
-	res, err := courseCompletion(ctx, in)
+	v := versions{lean: workflow.GetVersion(ctx, changeLean, workflow.DefaultVersion, 1) == 1}
+	res, err := courseCompletion(ctx, in, v)
 	if err != nil && !temporal.IsCanceledError(err) {
-		keepDeadLetter(ctx, in, err)
+		keepDeadLetter(ctx, in, err, v)
 	}
 	return res, err
+}
+
+// versions answers which side of each change a run is on.
+type versions struct {
+	// lean is the lean change: a run with its marker is past every change.
+	lean bool
+}
+
+// since reports whether the run follows change: always in a lean run,
+// else as its history's marker for change says (none: the old branch).
+func (v versions) since(ctx workflow.Context, change string) bool {
+	if v.lean {
+		return true
+	}
+	return workflow.GetVersion(ctx, change, workflow.DefaultVersion, 1) == 1
 }
 
 // keepDeadLetter keeps the body of an accepted event whose workflow fails,
@@ -146,8 +171,8 @@ func CourseCompletion(ctx workflow.Context, in CourseCompletionInput) (CourseCom
 // the other place when the first cannot take it. `starter
 // replay-dead-letters` starts the workflow again from it. The workflow
 // fails as before, with its own error, whether or not the letter was kept.
-func keepDeadLetter(ctx workflow.Context, in CourseCompletionInput, cause error) {
-	if workflow.GetVersion(ctx, changeDeadLetters, workflow.DefaultVersion, 1) != 1 {
+func keepDeadLetter(ctx workflow.Context, in CourseCompletionInput, cause error, v versions) {
+	if !v.since(ctx, changeDeadLetters) {
 		return
 	}
 	var appErr *temporal.ApplicationError
@@ -172,29 +197,29 @@ func keepDeadLetter(ctx workflow.Context, in CourseCompletionInput, cause error)
 		"eventId", in.Event.ID, "deadLetter", kept.Where, "error", cause)
 }
 
-func courseCompletion(ctx workflow.Context, in CourseCompletionInput) (CourseCompletionResult, error) {
-	c := &completion{in: in, ev: in.Event, logger: workflow.GetLogger(ctx)}
+func courseCompletion(ctx workflow.Context, in CourseCompletionInput, v versions) (CourseCompletionResult, error) {
+	c := &completion{in: in, ev: in.Event, logger: workflow.GetLogger(ctx), lean: v.lean}
 	c.p = Progress{Status: StatusRunning, Record: Step{State: StepPending}, Outcome: Step{State: StepPending}}
 	if err := workflow.SetQueryHandler(ctx, ProgressQuery, func() (Progress, error) { return c.p, nil }); err != nil {
 		return CourseCompletionResult{}, err
 	}
 	c.recordCtx = workflow.WithActivityOptions(ctx, recordOptions())
 	c.noticeIn = NoticeInput{Event: c.ev}
-	if workflow.GetVersion(ctx, changeAcceptedCompletes, workflow.DefaultVersion, 1) == 1 {
+	if v.since(ctx, changeAcceptedCompletes) {
 		// The webhook server already sends the brief event; inputs from
 		// before it did carried the whole one, and Brief is the same on both.
 		c.ev = c.ev.Brief()
 		c.recordCtx = workflow.WithActivityOptions(ctx, recordOptions(ErrRecordPermanent))
 		c.noticeIn = NoticeInput{Event: c.ev, ReceivedAt: in.ReceivedAt}
 	}
-	c.searchable = workflow.GetVersion(ctx, changeSearchAttributes, workflow.DefaultVersion, 1) == 1
-	c.cohorts = workflow.GetVersion(ctx, changeCohorts, workflow.DefaultVersion, 1) == 1
-	c.local = workflow.GetVersion(ctx, changeLocalSteps, workflow.DefaultVersion, 1) == 1
+	c.searchable = v.since(ctx, changeSearchAttributes)
+	c.cohorts = v.since(ctx, changeCohorts)
+	c.local = v.since(ctx, changeLocalSteps)
 
 	if !c.ev.IsCourseCompletion() {
 		return c.ignore(ctx)
 	}
-	c.channels = workflow.GetVersion(ctx, changeChannels, workflow.DefaultVersion, 1) == 1
+	c.channels = v.since(ctx, changeChannels)
 	rec, err := c.record(ctx)
 	if err != nil {
 		return c.res, err
@@ -217,13 +242,17 @@ func courseCompletion(ctx workflow.Context, in CourseCompletionInput) (CourseCom
 		return c.res, nil
 	}
 
-	if err := c.setStatus(ctx, CompletionNotifying); err != nil {
-		return c.res, err
+	if !c.lean {
+		// A lean run stays "recording" until its outcome; its progress
+		// query and current details say where it is.
+		if err := c.setStatus(ctx, CompletionNotifying); err != nil {
+			return c.res, err
+		}
 	}
 	workflow.SetCurrentDetails(ctx, "Recorded; sending the notices.")
 	errs := make([]error, len(c.steps))
 	wg := workflow.NewWaitGroup(ctx)
-	if workflow.GetVersion(ctx, changeValidity, workflow.DefaultVersion, 1) == 1 {
+	if v.since(ctx, changeValidity) {
 		// Beside the notices, in the same workflow task: the schedule of
 		// the new certificate, and the end of the one it renews.
 		wg.Add(1)
@@ -295,9 +324,11 @@ type completion struct {
 	noticeIn  NoticeInput
 	// steps are the event's channels, in the order FailedStep names them.
 	steps []ChannelStep
-	// searchable, cohorts, local and channels are the versions this run
-	// follows.
-	searchable, cohorts, local, channels bool
+	// searchable, cohorts, local, channels and lean are the versions this
+	// run follows.
+	searchable, cohorts, local, channels, lean bool
+	// rowCompleted: a notice's receipt completed the row (lean runs).
+	rowCompleted bool
 }
 
 // dbStep runs a database activity: since local-steps as a local activity
@@ -374,6 +405,10 @@ func (c *completion) record(ctx workflow.Context) (RecordResult, error) {
 				p.CompletedAt.UTC().Format(time.RFC3339)+" (event "+p.EventID+")")
 		}
 	}
+	// Outside every version gate: it changes only the notices' inputs,
+	// and a run on an old branch may record with this build, whose row
+	// then names the renderer its email must use.
+	c.noticeIn.Renderer = rec.Renderer
 	c.steps = rec.Channels
 	if !c.channels {
 		c.steps = c.legacySteps(rec.Route)
@@ -428,10 +463,10 @@ func (c *completion) send(ctx workflow.Context, s ChannelStep) error {
 		r = Receipt{ID: er.MessageID, SHA256: er.CertificateSHA256}
 	case s.Digest:
 		r, step, err = c.gather(ctx, s.Permanent[0], func(ctx workflow.Context) (Receipt, Step, error) {
-			return deliver(ctx, c.in.NoticeDeadline, s, c.noticeIn)
+			return c.deliver(ctx, s)
 		})
 	default:
-		r, step, err = deliver(ctx, c.in.NoticeDeadline, s, c.noticeIn)
+		r, step, err = c.deliver(ctx, s)
 	}
 	c.p.Channels[s.Name] = step
 	if err == nil {
@@ -441,6 +476,23 @@ func (c *completion) send(ctx workflow.Context, s ChannelStep) error {
 		c.res.Receipts[s.Name] = r
 	}
 	return err
+}
+
+// deliver sends the notice of one channel; in a lean run the Deliver
+// activity also keeps its receipt in the row, and the last one completes
+// the row.
+func (c *completion) deliver(ctx workflow.Context, s ChannelStep) (Receipt, Step, error) {
+	var expect []string
+	if c.lean {
+		for _, st := range c.steps {
+			if !st.Off {
+				expect = append(expect, st.Name)
+			}
+		}
+	}
+	r, step, err := deliver(ctx, c.in.NoticeDeadline, s, c.noticeIn, expect)
+	c.rowCompleted = c.rowCompleted || r.Completed
+	return r.Receipt, step, err
 }
 
 // announce is the Slack notice of the runs from before the channels change.
@@ -578,19 +630,25 @@ func (c *completion) finish(ctx workflow.Context, errs []error) (CourseCompletio
 		res.Error = strings.Join(messages, "; ")
 	}
 
-	c.p.Outcome.State = StepRunning
-	err := c.dbStep(ctx, ActivityRecordOutcome, OutcomeInput{
-		EventID:    c.in.Event.ID,
-		Status:     string(res.Status),
-		Receipts:   res.Receipts,
-		FailedStep: res.FailedStep,
-		Error:      res.Error,
-	}, nil)
-	if err != nil {
-		c.p.Outcome = Step{State: StepFailed, Error: failureText(err)}
-		return *res, err
+	if c.rowCompleted && len(failed) == 0 {
+		// A lean run whose notices all went: the last one's receipt
+		// completed the row, so there is nothing left to record.
+		c.p.Outcome = Step{State: StepDone, Detail: string(res.Status) + ", with the last notice's receipt"}
+	} else {
+		c.p.Outcome.State = StepRunning
+		err := c.dbStep(ctx, ActivityRecordOutcome, OutcomeInput{
+			EventID:    c.in.Event.ID,
+			Status:     string(res.Status),
+			Receipts:   res.Receipts,
+			FailedStep: res.FailedStep,
+			Error:      res.Error,
+		}, nil)
+		if err != nil {
+			c.p.Outcome = Step{State: StepFailed, Error: failureText(err)}
+			return *res, err
+		}
+		c.p.Outcome = Step{State: StepDone, Detail: string(res.Status)}
 	}
-	c.p.Outcome = Step{State: StepDone, Detail: string(res.Status)}
 	c.p.Status = res.Status
 	if err := c.setStatus(ctx, string(res.Status), failed...); err != nil {
 		return *res, err
@@ -604,13 +662,13 @@ func (c *completion) finish(ctx workflow.Context, errs []error) (CourseCompletio
 // CourseCompletion and Resend: on the channel's throttled queue, retried
 // until the deadline, stopped at once by a permanent refusal. It returns
 // the step's state for progress.
-func deliver(ctx workflow.Context, deadline time.Duration, s ChannelStep, in NoticeInput) (Receipt, Step, error) {
+func deliver(ctx workflow.Context, deadline time.Duration, s ChannelStep, in NoticeInput, expect []string) (DeliverResult, Step, error) {
 	opts := noticeOptions(deadline, s.StartToClose, s.Permanent...)
 	opts.TaskQueue = workflow.GetInfo(ctx).TaskQueueName + s.QueueSuffix
 	opts.Summary = s.Name
-	var r Receipt
+	var r DeliverResult
 	actx := workflow.WithActivityOptions(ctx, opts)
-	if err := workflow.ExecuteActivity(actx, ActivityDeliver, DeliverInput{Channel: s.Name, Notice: in}).Get(ctx, &r); err != nil {
+	if err := workflow.ExecuteActivity(actx, ActivityDeliver, DeliverInput{Channel: s.Name, Notice: in, Expect: expect}).Get(ctx, &r); err != nil {
 		return r, Step{State: StepFailed, Error: failureText(err, s.Permanent...)}, err
 	}
 	return r, Step{State: StepDone, Detail: r.String()}, nil

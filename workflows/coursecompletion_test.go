@@ -3,8 +3,10 @@ package workflows
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -61,8 +63,8 @@ func TestSuccess(t *testing.T) {
 	env.OnActivity(ActivityRecordCompletion, mock.Anything, mock.MatchedBy(func(r RecordInput) bool {
 		return r.Event.ID == in.Event.ID && string(r.Payload) == string(in.Payload) && r.ReceivedAt.Equal(in.ReceivedAt)
 	})).Return(RecordResult{Created: true, Channels: stepsFor(nil)}, nil).Once()
-	env.onDeliver(StepNameSlack).Return(Receipt{ID: "1.2", Where: "C1", Via: AnnouncedMessage}, nil).Once()
-	env.onDeliver(StepNameEmail).Return(Receipt{ID: "m1", SHA256: "abc"}, nil).Once()
+	env.onDeliver(StepNameSlack).Return(DeliverResult{Receipt: Receipt{ID: "1.2", Where: "C1", Via: AnnouncedMessage}}, nil).Once()
+	env.onDeliver(StepNameEmail).Return(DeliverResult{Receipt: Receipt{ID: "m1", SHA256: "abc"}}, nil).Once()
 	var outcome OutcomeInput
 	env.OnActivity(ActivityRecordOutcome, mock.Anything, mock.Anything).Run(func(args mock.Arguments) {
 		outcome = args.Get(1).(OutcomeInput)
@@ -88,11 +90,11 @@ func TestRetryableFailureIsRetried(t *testing.T) {
 	env := newEnv(t)
 	env.OnActivity(ActivityRecordCompletion, mock.Anything, mock.Anything).Return(RecordResult{Created: true, Channels: stepsFor(nil)}, nil)
 	env.onDeliver(StepNameSlack).
-		Return(Receipt{}, temporal.NewApplicationError("slack: http_503", ErrSlackRetryable)).Twice()
-	env.onDeliver(StepNameSlack).Return(Receipt{ID: "1.2", Where: "C1", Via: AnnouncedMessage}, nil).Once()
+		Return(DeliverResult{}, temporal.NewApplicationError("slack: http_503", ErrSlackRetryable)).Twice()
+	env.onDeliver(StepNameSlack).Return(DeliverResult{Receipt: Receipt{ID: "1.2", Where: "C1", Via: AnnouncedMessage}}, nil).Once()
 	env.onDeliver(StepNameEmail).
-		Return(Receipt{}, errors.New("connection reset")).Once()
-	env.onDeliver(StepNameEmail).Return(Receipt{ID: "m1"}, nil).Once()
+		Return(DeliverResult{}, errors.New("connection reset")).Once()
+	env.onDeliver(StepNameEmail).Return(DeliverResult{Receipt: Receipt{ID: "m1"}}, nil).Once()
 	env.OnActivity(ActivityRecordOutcome, mock.Anything, mock.Anything).Return(nil)
 
 	env.ExecuteWorkflow(CourseCompletion, sampleInput(t))
@@ -133,8 +135,8 @@ func TestPermanentFailureOfOneNoticeKeepsTheOther(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			env := newEnv(t)
 			env.OnActivity(ActivityRecordCompletion, mock.Anything, mock.Anything).Return(RecordResult{Created: true, Channels: stepsFor(nil)}, nil)
-			env.onDeliver(StepNameSlack).Return(Receipt{ID: "1.2", Where: "C1", Via: AnnouncedMessage}, c.slackErr)
-			env.onDeliver(StepNameEmail).Return(Receipt{ID: "m1"}, c.emailErr)
+			env.onDeliver(StepNameSlack).Return(DeliverResult{Receipt: Receipt{ID: "1.2", Where: "C1", Via: AnnouncedMessage}}, c.slackErr)
+			env.onDeliver(StepNameEmail).Return(DeliverResult{Receipt: Receipt{ID: "m1"}}, c.emailErr)
 			var outcome OutcomeInput
 			env.OnActivity(ActivityRecordOutcome, mock.Anything, mock.Anything).Run(func(args mock.Arguments) {
 				outcome = args.Get(1).(OutcomeInput)
@@ -167,8 +169,8 @@ func TestNoticeGivesUpAtTheDeadline(t *testing.T) {
 	in.NoticeDeadline = time.Hour
 	env.OnActivity(ActivityRecordCompletion, mock.Anything, mock.Anything).Return(RecordResult{Created: true, Channels: stepsFor(nil)}, nil)
 	env.onDeliver(StepNameSlack).
-		Return(Receipt{}, temporal.NewApplicationError("slack: http_500", ErrSlackRetryable))
-	env.onDeliver(StepNameEmail).Return(Receipt{ID: "m1"}, nil)
+		Return(DeliverResult{}, temporal.NewApplicationError("slack: http_500", ErrSlackRetryable))
+	env.onDeliver(StepNameEmail).Return(DeliverResult{Receipt: Receipt{ID: "m1"}}, nil)
 	env.OnActivity(ActivityRecordOutcome, mock.Anything, mock.Anything).Return(nil)
 
 	env.ExecuteWorkflow(CourseCompletion, in)
@@ -219,7 +221,7 @@ func TestReceiptFromAnEarlierRunSkipsThatNotice(t *testing.T) {
 	env := newEnv(t)
 	env.OnActivity(ActivityRecordCompletion, mock.Anything, mock.Anything).
 		Return(RecordResult{Channels: stepsFor(nil), Receipts: Receipts{StepNameSlack: {ID: "1.2", Where: "C1"}}}, nil)
-	env.onDeliver(StepNameEmail).Return(Receipt{ID: "m2"}, nil).Once()
+	env.onDeliver(StepNameEmail).Return(DeliverResult{Receipt: Receipt{ID: "m2"}}, nil).Once()
 	env.OnActivity(ActivityRecordOutcome, mock.Anything, mock.Anything).Return(nil)
 
 	env.ExecuteWorkflow(CourseCompletion, sampleInput(t))
@@ -259,8 +261,8 @@ func TestPermanentRecordFailureFailsTheWorkflowAtOnce(t *testing.T) {
 func TestPermanentOutcomeFailureStopsAtOnce(t *testing.T) {
 	env := newEnv(t)
 	env.OnActivity(ActivityRecordCompletion, mock.Anything, mock.Anything).Return(RecordResult{Created: true, Channels: stepsFor(nil)}, nil)
-	env.onDeliver(StepNameSlack).Return(Receipt{ID: "1.2", Where: "C1", Via: AnnouncedMessage}, nil)
-	env.onDeliver(StepNameEmail).Return(Receipt{ID: "m1"}, nil)
+	env.onDeliver(StepNameSlack).Return(DeliverResult{Receipt: Receipt{ID: "1.2", Where: "C1", Via: AnnouncedMessage}}, nil)
+	env.onDeliver(StepNameEmail).Return(DeliverResult{Receipt: Receipt{ID: "m1"}}, nil)
 	env.OnActivity(ActivityRecordOutcome, mock.Anything, mock.Anything).
 		Return(refusal("record outcome of e1: completion not found", ErrRecordPermanent))
 	env.OnActivity(ActivityKeepDeadLetter, mock.Anything, mock.Anything).Return(DeadLetterResult{Where: "database"}, nil).Once()
@@ -295,8 +297,8 @@ func TestDatabaseOutageIsRetriedUntilItEnds(t *testing.T) {
 	env.OnActivity(ActivityRecordCompletion, mock.Anything, mock.Anything).
 		Return(RecordResult{}, errors.New("record event e1: dial tcp 127.0.0.1:5432: connection refused")).Times(4)
 	env.OnActivity(ActivityRecordCompletion, mock.Anything, mock.Anything).Return(RecordResult{Created: true, Channels: stepsFor(nil)}, nil).Once()
-	env.onDeliver(StepNameSlack).Return(Receipt{ID: "1.2", Where: "C1", Via: AnnouncedMessage}, nil)
-	env.onDeliver(StepNameEmail).Return(Receipt{ID: "m1"}, nil)
+	env.onDeliver(StepNameSlack).Return(DeliverResult{Receipt: Receipt{ID: "1.2", Where: "C1", Via: AnnouncedMessage}}, nil)
+	env.onDeliver(StepNameEmail).Return(DeliverResult{Receipt: Receipt{ID: "m1"}}, nil)
 	env.OnActivity(ActivityRecordOutcome, mock.Anything, mock.Anything).
 		Return(temporal.NewApplicationError("database is locked (SQLITE_BUSY)", "")).Twice()
 	env.OnActivity(ActivityRecordOutcome, mock.Anything, mock.Anything).Return(nil).Once()
@@ -311,9 +313,9 @@ func TestDatabaseOutageIsRetriedUntilItEnds(t *testing.T) {
 func TestUnrenderableCertificateIsNotRetried(t *testing.T) {
 	env := newEnv(t)
 	env.OnActivity(ActivityRecordCompletion, mock.Anything, mock.Anything).Return(RecordResult{Created: true, Channels: stepsFor(nil)}, nil)
-	env.onDeliver(StepNameSlack).Return(Receipt{ID: "1.2", Where: "C1", Via: AnnouncedMessage}, nil)
+	env.onDeliver(StepNameSlack).Return(DeliverResult{Receipt: Receipt{ID: "1.2", Where: "C1", Via: AnnouncedMessage}}, nil)
 	env.onDeliver(StepNameEmail).
-		Return(Receipt{}, refusal("render certificate for e1: learner name is empty", ErrCertificate))
+		Return(DeliverResult{}, refusal("render certificate for e1: learner name is empty", ErrCertificate))
 	env.OnActivity(ActivityRecordOutcome, mock.Anything, mock.Anything).Return(nil)
 
 	env.ExecuteWorkflow(CourseCompletion, sampleInput(t))
@@ -337,10 +339,10 @@ func TestMissingTimestampIsDatedByReceipt(t *testing.T) {
 	var slackIn, emailIn NoticeInput
 	env.onDeliver(StepNameSlack).Run(func(args mock.Arguments) {
 		slackIn = args.Get(1).(DeliverInput).Notice
-	}).Return(Receipt{ID: "1.2", Where: "C1", Via: AnnouncedMessage}, nil)
+	}).Return(DeliverResult{Receipt: Receipt{ID: "1.2", Where: "C1", Via: AnnouncedMessage}}, nil)
 	env.onDeliver(StepNameEmail).Run(func(args mock.Arguments) {
 		emailIn = args.Get(1).(DeliverInput).Notice
-	}).Return(Receipt{ID: "m1"}, nil)
+	}).Return(DeliverResult{Receipt: Receipt{ID: "m1"}}, nil)
 	env.OnActivity(ActivityRecordOutcome, mock.Anything, mock.Anything).Return(nil)
 
 	env.ExecuteWorkflow(CourseCompletion, in)
@@ -369,11 +371,11 @@ func TestOldInputsGetTheBriefEvent(t *testing.T) {
 	env.OnActivity(ActivityDeliver, mock.Anything, mock.MatchedBy(func(in DeliverInput) bool {
 		return in.Channel == StepNameSlack && in.Notice.Event.Source == ""
 	})).
-		Return(Receipt{ID: "1.2", Where: "C1", Via: AnnouncedMessage}, nil).Once()
+		Return(DeliverResult{Receipt: Receipt{ID: "1.2", Where: "C1", Via: AnnouncedMessage}}, nil).Once()
 	env.OnActivity(ActivityDeliver, mock.Anything, mock.MatchedBy(func(in DeliverInput) bool {
 		return in.Channel == StepNameEmail && in.Notice.Event.Source == ""
 	})).
-		Return(Receipt{ID: "m1"}, nil).Once()
+		Return(DeliverResult{Receipt: Receipt{ID: "m1"}}, nil).Once()
 	env.OnActivity(ActivityRecordOutcome, mock.Anything, mock.Anything).Return(nil)
 
 	env.ExecuteWorkflow(CourseCompletion, in)
@@ -406,32 +408,46 @@ func TestSummaryCarriesOnlySafeText(t *testing.T) {
 	}
 }
 
-// TestSearchAttributesFollowTheOutcome: CompletionStatus moves to
-// "notifying", then to the outcome, with FailedSteps naming the failed
-// notice, so `CompletionStatus = "partial"` finds the event.
+// TestSearchAttributesFollowTheOutcome: CompletionStatus moves from
+// "recording", which the start set, to the outcome, with FailedSteps naming
+// the failed notice, so `CompletionStatus = "partial"` finds the event. A
+// run from before the lean change also passed through "notifying", and
+// still does on its branch.
 func TestSearchAttributesFollowTheOutcome(t *testing.T) {
-	env := newEnv(t)
-	var upserts []temporal.SearchAttributes
-	env.OnUpsertTypedSearchAttributes(mock.Anything).Run(func(args mock.Arguments) {
-		upserts = append(upserts, args.Get(0).(temporal.SearchAttributes))
-	}).Return(nil)
-	env.OnActivity(ActivityRecordCompletion, mock.Anything, mock.Anything).Return(RecordResult{Created: true, Channels: stepsFor(nil)}, nil)
-	env.onDeliver(StepNameSlack).Return(Receipt{}, refusal("slack: invalid_auth", ErrSlackPermanent))
-	env.onDeliver(StepNameEmail).Return(Receipt{ID: "m1"}, nil)
-	env.OnActivity(ActivityRecordOutcome, mock.Anything, mock.Anything).Return(nil)
+	for _, lean := range []bool{true, false} {
+		t.Run(fmt.Sprintf("lean=%v", lean), func(t *testing.T) {
+			env := newEnv(t)
+			if !lean {
+				env.OnGetVersion(changeLean, workflow.DefaultVersion, 1).Return(workflow.DefaultVersion)
+			}
+			var upserts []temporal.SearchAttributes
+			env.OnUpsertTypedSearchAttributes(mock.Anything).Run(func(args mock.Arguments) {
+				upserts = append(upserts, args.Get(0).(temporal.SearchAttributes))
+			}).Return(nil)
+			env.OnActivity(ActivityRecordCompletion, mock.Anything, mock.Anything).Return(RecordResult{Created: true, Channels: stepsFor(nil)}, nil)
+			env.onDeliver(StepNameSlack).Return(DeliverResult{}, refusal("slack: invalid_auth", ErrSlackPermanent))
+			env.onDeliver(StepNameEmail).Return(DeliverResult{Receipt: Receipt{ID: "m1"}}, nil)
+			env.OnActivity(ActivityRecordOutcome, mock.Anything, mock.Anything).Return(nil)
 
-	env.ExecuteWorkflow(CourseCompletion, sampleInput(t))
+			env.ExecuteWorkflow(CourseCompletion, sampleInput(t))
 
-	require.Equal(t, StatusPartial, result(t, env).Status)
-	require.Len(t, upserts, 2)
-	status, ok := upserts[0].GetKeyword(CompletionStatusKey)
-	require.True(t, ok)
-	require.Equal(t, CompletionNotifying, status)
-	status, _ = upserts[1].GetKeyword(CompletionStatusKey)
-	require.Equal(t, string(StatusPartial), status)
-	failed, ok := upserts[1].GetKeywordList(FailedStepsKey)
-	require.True(t, ok)
-	require.Equal(t, []string{StepNameSlack}, failed)
+			require.Equal(t, StatusPartial, result(t, env).Status)
+			var statuses []string
+			for _, u := range upserts {
+				status, ok := u.GetKeyword(CompletionStatusKey)
+				require.True(t, ok)
+				statuses = append(statuses, status)
+			}
+			want := []string{string(StatusPartial)}
+			if !lean {
+				want = []string{CompletionNotifying, string(StatusPartial)}
+			}
+			require.Equal(t, want, statuses)
+			failed, ok := upserts[len(upserts)-1].GetKeywordList(FailedStepsKey)
+			require.True(t, ok)
+			require.Equal(t, []string{StepNameSlack}, failed)
+		})
+	}
 }
 
 func TestStartSearchAttributesHoldNoLearnerData(t *testing.T) {
@@ -498,7 +514,7 @@ func TestCompletionAnnouncedInTheDigest(t *testing.T) {
 	env.OnActivity(ActivityRecordCompletion, mock.Anything, mock.Anything).Return(RecordResult{Created: true, Route: routed(true, true), Channels: stepsFor(routed(true, true))}, nil)
 	var enqueued EnqueueInput
 	answers(env, Announcement{EventID: in.Event.ID, Kind: AnnounceDigest, Channel: "C0456EFGH", TS: "1700.1", WindowID: "w1"}, &enqueued)
-	env.onDeliver(StepNameEmail).Return(Receipt{ID: "m1"}, nil)
+	env.onDeliver(StepNameEmail).Return(DeliverResult{Receipt: Receipt{ID: "m1"}}, nil)
 	var outcome OutcomeInput
 	env.OnActivity(ActivityRecordOutcome, mock.Anything, mock.Anything).Run(func(args mock.Arguments) {
 		outcome = args.Get(1).(OutcomeInput)
@@ -535,10 +551,10 @@ func TestCompletionToldToPostItsOwn(t *testing.T) {
 	var notice, email NoticeInput
 	env.onDeliver(StepNameSlack).Run(func(args mock.Arguments) {
 		notice = args.Get(1).(DeliverInput).Notice
-	}).Return(Receipt{ID: "1.5", Where: "C0456EFGH", Via: AnnouncedMessage}, nil)
+	}).Return(DeliverResult{Receipt: Receipt{ID: "1.5", Where: "C0456EFGH", Via: AnnouncedMessage}}, nil)
 	env.onDeliver(StepNameEmail).Run(func(args mock.Arguments) {
 		email = args.Get(1).(DeliverInput).Notice
-	}).Return(Receipt{ID: "m1"}, nil)
+	}).Return(DeliverResult{Receipt: Receipt{ID: "m1"}}, nil)
 	env.OnActivity(ActivityRecordOutcome, mock.Anything, mock.Anything).Return(nil)
 
 	env.ExecuteWorkflow(CourseCompletion, in)
@@ -576,8 +592,8 @@ func TestCourseWithDigestOffPostsAtOnce(t *testing.T) {
 	route := routed(true, true)
 	route.Digest.Off = true
 	env.OnActivity(ActivityRecordCompletion, mock.Anything, mock.Anything).Return(RecordResult{Created: true, Route: route, Channels: stepsFor(route)}, nil)
-	env.onDeliver(StepNameSlack).Return(Receipt{ID: "1.5", Where: "C0456EFGH", Via: AnnouncedMessage}, nil)
-	env.onDeliver(StepNameEmail).Return(Receipt{ID: "m1"}, nil)
+	env.onDeliver(StepNameSlack).Return(DeliverResult{Receipt: Receipt{ID: "1.5", Where: "C0456EFGH", Via: AnnouncedMessage}}, nil)
+	env.onDeliver(StepNameEmail).Return(DeliverResult{Receipt: Receipt{ID: "m1"}}, nil)
 	env.OnActivity(ActivityRecordOutcome, mock.Anything, mock.Anything).Return(nil)
 
 	env.ExecuteWorkflow(CourseCompletion, sampleInput(t))
@@ -606,8 +622,8 @@ func TestDatabaseStepsRunLocallyThenAsOrdinaryActivities(t *testing.T) {
 			ordinary++
 			return RecordResult{Created: true, Channels: stepsFor(nil)}, nil
 		})
-	env.onDeliver(StepNameSlack).Return(Receipt{ID: "1.2", Where: "C1", Via: AnnouncedMessage}, nil)
-	env.onDeliver(StepNameEmail).Return(Receipt{ID: "m1"}, nil)
+	env.onDeliver(StepNameSlack).Return(DeliverResult{Receipt: Receipt{ID: "1.2", Where: "C1", Via: AnnouncedMessage}}, nil)
+	env.onDeliver(StepNameEmail).Return(DeliverResult{Receipt: Receipt{ID: "m1"}}, nil)
 	var outcomeLocal bool
 	env.OnActivity(ActivityRecordOutcome, mock.Anything, mock.Anything).Return(func(ctx context.Context, in OutcomeInput) error {
 		outcomeLocal = activity.GetInfo(ctx).IsLocalActivity
@@ -630,9 +646,9 @@ func TestEveryChannelTheRecordStepNamesIsSent(t *testing.T) {
 	env := newEnv(t)
 	env.OnActivity(ActivityRecordCompletion, mock.Anything, mock.Anything).
 		Return(RecordResult{Created: true, Channels: append(stepsFor(nil), hook)}, nil)
-	env.onDeliver(StepNameSlack).Return(Receipt{}, refusal("slack: invalid_auth", ErrSlackPermanent)).Once()
-	env.onDeliver(StepNameEmail).Return(Receipt{ID: "m1"}, nil).Once()
-	env.onDeliver("webhook").Return(Receipt{}, refusal("webhook: 410 Gone", "WebhookPermanent")).Once()
+	env.onDeliver(StepNameSlack).Return(DeliverResult{}, refusal("slack: invalid_auth", ErrSlackPermanent)).Once()
+	env.onDeliver(StepNameEmail).Return(DeliverResult{Receipt: Receipt{ID: "m1"}}, nil).Once()
+	env.onDeliver("webhook").Return(DeliverResult{}, refusal("webhook: 410 Gone", "WebhookPermanent")).Once()
 	var outcome OutcomeInput
 	env.OnActivity(ActivityRecordOutcome, mock.Anything, mock.Anything).Run(func(args mock.Arguments) {
 		outcome = args.Get(1).(OutcomeInput)
@@ -698,10 +714,10 @@ func TestAnExpiringCertificateGetsItsSchedule(t *testing.T) {
 		Created: true, Route: routed(true, true), Channels: stepsFor(nil), ExpiresAt: expires, Validity: validity,
 		Previous: &Previous{EventID: "earlier", CompletedAt: in.ReceivedAt.AddDate(0, -11, 0), Renewed: true},
 	}, nil).Once()
-	env.onDeliver(StepNameSlack).Return(Receipt{ID: "1.2", Where: "C1", Via: AnnouncedMessage}, nil).Once()
+	env.onDeliver(StepNameSlack).Return(DeliverResult{Receipt: Receipt{ID: "1.2", Where: "C1", Via: AnnouncedMessage}}, nil).Once()
 	env.onDeliver(StepNameEmail).Run(func(args mock.Arguments) {
 		require.Equal(t, expires, args.Get(1).(DeliverInput).Notice.ExpiresAt, "the certificate says until when")
-	}).Return(Receipt{ID: "m1"}, nil).Once()
+	}).Return(DeliverResult{Receipt: Receipt{ID: "m1"}}, nil).Once()
 	env.OnActivity(ActivityRecordOutcome, mock.Anything, mock.Anything).Return(nil).Once()
 	env.RegisterWorkflowWithOptions(CertificateValidity, workflow.RegisterOptions{Name: ValidityWorkflowType})
 	var child CertificateValidityInput
@@ -724,8 +740,8 @@ func TestACertificateThatNeverExpiresHasNoSchedule(t *testing.T) {
 	env := newEnv(t)
 	env.OnActivity(ActivityRecordCompletion, mock.Anything, mock.Anything).
 		Return(RecordResult{Created: true, Channels: stepsFor(nil), Previous: &Previous{EventID: "earlier"}}, nil).Once()
-	env.onDeliver(StepNameSlack).Return(Receipt{ID: "1.2"}, nil).Once()
-	env.onDeliver(StepNameEmail).Return(Receipt{ID: "m1"}, nil).Once()
+	env.onDeliver(StepNameSlack).Return(DeliverResult{Receipt: Receipt{ID: "1.2"}}, nil).Once()
+	env.onDeliver(StepNameEmail).Return(DeliverResult{Receipt: Receipt{ID: "m1"}}, nil).Once()
 	env.OnActivity(ActivityRecordOutcome, mock.Anything, mock.Anything).Return(nil).Once()
 	env.RegisterWorkflowWithOptions(CertificateValidity, workflow.RegisterOptions{Name: ValidityWorkflowType})
 	started := false
@@ -737,4 +753,80 @@ func TestACertificateThatNeverExpiresHasNoSchedule(t *testing.T) {
 	require.Equal(t, StatusCompleted, result(t, env).Status)
 	require.False(t, started)
 	require.Empty(t, progress(t, env).Validity)
+}
+
+// TestTheLastReceiptCompletesTheRow: a lean run asks each Deliver to keep
+// its receipt in the row, naming every channel that is on; when the last
+// one completed the row, the run records no outcome of its own, and still
+// reports every receipt and sets the outcome in the UI. A run from before
+// the lean change asks for nothing and records the outcome itself.
+func TestTheLastReceiptCompletesTheRow(t *testing.T) {
+	for _, lean := range []bool{true, false} {
+		t.Run(fmt.Sprintf("lean=%v", lean), func(t *testing.T) {
+			env := newEnv(t)
+			if !lean {
+				env.OnGetVersion(changeLean, workflow.DefaultVersion, 1).Return(workflow.DefaultVersion)
+			}
+			webhook := ChannelStep{Name: "webhook", QueueSuffix: "-webhook", StartToClose: 10 * time.Second, Off: true}
+			env.OnActivity(ActivityRecordCompletion, mock.Anything, mock.Anything).
+				Return(RecordResult{Created: true, Channels: append(stepsFor(nil), webhook)}, nil)
+			var mu sync.Mutex
+			var expects [][]string
+			keep := func(r Receipt, completes bool) func(context.Context, DeliverInput) (DeliverResult, error) {
+				return func(_ context.Context, in DeliverInput) (DeliverResult, error) {
+					mu.Lock()
+					defer mu.Unlock()
+					expects = append(expects, in.Expect)
+					return DeliverResult{Receipt: r, Completed: completes && len(in.Expect) > 0}, nil
+				}
+			}
+			env.onDeliver(StepNameSlack).Return(keep(Receipt{ID: "1.2", Where: "C1", Via: AnnouncedMessage}, false))
+			env.onDeliver(StepNameEmail).Return(keep(Receipt{ID: "m1", SHA256: "ab"}, true))
+			outcomes := 0
+			env.OnActivity(ActivityRecordOutcome, mock.Anything, mock.Anything).Run(func(mock.Arguments) { outcomes++ }).Return(nil)
+			var statuses []string
+			env.OnUpsertTypedSearchAttributes(mock.Anything).Run(func(args mock.Arguments) {
+				status, _ := args.Get(0).(temporal.SearchAttributes).GetKeyword(CompletionStatusKey)
+				statuses = append(statuses, status)
+			}).Return(nil)
+
+			env.ExecuteWorkflow(CourseCompletion, sampleInput(t))
+
+			res := result(t, env)
+			require.Equal(t, StatusCompleted, res.Status)
+			require.Equal(t, Receipts{StepNameSlack: {ID: "1.2", Where: "C1", Via: AnnouncedMessage}, StepNameEmail: {ID: "m1", SHA256: "ab"}}, res.Receipts)
+			require.Equal(t, string(StatusCompleted), statuses[len(statuses)-1], "the outcome in the UI")
+			require.Len(t, expects, 2)
+			if lean {
+				for _, e := range expects {
+					require.Equal(t, []string{StepNameSlack, StepNameEmail}, e, "the channels that are on")
+				}
+				require.Zero(t, outcomes, "the last receipt completed the row")
+			} else {
+				require.Equal(t, [][]string{nil, nil}, expects)
+				require.Equal(t, 1, outcomes)
+			}
+		})
+	}
+}
+
+// TestAReceiptThatCompletesNothingLeavesTheOutcomeStep: when no Deliver
+// completed the row (its database failed after the send, or a receipt
+// lives only in a legacy column) or a notice failed, the run records the
+// outcome itself, as before.
+func TestAReceiptThatCompletesNothingLeavesTheOutcomeStep(t *testing.T) {
+	env := newEnv(t)
+	env.OnActivity(ActivityRecordCompletion, mock.Anything, mock.Anything).Return(RecordResult{Created: true, Channels: stepsFor(nil)}, nil)
+	env.onDeliver(StepNameSlack).Return(DeliverResult{Receipt: Receipt{ID: "1.2", Where: "C1"}}, nil)
+	env.onDeliver(StepNameEmail).Return(DeliverResult{Receipt: Receipt{ID: "m1"}}, nil)
+	var got OutcomeInput
+	env.OnActivity(ActivityRecordOutcome, mock.Anything, mock.Anything).Run(func(args mock.Arguments) {
+		got = args.Get(1).(OutcomeInput)
+	}).Return(nil)
+
+	env.ExecuteWorkflow(CourseCompletion, sampleInput(t))
+
+	require.Equal(t, StatusCompleted, result(t, env).Status)
+	require.Equal(t, string(StatusCompleted), got.Status)
+	require.Equal(t, Receipts{StepNameSlack: {ID: "1.2", Where: "C1"}, StepNameEmail: {ID: "m1"}}, got.Receipts)
 }

@@ -138,7 +138,7 @@ func registerUnexpected(t *testing.T, env *testsuite.TestWorkflowEnvironment) {
 	reg(ActivityLoadEvent, unexpected[LoadInput, LoadedEvent](t, ActivityLoadEvent))
 	reg(ActivityRecordResend, unexpectedNoResult[ResendRecord](t, ActivityRecordResend))
 	reg(ActivityFinishResend, unexpectedNoResult[ResendOutcome](t, ActivityFinishResend))
-	reg(ActivityDeliver, unexpected[DeliverInput, Receipt](t, ActivityDeliver))
+	reg(ActivityDeliver, unexpected[DeliverInput, DeliverResult](t, ActivityDeliver))
 	reg(ActivityApplyDeliveryEvents, unexpected[ApplyDeliveryInput, ApplyDeliveryResult](t, ActivityApplyDeliveryEvents))
 	reg(ActivityPostDeliveryAlert, unexpected[DeliveryAlert, Receipt](t, ActivityPostDeliveryAlert))
 	reg(ActivityCertificateNotice, unexpected[CertificateNoticeInput, CertificateNoticeResult](t, ActivityCertificateNotice))

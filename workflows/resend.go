@@ -129,7 +129,8 @@ func Resend(ctx workflow.Context, in ResendInput) (ResendResult, error) {
 		return ResendResult{}, err
 	}
 
-	noticeIn := NoticeInput{Event: ev.Event, ReceivedAt: ev.ReceivedAt, ResendID: in.RequestID, ExpiresAt: ev.ExpiresAt}
+	noticeIn := NoticeInput{Event: ev.Event, ReceivedAt: ev.ReceivedAt, ResendID: in.RequestID, ExpiresAt: ev.ExpiresAt,
+		Renderer: ev.Renderer}
 	if cohorts {
 		noticeIn.Route = ev.Route
 	}
@@ -169,7 +170,9 @@ func Resend(ctx workflow.Context, in ResendInput) (ResendResult, error) {
 			defer wg.Done()
 			switch {
 			case channels:
-				receipts[i], states[i], errs[i] = deliver(ctx, in.NoticeDeadline, s, noticeIn)
+				var r DeliverResult
+				r, states[i], errs[i] = deliver(ctx, in.NoticeDeadline, s, noticeIn, nil)
+				receipts[i] = r.Receipt
 			case s.Name == StepNameSlack:
 				var r SlackResult
 				r, states[i], errs[i] = postSlack(ctx, in.NoticeDeadline, noticeIn)

@@ -29,8 +29,8 @@ func TestResendKeepsStepsNotResentFailed(t *testing.T) {
 			ev := sampleInput(t).Event
 			env.OnActivity(ActivityLoadEvent, mock.Anything, mock.Anything).Return(LoadedEvent{Event: ev, Status: "partial", FailedStep: c.failedBefore, Channels: stepsFor(nil)}, nil)
 			env.OnActivity(ActivityRecordResend, mock.Anything, mock.Anything).Return(nil).Once()
-			env.onDeliver(StepNameSlack).Return(Receipt{ID: "9.9", Where: "C1", Via: AnnouncedMessage}, c.slackErr)
-			env.onDeliver(StepNameEmail).Return(Receipt{ID: "m9"}, nil)
+			env.onDeliver(StepNameSlack).Return(DeliverResult{Receipt: Receipt{ID: "9.9", Where: "C1", Via: AnnouncedMessage}}, c.slackErr)
+			env.onDeliver(StepNameEmail).Return(DeliverResult{Receipt: Receipt{ID: "m9"}}, nil)
 			var finished ResendOutcome
 			env.OnActivity(ActivityFinishResend, mock.Anything, mock.Anything).Run(func(args mock.Arguments) {
 				finished = args.Get(1).(ResendOutcome)
@@ -75,7 +75,7 @@ func TestResendWithholdsARevokedCertificate(t *testing.T) {
 	var notice NoticeInput
 	env.onDeliver(StepNameSlack).Run(func(args mock.Arguments) {
 		notice = args.Get(1).(DeliverInput).Notice
-	}).Return(Receipt{ID: "9.9", Where: "C1", Via: AnnouncedMessage}, nil)
+	}).Return(DeliverResult{Receipt: Receipt{ID: "9.9", Where: "C1", Via: AnnouncedMessage}}, nil)
 	env.OnActivity(ActivityFinishResend, mock.Anything, mock.Anything).Return(nil).Once()
 
 	env.ExecuteWorkflow(Resend, ResendInput{ResendRecord: ResendRecord{RequestID: "r1", EventID: ev.ID, What: ResendAll, RequestedAt: time.Now()}})
@@ -119,7 +119,7 @@ func TestResendSkipsAChannelTheCourseTurnedOff(t *testing.T) {
 	steps[0].Off = true
 	env.OnActivity(ActivityLoadEvent, mock.Anything, mock.Anything).Return(LoadedEvent{Event: ev, Status: "completed", Channels: steps}, nil)
 	env.OnActivity(ActivityRecordResend, mock.Anything, mock.Anything).Return(nil).Once()
-	env.onDeliver(StepNameEmail).Return(Receipt{ID: "m9"}, nil).Once()
+	env.onDeliver(StepNameEmail).Return(DeliverResult{Receipt: Receipt{ID: "m9"}}, nil).Once()
 	env.OnActivity(ActivityFinishResend, mock.Anything, mock.Anything).Return(nil).Once()
 
 	env.ExecuteWorkflow(Resend, ResendInput{ResendRecord: ResendRecord{RequestID: "r1", EventID: ev.ID, What: ResendAll, RequestedAt: time.Now()}})

@@ -117,6 +117,9 @@ type RecordResult struct {
 	// VerificationCode is the certificate's code, stored with the row;
 	// empty without verification.
 	VerificationCode string `json:"verificationCode,omitempty"`
+	// Renderer is the certificate renderer version stored with the row;
+	// zero in results from before renderer versions, whose rows hold 1.
+	Renderer int `json:"renderer,omitempty"`
 	// ExpiresAt is when the certificate lapses, zero when it never does.
 	ExpiresAt time.Time `json:"expiresAt,omitzero"`
 	// Validity is the certificate's schedule of reminders and expiry,
@@ -160,6 +163,10 @@ type NoticeInput struct {
 	// VerificationCode is printed on the certificate with a QR code of its
 	// page, when the worker has verification on.
 	VerificationCode string `json:"verificationCode,omitempty"`
+	// Renderer is the certificate renderer version the row records, so
+	// the email attaches the file the verification page offers; zero (an
+	// input from before versions) means version 1.
+	Renderer int `json:"renderer,omitempty"`
 	// To is where the certificate email goes when it is not the learner's
 	// own address: the corrected one an operator resent to.
 	To string `json:"to,omitempty"`
@@ -233,6 +240,9 @@ type LoadedEvent struct {
 	// VerificationCode is the certificate's code, given one now if the
 	// row predates codes and the worker verifies.
 	VerificationCode string `json:"verificationCode,omitempty"`
+	// Renderer is the certificate renderer version the row records: a
+	// resend attaches the very file first sent.
+	Renderer int `json:"renderer,omitempty"`
 	// Revoked says an operator revoked the certificate: a resend does not
 	// email it again.
 	Revoked bool `json:"revoked,omitempty"`
@@ -540,4 +550,36 @@ type ChannelStep struct {
 type DeliverInput struct {
 	Channel string      `json:"channel"`
 	Notice  NoticeInput `json:"notice"`
+	// Expect, set by a lean run, names every channel the event's row waits
+	// for: Deliver keeps its own receipt in the row, and completes the row
+	// when all of them hold one. Empty (a resend, an older run): the
+	// workflow records the receipts itself.
+	Expect []string `json:"expect,omitempty"`
+}
+
+// DeliverResult is Deliver's answer: the receipt and whether keeping it
+// completed the event's row. Its JSON is the receipt's with one field
+// more, so a run from before it reads it as its Receipt.
+type DeliverResult struct {
+	Receipt
+	// Completed: every channel of Expect now holds a receipt and the row
+	// says completed, so the run has no outcome left to record.
+	Completed bool `json:"completed,omitempty"`
+}
+
+// UnmarshalJSON reads the receipt as Receipt does, and Completed: without
+// it the embedded Receipt's UnmarshalJSON would take the whole object and
+// drop Completed.
+func (d *DeliverResult) UnmarshalJSON(b []byte) error {
+	var v struct {
+		Completed bool `json:"completed"`
+	}
+	if err := json.Unmarshal(b, &v); err != nil {
+		return err
+	}
+	if err := d.Receipt.UnmarshalJSON(b); err != nil {
+		return err
+	}
+	d.Completed = v.Completed
+	return nil
 }

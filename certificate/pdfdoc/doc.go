@@ -2,7 +2,8 @@
 // fonts, lines, rectangles, filled paths and PNG or JPEG images. It offers
 // just what a certificate draws, and is built to make such a page quickly:
 // a font is parsed once per process (ParseFont) and each document embeds a
-// subset of it holding only the glyphs it shows.
+// subset of it holding only the glyphs it shows, and an image drawn in many
+// documents is made ready to embed once (ParseImage).
 //
 // Output is deterministic: the same calls always yield the same bytes.
 package pdfdoc
@@ -34,7 +35,7 @@ type Document struct {
 
 	content []byte
 	fonts   []*fontUse
-	images  []*image
+	images  []imageUse
 	err     error
 
 	font     *fontUse
@@ -65,6 +66,12 @@ type fontUse struct {
 	// text is the character each used glyph stands for in the ToUnicode
 	// map: the first one it was drawn for.
 	text []rune
+}
+
+// imageUse is an image as one document draws it.
+type imageUse struct {
+	img  *Image
+	name string // resource name
 }
 
 // New starts a document with a page width×height points large (841.89×595.28
@@ -238,16 +245,24 @@ func (d *Document) Text(x, y float64, s string) {
 }
 
 // Image draws a PNG or JPEG image into the w×h box whose top-left corner is
-// at (x, y). An image that cannot be embedded makes Bytes fail.
+// at (x, y). An image that cannot be embedded makes Bytes fail. It parses
+// data every time; an image drawn in many documents is better parsed once
+// with ParseImage and drawn with DrawImage, which writes the same bytes.
 func (d *Document) Image(data []byte, x, y, w, h float64) {
 	d.notInPath()
-	img, err := newImage(data)
+	img, err := ParseImage(data)
 	if err != nil {
 		d.fail(err)
 		return
 	}
-	img.name = "Im" + strconv.Itoa(len(d.images)+1)
-	d.images = append(d.images, img)
+	d.DrawImage(img, x, y, w, h)
+}
+
+// DrawImage draws img into the w×h box whose top-left corner is at (x, y).
+func (d *Document) DrawImage(img *Image, x, y, w, h float64) {
+	d.notInPath()
+	name := "Im" + strconv.Itoa(len(d.images)+1)
+	d.images = append(d.images, imageUse{img: img, name: name})
 	d.content = append(d.content, "q "...)
 	d.content = appendFixed(d.content, w*d.unit, 5)
 	d.content = append(d.content, " 0 0 "...)
@@ -257,7 +272,7 @@ func (d *Document) Image(data []byte, x, y, w, h float64) {
 	d.content = append(d.content, ' ')
 	d.content = appendFixed(d.content, (d.height-(y+h))*d.unit, 5)
 	d.content = append(d.content, " cm /"...)
-	d.content = append(d.content, img.name...)
+	d.content = append(d.content, name...)
 	d.content = append(d.content, " Do Q\n"...)
 }
 
@@ -436,20 +451,22 @@ func (d *Document) write() []byte {
 		embeddings[i] = f.embed()
 		size += len(embeddings[i].file) + len(embeddings[i].toUnicode) + 8*len(embeddings[i].glyphs)
 	}
-	for _, img := range d.images {
-		size += len(img.data) + 512
-		if img.mask != nil {
-			size += len(img.mask.data)
+	for _, u := range d.images {
+		size += len(u.img.data) + 512
+		if u.img.mask != nil {
+			size += len(u.img.mask.data)
 		}
 	}
 	w := writer{buf: make([]byte, 0, size)}
 	w.buf = append(w.buf, "%PDF-1.4\n%\xE2\xE3\xCF\xD3\n"...)
 
 	fontObj := func(i, which int) int { return firstFreeObj + objsPerFont*i + which }
-	imageObj := firstFreeObj + objsPerFont*len(fonts)
-	for _, img := range d.images {
-		img.obj = imageObj
-		imageObj += 1 + len(img.masks())
+	// Each image's first object number, in order after the fonts.
+	imageObjs := make([]int, len(d.images))
+	next := firstFreeObj + objsPerFont*len(fonts)
+	for i, u := range d.images {
+		imageObjs[i] = next
+		next += u.img.objects()
 	}
 
 	w.begin(catalogObj)
@@ -474,8 +491,8 @@ func (d *Document) write() []byte {
 	}
 	if len(d.images) > 0 {
 		w.raw(" /XObject <<")
-		for _, img := range d.images {
-			w.printf(" /%s %d 0 R", img.name, img.obj)
+		for i, u := range d.images {
+			w.printf(" /%s %d 0 R", u.name, imageObjs[i])
 		}
 		w.raw(" >>")
 	}
@@ -506,8 +523,8 @@ func (d *Document) write() []byte {
 	for i, f := range fonts {
 		f.write(&w, fontObj(i, 0), embeddings[i])
 	}
-	for _, img := range d.images {
-		img.write(&w)
+	for i, u := range d.images {
+		u.img.write(&w, imageObjs[i])
 	}
 
 	xref := len(w.buf)

@@ -12,12 +12,13 @@ import (
 	"strconv"
 )
 
-// image is an image XObject, with its soft mask (the alpha channel) when
-// it has one.
-type image struct {
-	name string // resource name
-	obj  int    // object number, set when the file is written
-
+// Image is a PNG or JPEG image made ready to embed: its chunks read, its
+// alpha channel split off and compressed. Making it ready is most of what
+// drawing an image costs, so a caller that draws the same image in many
+// documents parses it once with ParseImage and draws it with DrawImage, as
+// it parses a font once with ParseFont. An Image is never modified once
+// parsed, so any number of documents may draw it at once.
+type Image struct {
 	width, height int
 	colourSpace   string
 	bits          int
@@ -26,7 +27,7 @@ type image struct {
 	// keeps, sparing a decode and re-encode.
 	decodeParms string
 	data        []byte
-	mask        *image
+	mask        *Image // the soft mask (the alpha channel), if any
 }
 
 var (
@@ -34,7 +35,9 @@ var (
 	jpegMagic = []byte{0xFF, 0xD8, 0xFF}
 )
 
-func newImage(data []byte) (*image, error) {
+// ParseImage makes a PNG or JPEG file ready to draw. A JPEG is embedded as
+// it is, without a copy, so data must not change while the Image is in use.
+func ParseImage(data []byte) (*Image, error) {
 	switch {
 	case bytes.HasPrefix(data, pngMagic):
 		img, err := newPNG(data)
@@ -53,12 +56,12 @@ func newImage(data []byte) (*image, error) {
 }
 
 // newJPEG embeds a JPEG file as it is: PDF readers decode JPEG themselves.
-func newJPEG(data []byte) (*image, error) {
+func newJPEG(data []byte) (*Image, error) {
 	cfg, err := jpeg.DecodeConfig(bytes.NewReader(data))
 	if err != nil {
 		return nil, err
 	}
-	img := &image{width: cfg.Width, height: cfg.Height, bits: 8, filter: "DCTDecode", data: data}
+	img := &Image{width: cfg.Width, height: cfg.Height, bits: 8, filter: "DCTDecode", data: data}
 	switch cfg.ColorModel {
 	case color.GrayModel:
 		img.colourSpace = "/DeviceGray"
@@ -85,7 +88,7 @@ const (
 // newPNG embeds a non-interlaced PNG. Its compressed pixel data goes into
 // the PDF unchanged unless it has an alpha channel, which PDF keeps in a
 // separate image, the soft mask.
-func newPNG(data []byte) (*image, error) {
+func newPNG(data []byte) (*Image, error) {
 	var (
 		header  []byte
 		palette []byte
@@ -118,7 +121,7 @@ func newPNG(data []byte) (*image, error) {
 	if len(header) != 13 {
 		return nil, errors.New("missing or malformed IHDR chunk")
 	}
-	img := &image{
+	img := &Image{
 		width:  int(binary.BigEndian.Uint32(header)),
 		height: int(binary.BigEndian.Uint32(header[4:])),
 		bits:   int(header[8]),
@@ -182,7 +185,7 @@ func predictor(colours, bits, columns int) string {
 // the pixels above, so each channel's filtered bytes, with each row's
 // filter type, are a validly filtered image of their own: the rows need
 // not be unfiltered to be split.
-func (img *image) splitAlpha(compressed []byte, colours int) error {
+func (img *Image) splitAlpha(compressed []byte, colours int) error {
 	sample := img.bits / 8
 	pixel := (colours + 1) * sample
 	row := 1 + img.width*pixel
@@ -207,7 +210,7 @@ func (img *image) splitAlpha(compressed []byte, colours int) error {
 		}
 	}
 	img.data = zlibCompress(nil, colour)
-	img.mask = &image{
+	img.mask = &Image{
 		width: img.width, height: img.height, bits: img.bits, colourSpace: "/DeviceGray",
 		filter: "FlateDecode", decodeParms: predictor(1, img.bits, img.width),
 		data: zlibCompress(nil, alpha),
@@ -215,28 +218,28 @@ func (img *image) splitAlpha(compressed []byte, colours int) error {
 	return nil
 }
 
-// masks is the soft mask as a list, empty when there is none.
-func (img *image) masks() []*image {
+// objects is how many PDF objects the image takes: itself and its soft
+// mask, if any.
+func (img *Image) objects() int {
 	if img.mask == nil {
-		return nil
+		return 1
 	}
-	return []*image{img.mask}
+	return 2
 }
 
-// write writes the image, numbered img.obj, and its soft mask after it.
-func (img *image) write(w *writer) {
-	if img.mask != nil {
-		img.mask.obj = img.obj + 1
-	}
-	w.begin(img.obj)
+// write writes the image as object obj, and its soft mask as obj+1. The
+// numbers are the document's, not the image's, which other documents may
+// be writing at the same time.
+func (img *Image) write(w *writer, obj int) {
+	w.begin(obj)
 	extra := fmt.Sprintf(" /Type /XObject /Subtype /Image /Width %d /Height %d /ColorSpace %s /BitsPerComponent %d",
 		img.width, img.height, img.colourSpace, img.bits)
 	if img.mask != nil {
-		extra += fmt.Sprintf(" /SMask %d 0 R", img.mask.obj)
+		extra += fmt.Sprintf(" /SMask %d 0 R", obj+1)
 	}
 	w.stream(" /Filter /"+img.filter+img.decodeParms+extra, img.data, false)
 	w.end()
 	if img.mask != nil {
-		img.mask.write(w)
+		img.mask.write(w, obj+1)
 	}
 }

@@ -45,5 +45,7 @@ func (r Renderer) RenderPDF(ctx context.Context, c verify.Certificate) ([]byte, 
 	if err != nil {
 		return nil, fmt.Errorf("render certificate of %s: %w", rec.EventID, err)
 	}
-	return certificate.Render(d)
+	// The version the row was recorded with, which drew the emailed file;
+	// rows from before versions hold 1.
+	return certificate.RenderVersion(rec.Renderer, d)
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/coursehook/coursehook/certificate"
 	"github.com/coursehook/coursehook/courses"
 	"github.com/coursehook/coursehook/internal/pgtest"
 	"github.com/coursehook/coursehook/store"
@@ -239,6 +240,52 @@ func TestLookupSaysUntilWhenAndWhatRenewedIt(t *testing.T) {
 			require.NoError(t, err)
 			require.True(t, c.Superseded)
 			require.Equal(t, newCode, c.SupersededBy)
+		})
+	}
+}
+
+// TestRenderPDFDrawsWithTheRowsRenderer: the download re-draws each
+// certificate with the renderer version its row records, byte for byte
+// what that version draws for the row's event, so a row recorded before
+// version 2 still gets the version 1 file its learner was emailed.
+func TestRenderPDFDrawsWithTheRowsRenderer(t *testing.T) {
+	for _, db := range databases {
+		t.Run(db.name, func(t *testing.T) {
+			t.Parallel()
+			s := open(t, db.url(t))
+			r := Renderer{Store: s, BaseURL: "https://verify.example.com"}
+			codes := map[int]string{certificate.Renderer1: "7KQ2M-X4D9R-0ZPV3-TNW8H", certificate.Renderer2: "1B3D5-F7H9K-MNPQR-STVWX"}
+			for v, code := range codes {
+				id := fmt.Sprintf("evt-v%d", v)
+				body, err := json.Marshal(map[string]any{"id": id, "event": "courseCompletion", "timestamp": "2026-05-20T14:03:27Z",
+					"user": "zoe@example.de", "notifiable_id": "c-1", "title": "Über-Grundlagen"})
+				require.NoError(t, err)
+				// The page renders from the event the row holds.
+				_, _, err = s.Insert(t.Context(), store.Completion{EventID: id, EventType: "courseCompletion", LearnerEmail: "zoe@example.de",
+					CourseID: "c-1", CourseTitle: "Über-Grundlagen", CompletedAt: completedAt, ReceivedAt: completedAt, Payload: body,
+					VerificationCode: code, Renderer: v}, store.StatusRecorded)
+				require.NoError(t, err)
+				require.NoError(t, s.RecordOutcome(t.Context(), store.Outcome{EventID: id, Status: store.StatusCompleted,
+					Receipts: workflows.Receipts{"email": {ID: "m-" + id, SHA256: "sha-" + id}}}))
+			}
+			for v, code := range codes {
+				got, err := r.RenderPDF(t.Context(), verify.Certificate{Code: code})
+				require.NoError(t, err)
+				rec, err := s.CertificateByCode(t.Context(), code)
+				require.NoError(t, err)
+				require.Equal(t, v, rec.Renderer)
+				e, err := rec.Event()
+				require.NoError(t, err)
+				d, err := certificate.ForEvent(e.Brief(), rec.ReceivedAt, nil, nil,
+					&certificate.Verification{Code: code, URL: verify.PageURL(r.BaseURL, code)}, time.Time{})
+				require.NoError(t, err)
+				want, err := certificate.RenderVersion(v, d)
+				require.NoError(t, err)
+				require.Equal(t, want, got, "renderer %d", v)
+				other, err := certificate.RenderVersion(3-v, d)
+				require.NoError(t, err)
+				require.NotEqual(t, other, got, "the versions draw different bytes, so the check can fail")
+			}
 		})
 	}
 }
