@@ -80,7 +80,7 @@ func (b *bench) actionMeter(ctx context.Context) func() map[string]float64 {
 		return func() map[string]float64 { return nil }
 	}
 	return func() map[string]float64 {
-		after, err := scrapeActions(ctx, b.metricsURL, b.opts.Namespace)
+		after, err := settledActions(ctx, b.metricsURL, b.opts.Namespace)
 		if err != nil {
 			b.progress("the server's action metric is not readable: %v", err)
 			return nil
@@ -93,6 +93,35 @@ func (b *bench) actionMeter(ctx context.Context) func() map[string]float64 {
 		}
 		return after
 	}
+}
+
+// settledActions scrapes the action counters until two scrapes a
+// reporting interval apart agree: the server's metrics reach its
+// Prometheus endpoint a moment after the actions they count, so a row's
+// last workflows may not show yet in the first scrape after they closed.
+// It gives up waiting after a few seconds and returns the latest.
+func settledActions(ctx context.Context, url, namespace string) (map[string]float64, error) {
+	last, err := scrapeActions(ctx, url, namespace)
+	if err != nil {
+		return nil, err
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for time.Now().Before(deadline) {
+		select {
+		case <-ctx.Done():
+			return last, nil
+		case <-time.After(time.Second):
+		}
+		next, err := scrapeActions(ctx, url, namespace)
+		if err != nil {
+			return nil, err
+		}
+		if maps.Equal(last, next) {
+			return next, nil
+		}
+		last = next
+	}
+	return last, nil
 }
 
 // scrapeActions reads the `action` counters of the Prometheus text at url

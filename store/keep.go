@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/coursehook/coursehook/workflows"
 )
@@ -81,4 +82,22 @@ func (s *Store) KeepReceipt(ctx context.Context, eventID, channel string, r work
 		return false, fmt.Errorf("keep receipt of %s: %w", eventID, err)
 	}
 	return completed, nil
+}
+
+// recentQuery counts a course's completions recorded since a time, read
+// from the course's newest rows in completions_course_recorded_idx.
+const recentQuery = `SELECT COUNT(*) FROM completions WHERE course_id = ? AND recorded_at >= ? AND status <> ?`
+
+// CountRecent is how many completions of courseID were recorded at or
+// after since, ignored events aside. The record step counts after its own
+// insert has committed, so of any completions recorded within one window,
+// the k-th to commit counts at least k: at most a threshold's worth ever
+// count themselves within the threshold, however they interleave.
+func (s *Store) CountRecent(ctx context.Context, courseID string, since time.Time) (int, error) {
+	var n int
+	err := s.db.QueryRowContext(ctx, s.dialect.rebind(recentQuery), courseID, s.dialect.timeArg(since), string(StatusIgnored)).Scan(&n)
+	if err != nil {
+		return 0, fmt.Errorf("count recent completions of course %s: %w", courseID, err)
+	}
+	return n, nil
 }

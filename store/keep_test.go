@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -112,4 +113,35 @@ func assertNoError(t *testing.T, err error) bool {
 		return false
 	}
 	return true
+}
+
+// testCountRecent: a course's completions recorded since a time, its
+// ignored events and other courses aside.
+func testCountRecent(t *testing.T, url string) {
+	s := open(t, url)
+	clk := newClock(s)
+	ctx := t.Context()
+	start := clk.Now()
+	insert := func(id, course string, status Status) {
+		c := sampleCompletion(id)
+		c.CourseID = course
+		_, _, err := s.Insert(ctx, c, status)
+		require.NoError(t, err)
+	}
+	insert("a1", "c-1", StatusRecorded)
+	clk.Advance(30 * time.Second)
+	insert("a2", "c-1", StatusRecorded)
+	insert("b1", "c-2", StatusRecorded)
+	insert("x1", "c-1", StatusIgnored)
+	clk.Advance(60 * time.Second)
+	insert("a3", "c-1", StatusRecorded)
+
+	for _, tt := range []struct {
+		since time.Time
+		want  int
+	}{{start, 3}, {start.Add(time.Second), 2}, {start.Add(30 * time.Second), 2}, {start.Add(31 * time.Second), 1}, {clk.Now().Add(time.Second), 0}} {
+		n, err := s.CountRecent(ctx, "c-1", tt.since)
+		require.NoError(t, err)
+		require.Equal(t, tt.want, n, "since %s", tt.since.Sub(start))
+	}
 }

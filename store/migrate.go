@@ -279,6 +279,12 @@ func migrations() []migration {
 		{version: 12, stmts: []string{
 			`ALTER TABLE completions ADD COLUMN renderer INTEGER NOT NULL DEFAULT 1`,
 		}},
+		// The record step counts a course's completions within its digest
+		// window (CountRecent) to post a quiet course's notice at once: a
+		// range of one course's newest rows, however many it has.
+		{version: 13, stmts: []string{
+			`CREATE INDEX completions_course_recorded_idx ON completions (course_id, recorded_at)`,
+		}},
 	}
 }
 

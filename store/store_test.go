@@ -76,6 +76,7 @@ func runSuite(t *testing.T, newURL func(t *testing.T) string) {
 		{"RendererOfTheFirstInsertStays", testRendererStays},
 		{"KeepReceipt", testKeepReceipt},
 		{"KeepReceiptConcurrently", testKeepReceiptConcurrently},
+		{"CountRecent", testCountRecent},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -830,3 +830,57 @@ func TestAReceiptThatCompletesNothingLeavesTheOutcomeStep(t *testing.T) {
 	require.Equal(t, string(StatusCompleted), got.Status)
 	require.Equal(t, Receipts{StepNameSlack: {ID: "1.2", Where: "C1"}, StepNameEmail: {ID: "m1"}}, got.Receipts)
 }
+
+// TestTheRecordStepsCountDecidesPostOrGather: a lean run posts a quiet
+// course's notice at once, without asking the digest, while the record
+// step counted the course within its threshold; past it, the digest is
+// told to gather; with no count (a record step from before it) the digest
+// decides, as before.
+func TestTheRecordStepsCountDecidesPostOrGather(t *testing.T) {
+	cases := []struct {
+		name   string
+		recent int
+		lean   bool
+		ask    bool // the digest is asked
+		gather bool
+	}{
+		{"quiet", 1, true, false, false},
+		{"at the threshold", 5, true, false, false},
+		{"past it", 6, true, true, true},
+		{"not counted", 0, true, true, false},
+		{"a run from before lean", 1, false, true, false},
+	}
+	for _, tt := range cases {
+		t.Run(tt.name, func(t *testing.T) {
+			env := newEnv(t)
+			if !tt.lean {
+				env.OnGetVersion(changeLean, workflow.DefaultVersion, 1).Return(workflow.DefaultVersion)
+			}
+			in := sampleInput(t)
+			env.OnActivity(ActivityRecordCompletion, mock.Anything, mock.Anything).Return(RecordResult{
+				Created: true, Route: routed(true, true), Channels: stepsFor(routed(true, true)), CourseRecent: tt.recent,
+			}, nil)
+			var enqueued EnqueueInput
+			if tt.ask {
+				answers(env, Announcement{EventID: in.Event.ID, Kind: AnnouncePost}, &enqueued)
+			}
+			env.onDeliver(StepNameSlack).Return(DeliverResult{Receipt: Receipt{ID: "1.5", Where: "C0456EFGH", Via: AnnouncedMessage}}, nil)
+			env.onDeliver(StepNameEmail).Return(DeliverResult{Receipt: Receipt{ID: "m1"}}, nil)
+			env.OnActivity(ActivityRecordOutcome, mock.Anything, mock.Anything).Return(nil)
+
+			env.ExecuteWorkflow(CourseCompletion, in)
+
+			r := result(t, env)
+			require.Equal(t, StatusCompleted, r.Status)
+			require.Equal(t, "1.5", r.Receipts[StepNameSlack].ID)
+			env.assertDelivered(t, StepNameSlack, 1)
+			if !tt.ask {
+				env.assertNotStarted(t, ActivityEnqueueDigestEntry)
+				require.Contains(t, progress(t, env).Channels[StepNameSlack].Detail, "its own message, the course's")
+				return
+			}
+			require.Equal(t, in.Event.ID, enqueued.Entry.EventID)
+			require.Equal(t, tt.gather, enqueued.Entry.Gather)
+		})
+	}
+}

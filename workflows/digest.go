@@ -238,7 +238,7 @@ func (d *digest) add(ctx workflow.Context, e DigestEntry) {
 		// matters: the latest Threshold arrivals tell.
 		d.in.Recent = slices.Delete(d.in.Recent, 0, len(d.in.Recent)-e.Threshold)
 	}
-	if recent < e.Threshold && d.in.Window == nil {
+	if recent < e.Threshold && d.in.Window == nil && !e.Gather {
 		a := Announcement{EventID: e.EventID, Kind: AnnouncePost, At: now}
 		d.in.Answered[e.EventID] = a
 		d.reply(ctx, e.WorkflowID, a)

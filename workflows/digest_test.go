@@ -455,3 +455,25 @@ func TestDigestEntriesTheDatabaseRefusesFailAtOnce(t *testing.T) {
 	}
 	d.assertNotStarted(t, ActivityPostDigest, ActivityAnswerDigest)
 }
+
+// TestDigestGathersWhatTheRecordStepCountedPast: an entry the record step
+// counted past the course's threshold is gathered even by a digest that
+// has heard of nothing else, since the completions that posted at once
+// never asked it; entries without the flag are decided by its own count.
+func TestDigestGathersWhatTheRecordStepCountedPast(t *testing.T) {
+	d := newDigestEnv(t)
+	d.postsDigests()
+	d.RegisterDelayedCallback(func() {
+		d.SignalWorkflow(DigestEntrySignal, DigestEntry{EventID: "e0", WorkflowID: "wf-e0", LearnerName: "Learner e0",
+			CourseTitle: "Course", Threshold: 3, Window: time.Minute, Gather: true})
+	}, time.Second)
+	d.entryAt(2*time.Second, "e1", 3)
+	d.ExecuteWorkflow(CourseDigest, digestStart)
+
+	require.True(t, d.IsWorkflowCompleted())
+	require.NoError(t, d.GetWorkflowError())
+	require.Equal(t, map[string]string{"e0": "digest digest-1", "e1": "digest digest-1"}, d.kinds(),
+		"the first opened a window, which gathers the next too")
+	require.Len(t, d.digests, 1)
+	require.Equal(t, 2, d.digests[0].Count)
+}

@@ -120,6 +120,11 @@ type RecordResult struct {
 	// Renderer is the certificate renderer version stored with the row;
 	// zero in results from before renderer versions, whose rows hold 1.
 	Renderer int `json:"renderer,omitempty"`
+	// CourseRecent is how many completions of the course were recorded
+	// within its digest window, this one included, where a notice goes
+	// through the course's digest; zero otherwise, and in results from
+	// before the count (the digest then decides alone).
+	CourseRecent int `json:"courseRecent,omitempty"`
 	// ExpiresAt is when the certificate lapses, zero when it never does.
 	ExpiresAt time.Time `json:"expiresAt,omitzero"`
 	// Validity is the certificate's schedule of reminders and expiry,
@@ -300,6 +305,10 @@ type DigestEntry struct {
 	// Threshold completions of a Window are posted one by one.
 	Threshold int           `json:"threshold"`
 	Window    time.Duration `json:"window"`
+	// Gather: the record step counted the course past its threshold, so
+	// the digest gathers the entry whatever its own count says, which
+	// misses the completions that posted at once without asking it.
+	Gather bool `json:"gather,omitempty"`
 }
 
 // DigestStart identifies a course's digest: one per deployment (task
