@@ -35,7 +35,7 @@ type Store interface {
 	Insert(ctx context.Context, c store.Completion, status store.Status) (store.Record, bool, error)
 	RecordOutcome(ctx context.Context, o store.Outcome) error
 	KeepReceipt(ctx context.Context, eventID, channel string, r workflows.Receipt, expect []string) (bool, error)
-	CountRecent(ctx context.Context, courseID string, since time.Time) (int, error)
+	CountRecent(ctx context.Context, courseID string, now time.Time, window time.Duration) (inWindow, before int, err error)
 	Get(ctx context.Context, eventID string) (store.Record, error)
 	InsertResend(ctx context.Context, r store.Resend) (store.Resend, bool, error)
 	FinishResend(ctx context.Context, r store.Resend) error
@@ -163,7 +163,7 @@ func (a *Activities) insert(ctx context.Context, in workflows.RecordInput, statu
 		}
 		res.Channels = a.steps(res.Route)
 		res.ExpiresAt = rec.ExpiresAt
-		if res.CourseRecent, err = a.courseRecent(ctx, rec, res, in.RecordOnly); err != nil {
+		if res.CourseRecent, res.CourseBefore, err = a.courseRecent(ctx, rec, res, in.RecordOnly); err != nil {
 			return workflows.RecordResult{}, a.recordFailure(ctx, fmt.Errorf("record event %s: %w", e.ID, err))
 		}
 		if !in.RecordOnly {
@@ -192,21 +192,22 @@ func (a *Activities) insert(ctx context.Context, in workflows.RecordInput, statu
 }
 
 // courseRecent counts the course's completions recorded within its digest
-// window, this one included, for an event whose Slack notice goes through
-// the course's digest: a lean run posts at once while the count is within
-// the threshold and has the digest gather it otherwise, which spares a
-// quiet course's notice the digest's round trip. Zero where no notice
-// goes through a digest.
-func (a *Activities) courseRecent(ctx context.Context, rec store.Record, res workflows.RecordResult, recordOnly bool) (int, error) {
+// window, this one included, and within the window before, for an event
+// whose Slack notice goes through the course's digest: a lean run posts at
+// once when the course is quiet and has the digest gather it when the
+// course is past its threshold, which spares a quiet course's notice the
+// digest's round trip (workflows.RecordResult says how). Zeros where no
+// notice goes through a digest.
+func (a *Activities) courseRecent(ctx context.Context, rec store.Record, res workflows.RecordResult, recordOnly bool) (int, int, error) {
 	if recordOnly || res.Route == nil || !slices.ContainsFunc(res.Channels, func(s workflows.ChannelStep) bool { return s.Digest && !s.Off }) {
-		return 0, nil
+		return 0, 0, nil
 	}
 	window := res.Route.Digest.Window
 	if window <= 0 {
 		// The digest's own default (CourseDigest).
 		window = time.Minute
 	}
-	return a.Store.CountRecent(ctx, rec.CourseID, time.Now().Add(-window))
+	return a.Store.CountRecent(ctx, rec.CourseID, time.Now(), window)
 }
 
 // issued is when a certificate's validity starts: when coursehook took in

@@ -321,6 +321,7 @@ func TestTheRecordStepCountsTheCourse(t *testing.T) {
 	for i := range 3 {
 		res := f.record(t, fmt.Sprint("y", i), "c-yearly", fmt.Sprintf("l%d@example.org", i), time.Now(), false)
 		require.Equal(t, i+1, res.CourseRecent)
+		require.Zero(t, res.CourseBefore, "nothing in the window before")
 	}
 	again := f.record(t, "y0", "c-yearly", "l0@example.org", time.Now(), false)
 	require.Equal(t, 3, again.CourseRecent, "a retry counts the row once")

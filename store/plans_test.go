@@ -135,6 +135,10 @@ func testQueriesUseTheirIndexes(t *testing.T, url string) {
 		{"expiring within 30 days", Filter{Expiring: &ExpiryRange{From: soon, Before: soon.AddDate(0, 0, 30)}}, []string{"completions_expires_idx"}},
 		{"expired", Filter{Expiring: &ExpiryRange{Before: soon}}, []string{"completions_expires_idx"}},
 		{"expired, next page", Filter{Expiring: &ExpiryRange{Before: soon}, After: &Cursor{ExpiresAt: base.AddDate(1, 0, 0), EventID: "evt-00300"}}, []string{"completions_expires_idx"}},
+		{"course, expiring within 30 days", Filter{CourseID: "course-7", Expiring: &ExpiryRange{From: soon, Before: soon.AddDate(0, 0, 30)}}, []string{"completions_course_expires_idx"}},
+		{"course, expiring, next page", Filter{CourseID: "course-7", Expiring: &ExpiryRange{Before: soon.AddDate(0, 0, 90)}, After: &Cursor{ExpiresAt: soon.AddDate(0, 0, 30), EventID: "evt-00300"}}, []string{"completions_course_expires_idx"}},
+		{"company, expiring within 30 days", Filter{CompanyID: "company-9", Expiring: &ExpiryRange{From: soon, Before: soon.AddDate(0, 0, 30)}}, []string{"completions_company_expires_idx"}},
+		{"email, expiring within 90 days", Filter{LearnerEmail: "Learner42@Example.org", Expiring: &ExpiryRange{Before: soon.AddDate(0, 0, 90)}}, []string{"completions_learner_expires_idx"}},
 	}
 	for _, c := range cases {
 		q, args, err := s.listQuery(c.filter)
@@ -150,7 +154,7 @@ func testQueriesUseTheirIndexes(t *testing.T, url string) {
 	plan = queryPlan(t, s, previousQuery, "course-7", "learner42@example.org", "evt-x", string(StatusIgnored), s.dialect.timeArg(base.Add(2000*time.Minute)))
 	require.Contains(t, plan, "completions_course_learner_key_idx", plan)
 	require.False(t, sorts(s.dialect, plan), plan)
-	plan = queryPlan(t, s, recentQuery, "course-7", s.dialect.timeArg(base.Add(1990*time.Minute)), string(StatusIgnored))
+	plan = queryPlan(t, s, recentQuery, s.dialect.timeArg(base.Add(1995*time.Minute)), "course-7", s.dialect.timeArg(base.Add(1990*time.Minute)), string(StatusIgnored))
 	require.Contains(t, plan, "completions_course_recorded_idx", "the record step's count:\n%s", plan)
 	plan = queryPlan(t, s, byCodeQuery, codeA)
 	require.Contains(t, plan, "completions_verification_code_idx", plan)

@@ -330,9 +330,9 @@ type completion struct {
 	searchable, cohorts, local, channels, lean bool
 	// rowCompleted: a notice's receipt completed the row (lean runs).
 	rowCompleted bool
-	// courseRecent is the record step's count of the course's recent
-	// completions (RecordResult.CourseRecent).
-	courseRecent int
+	// courseRecent and courseBefore are the record step's counts of the
+	// course's recent completions (RecordResult.CourseRecent).
+	courseRecent, courseBefore int
 }
 
 // dbStep runs a database activity: since local-steps as a local activity
@@ -413,7 +413,7 @@ func (c *completion) record(ctx workflow.Context) (RecordResult, error) {
 	// and a run on an old branch may record with this build, whose row
 	// then names the renderer its email must use.
 	c.noticeIn.Renderer = rec.Renderer
-	c.courseRecent = rec.CourseRecent
+	c.courseRecent, c.courseBefore = rec.CourseRecent, rec.CourseBefore
 	c.steps = rec.Channels
 	if !c.channels {
 		c.steps = c.legacySteps(rec.Route)
@@ -469,8 +469,8 @@ func (c *completion) send(ctx workflow.Context, s ChannelStep) error {
 	case s.Digest && c.quiet():
 		r, step, err = c.deliver(ctx, s)
 		if err == nil {
-			step.Detail = fmt.Sprintf("its own message, the course's %d of at most %d in its window: %s",
-				c.courseRecent, c.noticeIn.Route.Digest.Threshold, r.String())
+			step.Detail = fmt.Sprintf("its own message, the course being quiet (%d of at most %d completions in two windows): %s",
+				c.courseRecent+c.courseBefore, c.noticeIn.Route.Digest.Threshold, r.String())
 		}
 	case s.Digest:
 		r, step, err = c.gather(ctx, s.Permanent[0], func(ctx workflow.Context) (Receipt, Step, error) {
@@ -490,12 +490,15 @@ func (c *completion) send(ctx workflow.Context, s ChannelStep) error {
 }
 
 // quiet reports whether a lean run posts its digest channel's notice at
-// once: the record step counted the course within its threshold in the
-// window. The digest is then not asked, which spares two workflow round
-// trips; at most a threshold's worth of completions count themselves
-// within it (store.CountRecent), so a cohort still gets one digest.
+// once: the record step counted the course within its threshold over its
+// window and the one before, so no digest window can be open. The digest
+// is then not asked, which spares two workflow round trips. Every own
+// message, however decided, was counted within the threshold over its
+// last window, so at most a threshold's worth go in any window
+// (store.CountRecent) and a cohort still gets one digest a window.
 func (c *completion) quiet() bool {
-	return c.lean && c.courseRecent > 0 && c.noticeIn.Route != nil && c.courseRecent <= c.noticeIn.Route.Digest.Threshold
+	return c.lean && c.courseRecent > 0 && c.noticeIn.Route != nil &&
+		c.courseRecent+c.courseBefore <= c.noticeIn.Route.Digest.Threshold
 }
 
 // deliver sends the notice of one channel; in a lean run the Deliver

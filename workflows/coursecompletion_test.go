@@ -833,22 +833,24 @@ func TestAReceiptThatCompletesNothingLeavesTheOutcomeStep(t *testing.T) {
 
 // TestTheRecordStepsCountDecidesPostOrGather: a lean run posts a quiet
 // course's notice at once, without asking the digest, while the record
-// step counted the course within its threshold; past it, the digest is
-// told to gather; with no count (a record step from before it) the digest
-// decides, as before.
+// step counted the course within its threshold over two windows; past the
+// threshold within one window, the digest is told to gather; in between
+// (a window may still be open) and with no count (a record step from
+// before it) the digest decides, as before.
 func TestTheRecordStepsCountDecidesPostOrGather(t *testing.T) {
 	cases := []struct {
-		name   string
-		recent int
-		lean   bool
-		ask    bool // the digest is asked
-		gather bool
+		name           string
+		recent, before int
+		lean           bool
+		ask            bool // the digest is asked
+		gather         bool
 	}{
-		{"quiet", 1, true, false, false},
-		{"at the threshold", 5, true, false, false},
-		{"past it", 6, true, true, true},
-		{"not counted", 0, true, true, false},
-		{"a run from before lean", 1, false, true, false},
+		{"quiet", 1, 0, true, false, false},
+		{"at the threshold", 3, 2, true, false, false},
+		{"a window may be open", 2, 4, true, true, false},
+		{"past it", 6, 0, true, true, true},
+		{"not counted", 0, 0, true, true, false},
+		{"a run from before lean", 1, 0, false, true, false},
 	}
 	for _, tt := range cases {
 		t.Run(tt.name, func(t *testing.T) {
@@ -858,7 +860,8 @@ func TestTheRecordStepsCountDecidesPostOrGather(t *testing.T) {
 			}
 			in := sampleInput(t)
 			env.OnActivity(ActivityRecordCompletion, mock.Anything, mock.Anything).Return(RecordResult{
-				Created: true, Route: routed(true, true), Channels: stepsFor(routed(true, true)), CourseRecent: tt.recent,
+				Created: true, Route: routed(true, true), Channels: stepsFor(routed(true, true)),
+				CourseRecent: tt.recent, CourseBefore: tt.before,
 			}, nil)
 			var enqueued EnqueueInput
 			if tt.ask {
@@ -876,7 +879,7 @@ func TestTheRecordStepsCountDecidesPostOrGather(t *testing.T) {
 			env.assertDelivered(t, StepNameSlack, 1)
 			if !tt.ask {
 				env.assertNotStarted(t, ActivityEnqueueDigestEntry)
-				require.Contains(t, progress(t, env).Channels[StepNameSlack].Detail, "its own message, the course's")
+				require.Contains(t, progress(t, env).Channels[StepNameSlack].Detail, "its own message, the course being quiet")
 				return
 			}
 			require.Equal(t, in.Event.ID, enqueued.Entry.EventID)
