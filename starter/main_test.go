@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+	"go.temporal.io/sdk/client"
 
 	"github.com/coursehook/coursehook/codec"
 	"github.com/coursehook/coursehook/config"
@@ -141,6 +142,14 @@ func TestOptionsNeverAllowEveryoneByAccident(t *testing.T) {
 	opts := webhookOptions(config.Config{}, slog.New(slog.NewJSONHandler(io.Discard, nil)))
 	require.NotNil(t, opts.AllowedSources, "a config without sources allows no one, not everyone")
 	require.Empty(t, opts.AllowedSources)
+}
+
+// TestStartsAreNotCompressed: the webhook server's starts go to Temporal
+// uncompressed (clientOptions says why).
+func TestStartsAreNotCompressed(t *testing.T) {
+	opts, err := clientOptions(config.Config{TemporalAddress: "127.0.0.1:1"}, slog.New(slog.NewJSONHandler(io.Discard, nil)))
+	require.NoError(t, err)
+	require.IsType(t, &client.GrpcCompressionNone{}, opts.ConnectionOptions.GrpcCompression)
 }
 
 // listening is the address a listener of the starter bound, from its own
