@@ -35,7 +35,7 @@ type Store interface {
 	Insert(ctx context.Context, c store.Completion, status store.Status) (store.Record, bool, error)
 	RecordOutcome(ctx context.Context, o store.Outcome) error
 	KeepReceipt(ctx context.Context, eventID, channel string, r workflows.Receipt, expect []string) (bool, error)
-	CountRecent(ctx context.Context, courseID string, now time.Time, window time.Duration) (inWindow, before int, err error)
+	CountRecent(ctx context.Context, courseID string, window time.Duration) (inWindow, before int, err error)
 	Get(ctx context.Context, eventID string) (store.Record, error)
 	InsertResend(ctx context.Context, r store.Resend) (store.Resend, bool, error)
 	FinishResend(ctx context.Context, r store.Resend) error
@@ -202,12 +202,7 @@ func (a *Activities) courseRecent(ctx context.Context, rec store.Record, res wor
 	if recordOnly || res.Route == nil || !slices.ContainsFunc(res.Channels, func(s workflows.ChannelStep) bool { return s.Digest && !s.Off }) {
 		return 0, 0, nil
 	}
-	window := res.Route.Digest.Window
-	if window <= 0 {
-		// The digest's own default (CourseDigest).
-		window = time.Minute
-	}
-	return a.Store.CountRecent(ctx, rec.CourseID, time.Now(), window)
+	return a.Store.CountRecent(ctx, rec.CourseID, workflows.DigestWindowLength(res.Route.Digest.Window))
 }
 
 // issued is when a certificate's validity starts: when coursehook took in

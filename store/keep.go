@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -38,11 +39,7 @@ func (s *Store) KeepReceipt(ctx context.Context, eventID, channel string, r work
 	if channel == "" || r.ID == "" {
 		return false, fmt.Errorf("keep receipt of %s: %w: receipt of channel %q has no id", eventID, ErrInvalid, channel)
 	}
-	found := false
-	for _, name := range expect {
-		found = found || name == channel
-	}
-	if !found {
+	if !slices.Contains(expect, channel) {
 		return false, fmt.Errorf("keep receipt of %s: %w: channel %q is not among %s", eventID, ErrInvalid, channel, strings.Join(expect, ","))
 	}
 	tx, err := s.db.BeginTx(ctx, nil)
@@ -62,13 +59,11 @@ func (s *Store) KeepReceipt(ctx context.Context, eventID, channel string, r work
 		return false, fmt.Errorf("keep receipt of %s: %w", eventID, err)
 	}
 	args := []any{eventID}
-	marks := make([]string, len(expect))
-	for i, name := range expect {
-		marks[i] = "?"
+	for _, name := range expect {
 		args = append(args, name)
 	}
 	var held int
-	q := "SELECT COUNT(*) FROM receipts WHERE event_id = ? AND receipt_id <> '' AND channel IN (" + strings.Join(marks, ", ") + ")"
+	q := "SELECT COUNT(*) FROM receipts WHERE event_id = ? AND receipt_id <> '' AND channel IN (" + placeholders(len(expect)) + ")"
 	if err := tx.QueryRowContext(ctx, s.dialect.rebind(q), args...).Scan(&held); err != nil {
 		return false, fmt.Errorf("keep receipt of %s: count receipts: %w", eventID, err)
 	}
@@ -92,11 +87,13 @@ FROM completions WHERE course_id = ? AND recorded_at >= ? AND status <> ?`
 
 // CountRecent counts the completions of courseID recorded within window
 // before now (inWindow) and within the window before that (before),
-// ignored events aside. The record step counts after its own insert has
-// committed, so of any completions recorded within one window, the k-th to
-// commit counts at least k: at most a threshold's worth ever count
-// themselves within the threshold, however they interleave.
-func (s *Store) CountRecent(ctx context.Context, courseID string, now time.Time, window time.Duration) (inWindow, before int, err error) {
+// ignored events aside. Now is the store's clock, the one recorded_at was
+// stamped with. The record step counts after its own insert has committed,
+// so of any completions recorded within one window, the k-th to commit
+// counts at least k: at most a threshold's worth ever count themselves
+// within the threshold, however they interleave.
+func (s *Store) CountRecent(ctx context.Context, courseID string, window time.Duration) (inWindow, before int, err error) {
+	now := s.now()
 	var two int
 	err = s.db.QueryRowContext(ctx, s.dialect.rebind(recentQuery), s.dialect.timeArg(now.Add(-window)), courseID,
 		s.dialect.timeArg(now.Add(-2*window)), string(StatusIgnored)).Scan(&two, &inWindow)

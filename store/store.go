@@ -5,6 +5,7 @@
 package store
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"encoding/json"
@@ -353,10 +354,7 @@ func (s *Store) Insert(ctx context.Context, c Completion, status Status) (rec Re
 			return Record{}, false, fmt.Errorf("record completion %s: find an earlier completion: %w", c.EventID, err)
 		}
 	}
-	renderer := c.Renderer
-	if renderer == 0 {
-		renderer = 1
-	}
+	renderer := cmp.Or(c.Renderer, 1)
 	now := s.now()
 	res, err := s.db.ExecContext(ctx, s.dialect.rebind(insertQuery),
 		c.EventID, c.EventType, string(status),

@@ -160,6 +160,13 @@ func (c *clock) Now() time.Time {
 	return c.now
 }
 
+// Set moves the clock to t, forward or back.
+func (c *clock) Set(t time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = t
+}
+
 func (c *clock) Advance(d time.Duration) {
 	c.mu.Lock()
 	defer c.mu.Unlock()

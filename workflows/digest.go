@@ -207,15 +207,22 @@ func (d *digest) progress() (DigestProgress, error) {
 	return DigestProgress{Window: d.in.Window, Posted: d.posted}, nil
 }
 
+// DigestWindowLength is a route's digest window, or a minute where the route
+// names none (a route stored before windows were configurable). The digest
+// and the record step's count read it alike.
+func DigestWindowLength(w time.Duration) time.Duration {
+	if w <= 0 {
+		return time.Minute
+	}
+	return w
+}
+
 // add takes one entry: answered again if seen, posted at once while the
 // course is under its threshold, gathered otherwise.
 func (d *digest) add(ctx workflow.Context, e DigestEntry) {
 	d.taken++
 	now := workflow.Now(ctx)
-	window := e.Window
-	if window <= 0 {
-		window = time.Minute
-	}
+	window := DigestWindowLength(e.Window)
 	d.window = window
 	d.forget(now, window)
 	if a, ok := d.in.Answered[e.EventID]; ok {
