@@ -92,6 +92,12 @@ const changeReplyBatches = "reply-batches"
 // passed Temporal's 2 MB payload limit and stalled the digest.
 const changeBoundedDigest = "bounded-digest"
 
+// changeDigestGather gathers an entry the record step counted past its
+// course's threshold (DigestEntry.Gather) whatever the digest's own count
+// says. It is asked only for an entry with the flag, which only lean
+// completions send, so a digest that never meets one records no marker.
+const changeDigestGather = "digest-gather"
+
 // gatherBatch is how many gathered entries a digest saves at a time; it
 // saves sooner when its window closes or the run ends.
 const gatherBatch = 500
@@ -245,7 +251,8 @@ func (d *digest) add(ctx workflow.Context, e DigestEntry) {
 		// matters: the latest Threshold arrivals tell.
 		d.in.Recent = slices.Delete(d.in.Recent, 0, len(d.in.Recent)-e.Threshold)
 	}
-	if recent < e.Threshold && d.in.Window == nil && !e.Gather {
+	gather := e.Gather && workflow.GetVersion(ctx, changeDigestGather, workflow.DefaultVersion, 1) == 1
+	if recent < e.Threshold && d.in.Window == nil && !gather {
 		a := Announcement{EventID: e.EventID, Kind: AnnouncePost, At: now}
 		d.in.Answered[e.EventID] = a
 		d.reply(ctx, e.WorkflowID, a)
