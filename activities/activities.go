@@ -12,7 +12,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"slices"
 	"sync"
 	"time"
 
@@ -35,7 +34,6 @@ type Store interface {
 	Insert(ctx context.Context, c store.Completion, status store.Status) (store.Record, bool, error)
 	RecordOutcome(ctx context.Context, o store.Outcome) error
 	KeepReceipt(ctx context.Context, eventID, channel string, r workflows.Receipt, expect []string) (bool, error)
-	CountRecent(ctx context.Context, courseID string, window time.Duration) (inWindow, before int, err error)
 	Get(ctx context.Context, eventID string) (store.Record, error)
 	InsertResend(ctx context.Context, r store.Resend) (store.Resend, bool, error)
 	FinishResend(ctx context.Context, r store.Resend) error
@@ -163,9 +161,6 @@ func (a *Activities) insert(ctx context.Context, in workflows.RecordInput, statu
 		}
 		res.Channels = a.steps(res.Route)
 		res.ExpiresAt = rec.ExpiresAt
-		if res.CourseRecent, res.CourseBefore, err = a.courseRecent(ctx, rec, res, in.RecordOnly); err != nil {
-			return workflows.RecordResult{}, a.recordFailure(ctx, fmt.Errorf("record event %s: %w", e.ID, err))
-		}
 		if !in.RecordOnly {
 			res.Validity = validitySchedule(rec, res.Route)
 		}
@@ -189,20 +184,6 @@ func (a *Activities) insert(ctx context.Context, in workflows.RecordInput, statu
 		"course", courseName(res.Route), "channel", routeChannel(res.Route), "recompletion", res.Previous != nil,
 		"recordOnly", in.RecordOnly)
 	return res, nil
-}
-
-// courseRecent counts the course's completions recorded within its digest
-// window, this one included, and within the window before, for an event
-// whose Slack notice goes through the course's digest: a lean run posts at
-// once when the course is quiet and has the digest gather it when the
-// course is past its threshold, which spares a quiet course's notice the
-// digest's round trip (workflows.RecordResult says how). Zeros where no
-// notice goes through a digest.
-func (a *Activities) courseRecent(ctx context.Context, rec store.Record, res workflows.RecordResult, recordOnly bool) (int, int, error) {
-	if recordOnly || res.Route == nil || !slices.ContainsFunc(res.Channels, func(s workflows.ChannelStep) bool { return s.Digest && !s.Off }) {
-		return 0, 0, nil
-	}
-	return a.Store.CountRecent(ctx, rec.CourseID, workflows.DigestWindowLength(res.Route.Digest.Window))
 }
 
 // issued is when a certificate's validity starts: when coursehook took in

@@ -3,7 +3,6 @@ package activities
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 	"os"
 	"path/filepath"
 	"sync"
@@ -310,21 +309,4 @@ func TestDeliverKeepsItsReceipt(t *testing.T) {
 	r = deliver("email", "")
 	require.False(t, r.Completed, "the database is gone: the run records the outcome")
 	require.Equal(t, "email-", r.ID, "the notice went all the same")
-}
-
-// TestTheRecordStepCountsTheCourse: where the Slack notice goes through
-// the course's digest, the record step counts the course's completions in
-// the window, this one included; where it does not, or for an import that
-// notifies nobody, it counts nothing.
-func TestTheRecordStepCountsTheCourse(t *testing.T) {
-	f := newValidityFixture(t)
-	for i := range 3 {
-		res := f.record(t, fmt.Sprint("y", i), "c-yearly", fmt.Sprintf("l%d@example.org", i), time.Now(), false)
-		require.Equal(t, i+1, res.CourseRecent)
-		require.Zero(t, res.CourseBefore, "nothing in the window before")
-	}
-	again := f.record(t, "y0", "c-yearly", "l0@example.org", time.Now(), false)
-	require.Equal(t, 3, again.CourseRecent, "a retry counts the row once")
-	require.Zero(t, f.record(t, "q0", "c-quiet", "q@example.org", time.Now(), false).CourseRecent, "no digest, no count")
-	require.Zero(t, f.record(t, "old", "c-yearly", "o@example.org", time.Now(), true).CourseRecent, "an import notifies nobody")
 }

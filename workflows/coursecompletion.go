@@ -2,7 +2,6 @@ package workflows
 
 import (
 	"errors"
-	"fmt"
 	"maps"
 	"slices"
 	"strings"
@@ -330,9 +329,6 @@ type completion struct {
 	searchable, cohorts, local, channels, lean bool
 	// rowCompleted: a notice's receipt completed the row (lean runs).
 	rowCompleted bool
-	// courseRecent and courseBefore are the record step's counts of the
-	// course's recent completions (RecordResult.CourseRecent).
-	courseRecent, courseBefore int
 }
 
 // dbStep runs a database activity: since local-steps as a local activity
@@ -413,7 +409,6 @@ func (c *completion) record(ctx workflow.Context) (RecordResult, error) {
 	// and a run on an old branch may record with this build, whose row
 	// then names the renderer its email must use.
 	c.noticeIn.Renderer = rec.Renderer
-	c.courseRecent, c.courseBefore = rec.CourseRecent, rec.CourseBefore
 	c.steps = rec.Channels
 	if !c.channels {
 		c.steps = c.legacySteps(rec.Route)
@@ -466,12 +461,6 @@ func (c *completion) send(ctx workflow.Context, s ChannelStep) error {
 		var er EmailResult
 		er, step, err = emailCertificate(ctx, c.in.NoticeDeadline, c.noticeIn, c.cohorts)
 		r = Receipt{ID: er.MessageID, SHA256: er.CertificateSHA256}
-	case s.Digest && c.quiet():
-		r, step, err = c.deliver(ctx, s)
-		if err == nil {
-			step.Detail = fmt.Sprintf("its own message, the course being quiet (%d of at most %d completions in two windows): %s",
-				c.courseRecent+c.courseBefore, c.noticeIn.Route.Digest.Threshold, r.String())
-		}
 	case s.Digest:
 		r, step, err = c.gather(ctx, s.Permanent[0], func(ctx workflow.Context) (Receipt, Step, error) {
 			return c.deliver(ctx, s)
@@ -487,18 +476,6 @@ func (c *completion) send(ctx workflow.Context, s ChannelStep) error {
 		c.res.Receipts[s.Name] = r
 	}
 	return err
-}
-
-// quiet reports whether a lean run posts its digest channel's notice at
-// once: the record step counted the course within its threshold over its
-// window and the one before, so no digest window can be open. The digest
-// is then not asked, which spares two workflow round trips. Every own
-// message, however decided, was counted within the threshold over its
-// last window, so at most a threshold's worth go in any window
-// (store.CountRecent) and a cohort still gets one digest a window.
-func (c *completion) quiet() bool {
-	return c.lean && c.courseRecent > 0 && c.noticeIn.Route != nil &&
-		c.courseRecent+c.courseBefore <= c.noticeIn.Route.Digest.Threshold
 }
 
 // deliver sends the notice of one channel; in a lean run the Deliver
@@ -588,9 +565,6 @@ func (c *completion) askDigest(ctx workflow.Context) (Announcement, error) {
 			CourseName:  route.CourseName,
 			Threshold:   route.Digest.Threshold,
 			Window:      route.Digest.Window,
-			// Past its threshold by the record step's count, which sees
-			// the completions the digest never heard of.
-			Gather: c.lean && c.courseRecent > route.Digest.Threshold,
 		},
 		Start: DigestStart{TaskQueue: info.TaskQueueName, CourseID: c.ev.NotifiableID, Channel: route.Slack.Channel,
 			NoticeDeadline: c.in.NoticeDeadline},

@@ -120,17 +120,6 @@ type RecordResult struct {
 	// Renderer is the certificate renderer version stored with the row;
 	// zero in results from before renderer versions, whose rows hold 1.
 	Renderer int `json:"renderer,omitempty"`
-	// CourseRecent is how many completions of the course were recorded
-	// within its digest window, this one included, and CourseBefore how
-	// many within the window before that, where a notice goes through the
-	// course's digest; zero otherwise, and in results from before the
-	// count (the digest then decides alone). Past the threshold within the
-	// window, the digest is told to gather; within it over both windows,
-	// no digest window can be open (one opens only past the threshold and
-	// lasts a window), so the notice posts at once; in between, the digest
-	// decides, as it knows whether its window is open.
-	CourseRecent int `json:"courseRecent,omitempty"`
-	CourseBefore int `json:"courseBefore,omitempty"`
 	// ExpiresAt is when the certificate lapses, zero when it never does.
 	ExpiresAt time.Time `json:"expiresAt,omitzero"`
 	// Validity is the certificate's schedule of reminders and expiry,
