@@ -12,6 +12,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 
@@ -34,6 +35,7 @@ type Store interface {
 	Insert(ctx context.Context, c store.Completion, status store.Status) (store.Record, bool, error)
 	RecordOutcome(ctx context.Context, o store.Outcome) error
 	KeepReceipt(ctx context.Context, eventID, channel string, r workflows.Receipt, expect []string) (bool, error)
+	PlanNotice(ctx context.Context, eventID string, rule store.NoticeRule) (store.NoticePlan, error)
 	Get(ctx context.Context, eventID string) (store.Record, error)
 	InsertResend(ctx context.Context, r store.Resend) (store.Resend, bool, error)
 	FinishResend(ctx context.Context, r store.Resend) error
@@ -161,6 +163,11 @@ func (a *Activities) insert(ctx context.Context, in workflows.RecordInput, statu
 		}
 		res.Channels = a.steps(res.Route)
 		res.ExpiresAt = rec.ExpiresAt
+		if in.PlanNotice && !in.RecordOnly {
+			if res.Notice, err = a.planNotice(ctx, e.ID, e.NotifiableID, res); err != nil {
+				return workflows.RecordResult{}, a.recordFailure(ctx, fmt.Errorf("record event %s: %w", e.ID, err))
+			}
+		}
 		if !in.RecordOnly {
 			res.Validity = validitySchedule(rec, res.Route)
 		}
@@ -184,6 +191,24 @@ func (a *Activities) insert(ctx context.Context, in workflows.RecordInput, statu
 		"course", courseName(res.Route), "channel", routeChannel(res.Route), "recompletion", res.Previous != nil,
 		"recordOnly", in.RecordOnly)
 	return res, nil
+}
+
+// planNotice decides whether the event's Slack notice posts at once or its
+// course's digest gathers it, where a notice goes through the digest at
+// all; the digest is the one the run would ask (workflows.DigestWorkflowID
+// on the run's task queue), and the rule its route's. Empty where no
+// notice goes through a digest.
+func (a *Activities) planNotice(ctx context.Context, eventID, courseID string, res workflows.RecordResult) (string, error) {
+	if res.Route == nil || !slices.ContainsFunc(res.Channels, func(s workflows.ChannelStep) bool { return s.Digest && !s.Off }) {
+		return "", nil
+	}
+	route := res.Route
+	plan, err := a.Store.PlanNotice(ctx, eventID, store.NoticeRule{
+		DigestID:  workflows.DigestWorkflowID(activity.GetInfo(ctx).TaskQueue, courseID, route.Slack.Channel),
+		Threshold: route.Digest.Threshold,
+		Window:    workflows.DigestWindowLength(route.Digest.Window),
+	})
+	return string(plan), err
 }
 
 // issued is when a certificate's validity starts: when coursehook took in

@@ -3,6 +3,7 @@ package activities
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"sync"
@@ -115,10 +116,17 @@ func newValidityFixture(t *testing.T) *validityFixture {
 // at received and dated 2019, as the platform's sample is.
 func (f *validityFixture) record(t *testing.T, id, course, learner string, received time.Time, recordOnly bool) workflows.RecordResult {
 	t.Helper()
+	return f.recordPlanned(t, id, course, learner, received, recordOnly, false)
+}
+
+// recordPlanned is record, asking for the notice's plan when planned, as
+// a planned run does.
+func (f *validityFixture) recordPlanned(t *testing.T, id, course, learner string, received time.Time, recordOnly, planned bool) workflows.RecordResult {
+	t.Helper()
 	body, err := json.Marshal(map[string]any{"id": id, "event": "courseCompletion", "user": learner,
 		"notifiableId": course, "title": "Safety Basics", "timestamp": "2019-10-17T20:50:53.103Z"})
 	require.NoError(t, err)
-	in := workflows.RecordInput{Payload: body, ReceivedAt: received, RecordOnly: recordOnly}
+	in := workflows.RecordInput{Payload: body, ReceivedAt: received, RecordOnly: recordOnly, PlanNotice: planned}
 	require.NoError(t, json.Unmarshal(body, &in.Event))
 	v, err := f.env.ExecuteActivity(workflows.ActivityRecordCompletion, in)
 	require.NoError(t, err)
@@ -309,4 +317,26 @@ func TestDeliverKeepsItsReceipt(t *testing.T) {
 	r = deliver("email", "")
 	require.False(t, r.Completed, "the database is gone: the run records the outcome")
 	require.Equal(t, "email-", r.ID, "the notice went all the same")
+}
+
+// TestTheRecordStepPlansTheNotice: asked by a planned run, the record step
+// plans a digest-on notice by the course's rule (threshold 5 here): the
+// first five post at once, the next is gathered; a retry gets its plan
+// again and counts nothing. A course whose Slack notice skips the digest,
+// an import, and a run that did not ask get no plan, and count nothing.
+func TestTheRecordStepPlansTheNotice(t *testing.T) {
+	f := newValidityFixture(t)
+	record := func(id, course string, planned, recordOnly bool) workflows.RecordResult {
+		t.Helper()
+		return f.recordPlanned(t, id, course, id+"@example.org", time.Now(), recordOnly, planned)
+	}
+	require.Empty(t, record("unasked", "c-yearly", false, false).Notice, "a run from before plans asks the digest itself")
+	require.Empty(t, record("quiet", "c-quiet", true, false).Notice, "no digest, no plan")
+	require.Empty(t, record("old", "c-yearly", true, true).Notice, "an import notifies nobody")
+	for i := range 5 {
+		require.Equal(t, workflows.NoticePost, record(fmt.Sprint("y", i), "c-yearly", true, false).Notice, "completion %d", i+1)
+	}
+	require.Equal(t, workflows.NoticePost, record("y0", "c-yearly", true, false).Notice, "a retry gets its plan again")
+	require.Equal(t, workflows.NoticeGather, record("y5", "c-yearly", true, false).Notice, "the sixth within a minute")
+	require.Equal(t, workflows.NoticeGather, record("y6", "c-yearly", true, false).Notice, "the window is open")
 }

@@ -219,6 +219,12 @@ courses:
 		require.Contains(t, doc.Text(), want, "the certificate has the course's wording")
 	}
 	recordHistory(t, id, "history-routed.json")
+	// Its digest is on, but the course is quiet: the record step planned
+	// the notice posted at once, so no digest was asked or started.
+	require.Equal(t, workflows.AnnouncedMessage, r.Receipts[workflows.StepNameSlack].Via)
+	require.Equal(t, []string{"Deliver", "Deliver"}, scheduledActivities(t, id), "the Slack notice and the email, and nothing else")
+	_, err = s.Temporal.DescribeWorkflow(context.Background(), workflows.DigestWorkflowID(s.TaskQueue, cohortCourse, cohortChannel), "")
+	require.Error(t, err, "no digest workflow for a quiet course")
 	rec := row(t, s, id)
 	require.Contains(t, rec.Route, cohortChannel, "the route is recorded with the row")
 	require.Contains(t, rec.Route, "Certificate of Excellence")

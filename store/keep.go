@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"slices"
 	"strings"
-	"time"
 
 	"github.com/coursehook/coursehook/workflows"
 )
@@ -77,28 +76,4 @@ func (s *Store) KeepReceipt(ctx context.Context, eventID, channel string, r work
 		return false, fmt.Errorf("keep receipt of %s: %w", eventID, err)
 	}
 	return completed, nil
-}
-
-// recentQuery counts a course's completions recorded in the last two
-// windows, and of them those in the last one, from the course's newest
-// rows in completions_course_recorded_idx.
-const recentQuery = `SELECT COUNT(*), COALESCE(SUM(CASE WHEN recorded_at >= ? THEN 1 ELSE 0 END), 0)
-FROM completions WHERE course_id = ? AND recorded_at >= ? AND status <> ?`
-
-// CountRecent counts the completions of courseID recorded within window
-// before now (inWindow) and within the window before that (before),
-// ignored events aside. Now is the store's clock, the one recorded_at was
-// stamped with. The record step counts after its own insert has committed,
-// so of any completions recorded within one window, the k-th to commit
-// counts at least k: at most a threshold's worth ever count themselves
-// within the threshold, however they interleave.
-func (s *Store) CountRecent(ctx context.Context, courseID string, window time.Duration) (inWindow, before int, err error) {
-	now := s.now()
-	var two int
-	err = s.db.QueryRowContext(ctx, s.dialect.rebind(recentQuery), s.dialect.timeArg(now.Add(-window)), courseID,
-		s.dialect.timeArg(now.Add(-2*window)), string(StatusIgnored)).Scan(&two, &inWindow)
-	if err != nil {
-		return 0, 0, fmt.Errorf("count recent completions of course %s: %w", courseID, err)
-	}
-	return inWindow, two - inWindow, nil
 }

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -113,49 +112,4 @@ func assertNoError(t *testing.T, err error) bool {
 		return false
 	}
 	return true
-}
-
-// testCountRecent: a course's completions recorded within a window
-// before the store's now and within the window before that, its ignored
-// events and other courses aside.
-func testCountRecent(t *testing.T, url string) {
-	s := open(t, url)
-	clk := newClock(s)
-	ctx := t.Context()
-	insert := func(id, course string, status Status) {
-		c := sampleCompletion(id)
-		c.CourseID = course
-		_, _, err := s.Insert(ctx, c, status)
-		require.NoError(t, err)
-	}
-	// Cut as the store keeps times, so the windows' edges fall exactly on
-	// rows: a window includes its start.
-	start := clk.Now().Truncate(time.Microsecond)
-	insert("a1", "c-1", StatusRecorded)
-	clk.Advance(30 * time.Second)
-	insert("a2", "c-1", StatusRecorded)
-	insert("b1", "c-2", StatusRecorded)
-	insert("x1", "c-1", StatusIgnored)
-	clk.Advance(60 * time.Second)
-	insert("a3", "c-1", StatusRecorded)
-
-	for _, tt := range []struct {
-		at                 time.Duration // after start
-		window             time.Duration
-		wantIn, wantBefore int
-	}{
-		{90 * time.Second, time.Minute, 2, 1},      // a2 (at the window's start), a3; a1
-		{90 * time.Second, 30 * time.Second, 1, 1}, // a3; a2
-		{90 * time.Second, 45 * time.Second, 1, 2}, // a3; a1, a2
-		{90 * time.Second, 2 * time.Minute, 3, 0},  // all of them
-		{200 * time.Second, time.Minute, 0, 1},     // nothing; a3
-		{150 * time.Second, time.Minute, 1, 1},     // a3; a2
-		{30 * time.Second, 30 * time.Second, 3, 0}, // a1, a2, and a3 from a clock ahead of now
-		{400 * time.Second, time.Minute, 0, 0},     // long after
-	} {
-		clk.Set(start.Add(tt.at))
-		in, before, err := s.CountRecent(ctx, "c-1", tt.window)
-		require.NoError(t, err)
-		require.Equal(t, [2]int{tt.wantIn, tt.wantBefore}, [2]int{in, before}, "at %s, window %s", tt.at, tt.window)
-	}
 }

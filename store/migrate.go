@@ -300,6 +300,22 @@ func migrations() []migration {
 			`CREATE INDEX completions_company_expires_idx ON completions (company_id, expires_at, event_id) WHERE expires_at IS NOT NULL`,
 			`CREATE INDEX completions_learner_expires_idx ON completions (learner_key, expires_at, event_id) WHERE expires_at IS NOT NULL`,
 		}},
+		// The record step decides whether a digest-on notice posts at once
+		// or goes to the course's digest (PlanNotice): each digest's state
+		// (its latest arrivals and its open window) is one row, taken under
+		// a lock, and each event keeps the plan it was given, so a retry
+		// gets it again. Migration 13's index served the count this
+		// replaced; nothing reads it now, and every insert paid for it.
+		{version: 15, stmts: []string{
+			`CREATE TABLE notice_windows (
+				digest_id TEXT PRIMARY KEY,
+				recent TEXT NOT NULL,
+				gather_until {timestamp},
+				updated_at {timestamp} NOT NULL
+			)`,
+			`ALTER TABLE completions ADD COLUMN notice_plan TEXT NOT NULL DEFAULT ''`,
+			`DROP INDEX completions_course_recorded_idx`,
+		}},
 	}
 }
 

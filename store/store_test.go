@@ -76,7 +76,8 @@ func runSuite(t *testing.T, newURL func(t *testing.T) string) {
 		{"RendererOfTheFirstInsertStays", testRendererStays},
 		{"KeepReceipt", testKeepReceipt},
 		{"KeepReceiptConcurrently", testKeepReceiptConcurrently},
-		{"CountRecent", testCountRecent},
+		{"PlanNotice", testPlanNotice},
+		{"PlanNoticeConcurrently", testPlanNoticeConcurrently},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -2,6 +2,7 @@ package workflows
 
 import (
 	"errors"
+	"fmt"
 	"maps"
 	"slices"
 	"strings"
@@ -79,6 +80,14 @@ const (
 	// for each change as before, so every older history replays on its
 	// own branch.
 	changeLean = "lean"
+	// leanPlanned is the lean change's version 2, planned notices: the
+	// record step decides whether a digest-on Slack notice posts at once
+	// or the digest gathers it (RecordResult.Notice), so a quiet course's
+	// notice no longer pays the digest's round trip (an activity, a
+	// signal-with-start, the answer's signal and a workflow task). A
+	// version of the one marker rather than a change of its own, since
+	// every marker costs the run a TemporalChangeVersion upsert.
+	leanPlanned = 2
 )
 
 // localBudget is how long a database step keeps trying as a local activity
@@ -140,7 +149,8 @@ func noticeOptions(deadline, startToClose time.Duration, permanent ...string) wo
 // goes through the course's digest (CourseDigest): posted at once while
 // the course is quiet, gathered into one message when a cohort completes.
 func CourseCompletion(ctx workflow.Context, in CourseCompletionInput) (CourseCompletionResult, error) {
-	v := versions{lean: workflow.GetVersion(ctx, changeLean, workflow.DefaultVersion, 1) == 1}
+	lean := workflow.GetVersion(ctx, changeLean, workflow.DefaultVersion, leanPlanned)
+	v := versions{lean: lean >= 1, planned: lean >= leanPlanned}
 	res, err := courseCompletion(ctx, in, v)
 	if err != nil && !temporal.IsCanceledError(err) {
 		keepDeadLetter(ctx, in, err, v)
@@ -152,6 +162,8 @@ func CourseCompletion(ctx workflow.Context, in CourseCompletionInput) (CourseCom
 type versions struct {
 	// lean is the lean change: a run with its marker is past every change.
 	lean bool
+	// planned: the lean marker's version 2, planned notices (leanPlanned).
+	planned bool
 }
 
 // since reports whether the run follows change: always in a lean run,
@@ -198,7 +210,7 @@ func keepDeadLetter(ctx workflow.Context, in CourseCompletionInput, cause error,
 }
 
 func courseCompletion(ctx workflow.Context, in CourseCompletionInput, v versions) (CourseCompletionResult, error) {
-	c := &completion{in: in, ev: in.Event, logger: workflow.GetLogger(ctx), lean: v.lean}
+	c := &completion{in: in, ev: in.Event, logger: workflow.GetLogger(ctx), lean: v.lean, planned: v.planned}
 	c.p = Progress{Status: StatusRunning, Record: Step{State: StepPending}, Outcome: Step{State: StepPending}}
 	if err := workflow.SetQueryHandler(ctx, ProgressQuery, func() (Progress, error) { return c.p, nil }); err != nil {
 		return CourseCompletionResult{}, err
@@ -324,9 +336,12 @@ type completion struct {
 	noticeIn  NoticeInput
 	// steps are the event's channels, in the order FailedStep names them.
 	steps []ChannelStep
-	// searchable, cohorts, local, channels and lean are the versions this
-	// run follows.
-	searchable, cohorts, local, channels, lean bool
+	// searchable, cohorts, local, channels, lean and planned are the
+	// versions this run follows.
+	searchable, cohorts, local, channels, lean, planned bool
+	// notice is the record step's plan for a digest-on Slack notice
+	// (RecordResult.Notice), in a planned run.
+	notice string
 	// rowCompleted: a notice's receipt completed the row (lean runs).
 	rowCompleted bool
 }
@@ -359,7 +374,8 @@ func (c *completion) setStatus(ctx workflow.Context, status string, failed ...st
 }
 
 func (c *completion) recordInput() RecordInput {
-	return RecordInput{Event: c.ev, Payload: c.in.Payload, ReceivedAt: c.in.ReceivedAt, RecordOnly: c.in.RecordOnly}
+	return RecordInput{Event: c.ev, Payload: c.in.Payload, ReceivedAt: c.in.ReceivedAt, RecordOnly: c.in.RecordOnly,
+		PlanNotice: c.planned}
 }
 
 // ignore keeps an event coursehook does not act on, and tells nobody.
@@ -409,6 +425,7 @@ func (c *completion) record(ctx workflow.Context) (RecordResult, error) {
 	// and a run on an old branch may record with this build, whose row
 	// then names the renderer its email must use.
 	c.noticeIn.Renderer = rec.Renderer
+	c.notice = rec.Notice
 	c.steps = rec.Channels
 	if !c.channels {
 		c.steps = c.legacySteps(rec.Route)
@@ -461,6 +478,12 @@ func (c *completion) send(ctx workflow.Context, s ChannelStep) error {
 		var er EmailResult
 		er, step, err = emailCertificate(ctx, c.in.NoticeDeadline, c.noticeIn, c.cohorts)
 		r = Receipt{ID: er.MessageID, SHA256: er.CertificateSHA256}
+	case s.Digest && c.notice == NoticePost:
+		r, step, err = c.deliver(ctx, s)
+		if err == nil {
+			step.Detail = fmt.Sprintf("its own message, the course being under its digest threshold (%d a window): %s",
+				c.noticeIn.Route.Digest.Threshold, r.String())
+		}
 	case s.Digest:
 		r, step, err = c.gather(ctx, s.Permanent[0], func(ctx workflow.Context) (Receipt, Step, error) {
 			return c.deliver(ctx, s)
@@ -565,6 +588,10 @@ func (c *completion) askDigest(ctx workflow.Context) (Announcement, error) {
 			CourseName:  route.CourseName,
 			Threshold:   route.Digest.Threshold,
 			Window:      route.Digest.Window,
+			// The record step planned it gathered (store.PlanNotice),
+			// which the digest's own count, blind to the notices
+			// posted without it, cannot know.
+			Gather: c.notice == NoticeGather,
 		},
 		Start: DigestStart{TaskQueue: info.TaskQueueName, CourseID: c.ev.NotifiableID, Channel: route.Slack.Channel,
 			NoticeDeadline: c.in.NoticeDeadline},

@@ -418,7 +418,7 @@ func TestSearchAttributesFollowTheOutcome(t *testing.T) {
 		t.Run(fmt.Sprintf("lean=%v", lean), func(t *testing.T) {
 			env := newEnv(t)
 			if !lean {
-				env.OnGetVersion(changeLean, workflow.DefaultVersion, 1).Return(workflow.DefaultVersion)
+				env.OnGetVersion(changeLean, workflow.DefaultVersion, leanPlanned).Return(workflow.DefaultVersion)
 			}
 			var upserts []temporal.SearchAttributes
 			env.OnUpsertTypedSearchAttributes(mock.Anything).Run(func(args mock.Arguments) {
@@ -765,7 +765,7 @@ func TestTheLastReceiptCompletesTheRow(t *testing.T) {
 		t.Run(fmt.Sprintf("lean=%v", lean), func(t *testing.T) {
 			env := newEnv(t)
 			if !lean {
-				env.OnGetVersion(changeLean, workflow.DefaultVersion, 1).Return(workflow.DefaultVersion)
+				env.OnGetVersion(changeLean, workflow.DefaultVersion, leanPlanned).Return(workflow.DefaultVersion)
 			}
 			webhook := ChannelStep{Name: "webhook", QueueSuffix: "-webhook", StartToClose: 10 * time.Second, Off: true}
 			env.OnActivity(ActivityRecordCompletion, mock.Anything, mock.Anything).
@@ -829,4 +829,70 @@ func TestAReceiptThatCompletesNothingLeavesTheOutcomeStep(t *testing.T) {
 	require.Equal(t, StatusCompleted, result(t, env).Status)
 	require.Equal(t, string(StatusCompleted), got.Status)
 	require.Equal(t, Receipts{StepNameSlack: {ID: "1.2", Where: "C1"}, StepNameEmail: {ID: "m1"}}, got.Receipts)
+}
+
+// TestTheRecordStepsPlanDecidesPostOrGather: a planned run posts a notice
+// the record step planned "post" without asking the digest, and tells the
+// digest to gather one planned "gather"; with no plan (a route whose
+// digest is off, or a lean run from before plans) the digest decides, as
+// before. Only a planned run asks the record step for a plan.
+func TestTheRecordStepsPlanDecidesPostOrGather(t *testing.T) {
+	cases := []struct {
+		name    string
+		plan    string
+		lean    workflow.Version
+		ask     bool // the digest is asked
+		gather  bool
+		planned bool // the record step was asked for a plan
+	}{
+		{"planned post", NoticePost, leanPlanned, false, false, true},
+		{"planned gather", NoticeGather, leanPlanned, true, true, true},
+		{"no plan", "", leanPlanned, true, false, true},
+		{"a lean run from before plans", "", 1, true, false, false},
+	}
+	for _, tt := range cases {
+		t.Run(tt.name, func(t *testing.T) {
+			env := newEnv(t)
+			env.OnGetVersion(changeLean, workflow.DefaultVersion, leanPlanned).Return(tt.lean)
+			in := sampleInput(t)
+			var recorded RecordInput
+			env.OnActivity(ActivityRecordCompletion, mock.Anything, mock.Anything).Return(
+				func(_ context.Context, in RecordInput) (RecordResult, error) {
+					recorded = in
+					return RecordResult{Created: true, Route: routed(true, true), Channels: stepsFor(routed(true, true)), Notice: tt.plan}, nil
+				})
+			var enqueued EnqueueInput
+			if tt.ask {
+				kind := AnnouncePost
+				if tt.gather {
+					kind = AnnounceDigest
+				}
+				answers(env, Announcement{EventID: in.Event.ID, Kind: kind, TS: "1.9", Channel: "C0456EFGH", WindowID: "w1"}, &enqueued)
+			}
+			env.onDeliver(StepNameSlack).Return(DeliverResult{Receipt: Receipt{ID: "1.5", Where: "C0456EFGH", Via: AnnouncedMessage}}, nil)
+			env.onDeliver(StepNameEmail).Return(DeliverResult{Receipt: Receipt{ID: "m1"}}, nil)
+			env.OnActivity(ActivityRecordOutcome, mock.Anything, mock.Anything).Return(nil)
+
+			env.ExecuteWorkflow(CourseCompletion, in)
+
+			r := result(t, env)
+			require.Equal(t, StatusCompleted, r.Status)
+			require.Equal(t, tt.planned, recorded.PlanNotice)
+			if !tt.ask {
+				env.assertNotStarted(t, ActivityEnqueueDigestEntry)
+				env.assertDelivered(t, StepNameSlack, 1)
+				require.Equal(t, "1.5", r.Receipts[StepNameSlack].ID)
+				require.Contains(t, progress(t, env).Channels[StepNameSlack].Detail, "its own message, the course being under its digest threshold")
+				return
+			}
+			require.Equal(t, in.Event.ID, enqueued.Entry.EventID)
+			require.Equal(t, tt.gather, enqueued.Entry.Gather)
+			if tt.gather {
+				env.assertDelivered(t, StepNameSlack, 0)
+				require.Equal(t, Receipt{ID: "1.9", Where: "C0456EFGH", Via: AnnouncedDigest}, r.Receipts[StepNameSlack])
+			} else {
+				env.assertDelivered(t, StepNameSlack, 1)
+			}
+		})
+	}
 }

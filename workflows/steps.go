@@ -95,6 +95,12 @@ type RecordInput struct {
 	// RecordOnly turns every channel of the event's steps off
 	// (CourseCompletionInput.RecordOnly).
 	RecordOnly bool `json:"recordOnly,omitempty"`
+	// PlanNotice asks the record step to decide, where the Slack notice
+	// goes through the course's digest, whether it posts at once or the
+	// digest gathers it (RecordResult.Notice). Only runs since the planned
+	// notices change ask: an older run asks the digest itself, and a plan
+	// made for it would count it twice.
+	PlanNotice bool `json:"planNotice,omitempty"`
 }
 
 // RecordResult is the stored row's state. Receipts are set when an earlier
@@ -120,6 +126,12 @@ type RecordResult struct {
 	// Renderer is the certificate renderer version stored with the row;
 	// zero in results from before renderer versions, whose rows hold 1.
 	Renderer int `json:"renderer,omitempty"`
+	// Notice is the record step's plan for a Slack notice that goes
+	// through the course's digest, when the run asked (RecordInput.
+	// PlanNotice): NoticePost or NoticeGather, decided once per event by
+	// the digest's own rule with the digest's state under a lock
+	// (store.PlanNotice). Empty otherwise: the digest decides.
+	Notice string `json:"notice,omitempty"`
 	// ExpiresAt is when the certificate lapses, zero when it never does.
 	ExpiresAt time.Time `json:"expiresAt,omitzero"`
 	// Validity is the certificate's schedule of reminders and expiry,
@@ -134,6 +146,15 @@ func (r *RecordResult) UnmarshalJSON(b []byte) error {
 	type plain RecordResult
 	return decodeWithLegacyReceipts(b, (*plain)(r), &r.Receipts)
 }
+
+// The record step's plans for a digest-on Slack notice (RecordResult.Notice).
+const (
+	// NoticePost: the course is under its threshold with no digest window
+	// open; the notice is posted at once, and the digest is not asked.
+	NoticePost = "post"
+	// NoticeGather: the digest gathers the notice into its window.
+	NoticeGather = "gather"
+)
 
 // Previous is an earlier completion of the same course by the same learner.
 type Previous struct {

@@ -1,0 +1,104 @@
+package store
+
+import (
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+)
+
+// testPlanNotice: the digest's rule, one event at a time: a threshold's
+// worth post within a window, the next opens a window that gathers
+// everything until it closes, and a quiet spell posts again. An event
+// keeps its plan, and asking again counts nothing.
+func testPlanNotice(t *testing.T, url string) {
+	s := open(t, url)
+	clk := newClock(s)
+	ctx := t.Context()
+	rule := NoticeRule{DigestID: "digest-a", Threshold: 3, Window: time.Minute}
+	start := clk.Now()
+	plan := func(id string, rule NoticeRule) NoticePlan {
+		t.Helper()
+		if _, err := s.Get(ctx, id); err != nil {
+			_, _, err := s.Insert(ctx, sampleCompletion(id), StatusRecorded)
+			require.NoError(t, err)
+		}
+		p, err := s.PlanNotice(ctx, id, rule)
+		require.NoError(t, err)
+		return p
+	}
+	for _, step := range []struct {
+		at   time.Duration
+		id   string
+		want NoticePlan
+		why  string
+	}{
+		{0, "e1", PlanPost, "quiet"},
+		{0, "e2", PlanPost, "second of three"},
+		{0, "e3", PlanPost, "the threshold's last"},
+		{0, "e4", PlanGather, "past the threshold: opens a window until 60s"},
+		{0, "e1", PlanPost, "asked again: its own plan, counted once"},
+		{30 * time.Second, "e5", PlanGather, "the window is open"},
+		{61 * time.Second, "e6", PlanPost, "the window closed, and one arrival within the last minute"},
+		{62 * time.Second, "e7", PlanPost, "two within the last minute"},
+		{63 * time.Second, "e8", PlanGather, "three within the last minute (e5, e6, e7)"},
+		{63 * time.Second, "e5", PlanGather, "asked again, gathered still"},
+		{124 * time.Second, "e9", PlanPost, "the window closed at 123s; e6 to e8 are older than a minute"},
+	} {
+		clk.Set(start.Add(step.at))
+		require.Equal(t, step.want, plan(step.id, rule), "%s at %s: %s", step.id, step.at, step.why)
+	}
+	other := NoticeRule{DigestID: "digest-b", Threshold: 3, Window: time.Minute}
+	require.Equal(t, PlanPost, plan("b1", other), "another digest counts apart")
+	none := NoticeRule{DigestID: "digest-c", Window: time.Minute}
+	require.Equal(t, PlanGather, plan("c1", none), "a threshold of zero gathers everything")
+
+	_, err := s.PlanNotice(ctx, "nobody", rule)
+	require.ErrorIs(t, err, ErrNotFound)
+	_, err = s.PlanNotice(ctx, "e1", NoticeRule{Threshold: 3, Window: time.Minute})
+	require.ErrorIs(t, err, ErrInvalid)
+}
+
+// testPlanNoticeConcurrently: a cohort whose records commit together still
+// gets exactly the first threshold posted, however the workers interleave,
+// and every event asked twice at once gets one plan.
+func testPlanNoticeConcurrently(t *testing.T, url string) {
+	s := open(t, url)
+	ctx := t.Context()
+	const events, threshold = 40, 5
+	rule := NoticeRule{DigestID: "digest-cohort", Threshold: threshold, Window: time.Hour}
+	for i := range events {
+		_, _, err := s.Insert(ctx, sampleCompletion(fmt.Sprintf("evt-cohort-%d", i)), StatusRecorded)
+		require.NoError(t, err)
+	}
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	plans := map[string][]NoticePlan{}
+	for i := range events {
+		id := fmt.Sprintf("evt-cohort-%d", i)
+		for range 2 {
+			wg.Go(func() {
+				p, err := s.PlanNotice(ctx, id, rule)
+				if !assertNoError(t, err) {
+					return
+				}
+				mu.Lock()
+				plans[id] = append(plans[id], p)
+				mu.Unlock()
+			})
+		}
+	}
+	wg.Wait()
+	posted := 0
+	for id, ps := range plans {
+		require.Len(t, ps, 2, id)
+		require.Equal(t, ps[0], ps[1], "%s got two plans", id)
+		if ps[0] == PlanPost {
+			posted++
+		}
+	}
+	require.Len(t, plans, events)
+	require.Equal(t, threshold, posted, "exactly the threshold posts on its own")
+}
