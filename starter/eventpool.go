@@ -48,6 +48,13 @@ const busyRetryAfter = 30 * time.Second
 // the platform delivers it again (any answer outside 200-308 is a failed
 // attempt; it makes ten in all, over about 3.5 h).
 //
+// An event request meets the webhook's body-free checks (source, route,
+// token: webhook.Server.Admit) before it waits, on its own goroutine. One
+// they refuse is answered 403, 404 or 401 at once, as the router would
+// have: waiting, it would take a worker and queue time from the platform's
+// events, and under a burst be answered 503 instead of its refusal. Only a
+// request they pass waits for a worker.
+//
 // Other routes (health, readiness, the verification pages, SendGrid's
 // events) do not wait: a health check must not queue behind a burst.
 //
@@ -56,7 +63,10 @@ const busyRetryAfter = 30 * time.Second
 // workers' requests, none of which a collection frees (GOMEMLIMIT=32MiB
 // moved a 5,000-event burst's peak by under 1 MB, and cost processor time).
 type eventPool struct {
-	next    http.Handler
+	next http.Handler
+	// events is where an event request goes: the queue, behind the
+	// checks it was given.
+	events  http.Handler
 	size    int
 	timeout time.Duration
 	// readTimeout restarts the server's ReadTimeout when a worker takes a
@@ -82,9 +92,10 @@ type eventJob struct {
 	done chan any
 }
 
-// newEventPool starts size workers serving next, until Close. Its metrics go
-// to reg when it is not nil.
-func newEventPool(next http.Handler, size int, timeout, readTimeout time.Duration, log *slog.Logger, reg prometheus.Registerer) *eventPool {
+// newEventPool starts size workers serving next, until Close. An event
+// request meets admit's checks before it waits for one; nil admits every
+// request. Its metrics go to reg when it is not nil.
+func newEventPool(next http.Handler, admit func(http.Handler) http.Handler, size int, timeout, readTimeout time.Duration, log *slog.Logger, reg prometheus.Registerer) *eventPool {
 	p := &eventPool{
 		next: next, size: size, timeout: timeout, readTimeout: readTimeout, log: log,
 		jobs: make(chan *eventJob), stop: make(chan struct{}),
@@ -101,6 +112,10 @@ func newEventPool(next http.Handler, size int, timeout, readTimeout time.Duratio
 	}
 	if reg != nil {
 		reg.MustRegister(p.wait, p.timeouts)
+	}
+	p.events = http.HandlerFunc(p.queue)
+	if admit != nil {
+		p.events = admit(p.events)
 	}
 	for range size {
 		p.workers.Go(p.work)
@@ -133,13 +148,19 @@ func serveRecovered(h http.Handler, w http.ResponseWriter, r *http.Request) (pan
 	return nil
 }
 
-// ServeHTTP hands an event request to a worker and waits until it has been
-// answered; any other request is served at once.
+// ServeHTTP hands an event request that passes its checks to a worker and
+// waits until it has been answered; any other request is served at once.
 func (p *eventPool) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if !isEventRequest(r) {
 		p.next.ServeHTTP(w, r)
 		return
 	}
+	p.events.ServeHTTP(w, r)
+}
+
+// queue hands an event request to a worker and waits until it has been
+// answered.
+func (p *eventPool) queue(w http.ResponseWriter, r *http.Request) {
 	arrived := time.Now()
 	ctx, cancel := context.WithTimeout(r.Context(), p.timeout)
 	defer cancel()

@@ -9,7 +9,9 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -22,6 +24,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/coursehook/coursehook/internal/devserver"
+	"github.com/coursehook/coursehook/internal/syncbuf"
 	"github.com/coursehook/coursehook/webhook"
 	"github.com/coursehook/coursehook/workflows"
 )
@@ -122,7 +125,10 @@ type answer struct {
 var poolHTTP = &http.Client{Transport: &http.Transport{}, Timeout: 10 * time.Second}
 
 func postBody(url, body string) answer {
-	resp, err := poolHTTP.Post(url+webhook.Path, "application/json", strings.NewReader(body))
+	return answerOf(poolHTTP.Post(url+webhook.Path, "application/json", strings.NewReader(body)))
+}
+
+func answerOf(resp *http.Response, err error) answer {
 	if err != nil {
 		return answer{err: err}
 	}
@@ -152,7 +158,7 @@ func TestEventPoolBoundsTheRequestsInFlight(t *testing.T) {
 	t.Parallel()
 	g := newGate()
 	reg := prometheus.NewRegistry()
-	p := newEventPool(g, 2, 10*time.Second, 0, quietLog(), reg)
+	p := newEventPool(g, nil, 2, 10*time.Second, 0, quietLog(), reg)
 	url, arrived := poolServer(t, p, g, 0)
 
 	const events = 6
@@ -202,7 +208,7 @@ func TestEventPoolAnswers503AtTheDeadline(t *testing.T) {
 		g.ServeHTTP(w, r)
 	})
 	const timeout = 300 * time.Millisecond
-	p := newEventPool(h, 1, timeout, 0, quietLog(), nil)
+	p := newEventPool(h, nil, 1, timeout, 0, quietLog(), nil)
 	url, _ := poolServer(t, p, g, 0)
 
 	began := time.Now()
@@ -236,7 +242,7 @@ func TestEventPoolGivesTheBodyItsReadTimeoutAfterTheWait(t *testing.T) {
 	t.Parallel()
 	const readTimeout = 200 * time.Millisecond
 	g := newGate()
-	p := newEventPool(g, 1, 10*time.Second, readTimeout, quietLog(), nil)
+	p := newEventPool(g, nil, 1, 10*time.Second, readTimeout, quietLog(), nil)
 	url, arrived := poolServer(t, p, g, readTimeout)
 
 	first := make(chan answer, 1)
@@ -264,7 +270,7 @@ func TestEventPoolGivesTheBodyItsReadTimeoutAfterTheWait(t *testing.T) {
 func TestEventPoolPanicStaysWithItsRequest(t *testing.T) {
 	t.Parallel()
 	g := newGate()
-	p := newEventPool(g, 1, 10*time.Second, 0, quietLog(), nil)
+	p := newEventPool(g, nil, 1, 10*time.Second, 0, quietLog(), nil)
 	url, _ := poolServer(t, p, g, 0)
 
 	req, err := http.NewRequest(http.MethodPost, url+webhook.Path, strings.NewReader(`{}`))
@@ -284,7 +290,7 @@ func TestEventPoolPanicStaysWithItsRequest(t *testing.T) {
 func TestOtherRoutesDoNotWait(t *testing.T) {
 	t.Parallel()
 	g := newGate()
-	p := newEventPool(g, 1, 10*time.Second, 0, quietLog(), nil)
+	p := newEventPool(g, nil, 1, 10*time.Second, 0, quietLog(), nil)
 	url, _ := poolServer(t, p, g, 0)
 	held := make(chan answer, 1)
 	go func() { held <- postBody(url, `{"id":"held"}`) }()
@@ -301,6 +307,157 @@ func TestOtherRoutesDoNotWait(t *testing.T) {
 
 	g.release <- struct{}{}
 	require.Equal(t, http.StatusAccepted, (<-held).code)
+}
+
+// TestRefusalsDoNotWaitForAWorker: with every worker held, an event the
+// webhook refuses unread (a source it does not allow, a missing or wrong
+// token) is answered its 403 or 401 at once, with its JSON naming the
+// problem, instead of waiting for a worker and getting 503; it never
+// reaches a worker, and is logged and counted once. An event that passes
+// the checks still waits for a worker.
+func TestRefusalsDoNotWaitForAWorker(t *testing.T) {
+	t.Parallel()
+	const secret = "pool-secret-0123456789"
+	reg := prometheus.NewRegistry()
+	logs := &syncbuf.Buffer{}
+	hook := webhook.New(nil, slog.New(slog.NewJSONHandler(logs, nil)), webhook.Options{
+		AllowedSources: []netip.Prefix{netip.MustParsePrefix("192.0.2.1/32")},
+		// The test's connections all come from loopback; as a trusted
+		// proxy, its X-Forwarded-For says who sends each one.
+		TrustedProxies: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("::1/128")},
+		Secret:         secret,
+		Metrics:        webhook.NewMetrics(reg),
+	})
+	g := newGate()
+	// Shorter than poolHTTP's 10 s: a refusal left to wait would be
+	// answered 503 rather than hang the test.
+	const timeout = 5 * time.Second
+	p := newEventPool(g, hook.Admit, 2, timeout, 0, quietLog(), reg)
+	url, arrived := poolServer(t, p, g, 0)
+	const platform = "192.0.2.1"
+	tokenPath := webhook.Path + "/" + secret
+
+	answers := make(chan answer, 3)
+	for i := range 2 {
+		go func() { answers <- postFrom(url, tokenPath, platform, fmt.Sprintf(`{"id":"held-%d"}`, i)) }()
+	}
+	within(t, 10*time.Second, g.entered, 2, "events taking both workers")
+
+	for _, c := range []struct {
+		name, target, from string
+		code               int
+		problem            string
+	}{
+		{"a source not allowed", tokenPath, "203.0.113.9", http.StatusForbidden, "source not allowed"},
+		{"no token", webhook.Path, platform, http.StatusUnauthorized, "missing webhook token"},
+		{"a wrong token", webhook.Path + "/wrong-secret-0123456789", platform, http.StatusUnauthorized, "wrong webhook token"},
+	} {
+		began := time.Now()
+		a := postFrom(url, c.target, c.from, `{"id":"refused"}`)
+		require.NoError(t, a.err, c.name)
+		require.Equal(t, c.code, a.code, "%s: %s", c.name, a.body)
+		require.Less(t, time.Since(began), timeout, "%s: answered without waiting for a worker", c.name)
+		var body struct{ Error string }
+		require.NoError(t, json.Unmarshal([]byte(a.body), &body), c.name)
+		require.Contains(t, body.Error, c.problem, c.name)
+		require.Empty(t, a.retryAfter, c.name)
+		require.EqualValues(t, 2, g.inside.Load(), "%s: answered while both workers were still held", c.name)
+	}
+	require.EqualValues(t, 2, g.calls.Load(), "no refusal reached a worker")
+	require.EqualValues(t, 2, waitCount(t, reg), "no refusal waited")
+
+	go func() { answers <- postFrom(url, tokenPath, platform, `{"id":"waiting"}`) }()
+	eventually(t, 10*time.Second, func() bool { return arrived.Load() == 6 },
+		func() string { return fmt.Sprintf("%d of 6 requests arrived", arrived.Load()) })
+	require.EqualValues(t, 2, g.calls.Load(), "an event that passes waits while the workers are held")
+	g.release <- struct{}{}
+	within(t, 10*time.Second, g.entered, 1, "the waiting event taking the freed worker")
+	g.release <- struct{}{}
+	g.release <- struct{}{}
+	for range 3 {
+		a := <-answers
+		require.NoError(t, a.err)
+		require.Equal(t, http.StatusAccepted, a.code, a.body)
+	}
+	require.EqualValues(t, 3, waitCount(t, reg))
+	require.Zero(t, testutil.ToFloat64(p.timeouts))
+
+	// Each refusal logged and counted once, as the router alone would have.
+	require.Equal(t, 1, strings.Count(logs.String(), `"msg":"source refused"`), logs.String())
+	require.Equal(t, 2, strings.Count(logs.String(), `"msg":"webhook token refused"`), logs.String())
+	tokenRoute := "route=" + webhook.Path + "/:token"
+	for _, c := range []struct {
+		name   string
+		labels []string
+		want   float64
+	}{
+		{"coursehook_webhook_rejections_total", []string{"reason=source"}, 1},
+		{"coursehook_webhook_rejections_total", []string{"reason=secret"}, 2},
+		{"coursehook_webhook_requests_total", []string{"code=403", tokenRoute}, 1},
+		{"coursehook_webhook_requests_total", []string{"code=401", "route=" + webhook.Path}, 1},
+		{"coursehook_webhook_requests_total", []string{"code=401", tokenRoute}, 1},
+		{"coursehook_webhook_ack_duration_seconds", []string{tokenRoute}, 2},
+		{"coursehook_webhook_ack_duration_seconds", []string{"route=" + webhook.Path}, 1},
+	} {
+		require.Equal(t, c.want, metric(t, reg, c.name, c.labels...), "%s%v", c.name, c.labels)
+	}
+}
+
+// TestRunRefusesBeforeThePool: run puts the webhook's checks in front of
+// the pool, so an event from a source it does not allow never waits for a
+// worker, and is counted once.
+func TestRunRefusesBeforeThePool(t *testing.T) {
+	t.Parallel()
+	addr, logs := serve(t, map[string]string{})
+	require.Equal(t, http.StatusForbidden, post(t, "http://"+addr+webhook.Path))
+	resp, err := poolHTTP.Get("http://" + listening(t, logs, "admin server") + "/metrics")
+	require.NoError(t, err)
+	metrics, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	require.NoError(t, err)
+	for _, line := range []string{
+		"coursehook_webhook_queue_wait_seconds_count 0",
+		`coursehook_webhook_rejections_total{reason="source"} 1`,
+		`coursehook_webhook_requests_total{code="403",route="/webhooks/events"} 1`,
+	} {
+		require.True(t, strings.Contains(string(metrics), line+"\n"), "no %s in the metrics", line)
+	}
+}
+
+// postFrom posts body to target as a trusted proxy forwarding from.
+func postFrom(url, target, from, body string) answer {
+	req, err := http.NewRequest(http.MethodPost, url+target, strings.NewReader(body))
+	if err != nil {
+		return answer{err: err}
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("X-Forwarded-For", from)
+	return answerOf(poolHTTP.Do(req))
+}
+
+// metric is reg's series of name with labels (name=value, in the order of
+// their names): a counter's value, or a histogram's number of observations;
+// 0 when there is none.
+func metric(t *testing.T, reg *prometheus.Registry, name string, labels ...string) float64 {
+	t.Helper()
+	mfs, err := reg.Gather()
+	require.NoError(t, err)
+	for _, mf := range mfs {
+		for _, m := range mf.GetMetric() {
+			var got []string
+			for _, l := range m.GetLabel() {
+				got = append(got, l.GetName()+"="+l.GetValue())
+			}
+			if mf.GetName() != name || !slices.Equal(got, labels) {
+				continue
+			}
+			if h := m.GetHistogram(); h != nil {
+				return float64(h.GetSampleCount())
+			}
+			return m.GetCounter().GetValue()
+		}
+	}
+	return 0
 }
 
 func TestIsEventRequest(t *testing.T) {

@@ -187,7 +187,9 @@ func run(ctx context.Context, getenv func(string) string, stderr io.Writer, read
 		return nil
 	}
 	hook = webhook.New(c, log, wopts)
-	pool := newEventPool(hook.Router(), eventWorkers, cfg.StartTimeout, webhookReadTimeout, log, reg)
+	// An event request that hook would refuse unread (source, route, token) is
+	// refused before it waits for a worker.
+	pool := newEventPool(hook.Router(), hook.Admit, eventWorkers, cfg.StartTimeout, webhookReadTimeout, log, reg)
 	// After the servers have shut down: until then, requests in flight
 	// wait on it.
 	defer pool.Close()

@@ -77,6 +77,8 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 
 // observe is the first middleware: it times every request and counts it by
 // route pattern (never the path, which may hold the secret) and status.
+// A request Admit let through is counted once, by the router that answers
+// it, not by Admit's checks as well.
 func (m *Metrics) observe(c *gin.Context) {
 	if m == nil {
 		c.Next()
@@ -84,6 +86,9 @@ func (m *Metrics) observe(c *gin.Context) {
 	}
 	start := time.Now()
 	c.Next()
+	if letThrough(c.Request) {
+		return
+	}
 	route := c.FullPath()
 	if route == "" {
 		route = "unmatched"

@@ -87,9 +87,10 @@ func (s *Server) ClientAddr(c *gin.Context) string {
 
 // allowSources refuses, with 403, any request to anything but the probes
 // and the public pages from a source that is not allowed. It runs before routing answers 404 or
-// 405, so an unknown sender learns nothing about the routes.
+// 405, so an unknown sender learns nothing about the routes. A request
+// Admit let through has met it there.
 func (s *Server) allowSources(c *gin.Context) {
-	if s.opts.AllowedSources == nil || isProbe(c.FullPath()) || s.public[c.FullPath()] {
+	if s.opts.AllowedSources == nil || isProbe(c.FullPath()) || s.public[c.FullPath()] || admitted(c.Request) {
 		c.Next()
 		return
 	}

@@ -168,30 +168,10 @@ func New(t Temporal, log *slog.Logger, opts Options) *Server {
 // Router builds the gin engine. A request meets its checks in this order:
 // the source (403), the route and method (404, 405), the token (401), the
 // content type and encoding (415), the size (413) and the payload (400).
-//
-// gin's own client-address logic stays off: it trusts no proxy and no
-// platform header, and it would trust any Unix-socket peer. The source check
-// reads X-Forwarded-For itself, and only from Options.TrustedProxies.
+// An event request that Admit let through skips the first three, which
+// Admit has run.
 func (s *Server) Router() *gin.Engine {
-	r := gin.New()
-	r.HandleMethodNotAllowed = true
-	// A redirect would answer before the source check runs.
-	r.RedirectTrailingSlash = false
-	r.RedirectFixedPath = false
-	// Errors are ignored here: nil disables trusting proxies and cannot fail.
-	_ = r.SetTrustedProxies(nil)
-	r.ForwardedByClientIP = false
-	r.RemoteIPHeaders = []string{"X-Forwarded-For"}
-	r.TrustedPlatform = ""
-	// Metrics come first, so a refused source is counted too.
-	r.Use(s.opts.Metrics.observe, s.recoverer, s.allowSources)
-	r.POST(Path, s.requireToken, s.receive)
-	if s.secrets.enabled() {
-		// Without a secret this route does not exist, so a URL with a token
-		// in it is a 404 rather than an event accepted under a false sense
-		// of protection.
-		r.POST(Path+"/:"+tokenParam, s.requireToken, s.receive)
-	}
+	r := s.engine(s.receive)
 	r.GET(healthPath, func(c *gin.Context) { c.JSON(http.StatusOK, gin.H{"status": "ok"}) })
 	r.GET(readyPath, s.ready)
 	if s.opts.Public != nil {
@@ -211,13 +191,49 @@ func (s *Server) Router() *gin.Engine {
 			}
 		}
 	}
+	s.notFound(r)
+	return r
+}
+
+// engine is a gin engine with the middleware and the event routes, which
+// end in event: the router's receive, or Admit's admit. Both build theirs
+// here, so that an event request meets the same checks in the same order,
+// and a refusal is logged and counted under the same route, in either.
+//
+// gin's own client-address logic stays off: it trusts no proxy and no
+// platform header, and it would trust any Unix-socket peer. The source check
+// reads X-Forwarded-For itself, and only from Options.TrustedProxies.
+func (s *Server) engine(event gin.HandlerFunc) *gin.Engine {
+	r := gin.New()
+	r.HandleMethodNotAllowed = true
+	// A redirect would answer before the source check runs.
+	r.RedirectTrailingSlash = false
+	r.RedirectFixedPath = false
+	// Errors are ignored here: nil disables trusting proxies and cannot fail.
+	_ = r.SetTrustedProxies(nil)
+	r.ForwardedByClientIP = false
+	r.RemoteIPHeaders = []string{"X-Forwarded-For"}
+	r.TrustedPlatform = ""
+	// Metrics come first, so a refused source is counted too.
+	r.Use(s.opts.Metrics.observe, s.recoverer, s.allowSources)
+	r.POST(Path, s.requireToken, event)
+	if s.secrets.enabled() {
+		// Without a secret this route does not exist, so a URL with a token
+		// in it is a 404 rather than an event accepted under a false sense
+		// of protection.
+		r.POST(Path+"/:"+tokenParam, s.requireToken, event)
+	}
+	return r
+}
+
+// notFound sets the answers to a route or method r does not have.
+func (s *Server) notFound(r *gin.Engine) {
 	r.NoRoute(func(c *gin.Context) {
 		c.JSON(http.StatusNotFound, gin.H{"error": "not found", "hint": "the platform posts events to " + Path})
 	})
 	r.NoMethod(func(c *gin.Context) {
 		c.JSON(http.StatusMethodNotAllowed, gin.H{"error": "method " + c.Request.Method + " not allowed", "hint": "use POST " + Path})
 	})
-	return r
 }
 
 // recoverer answers 500 in JSON and logs the panic, without the request
