@@ -167,6 +167,16 @@ func (a *Activities) insert(ctx context.Context, in workflows.RecordInput, statu
 			if res.Notice, err = a.planNotice(ctx, e.ID, e.NotifiableID, res); err != nil {
 				return workflows.RecordResult{}, a.recordFailure(ctx, fmt.Errorf("record event %s: %w", e.ID, err))
 			}
+			if res.Notice == workflows.NoticeGather && a.Digests != nil {
+				// After the plan is kept: a retry finds it and hands the
+				// entry over again, which the digest counts once.
+				info := activity.GetInfo(ctx)
+				enqueue := workflows.DigestEnqueue(info.TaskQueue, info.WorkflowExecution.ID, e, res.Route, in.NoticeDeadline, true)
+				if err := a.EnqueueDigestEntry(ctx, enqueue); err != nil {
+					return workflows.RecordResult{}, fmt.Errorf("record event %s: %w", e.ID, err)
+				}
+				res.Enqueued = true
+			}
 		}
 		if !in.RecordOnly {
 			res.Validity = validitySchedule(rec, res.Route)

@@ -57,16 +57,18 @@ func (c *countingChannel) count() int {
 
 // starts records the expiry digests signalled with their start.
 type starts struct {
-	mu  sync.Mutex
-	ids []string
-	in  []workflows.DigestStart
+	mu      sync.Mutex
+	ids     []string
+	in      []workflows.DigestStart
+	signals []any
 }
 
-func (s *starts) SignalWithStartWorkflow(_ context.Context, id, _ string, _ any, _ client.StartWorkflowOptions, _ any, args ...any) (client.WorkflowRun, error) {
+func (s *starts) SignalWithStartWorkflow(_ context.Context, id, _ string, signal any, _ client.StartWorkflowOptions, _ any, args ...any) (client.WorkflowRun, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.ids = append(s.ids, id)
 	s.in = append(s.in, args[0].(workflows.DigestStart))
+	s.signals = append(s.signals, signal)
 	return nil, nil
 }
 func (s *starts) SignalWorkflow(context.Context, string, string, string, any) error { return nil }
@@ -324,6 +326,7 @@ func TestDeliverKeepsItsReceipt(t *testing.T) {
 // first five post at once, the next is gathered; a retry gets its plan
 // again and counts nothing. A course whose Slack notice skips the digest,
 // an import, and a run that did not ask get no plan, and count nothing.
+// The record step hands each gathered notice to the course's digest.
 func TestTheRecordStepPlansTheNotice(t *testing.T) {
 	f := newValidityFixture(t)
 	record := func(id, course string, planned, recordOnly bool) workflows.RecordResult {
@@ -337,6 +340,18 @@ func TestTheRecordStepPlansTheNotice(t *testing.T) {
 		require.Equal(t, workflows.NoticePost, record(fmt.Sprint("y", i), "c-yearly", true, false).Notice, "completion %d", i+1)
 	}
 	require.Equal(t, workflows.NoticePost, record("y0", "c-yearly", true, false).Notice, "a retry gets its plan again")
-	require.Equal(t, workflows.NoticeGather, record("y5", "c-yearly", true, false).Notice, "the sixth within a minute")
+	require.Empty(t, f.digests.ids, "nothing posted at once reaches the digest")
+
+	sixth := record("y5", "c-yearly", true, false)
+	require.Equal(t, workflows.NoticeGather, sixth.Notice, "the sixth within a minute")
+	require.True(t, sixth.Enqueued, "handed to the digest by the record step")
 	require.Equal(t, workflows.NoticeGather, record("y6", "c-yearly", true, false).Notice, "the window is open")
+	require.True(t, record("y5", "c-yearly", true, false).Enqueued, "a retry hands it over again; the digest counts it once")
+	require.Len(t, f.digests.ids, 3)
+	entry, ok := f.digests.signals[0].(workflows.DigestEntry)
+	require.True(t, ok, "%T", f.digests.signals[0])
+	require.Equal(t, "y5", entry.EventID)
+	require.True(t, entry.Gather)
+	require.Equal(t, 5, entry.Threshold)
+	require.Equal(t, workflows.DigestWorkflowID(f.digests.in[0].TaskQueue, "c-yearly", "C0123ABCD"), f.digests.ids[0])
 }

@@ -148,6 +148,7 @@ func TestCohortIsDigested(t *testing.T) {
 		case workflows.AnnouncedDigest:
 			perDigest[rec.Receipts[workflows.StepNameSlack].ID]++
 			require.Empty(t, s.Slack.MessagesFor(id), "%s was digested, not posted", id)
+			require.Equal(t, []string{"Deliver"}, scheduledActivities(t, id), "%s: the record step handed it to the digest; only the email is scheduled", id)
 		default:
 			t.Fatalf("row %s: announcement %q", id, rec.Receipts[workflows.StepNameSlack].Via)
 		}

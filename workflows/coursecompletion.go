@@ -340,8 +340,10 @@ type completion struct {
 	// versions this run follows.
 	searchable, cohorts, local, channels, lean, planned bool
 	// notice is the record step's plan for a digest-on Slack notice
-	// (RecordResult.Notice), in a planned run.
-	notice string
+	// (RecordResult.Notice), in a planned run, and enqueued says the
+	// record step handed a gathered one to the digest already.
+	notice   string
+	enqueued bool
 	// rowCompleted: a notice's receipt completed the row (lean runs).
 	rowCompleted bool
 }
@@ -374,8 +376,11 @@ func (c *completion) setStatus(ctx workflow.Context, status string, failed ...st
 }
 
 func (c *completion) recordInput() RecordInput {
-	return RecordInput{Event: c.ev, Payload: c.in.Payload, ReceivedAt: c.in.ReceivedAt, RecordOnly: c.in.RecordOnly,
-		PlanNotice: c.planned}
+	in := RecordInput{Event: c.ev, Payload: c.in.Payload, ReceivedAt: c.in.ReceivedAt, RecordOnly: c.in.RecordOnly}
+	if c.planned {
+		in.PlanNotice, in.NoticeDeadline = true, c.in.NoticeDeadline
+	}
+	return in
 }
 
 // ignore keeps an event coursehook does not act on, and tells nobody.
@@ -425,7 +430,7 @@ func (c *completion) record(ctx workflow.Context) (RecordResult, error) {
 	// and a run on an old branch may record with this build, whose row
 	// then names the renderer its email must use.
 	c.noticeIn.Renderer = rec.Renderer
-	c.notice = rec.Notice
+	c.notice, c.enqueued = rec.Notice, rec.Enqueued
 	c.steps = rec.Channels
 	if !c.channels {
 		c.steps = c.legacySteps(rec.Route)
@@ -575,33 +580,18 @@ func (c *completion) askDigest(ctx workflow.Context) (Announcement, error) {
 	route := c.noticeIn.Route
 	info := workflow.GetInfo(ctx)
 	c.p.Channels[StepNameSlack] = Step{State: StepRunning, Detail: "waiting for the course's digest to answer"}
-	enqueue := EnqueueInput{
-		WorkflowID:   DigestWorkflowID(info.TaskQueueName, c.ev.NotifiableID, route.Slack.Channel),
-		WorkflowType: DigestWorkflowType,
-		TaskQueue:    info.TaskQueueName,
-		Signal:       DigestEntrySignal,
-		Entry: DigestEntry{
-			EventID:     c.ev.ID,
-			WorkflowID:  info.WorkflowExecution.ID,
-			LearnerName: c.ev.LearnerName(),
-			CourseTitle: c.ev.Title,
-			CourseName:  route.CourseName,
-			Threshold:   route.Digest.Threshold,
-			Window:      route.Digest.Window,
-			// The record step planned it gathered (store.PlanNotice),
-			// which the digest's own count, blind to the notices
-			// posted without it, cannot know.
-			Gather: c.notice == NoticeGather,
-		},
-		Start: DigestStart{TaskQueue: info.TaskQueueName, CourseID: c.ev.NotifiableID, Channel: route.Slack.Channel,
-			NoticeDeadline: c.in.NoticeDeadline},
-	}
-	actx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
-		StartToCloseTimeout: 10 * time.Second,
-		RetryPolicy:         &temporal.RetryPolicy{InitialInterval: time.Second, MaximumInterval: time.Minute},
-	})
-	if err := workflow.ExecuteActivity(actx, ActivityEnqueueDigestEntry, enqueue).Get(ctx, nil); err != nil {
-		return Announcement{}, err
+	if !c.enqueued {
+		// The record step planned it gathered (store.PlanNotice), which
+		// the digest's own count, blind to the notices posted without it,
+		// cannot know.
+		enqueue := DigestEnqueue(info.TaskQueueName, info.WorkflowExecution.ID, c.ev, route, c.in.NoticeDeadline, c.notice == NoticeGather)
+		actx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+			StartToCloseTimeout: 10 * time.Second,
+			RetryPolicy:         &temporal.RetryPolicy{InitialInterval: time.Second, MaximumInterval: time.Minute},
+		})
+		if err := workflow.ExecuteActivity(actx, ActivityEnqueueDigestEntry, enqueue).Get(ctx, nil); err != nil {
+			return Announcement{}, err
+		}
 	}
 	deadline := c.in.NoticeDeadline
 	if deadline <= 0 {

@@ -832,23 +832,27 @@ func TestAReceiptThatCompletesNothingLeavesTheOutcomeStep(t *testing.T) {
 }
 
 // TestTheRecordStepsPlanDecidesPostOrGather: a planned run posts a notice
-// the record step planned "post" without asking the digest, and tells the
-// digest to gather one planned "gather"; with no plan (a route whose
+// the record step planned "post" without asking the digest, and waits for
+// the digest's answer to one planned "gather", which the record step
+// handed to the digest (or, where it could not, the run with Gather set);
+// with no plan (a route whose
 // digest is off, or a lean run from before plans) the digest decides, as
 // before. Only a planned run asks the record step for a plan.
 func TestTheRecordStepsPlanDecidesPostOrGather(t *testing.T) {
 	cases := []struct {
-		name    string
-		plan    string
-		lean    workflow.Version
-		ask     bool // the digest is asked
-		gather  bool
-		planned bool // the record step was asked for a plan
+		name     string
+		plan     string
+		enqueued bool // by the record step
+		lean     workflow.Version
+		ask      bool // the run enqueues the entry itself
+		gather   bool
+		planned  bool // the record step was asked for a plan
 	}{
-		{"planned post", NoticePost, leanPlanned, false, false, true},
-		{"planned gather", NoticeGather, leanPlanned, true, true, true},
-		{"no plan", "", leanPlanned, true, false, true},
-		{"a lean run from before plans", "", 1, true, false, false},
+		{"planned post", NoticePost, false, leanPlanned, false, false, true},
+		{"planned gather, enqueued by the record step", NoticeGather, true, leanPlanned, false, true, true},
+		{"planned gather, no client for digests", NoticeGather, false, leanPlanned, true, true, true},
+		{"no plan", "", false, leanPlanned, true, false, true},
+		{"a lean run from before plans", "", false, 1, true, false, false},
 	}
 	for _, tt := range cases {
 		t.Run(tt.name, func(t *testing.T) {
@@ -859,15 +863,20 @@ func TestTheRecordStepsPlanDecidesPostOrGather(t *testing.T) {
 			env.OnActivity(ActivityRecordCompletion, mock.Anything, mock.Anything).Return(
 				func(_ context.Context, in RecordInput) (RecordResult, error) {
 					recorded = in
-					return RecordResult{Created: true, Route: routed(true, true), Channels: stepsFor(routed(true, true)), Notice: tt.plan}, nil
+					return RecordResult{Created: true, Route: routed(true, true), Channels: stepsFor(routed(true, true)),
+						Notice: tt.plan, Enqueued: tt.enqueued}, nil
 				})
 			var enqueued EnqueueInput
+			kind := AnnouncePost
+			if tt.gather {
+				kind = AnnounceDigest
+			}
+			ann := Announcement{EventID: in.Event.ID, Kind: kind, TS: "1.9", Channel: "C0456EFGH", WindowID: "w1"}
 			if tt.ask {
-				kind := AnnouncePost
-				if tt.gather {
-					kind = AnnounceDigest
-				}
-				answers(env, Announcement{EventID: in.Event.ID, Kind: kind, TS: "1.9", Channel: "C0456EFGH", WindowID: "w1"}, &enqueued)
+				answers(env, ann, &enqueued)
+			}
+			if tt.enqueued {
+				env.RegisterDelayedCallback(func() { env.SignalWorkflow(AnnouncementSignal, ann) }, time.Second)
 			}
 			env.onDeliver(StepNameSlack).Return(DeliverResult{Receipt: Receipt{ID: "1.5", Where: "C0456EFGH", Via: AnnouncedMessage}}, nil)
 			env.onDeliver(StepNameEmail).Return(DeliverResult{Receipt: Receipt{ID: "m1"}}, nil)
@@ -880,6 +889,13 @@ func TestTheRecordStepsPlanDecidesPostOrGather(t *testing.T) {
 			require.Equal(t, tt.planned, recorded.PlanNotice)
 			if !tt.ask {
 				env.assertNotStarted(t, ActivityEnqueueDigestEntry)
+			}
+			if tt.enqueued {
+				env.assertDelivered(t, StepNameSlack, 0)
+				require.Equal(t, Receipt{ID: "1.9", Where: "C0456EFGH", Via: AnnouncedDigest}, r.Receipts[StepNameSlack])
+				return
+			}
+			if !tt.ask {
 				env.assertDelivered(t, StepNameSlack, 1)
 				require.Equal(t, "1.5", r.Receipts[StepNameSlack].ID)
 				require.Contains(t, progress(t, env).Channels[StepNameSlack].Detail, "its own message, the course being under its digest threshold")

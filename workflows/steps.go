@@ -97,10 +97,14 @@ type RecordInput struct {
 	RecordOnly bool `json:"recordOnly,omitempty"`
 	// PlanNotice asks the record step to decide, where the Slack notice
 	// goes through the course's digest, whether it posts at once or the
-	// digest gathers it (RecordResult.Notice). Only runs since the planned
-	// notices change ask: an older run asks the digest itself, and a plan
-	// made for it would count it twice.
+	// digest gathers it (RecordResult.Notice), and to hand a gathered one
+	// to the digest itself (RecordResult.Enqueued). Only runs since the
+	// planned notices change ask: an older run asks the digest itself, and
+	// a plan made for it would count it twice.
 	PlanNotice bool `json:"planNotice,omitempty"`
+	// NoticeDeadline is the run's (CourseCompletionInput.NoticeDeadline),
+	// for the digest the record step may start.
+	NoticeDeadline time.Duration `json:"noticeDeadline,omitempty"`
 }
 
 // RecordResult is the stored row's state. Receipts are set when an earlier
@@ -132,6 +136,13 @@ type RecordResult struct {
 	// the digest's own rule with the digest's state under a lock
 	// (store.PlanNotice). Empty otherwise: the digest decides.
 	Notice string `json:"notice,omitempty"`
+	// Enqueued: the record step handed the notice it planned gathered to
+	// the course's digest (DigestEnqueue, by signal-with-start), so the
+	// run only waits for the answer. It spares a gathered completion the
+	// EnqueueDigestEntry activity: a billable action, and three events and
+	// a workflow task on the server. False where the worker has no client
+	// for digests; the run then enqueues it.
+	Enqueued bool `json:"enqueued,omitempty"`
 	// ExpiresAt is when the certificate lapses, zero when it never does.
 	ExpiresAt time.Time `json:"expiresAt,omitzero"`
 	// Validity is the certificate's schedule of reminders and expiry,
@@ -419,6 +430,32 @@ type EnqueueInput struct {
 	Signal       string      `json:"signal"`
 	Entry        DigestEntry `json:"entry"`
 	Start        DigestStart `json:"start"`
+}
+
+// DigestEnqueue is the EnqueueInput that hands ev's Slack notice to its
+// course's digest on route's channel: the digest workflow of taskQueue,
+// answering the run workflowID. gather marks an entry the record step
+// planned gathered. The workflow and the record step both build it here.
+func DigestEnqueue(taskQueue, workflowID string, ev event.Event, route *courses.Route, noticeDeadline time.Duration, gather bool) EnqueueInput {
+	id := DigestWorkflowID(taskQueue, ev.NotifiableID, route.Slack.Channel)
+	return EnqueueInput{
+		WorkflowID:   id,
+		WorkflowType: DigestWorkflowType,
+		TaskQueue:    taskQueue,
+		Signal:       DigestEntrySignal,
+		Entry: DigestEntry{
+			EventID:     ev.ID,
+			WorkflowID:  workflowID,
+			LearnerName: ev.LearnerName(),
+			CourseTitle: ev.Title,
+			CourseName:  route.CourseName,
+			Threshold:   route.Digest.Threshold,
+			Window:      route.Digest.Window,
+			Gather:      gather,
+		},
+		Start: DigestStart{TaskQueue: taskQueue, CourseID: ev.NotifiableID, Channel: route.Slack.Channel,
+			NoticeDeadline: noticeDeadline},
+	}
 }
 
 // DigestInput is one digest message: the completions of a course window
