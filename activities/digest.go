@@ -37,6 +37,7 @@ type DigestStore interface {
 	CloseDigestWindow(ctx context.Context, digestID, windowID string, announcement []byte) error
 	DigestWindowEntries(ctx context.Context, windowID, after string, limit int) ([]store.DigestEntry, error)
 	ForgetDigestWindows(ctx context.Context, before time.Time) (int, error)
+	KeepAnnounced(ctx context.Context, eventID, channel string, r workflows.Receipt) (bool, error)
 }
 
 // Digest windows are answered a page at a time, answerers at once; an
@@ -123,7 +124,7 @@ func (a *Activities) AnswerDigest(ctx context.Context, in workflows.AnswerDigest
 		if len(page) == 0 {
 			break
 		}
-		answered, gone, err := a.answerPage(ctx, page, in.Announcement)
+		answered, gone, err := a.answerPage(ctx, ds, page, in.Announcement)
 		if err != nil {
 			return res, err
 		}
@@ -142,15 +143,26 @@ func (a *Activities) AnswerDigest(ctx context.Context, in workflows.AnswerDigest
 
 // answerPage signals ann to each entry of page, answerers at a time. An
 // entry whose workflow has ended (its deadline passed) is gone, not a
-// failure: there is nobody left to tell.
-func (a *Activities) answerPage(ctx context.Context, page []store.DigestEntry, ann workflows.Announcement) (answered, gone int, err error) {
+// failure: there is nobody left to tell. A posted digest's receipt is kept
+// with each entry's row first (KeepAnnounced), and the answer says when it
+// completed the row: the run then has no outcome left to record, which
+// spares each gathered completion a workflow task's local activity.
+func (a *Activities) answerPage(ctx context.Context, ds DigestStore, page []store.DigestEntry, ann workflows.Announcement) (answered, gone int, err error) {
 	var mu sync.Mutex
 	var g errgroup.Group
 	g.SetLimit(answerers)
+	receipt := workflows.Receipt{ID: ann.TS, Where: ann.Channel, Via: workflows.AnnouncedDigest}
 	for _, e := range page {
 		g.Go(func() error {
 			ann := ann
 			ann.EventID = e.EventID
+			if ann.Kind == workflows.AnnounceDigest {
+				completed, err := ds.KeepAnnounced(ctx, e.EventID, workflows.StepNameSlack, receipt)
+				if err != nil && !errors.Is(err, store.ErrNotFound) {
+					return a.recordFailure(ctx, err)
+				}
+				ann.Completed = completed
+			}
 			err := a.answer(ctx, e.WorkflowID, ann)
 			var missing *serviceerror.NotFound
 			mu.Lock()

@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 	"go.temporal.io/api/serviceerror"
@@ -91,4 +92,46 @@ func TestAnswerDigestAnswersEveryEntryOnce(t *testing.T) {
 	require.Len(t, sig.got["wf-e5"], 2, "answered again")
 	require.Equal(t, "e5", sig.got["wf-e5"][1].EventID)
 	require.Empty(t, sig.got["wf-new"])
+}
+
+// TestAnswerDigestKeepsTheReceipts: before it answers, AnswerDigest keeps
+// the digest's receipt with each gathered row; where the row's email went
+// already, that completes it, and the answer says so. A row still waiting
+// for its email keeps the receipt and stays open.
+func TestAnswerDigestKeepsTheReceipts(t *testing.T) {
+	st, err := store.Open(t.Context(), filepath.Join(t.TempDir(), "coursehook.db"))
+	require.NoError(t, err)
+	t.Cleanup(func() { require.NoError(t, st.Close()) })
+	sig := &signals{got: map[string][]workflows.Announcement{}}
+	a := &Activities{Store: st, Digests: sig}
+	env := (&testsuite.WorkflowTestSuite{}).NewTestActivityEnvironment()
+	env.RegisterActivity(a)
+	ctx := t.Context()
+	for _, id := range []string{"emailed", "waiting"} {
+		_, _, err := st.Insert(ctx, store.Completion{EventID: id, EventType: "courseCompletion", CourseID: "c1",
+			LearnerEmail: id + "@example.org", CompletedAt: time.Now(), ReceivedAt: time.Now(), Payload: []byte("{}")}, store.StatusRecorded)
+		require.NoError(t, err)
+	}
+	_, err = st.KeepReceipt(ctx, "emailed", workflows.StepNameEmail, workflows.Receipt{ID: "sg-1"}, []string{workflows.StepNameSlack, workflows.StepNameEmail})
+	require.NoError(t, err)
+
+	in := workflows.GatherInput{DigestID: "digest-1", WindowID: "w1", Entries: []workflows.GatheredEntry{
+		{EventID: "emailed", WorkflowID: "wf-emailed"}, {EventID: "waiting", WorkflowID: "wf-waiting"}, {EventID: "no-row", WorkflowID: "wf-no-row"},
+	}}
+	_, err = env.ExecuteActivity(workflows.ActivityGatherDigestEntries, in)
+	require.NoError(t, err)
+	ann := workflows.Announcement{Kind: workflows.AnnounceDigest, Channel: "C0456EFGH", TS: "1700.1", WindowID: "w1"}
+	_, err = env.ExecuteActivity(workflows.ActivityAnswerDigest, workflows.AnswerDigestInput{DigestID: "digest-1", WindowID: "w1", Announcement: ann})
+	require.NoError(t, err)
+
+	require.True(t, sig.got["wf-emailed"][0].Completed, "the digest's receipt completed the row")
+	require.False(t, sig.got["wf-waiting"][0].Completed)
+	require.False(t, sig.got["wf-no-row"][0].Completed, "no row: answered all the same")
+	want := workflows.Receipt{ID: "1700.1", Where: "C0456EFGH", Via: workflows.AnnouncedDigest}
+	for id, status := range map[string]store.Status{"emailed": store.StatusCompleted, "waiting": store.StatusRecorded} {
+		rec, err := st.Get(ctx, id)
+		require.NoError(t, err)
+		require.Equal(t, status, rec.Status, id)
+		require.Equal(t, want, rec.Receipts[workflows.StepNameSlack], id)
+	}
 }

@@ -149,6 +149,7 @@ func TestCohortIsDigested(t *testing.T) {
 			perDigest[rec.Receipts[workflows.StepNameSlack].ID]++
 			require.Empty(t, s.Slack.MessagesFor(id), "%s was digested, not posted", id)
 			require.Equal(t, []string{"Deliver"}, scheduledActivities(t, id), "%s: the record step handed it to the digest; only the email is scheduled", id)
+			require.Equal(t, 1, localActivities(t, id), "%s: the record step only; the last receipt, the email's or the digest's, completed the row", id)
 		default:
 			t.Fatalf("row %s: announcement %q", id, rec.Receipts[workflows.StepNameSlack].Via)
 		}
@@ -256,6 +257,18 @@ courses:
 	_, err = s.Temporal.DescribeWorkflow(context.Background(), workflows.DigestWorkflowID(s.TaskQueue, direct, dmsgs[0].ChannelID), "")
 	require.Error(t, err, "no digest workflow for a course whose digest is off")
 	recordHistory(t, did, "history-digest-off.json")
+}
+
+// localActivities counts the local activities the event's workflow ran.
+func localActivities(t *testing.T, eventID string) int {
+	t.Helper()
+	n := 0
+	for _, e := range rawHistory(t, eventID) {
+		if m := e.GetMarkerRecordedEventAttributes(); m != nil && m.GetMarkerName() == "LocalActivity" {
+			n++
+		}
+	}
+	return n
 }
 
 // scheduledActivities lists the activity types the event's workflow

@@ -113,3 +113,83 @@ func assertNoError(t *testing.T, err error) bool {
 	}
 	return true
 }
+
+// testKeepAnnounced: a digest keeps a gathered completion's Slack receipt
+// without knowing the channels the row waits for: those the run's first
+// receipt named. Kept before any, it completes nothing, and the run's own
+// next receipt completes the row; kept last, it completes the row itself.
+// Whichever of the two comes last completes it, however they interleave.
+func testKeepAnnounced(t *testing.T, url string) {
+	s := open(t, url)
+	ctx := t.Context()
+	expect := []string{"slack", "email"}
+	digest := workflows.Receipt{ID: "1700.9", Where: "C1", Via: workflows.AnnouncedDigest}
+	email := workflows.Receipt{ID: "sg-1", SHA256: "ab"}
+	insert := func(id string) {
+		_, _, err := s.Insert(ctx, sampleCompletion(id), StatusRecorded)
+		require.NoError(t, err)
+	}
+
+	insert("evt-email-first")
+	done, err := s.KeepReceipt(ctx, "evt-email-first", "email", email, expect)
+	require.NoError(t, err)
+	require.False(t, done)
+	done, err = s.KeepAnnounced(ctx, "evt-email-first", "slack", digest)
+	require.NoError(t, err)
+	require.True(t, done, "the digest's receipt makes the set whole")
+	rec, err := s.Get(ctx, "evt-email-first")
+	require.NoError(t, err)
+	require.Equal(t, StatusCompleted, rec.Status)
+	require.Equal(t, digest, rec.Receipts["slack"])
+
+	insert("evt-digest-first")
+	done, err = s.KeepAnnounced(ctx, "evt-digest-first", "slack", digest)
+	require.NoError(t, err)
+	require.False(t, done, "the row does not yet say what it waits for")
+	done, err = s.KeepReceipt(ctx, "evt-digest-first", "email", email, expect)
+	require.NoError(t, err)
+	require.True(t, done, "the email completes it, counting the digest's receipt")
+
+	insert("evt-old-run")
+	done, err = s.KeepAnnounced(ctx, "evt-old-run", "slack", digest)
+	require.NoError(t, err)
+	require.False(t, done, "a run that keeps no receipts records its outcome itself")
+	rec, err = s.Get(ctx, "evt-old-run")
+	require.NoError(t, err)
+	require.Equal(t, StatusRecorded, rec.Status)
+
+	_, err = s.KeepAnnounced(ctx, "evt-none", "slack", digest)
+	require.ErrorIs(t, err, ErrNotFound)
+
+	const events = 20
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	completions := map[string]int{}
+	for i := range events {
+		id := fmt.Sprintf("evt-race-announced-%d", i)
+		insert(id)
+		for _, keep := range []func() (bool, error){
+			func() (bool, error) { return s.KeepReceipt(ctx, id, "email", email, expect) },
+			func() (bool, error) { return s.KeepAnnounced(ctx, id, "slack", digest) },
+		} {
+			wg.Go(func() {
+				done, err := keep()
+				if assertNoError(t, err) && done {
+					mu.Lock()
+					completions[id]++
+					mu.Unlock()
+				}
+			})
+		}
+	}
+	wg.Wait()
+	for i := range events {
+		id := fmt.Sprintf("evt-race-announced-%d", i)
+		rec, err := s.Get(ctx, id)
+		require.NoError(t, err)
+		// The digest's receipt, kept before the email named the set,
+		// completes nothing; the email then completes the row.
+		require.Equal(t, 1, completions[id], "%s: exactly one completes it", id)
+		require.Equal(t, StatusCompleted, rec.Status, id)
+	}
+}

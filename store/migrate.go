@@ -314,6 +314,10 @@ func migrations() []migration {
 				updated_at {timestamp} NOT NULL
 			)`,
 			`ALTER TABLE completions ADD COLUMN notice_plan TEXT NOT NULL DEFAULT ''`,
+			// The channels whose receipts complete the row, as the run's
+			// first KeepReceipt names them, so that a receipt the digest
+			// keeps (KeepAnnounced) can complete it too.
+			`ALTER TABLE completions ADD COLUMN expect TEXT NOT NULL DEFAULT ''`,
 			`DROP INDEX completions_course_recorded_idx`,
 		}},
 	}

@@ -76,6 +76,7 @@ func runSuite(t *testing.T, newURL func(t *testing.T) string) {
 		{"RendererOfTheFirstInsertStays", testRendererStays},
 		{"KeepReceipt", testKeepReceipt},
 		{"KeepReceiptConcurrently", testKeepReceiptConcurrently},
+		{"KeepAnnounced", testKeepAnnounced},
 		{"PlanNotice", testPlanNotice},
 		{"PlanNoticeConcurrently", testPlanNoticeConcurrently},
 	}

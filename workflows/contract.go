@@ -128,6 +128,10 @@ type Announcement struct {
 	Error string `json:"error,omitempty"`
 	// At is when the digest answered.
 	At time.Time `json:"at"`
+	// Completed: the digest kept its receipt with the event's row, and it
+	// completed the row (store.KeepAnnounced), so a planned run has no
+	// outcome left to record.
+	Completed bool `json:"completed,omitempty"`
 }
 
 // Status is how a workflow ended, and the Progress status while it runs.

@@ -552,6 +552,9 @@ func (c *completion) gather(ctx workflow.Context, permanent string, send func(wo
 		return Receipt{}, Step{State: StepFailed, Error: failureText(err)}, err
 	}
 	if ann.Kind != AnnouncePost {
+		// Only a planned run's receipts are all kept with the row; an
+		// older run records its outcome as before.
+		c.rowCompleted = c.rowCompleted || c.planned && ann.Completed
 		return digestAnswer(ann, permanent)
 	}
 	r, step, err := send(ctx)

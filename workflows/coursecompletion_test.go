@@ -850,6 +850,7 @@ func TestTheRecordStepsPlanDecidesPostOrGather(t *testing.T) {
 	}{
 		{"planned post", NoticePost, false, leanPlanned, false, false, true},
 		{"planned gather, enqueued by the record step", NoticeGather, true, leanPlanned, false, true, true},
+		{"planned gather, the digest's receipt completed the row", NoticeGather, true, leanPlanned, false, true, true},
 		{"planned gather, no client for digests", NoticeGather, false, leanPlanned, true, true, true},
 		{"no plan", "", false, leanPlanned, true, false, true},
 		{"a lean run from before plans", "", false, 1, true, false, false},
@@ -871,7 +872,8 @@ func TestTheRecordStepsPlanDecidesPostOrGather(t *testing.T) {
 			if tt.gather {
 				kind = AnnounceDigest
 			}
-			ann := Announcement{EventID: in.Event.ID, Kind: kind, TS: "1.9", Channel: "C0456EFGH", WindowID: "w1"}
+			completedByDigest := strings.Contains(tt.name, "completed the row")
+			ann := Announcement{EventID: in.Event.ID, Kind: kind, TS: "1.9", Channel: "C0456EFGH", WindowID: "w1", Completed: completedByDigest}
 			if tt.ask {
 				answers(env, ann, &enqueued)
 			}
@@ -880,13 +882,20 @@ func TestTheRecordStepsPlanDecidesPostOrGather(t *testing.T) {
 			}
 			env.onDeliver(StepNameSlack).Return(DeliverResult{Receipt: Receipt{ID: "1.5", Where: "C0456EFGH", Via: AnnouncedMessage}}, nil)
 			env.onDeliver(StepNameEmail).Return(DeliverResult{Receipt: Receipt{ID: "m1"}}, nil)
-			env.OnActivity(ActivityRecordOutcome, mock.Anything, mock.Anything).Return(nil)
+			outcomes := 0
+			env.OnActivity(ActivityRecordOutcome, mock.Anything, mock.Anything).Run(func(mock.Arguments) { outcomes++ }).Return(nil)
 
 			env.ExecuteWorkflow(CourseCompletion, in)
 
 			r := result(t, env)
 			require.Equal(t, StatusCompleted, r.Status)
 			require.Equal(t, tt.planned, recorded.PlanNotice)
+			if completedByDigest {
+				require.Zero(t, outcomes, "the digest's receipt completed the row: no outcome step")
+				require.Contains(t, progress(t, env).Outcome.Detail, "with the last notice's receipt")
+			} else {
+				require.Equal(t, 1, outcomes, "the email's receipt completed nothing by itself here")
+			}
 			if !tt.ask {
 				env.assertNotStarted(t, ActivityEnqueueDigestEntry)
 			}
