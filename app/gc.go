@@ -11,9 +11,10 @@ const WorkerGCPercent = 400
 
 // WorkerMemoryLimit is the worker's soft memory limit (GOMEMLIMIT) unless
 // the environment sets GOMEMLIMIT. A fourfold target is cheap while the live
-// heap is small, but the SDK caches every running workflow, and during a
-// 5,000-event burst the worker peaked at 832 MB with WorkerGCPercent alone;
-// past this limit the collector runs as often as it must to stay near it.
+// heap is small, but the SDK caches running workflows (10,000 of them unless
+// WORKER_WORKFLOW_CACHE_SIZE says otherwise), and during a 5,000-event burst
+// the worker peaked at 832 MB with WorkerGCPercent alone; past this limit the
+// collector runs as often as it must to stay near it.
 const WorkerMemoryLimit = 256 << 20
 
 // TuneGC sets WorkerGCPercent and WorkerMemoryLimit, each unless the

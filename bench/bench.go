@@ -269,13 +269,13 @@ func (b *bench) secrets() error {
 	return nil
 }
 
-// runtimeVars are passed on to the binaries, so a run can try GC settings
-// or GODEBUG tracing on them.
-var runtimeVars = []string{"GOGC", "GOMEMLIMIT", "GOMAXPROCS", "GODEBUG"}
+// runtimeVars are passed on to the binaries, so a run can try GC settings,
+// GODEBUG tracing or the worker's workflow cache size on them.
+var runtimeVars = []string{"GOGC", "GOMEMLIMIT", "GOMAXPROCS", "GODEBUG", "WORKER_WORKFLOW_CACHE_SIZE"}
 
 // env is what every binary of a stack gets: nothing else from the caller's
-// environment than PATH, HOME, TMPDIR and the Go runtime's variables, so a
-// developer's SLACK_BOT_TOKEN or temporal.toml never reaches them.
+// environment than PATH, HOME, TMPDIR and runtimeVars, so a developer's
+// SLACK_BOT_TOKEN or temporal.toml never reaches them.
 func (b *bench) env(queue string) []string {
 	var env []string
 	for _, k := range append([]string{"PATH", "HOME", "TMPDIR"}, runtimeVars...) {

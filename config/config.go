@@ -136,6 +136,10 @@ type Config struct {
 	SendGridEventsWait time.Duration
 	// MetricsAddr is where the worker serves /metrics.
 	MetricsAddr string
+	// WorkflowCacheSize (WORKER_WORKFLOW_CACHE_SIZE) bounds the SDK's
+	// sticky cache of running workflows in the worker process; a workflow
+	// evicted from it replays its history on its next task.
+	WorkflowCacheSize int
 	// RegisterSearchAttributes lets a binary register coursehook's search
 	// attributes when the namespace lacks them; without it, a missing one
 	// stops the binary with the command to run.
@@ -221,6 +225,17 @@ const (
 	// DefaultWebhookOutPerSecond caps the onward webhooks to one host: a
 	// customer's endpoint is rarely built for a cohort's burst.
 	DefaultWebhookOutPerSecond = 10
+	// DefaultWorkflowCacheSize bounds the SDK's cache of running workflows
+	// (its own default is 10,000). Each cached workflow keeps its
+	// goroutines and state, and under the worker's GOGC=400 the heap grows
+	// to several times that live set, until GOMEMLIMIT holds it. In a
+	// 5,000-event burst (go run ./bench --only burst --burst 5000) the
+	// worker peaked at 308 MB of RSS with 10,000 and 288 MB with 1,000,
+	// both over its 256 MiB (268 MB) limit, and at 221 MB with 500, twice;
+	// the workflows it evicted replayed their short histories on 15-20% of
+	// their tasks, and the drain took 5 min 48 s against 6 min 7 s with
+	// 10,000 in the run before it, on a busier machine.
+	DefaultWorkflowCacheSize = 500
 )
 
 // SlackOutbox reports whether Slack notices go to files instead of Slack.
@@ -282,6 +297,9 @@ func Load(getenv func(string) string, b Binary) (Config, error) {
 	case Worker:
 		r.worker(&c)
 		r.verification(&c)
+		// Only the worker process runs Temporal workers; coursehookctl
+		// shares its other settings.
+		c.WorkflowCacheSize = int(r.positiveInt("WORKER_WORKFLOW_CACHE_SIZE", DefaultWorkflowCacheSize))
 	case Starter:
 		r.starter(&c)
 		r.verification(&c)

@@ -69,6 +69,20 @@ func TestDefaults(t *testing.T) {
 	require.Zero(t, c.CertificateRenderer, "the newest renderer")
 }
 
+func TestWorkflowCacheSize(t *testing.T) {
+	c, err := Load(env(nil), Worker)
+	require.NoError(t, err)
+	require.Equal(t, DefaultWorkflowCacheSize, c.WorkflowCacheSize)
+	c, err = Load(env(map[string]string{"WORKER_WORKFLOW_CACHE_SIZE": " 10000 "}), Worker)
+	require.NoError(t, err)
+	require.Equal(t, 10000, c.WorkflowCacheSize, "the SDK's own default, for a worker with memory to spare")
+	for _, b := range []Binary{Starter, Ctl} {
+		c, err := Load(env(map[string]string{"WORKER_WORKFLOW_CACHE_SIZE": "lots"}), b)
+		require.NoError(t, err, "only the worker process runs Temporal workers")
+		require.Zero(t, c.WorkflowCacheSize)
+	}
+}
+
 func TestCertificateRendererCanBePinned(t *testing.T) {
 	c, err := Load(env(map[string]string{"CERTIFICATE_RENDERER": "1"}), Worker)
 	require.NoError(t, err)
@@ -122,6 +136,9 @@ func TestInvalidValuesNameTheVariable(t *testing.T) {
 		"SENDGRID_EVENTS_MAX_BODY_BYTES": {"SENDGRID_EVENTS_MAX_BODY_BYTES": "0"},
 		"CERTIFICATE_RENDERER":           {"CERTIFICATE_RENDERER": "3"},
 		"CERTIFICATE_RENDERER ":          {"CERTIFICATE_RENDERER": "0"},
+		"WORKER_WORKFLOW_CACHE_SIZE":     {"WORKER_WORKFLOW_CACHE_SIZE": "0"},
+		"WORKER_WORKFLOW_CACHE_SIZE ":    {"WORKER_WORKFLOW_CACHE_SIZE": "-100"},
+		"WORKER_WORKFLOW_CACHE_SIZE  ":   {"WORKER_WORKFLOW_CACHE_SIZE": "1k"},
 	}
 	for name, vars := range cases {
 		t.Run(name, func(t *testing.T) {

@@ -19,6 +19,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/worker"
 
 	"github.com/coursehook/coursehook/app"
 	"github.com/coursehook/coursehook/config"
@@ -116,6 +117,11 @@ func run(ctx context.Context, getenv func(string) string, stderr io.Writer) erro
 
 	acts.Digests = c
 	acts.DeadLetters = deadletter.Dir(cfg.DeadLetterDir)
+	// The SDK keeps one cache of running workflows per process, shared by
+	// its workers and sized when the first of them starts. At the SDK's
+	// default a burst's workflows all stay in memory, past the worker's
+	// GOMEMLIMIT (config.DefaultWorkflowCacheSize has the figures).
+	worker.SetStickyWorkflowCacheSize(cfg.WorkflowCacheSize)
 	workers := wire.NewWorkers(c, cfg.TaskQueue, acts, wire.WorkerOptions{
 		// Let running activities finish (or time out) before the process
 		// exits, so a deploy does not waste an attempt of each.
@@ -125,7 +131,8 @@ func run(ctx context.Context, getenv func(string) string, stderr io.Writer) erro
 		Namespace:           cfg.TemporalNamespace,
 		NamespaceCheckEvery: wire.DefaultNamespaceCheckEvery,
 	})
-	log.Info("worker starting", "taskQueue", cfg.TaskQueue, "namespace", cfg.TemporalNamespace, "temporal", cfg.TemporalAddress)
+	log.Info("worker starting", "taskQueue", cfg.TaskQueue, "namespace", cfg.TemporalNamespace, "temporal", cfg.TemporalAddress,
+		"workflowCacheSize", cfg.WorkflowCacheSize)
 	// Stopping waits up to SHUTDOWN_TIMEOUT for running activities; say so
 	// when it begins.
 	stopping := context.AfterFunc(ctx, func() { log.Info("worker stopping") })
