@@ -201,6 +201,10 @@ func NewWorkers(c client.Client, taskQueue string, acts *activities.Activities, 
 		q := ch.Spec().Queue
 		name := taskQueue + q.Suffix
 		w := worker.New(c, name, worker.Options{
+			// No workflow runs on a notice queue, but the SDK starts
+			// workflow-task pollers on every worker that does not say so:
+			// long polls held open on the server for nothing.
+			DisableWorkflowWorker:        true,
 			WorkerStopTimeout:            opts.StopTimeout,
 			TaskQueueActivitiesPerSecond: q.PerSecond,
 			// The server's limit holds across every worker but lets a short

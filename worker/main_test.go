@@ -92,6 +92,15 @@ func TestWorkerExitsWhenItsNamespaceIsDeleted(t *testing.T) {
 	waitForPollers(t, temporal, ns, done, logs,
 		queue{taskQueue, enumspb.TASK_QUEUE_TYPE_WORKFLOW},
 		queue{workflows.SlackTaskQueue(taskQueue), enumspb.TASK_QUEUE_TYPE_ACTIVITY})
+	// A notice queue runs activities only: nobody polls it for workflow
+	// tasks.
+	resp, err := temporal.WorkflowService().DescribeTaskQueue(ctx, &workflowservice.DescribeTaskQueueRequest{
+		Namespace:     ns,
+		TaskQueue:     &taskqueuepb.TaskQueue{Name: workflows.SlackTaskQueue(taskQueue), Kind: enumspb.TASK_QUEUE_KIND_NORMAL},
+		TaskQueueType: enumspb.TASK_QUEUE_TYPE_WORKFLOW,
+	})
+	require.NoError(t, err)
+	require.Empty(t, resp.GetPollers(), "workflow-task pollers on the Slack queue")
 	checkMetrics(t, logs)
 
 	deleted, err := temporal.OperatorService().DeleteNamespace(ctx, &operatorservice.DeleteNamespaceRequest{Namespace: ns})
