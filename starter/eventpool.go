@@ -49,8 +49,9 @@ const busyRetryAfter = 30 * time.Second
 // attempt; it makes ten in all, over about 3.5 h).
 //
 // An event request meets the webhook's body-free checks (source, route,
-// token: webhook.Server.Admit) before it waits, on its own goroutine. One
-// they refuse is answered 403, 404 or 401 at once, as the router would
+// token, headers: webhook.Server.Admit) before it waits, on its own
+// goroutine. One they refuse is answered 403, 404, 401, 415 or 413 at
+// once, as the router would
 // have: waiting, it would take a worker and queue time from the platform's
 // events, and under a burst be answered 503 instead of its refusal. Only a
 // request they pass waits for a worker.

@@ -9,7 +9,8 @@ import (
 
 // Admit puts the router's body-free checks in front of next, where an event
 // request waits for its turn (the starter's pool of workers): the source
-// (403), the route (404) and the token (401). A request they refuse is
+// (403), the route (404), the token (401), and the content type, encoding
+// and declared size (415, 413). A request they refuse is
 // answered at once, with the router's own status, body, headers, log line
 // and metrics, instead of waiting for a worker only to be refused there. A
 // request they pass goes on to next unanswered and uncounted, marked so that
@@ -19,7 +20,7 @@ import (
 // route (the probes, the public pages) it would refuse what the router lets
 // through.
 func (s *Server) Admit(next http.Handler) http.Handler {
-	e := s.engine(admit)
+	e := s.engine(s.admit)
 	s.notFound(e)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		p := &precheck{ResponseWriter: w}
@@ -53,9 +54,13 @@ func (p *precheck) WriteHeader(code int) {
 	}
 }
 
-// admit ends Admit's checks of a request that passed them all: it is let
-// through, unanswered.
-func admit(c *gin.Context) {
+// admit ends Admit's checks: a request whose headers rule it out is
+// answered here, and one that passes them all is let through, unanswered.
+// The router checks the headers again when it reads the body; they pass.
+func (s *Server) admit(c *gin.Context) {
+	if s.refuseHeaders(c) {
+		return
+	}
 	c.Request.Context().Value(precheckKey{}).(*precheck).admitted = true
 }
 

@@ -78,13 +78,16 @@ func (o *observed) counts(t *testing.T) map[string]float64 {
 // logged and counted exactly as the router alone answers, logs and counts
 // it, and never reaches next. A request it lets through reaches next once
 // and is then answered, logged and counted once, by the router, as if Admit
-// had not been there; the checks after the token (here the content type)
-// are still the router's.
+// had not been there. The header checks after the token (content type,
+// encoding, declared size) refuse before the wait too; the payload's are
+// the router's.
 func TestAdmitAnswersAsTheRouterDoes(t *testing.T) {
 	opts := Options{AllowedSources: platform(), TrustedProxies: prefixes(t, "10.0.0.0/8"), Secret: hostileSecret}
 	const stranger, proxy = "203.0.113.9:51000", "10.1.2.3:5000"
 	for _, c := range []struct {
 		name, target, peer, forwarded, contentType string
+		encoding                                   string
+		length                                     int64
 		status                                     int
 	}{
 		{name: "a stranger", target: Path, peer: stranger, status: 403},
@@ -102,6 +105,8 @@ func TestAdmitAnswersAsTheRouterDoes(t *testing.T) {
 		{name: "the token in the query", target: Path + "?token=" + hostileSecret, peer: platformPeer, status: 202},
 		{name: "the platform through a trusted proxy", target: tokenPath, peer: proxy, forwarded: "54.243.7.71", status: 202},
 		{name: "the token, but not JSON", target: tokenPath, peer: platformPeer, contentType: "text/plain", status: 415},
+		{name: "the token, but compressed", target: tokenPath, peer: platformPeer, encoding: "gzip", status: 415},
+		{name: "the token, but declared too large", target: tokenPath, peer: platformPeer, length: 1 << 30, status: 413},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			req := func() *http.Request {
@@ -112,6 +117,12 @@ func TestAdmitAnswersAsTheRouterDoes(t *testing.T) {
 				}
 				if c.contentType != "" {
 					r.Header.Set("Content-Type", c.contentType)
+				}
+				if c.encoding != "" {
+					r.Header.Set("Content-Encoding", c.encoding)
+				}
+				if c.length != 0 {
+					r.ContentLength = c.length
 				}
 				return r
 			}
@@ -137,7 +148,7 @@ func TestAdmitAnswersAsTheRouterDoes(t *testing.T) {
 			require.Equal(t, alone.counts(t), admitting.counts(t))
 			require.Equal(t, alone.temporal.Starts(), admitting.temporal.Starts())
 
-			refused := c.status == 403 || c.status == 401 || c.status == 404
+			refused := c.status != 202
 			require.Equal(t, !refused, reached == 1, "reached next %d times", reached)
 			// Counted once, whichever answered it.
 			route := Path

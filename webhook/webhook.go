@@ -236,6 +236,33 @@ func (s *Server) notFound(r *gin.Engine) {
 	})
 }
 
+// refuseHeaders answers 415 or 413 for a request whose headers alone rule
+// it out: not JSON, compressed, or declared too large. It reads no body, so
+// Admit runs it too, before the request waits for a worker.
+func (s *Server) refuseHeaders(c *gin.Context) bool {
+	if !isJSON(c.GetHeader("Content-Type")) {
+		c.JSON(http.StatusUnsupportedMediaType, gin.H{
+			"error": "unsupported content type " + strconv.Quote(c.GetHeader("Content-Type")),
+			"hint":  "send the event as Content-Type: application/json",
+		})
+		return true
+	}
+	if enc, ok := identityEncoding(c.Request.Header.Values("Content-Encoding")); !ok {
+		// Compressed bodies are refused, not inflated: a few kilobytes of
+		// gzip can hold gigabytes.
+		c.JSON(http.StatusUnsupportedMediaType, gin.H{
+			"error": "unsupported content encoding " + strconv.Quote(enc) + "; compressed bodies are not accepted",
+			"hint":  "send the event uncompressed, without Content-Encoding",
+		})
+		return true
+	}
+	if c.Request.ContentLength > s.opts.MaxBodyBytes {
+		s.tooLarge(c)
+		return true
+	}
+	return false
+}
+
 // recoverer answers 500 in JSON and logs the panic, without the request
 // body, which may hold personal data, and with the route pattern instead of
 // the URL, which may hold the secret token.
@@ -260,24 +287,7 @@ type startAnswer struct {
 }
 
 func (s *Server) receive(c *gin.Context) {
-	if !isJSON(c.GetHeader("Content-Type")) {
-		c.JSON(http.StatusUnsupportedMediaType, gin.H{
-			"error": "unsupported content type " + strconv.Quote(c.GetHeader("Content-Type")),
-			"hint":  "send the event as Content-Type: application/json",
-		})
-		return
-	}
-	if enc, ok := identityEncoding(c.Request.Header.Values("Content-Encoding")); !ok {
-		// Compressed bodies are refused, not inflated: a few kilobytes of
-		// gzip can hold gigabytes.
-		c.JSON(http.StatusUnsupportedMediaType, gin.H{
-			"error": "unsupported content encoding " + strconv.Quote(enc) + "; compressed bodies are not accepted",
-			"hint":  "send the event uncompressed, without Content-Encoding",
-		})
-		return
-	}
-	if c.Request.ContentLength > s.opts.MaxBodyBytes {
-		s.tooLarge(c)
+	if s.refuseHeaders(c) {
 		return
 	}
 	body, err := io.ReadAll(http.MaxBytesReader(c.Writer, c.Request.Body, s.opts.MaxBodyBytes))
