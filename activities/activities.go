@@ -35,7 +35,7 @@ type Store interface {
 	Insert(ctx context.Context, c store.Completion, status store.Status) (store.Record, bool, error)
 	RecordOutcome(ctx context.Context, o store.Outcome) error
 	KeepReceipt(ctx context.Context, eventID, channel string, r workflows.Receipt, expect []string) (bool, error)
-	PlanNotice(ctx context.Context, eventID string, rule store.NoticeRule) (store.NoticePlan, error)
+	PlanNotice(ctx context.Context, eventID string, rule store.NoticeRule) (string, error)
 	Get(ctx context.Context, eventID string) (store.Record, error)
 	InsertResend(ctx context.Context, r store.Resend) (store.Resend, bool, error)
 	FinishResend(ctx context.Context, r store.Resend) error
@@ -163,19 +163,9 @@ func (a *Activities) insert(ctx context.Context, in workflows.RecordInput, statu
 		}
 		res.Channels = a.steps(res.Route)
 		res.ExpiresAt = rec.ExpiresAt
-		if in.PlanNotice && !in.RecordOnly {
-			if res.Notice, err = a.planNotice(ctx, e.ID, e.NotifiableID, res); err != nil {
-				return workflows.RecordResult{}, a.recordFailure(ctx, fmt.Errorf("record event %s: %w", e.ID, err))
-			}
-			if res.Notice == workflows.NoticeGather && a.Digests != nil {
-				// After the plan is kept: a retry finds it and hands the
-				// entry over again, which the digest counts once.
-				info := activity.GetInfo(ctx)
-				enqueue := workflows.DigestEnqueue(info.TaskQueue, info.WorkflowExecution.ID, e, res.Route, in.NoticeDeadline, true)
-				if err := a.EnqueueDigestEntry(ctx, enqueue); err != nil {
-					return workflows.RecordResult{}, fmt.Errorf("record event %s: %w", e.ID, err)
-				}
-				res.Enqueued = true
+		if in.PlanNotice && !in.RecordOnly && throughDigest(res) {
+			if res.Notice, res.Enqueued, err = a.planNotice(ctx, in, res.Route); err != nil {
+				return workflows.RecordResult{}, err
 			}
 		}
 		if !in.RecordOnly {
@@ -203,22 +193,37 @@ func (a *Activities) insert(ctx context.Context, in workflows.RecordInput, statu
 	return res, nil
 }
 
+// throughDigest reports whether the event's Slack notice goes through its
+// course's digest: a route whose digest is on, and the channel on.
+func throughDigest(res workflows.RecordResult) bool {
+	return res.Route != nil && slices.ContainsFunc(res.Channels, func(s workflows.ChannelStep) bool { return s.Digest && !s.Off })
+}
+
 // planNotice decides whether the event's Slack notice posts at once or its
-// course's digest gathers it, where a notice goes through the digest at
-// all; the digest is the one the run would ask (workflows.DigestWorkflowID
-// on the run's task queue), and the rule its route's. Empty where no
-// notice goes through a digest.
-func (a *Activities) planNotice(ctx context.Context, eventID, courseID string, res workflows.RecordResult) (string, error) {
-	if res.Route == nil || !slices.ContainsFunc(res.Channels, func(s workflows.ChannelStep) bool { return s.Digest && !s.Off }) {
-		return "", nil
-	}
-	route := res.Route
-	plan, err := a.Store.PlanNotice(ctx, eventID, store.NoticeRule{
-		DigestID:  workflows.DigestWorkflowID(activity.GetInfo(ctx).TaskQueue, courseID, route.Slack.Channel),
-		Threshold: route.Digest.Threshold,
-		Window:    workflows.DigestWindowLength(route.Digest.Window),
+// course's digest gathers it, by the route's rule and for the digest the
+// run would ask (the run's task queue), and hands a gathered one to that
+// digest. enqueued says it did; not where the worker has no client for
+// digests, and the run then enqueues it itself.
+func (a *Activities) planNotice(ctx context.Context, in workflows.RecordInput, route *courses.Route) (plan string, enqueued bool, err error) {
+	info := activity.GetInfo(ctx)
+	enqueue := workflows.DigestEnqueue(info.TaskQueue, info.WorkflowExecution.ID, in.Event, route, in.NoticeDeadline, true)
+	plan, err = a.Store.PlanNotice(ctx, in.Event.ID, store.NoticeRule{
+		DigestID:  enqueue.WorkflowID,
+		Threshold: enqueue.Entry.Threshold,
+		Window:    workflows.DigestWindowLength(enqueue.Entry.Window),
 	})
-	return string(plan), err
+	if err != nil {
+		return "", false, a.recordFailure(ctx, fmt.Errorf("record event %s: %w", in.Event.ID, err))
+	}
+	if plan != workflows.NoticeGather || a.Digests == nil {
+		return plan, false, nil
+	}
+	// After the plan is kept: a retry finds it and hands the entry over
+	// again, which the digest counts once. Not a database failure: retried.
+	if err := a.EnqueueDigestEntry(ctx, enqueue); err != nil {
+		return "", false, fmt.Errorf("record event %s: %w", in.Event.ID, err)
+	}
+	return plan, true, nil
 }
 
 // issued is when a certificate's validity starts: when coursehook took in

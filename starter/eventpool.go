@@ -51,10 +51,9 @@ const busyRetryAfter = 30 * time.Second
 // An event request meets the webhook's body-free checks (source, route,
 // token, headers: webhook.Server.Admit) before it waits, on its own
 // goroutine. One they refuse is answered 403, 404, 401, 415 or 413 at
-// once, as the router would
-// have: waiting, it would take a worker and queue time from the platform's
-// events, and under a burst be answered 503 instead of its refusal. Only a
-// request they pass waits for a worker.
+// once, as the router would have: waiting, it would take a worker and
+// queue time from the platform's events, and under a burst be answered 503
+// instead of its refusal. Only a request they pass waits for a worker.
 //
 // Other routes (health, readiness, the verification pages, SendGrid's
 // events) do not wait: a health check must not queue behind a burst.

@@ -187,8 +187,8 @@ func run(ctx context.Context, getenv func(string) string, stderr io.Writer, read
 		return nil
 	}
 	hook = webhook.New(c, log, wopts)
-	// An event request that hook would refuse unread (source, route, token) is
-	// refused before it waits for a worker.
+	// An event request that hook would refuse unread (source, route, token,
+	// headers) is refused before it waits for a worker.
 	pool := newEventPool(hook.Router(), hook.Admit, eventWorkers, cfg.StartTimeout, webhookReadTimeout, log, reg)
 	// After the servers have shut down: until then, requests in flight
 	// wait on it.

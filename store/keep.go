@@ -11,17 +11,20 @@ import (
 	"github.com/coursehook/coursehook/workflows"
 )
 
-// lockRowQuery takes the completion's row for the rest of the transaction
-// on PostgreSQL, so two channels keeping their receipts at once take turns
-// and the second counts the first's. SQLite has one connection, which
-// serialises the transactions already, and no FOR UPDATE.
-func (d dialect) lockRowQuery() string {
-	q := "SELECT status, expect FROM completions WHERE event_id = ?"
+// forUpdate makes a SELECT of one row take it for the rest of the
+// transaction on PostgreSQL. SQLite has no FOR UPDATE, and needs none: its
+// transactions begin immediate (the DSN's _txlock), holding the database's
+// write lock, which serialises them already.
+func (d dialect) forUpdate(q string) string {
 	if d == postgres {
 		q += " FOR UPDATE"
 	}
 	return d.rebind(q)
 }
+
+// lockRowQuery takes the completion's row, so two channels keeping their
+// receipts at once take turns and the second counts the first's.
+const lockRowQuery = "SELECT status, expect FROM completions WHERE event_id = ?"
 
 // KeepReceipt stores one channel's receipt of an event's notice as it is
 // delivered and, when every channel in expect then holds a receipt in the
@@ -64,7 +67,7 @@ func (s *Store) keep(ctx context.Context, eventID, channel string, r workflows.R
 	defer func() { _ = tx.Rollback() }()
 	var status Status
 	var kept string
-	if err := tx.QueryRowContext(ctx, s.dialect.lockRowQuery(), eventID).Scan(&status, &kept); err != nil {
+	if err := tx.QueryRowContext(ctx, s.dialect.forUpdate(lockRowQuery), eventID).Scan(&status, &kept); err != nil {
 		if errors.Is(err, sql.ErrNoRows) {
 			return false, fmt.Errorf("keep receipt of %s: %w", eventID, ErrNotFound)
 		}

@@ -73,26 +73,16 @@ func testKeepReceiptConcurrently(t *testing.T, url string) {
 		_, _, err := s.Insert(ctx, sampleCompletion(fmt.Sprintf("evt-race-%d", i)), StatusRecorded)
 		require.NoError(t, err)
 	}
-	var wg sync.WaitGroup
-	var mu sync.Mutex
-	completions := map[string]int{}
+	keeps := map[string][]func() (bool, error){}
 	for i := range events {
 		id := fmt.Sprintf("evt-race-%d", i)
 		for _, name := range expect {
-			wg.Go(func() {
-				done, err := s.KeepReceipt(ctx, id, name, workflows.Receipt{ID: name + "-" + id}, expect)
-				if !assertNoError(t, err) {
-					return
-				}
-				if done {
-					mu.Lock()
-					completions[id]++
-					mu.Unlock()
-				}
+			keeps[id] = append(keeps[id], func() (bool, error) {
+				return s.KeepReceipt(ctx, id, name, workflows.Receipt{ID: name + "-" + id}, expect)
 			})
 		}
 	}
-	wg.Wait()
+	completions := completeConcurrently(t, keeps)
 	for i := range events {
 		id := fmt.Sprintf("evt-race-%d", i)
 		require.Equal(t, 1, completions[id], "%s: exactly one channel completes it", id)
@@ -101,6 +91,29 @@ func testKeepReceiptConcurrently(t *testing.T, url string) {
 		require.Equal(t, StatusCompleted, rec.Status)
 		require.Len(t, rec.Receipts, len(expect))
 	}
+}
+
+// completeConcurrently runs every keep of every event at once and counts,
+// by event, the keeps that said they completed the event's row.
+func completeConcurrently(t *testing.T, keeps map[string][]func() (bool, error)) map[string]int {
+	t.Helper()
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	completions := map[string]int{}
+	for id, fs := range keeps {
+		for _, keep := range fs {
+			wg.Go(func() {
+				done, err := keep()
+				if assertNoError(t, err) && done {
+					mu.Lock()
+					completions[id]++
+					mu.Unlock()
+				}
+			})
+		}
+	}
+	wg.Wait()
+	return completions
 }
 
 // assertNoError is require.NoError for a goroutine, which must not stop
@@ -162,27 +175,16 @@ func testKeepAnnounced(t *testing.T, url string) {
 	require.ErrorIs(t, err, ErrNotFound)
 
 	const events = 20
-	var wg sync.WaitGroup
-	var mu sync.Mutex
-	completions := map[string]int{}
+	keeps := map[string][]func() (bool, error){}
 	for i := range events {
 		id := fmt.Sprintf("evt-race-announced-%d", i)
 		insert(id)
-		for _, keep := range []func() (bool, error){
+		keeps[id] = []func() (bool, error){
 			func() (bool, error) { return s.KeepReceipt(ctx, id, "email", email, expect) },
 			func() (bool, error) { return s.KeepAnnounced(ctx, id, "slack", digest) },
-		} {
-			wg.Go(func() {
-				done, err := keep()
-				if assertNoError(t, err) && done {
-					mu.Lock()
-					completions[id]++
-					mu.Unlock()
-				}
-			})
 		}
 	}
-	wg.Wait()
+	completions := completeConcurrently(t, keeps)
 	for i := range events {
 		id := fmt.Sprintf("evt-race-announced-%d", i)
 		rec, err := s.Get(ctx, id)

@@ -8,18 +8,8 @@ import (
 	"fmt"
 	"slices"
 	"time"
-)
 
-// NoticePlan is how a completion's Slack notice goes where its course's
-// cohort digest is on: its own message at once, or gathered by the digest.
-type NoticePlan string
-
-const (
-	// PlanPost: the course was under its threshold and no digest window
-	// was open; the notice is posted at once, without asking the digest.
-	PlanPost NoticePlan = "post"
-	// PlanGather: the digest gathers the notice into its window's message.
-	PlanGather NoticePlan = "gather"
+	"github.com/coursehook/coursehook/workflows"
 )
 
 // NoticeRule is one digest's rule: at most Threshold own messages within
@@ -32,27 +22,14 @@ type NoticeRule struct {
 	Window    time.Duration
 }
 
-// lockPlanQuery reads the event's plan and, on PostgreSQL, holds its row:
-// a retry of the same event waits for the first attempt's transaction and
-// then finds its plan.
-func (d dialect) lockPlanQuery() string {
-	q := "SELECT notice_plan FROM completions WHERE event_id = ?"
-	if d == postgres {
-		q += " FOR UPDATE"
-	}
-	return d.rebind(q)
-}
+// lockPlanQuery reads the event's plan and holds its row: a retry of the
+// same event waits for the first attempt's transaction and then finds its
+// plan.
+const lockPlanQuery = "SELECT notice_plan FROM completions WHERE event_id = ?"
 
-// lockWindowQuery holds the digest's state row for the rest of the
-// transaction on PostgreSQL; SQLite's BEGIN IMMEDIATE holds the whole
-// database already.
-func (d dialect) lockWindowQuery() string {
-	q := "SELECT recent, gather_until FROM notice_windows WHERE digest_id = ?"
-	if d == postgres {
-		q += " FOR UPDATE"
-	}
-	return d.rebind(q)
-}
+// lockWindowQuery reads the digest's state and holds its row, so the
+// digest's decisions are made one at a time.
+const lockWindowQuery = "SELECT recent, gather_until FROM notice_windows WHERE digest_id = ?"
 
 const ensureWindowQuery = `INSERT INTO notice_windows (digest_id, recent, updated_at) VALUES (?, '[]', ?)
 ON CONFLICT (digest_id) DO NOTHING`
@@ -60,7 +37,8 @@ ON CONFLICT (digest_id) DO NOTHING`
 const saveWindowQuery = `UPDATE notice_windows SET recent = ?, gather_until = ?, updated_at = ? WHERE digest_id = ?`
 
 // PlanNotice decides, once per event, whether the event's Slack notice is
-// posted at once or gathered by its digest, by the digest's own rule
+// posted at once (workflows.NoticePost) or gathered by its digest
+// (workflows.NoticeGather), by the digest's own rule
 // (workflows.CourseDigest): posted while fewer than the threshold of the
 // digest's completions arrived within the last window and no digest window
 // is open; gathered otherwise, the first gathered one opening a window.
@@ -74,7 +52,7 @@ const saveWindowQuery = `UPDATE notice_windows SET recent = ?, gather_until = ?,
 // the same transaction; a retry, or a second run of the event, gets the
 // same plan and counts nothing again. It returns a wrapped ErrNotFound
 // when no row has eventID.
-func (s *Store) PlanNotice(ctx context.Context, eventID string, rule NoticeRule) (NoticePlan, error) {
+func (s *Store) PlanNotice(ctx context.Context, eventID string, rule NoticeRule) (string, error) {
 	if rule.DigestID == "" {
 		return "", fmt.Errorf("plan notice of %s: %w: no digest", eventID, ErrInvalid)
 	}
@@ -84,21 +62,21 @@ func (s *Store) PlanNotice(ctx context.Context, eventID string, rule NoticeRule)
 	}
 	defer func() { _ = tx.Rollback() }()
 	var stored string
-	if err := tx.QueryRowContext(ctx, s.dialect.lockPlanQuery(), eventID).Scan(&stored); err != nil {
+	if err := tx.QueryRowContext(ctx, s.dialect.forUpdate(lockPlanQuery), eventID).Scan(&stored); err != nil {
 		if errors.Is(err, sql.ErrNoRows) {
 			return "", fmt.Errorf("plan notice of %s: %w", eventID, ErrNotFound)
 		}
 		return "", fmt.Errorf("plan notice of %s: %w", eventID, err)
 	}
 	if stored != "" {
-		return NoticePlan(stored), nil
+		return stored, nil
 	}
 	if _, err := tx.ExecContext(ctx, s.dialect.rebind(ensureWindowQuery), rule.DigestID, s.dialect.timeArg(s.now())); err != nil {
 		return "", fmt.Errorf("plan notice of %s: %w", eventID, err)
 	}
 	var recentJSON string
 	var untilTime time.Time
-	err = tx.QueryRowContext(ctx, s.dialect.lockWindowQuery(), rule.DigestID).Scan(&recentJSON, timeScanner{&untilTime})
+	err = tx.QueryRowContext(ctx, s.dialect.forUpdate(lockWindowQuery), rule.DigestID).Scan(&recentJSON, timeScanner{&untilTime})
 	if err != nil {
 		return "", fmt.Errorf("plan notice of %s: read digest %s: %w", eventID, rule.DigestID, err)
 	}
@@ -118,7 +96,7 @@ func (s *Store) PlanNotice(ctx context.Context, eventID string, rule NoticeRule)
 		s.dialect.timeArg(now), rule.DigestID); err != nil {
 		return "", fmt.Errorf("plan notice of %s: save digest %s: %w", eventID, rule.DigestID, err)
 	}
-	if _, err := tx.ExecContext(ctx, s.dialect.rebind("UPDATE completions SET notice_plan = ? WHERE event_id = ?"), string(plan), eventID); err != nil {
+	if _, err := tx.ExecContext(ctx, s.dialect.rebind("UPDATE completions SET notice_plan = ? WHERE event_id = ?"), plan, eventID); err != nil {
 		return "", fmt.Errorf("plan notice of %s: %w", eventID, err)
 	}
 	if err := tx.Commit(); err != nil {
@@ -131,12 +109,12 @@ func (s *Store) PlanNotice(ctx context.Context, eventID string, rule NoticeRule)
 // latest completions (at most a threshold's worth) and when the open
 // window closes (zero or past: none open). It returns the plan and the
 // state after this arrival.
-func decideNotice(now time.Time, recent []time.Time, until time.Time, rule NoticeRule) (NoticePlan, []time.Time, time.Time) {
+func decideNotice(now time.Time, recent []time.Time, until time.Time, rule NoticeRule) (string, []time.Time, time.Time) {
 	recent = slices.DeleteFunc(recent, func(t time.Time) bool { return !t.After(now.Add(-rule.Window)) })
 	open := now.Before(until)
-	plan := PlanPost
+	plan := workflows.NoticePost
 	if len(recent) >= rule.Threshold || open {
-		plan = PlanGather
+		plan = workflows.NoticeGather
 		if !open {
 			until = now.Add(rule.Window)
 		}

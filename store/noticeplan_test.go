@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/coursehook/coursehook/workflows"
 )
 
 // testPlanNotice: the digest's rule, one event at a time: a threshold's
@@ -19,7 +21,7 @@ func testPlanNotice(t *testing.T, url string) {
 	ctx := t.Context()
 	rule := NoticeRule{DigestID: "digest-a", Threshold: 3, Window: time.Minute}
 	start := clk.Now()
-	plan := func(id string, rule NoticeRule) NoticePlan {
+	plan := func(id string, rule NoticeRule) string {
 		t.Helper()
 		if _, err := s.Get(ctx, id); err != nil {
 			_, _, err := s.Insert(ctx, sampleCompletion(id), StatusRecorded)
@@ -32,28 +34,28 @@ func testPlanNotice(t *testing.T, url string) {
 	for _, step := range []struct {
 		at   time.Duration
 		id   string
-		want NoticePlan
+		want string
 		why  string
 	}{
-		{0, "e1", PlanPost, "quiet"},
-		{0, "e2", PlanPost, "second of three"},
-		{0, "e3", PlanPost, "the threshold's last"},
-		{0, "e4", PlanGather, "past the threshold: opens a window until 60s"},
-		{0, "e1", PlanPost, "asked again: its own plan, counted once"},
-		{30 * time.Second, "e5", PlanGather, "the window is open"},
-		{61 * time.Second, "e6", PlanPost, "the window closed, and one arrival within the last minute"},
-		{62 * time.Second, "e7", PlanPost, "two within the last minute"},
-		{63 * time.Second, "e8", PlanGather, "three within the last minute (e5, e6, e7)"},
-		{63 * time.Second, "e5", PlanGather, "asked again, gathered still"},
-		{124 * time.Second, "e9", PlanPost, "the window closed at 123s; e6 to e8 are older than a minute"},
+		{0, "e1", workflows.NoticePost, "quiet"},
+		{0, "e2", workflows.NoticePost, "second of three"},
+		{0, "e3", workflows.NoticePost, "the threshold's last"},
+		{0, "e4", workflows.NoticeGather, "past the threshold: opens a window until 60s"},
+		{0, "e1", workflows.NoticePost, "asked again: its own plan, counted once"},
+		{30 * time.Second, "e5", workflows.NoticeGather, "the window is open"},
+		{61 * time.Second, "e6", workflows.NoticePost, "the window closed, and one arrival within the last minute"},
+		{62 * time.Second, "e7", workflows.NoticePost, "two within the last minute"},
+		{63 * time.Second, "e8", workflows.NoticeGather, "three within the last minute (e5, e6, e7)"},
+		{63 * time.Second, "e5", workflows.NoticeGather, "asked again, gathered still"},
+		{124 * time.Second, "e9", workflows.NoticePost, "the window closed at 123s; e6 to e8 are older than a minute"},
 	} {
 		clk.Set(start.Add(step.at))
 		require.Equal(t, step.want, plan(step.id, rule), "%s at %s: %s", step.id, step.at, step.why)
 	}
 	other := NoticeRule{DigestID: "digest-b", Threshold: 3, Window: time.Minute}
-	require.Equal(t, PlanPost, plan("b1", other), "another digest counts apart")
+	require.Equal(t, workflows.NoticePost, plan("b1", other), "another digest counts apart")
 	none := NoticeRule{DigestID: "digest-c", Window: time.Minute}
-	require.Equal(t, PlanGather, plan("c1", none), "a threshold of zero gathers everything")
+	require.Equal(t, workflows.NoticeGather, plan("c1", none), "a threshold of zero gathers everything")
 
 	_, err := s.PlanNotice(ctx, "nobody", rule)
 	require.ErrorIs(t, err, ErrNotFound)
@@ -75,7 +77,7 @@ func testPlanNoticeConcurrently(t *testing.T, url string) {
 	}
 	var wg sync.WaitGroup
 	var mu sync.Mutex
-	plans := map[string][]NoticePlan{}
+	plans := map[string][]string{}
 	for i := range events {
 		id := fmt.Sprintf("evt-cohort-%d", i)
 		for range 2 {
@@ -95,7 +97,7 @@ func testPlanNoticeConcurrently(t *testing.T, url string) {
 	for id, ps := range plans {
 		require.Len(t, ps, 2, id)
 		require.Equal(t, ps[0], ps[1], "%s got two plans", id)
-		if ps[0] == PlanPost {
+		if ps[0] == workflows.NoticePost {
 			posted++
 		}
 	}

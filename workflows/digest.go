@@ -92,10 +92,10 @@ const changeReplyBatches = "reply-batches"
 // passed Temporal's 2 MB payload limit and stalled the digest.
 const changeBoundedDigest = "bounded-digest"
 
-// changeDigestGather gathers an entry the record step counted past its
-// course's threshold (DigestEntry.Gather) whatever the digest's own count
-// says. It is asked only for an entry with the flag, which only lean
-// completions send, so a digest that never meets one records no marker.
+// changeDigestGather gathers an entry the record step planned gathered
+// (DigestEntry.Gather) whatever the digest's own count says. It is asked
+// only for an entry with the flag, which only planned completions send, so
+// a digest that never meets one records no marker.
 const changeDigestGather = "digest-gather"
 
 // gatherBatch is how many gathered entries a digest saves at a time; it
@@ -215,7 +215,7 @@ func (d *digest) progress() (DigestProgress, error) {
 
 // DigestWindowLength is a route's digest window, or a minute where the route
 // names none (a route stored before windows were configurable). The digest
-// and the record step's count read it alike.
+// and the record step's plan (store.PlanNotice) read it alike.
 func DigestWindowLength(w time.Duration) time.Duration {
 	if w <= 0 {
 		return time.Minute

@@ -332,9 +332,9 @@ type DigestEntry struct {
 	// Threshold completions of a Window are posted one by one.
 	Threshold int           `json:"threshold"`
 	Window    time.Duration `json:"window"`
-	// Gather: the record step counted the course past its threshold, so
-	// the digest gathers the entry whatever its own count says, which
-	// misses the completions that posted at once without asking it.
+	// Gather: the record step planned the entry gathered (store.PlanNotice),
+	// so the digest gathers it whatever its own count says, which misses
+	// the completions that posted at once without asking it.
 	Gather bool `json:"gather,omitempty"`
 }
 
