@@ -35,7 +35,7 @@ type Store interface {
 	Insert(ctx context.Context, c store.Completion, status store.Status) (store.Record, bool, error)
 	RecordOutcome(ctx context.Context, o store.Outcome) error
 	KeepReceipt(ctx context.Context, eventID, channel string, r workflows.Receipt, expect []string) (bool, error)
-	PlanNotice(ctx context.Context, eventID string, rule store.NoticeRule) (string, error)
+	PlanNotice(ctx context.Context, eventID string, rule store.NoticeRule) (store.Plan, error)
 	Get(ctx context.Context, eventID string) (store.Record, error)
 	InsertResend(ctx context.Context, r store.Resend) (store.Resend, bool, error)
 	FinishResend(ctx context.Context, r store.Resend) error
@@ -164,7 +164,7 @@ func (a *Activities) insert(ctx context.Context, in workflows.RecordInput, statu
 		res.Channels = a.steps(res.Route)
 		res.ExpiresAt = rec.ExpiresAt
 		if in.PlanNotice && !in.RecordOnly && throughDigest(res) {
-			if res.Notice, res.Enqueued, err = a.planNotice(ctx, in, res.Route); err != nil {
+			if res.Notice, res.Enqueued, res.Window, err = a.planNotice(ctx, in, res.Route); err != nil {
 				return workflows.RecordResult{}, err
 			}
 		}
@@ -203,27 +203,43 @@ func throughDigest(res workflows.RecordResult) bool {
 // course's digest gathers it, by the route's rule and for the digest the
 // run would ask (the run's task queue), and hands a gathered one to that
 // digest. enqueued says it did; not where the worker has no client for
-// digests, and the run then enqueues it itself.
-func (a *Activities) planNotice(ctx context.Context, in workflows.RecordInput, route *courses.Route) (plan string, enqueued bool, err error) {
+// digests, and the run then enqueues it itself. Where the run asks
+// (KeepEntry), a gathered entry is kept in its planned window's rows in
+// the planning transaction instead, and only the window's first entry
+// signals the digest: window is that window, for the run to wait on.
+func (a *Activities) planNotice(ctx context.Context, in workflows.RecordInput, route *courses.Route) (plan string, enqueued bool, window *workflows.PlannedWindow, err error) {
 	info := activity.GetInfo(ctx)
 	enqueue := workflows.DigestEnqueue(info.TaskQueue, info.WorkflowExecution.ID, in.Event, route, in.NoticeDeadline, true)
-	plan, err = a.Store.PlanNotice(ctx, in.Event.ID, store.NoticeRule{
+	rule := store.NoticeRule{
 		DigestID:  enqueue.WorkflowID,
 		Threshold: enqueue.Entry.Threshold,
 		Window:    workflows.DigestWindowLength(enqueue.Entry.Window),
-	})
+	}
+	keep := in.KeepEntry && a.Digests != nil
+	if keep {
+		rule.Keep = &store.DigestEntry{EventID: in.Event.ID, WorkflowID: info.WorkflowExecution.ID, LearnerName: enqueue.Entry.LearnerName}
+	}
+	p, err := a.Store.PlanNotice(ctx, in.Event.ID, rule)
 	if err != nil {
-		return "", false, a.recordFailure(ctx, fmt.Errorf("record event %s: %w", in.Event.ID, err))
+		return "", false, nil, a.recordFailure(ctx, fmt.Errorf("record event %s: %w", in.Event.ID, err))
 	}
-	if plan != workflows.NoticeGather || a.Digests == nil {
-		return plan, false, nil
+	if p.Notice != workflows.NoticeGather || a.Digests == nil {
+		return p.Notice, false, nil, nil
 	}
-	// After the plan is kept: a retry finds it and hands the entry over
-	// again, which the digest counts once. Not a database failure: retried.
+	if keep && p.Window != "" {
+		window = &workflows.PlannedWindow{ID: p.Window, End: p.Until, Digest: enqueue.WorkflowID}
+		if !p.Signal {
+			return p.Notice, true, window, nil
+		}
+		enqueue.Entry.Planned = window
+	}
+	// After the plan is kept: a retry finds it and hands the entry (or the
+	// window) over again, which the digest takes once. Not a database
+	// failure: retried.
 	if err := a.EnqueueDigestEntry(ctx, enqueue); err != nil {
-		return "", false, fmt.Errorf("record event %s: %w", in.Event.ID, err)
+		return "", false, nil, fmt.Errorf("record event %s: %w", in.Event.ID, err)
 	}
-	return plan, true, nil
+	return p.Notice, true, window, nil
 }
 
 // issued is when a certificate's validity starts: when coursehook took in

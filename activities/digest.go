@@ -22,11 +22,13 @@ import (
 
 // Signaller is the part of the Temporal client that feeds a course's digest
 // workflow (it starts the workflow if it is not running, and signals it),
-// and that answers a window's entries.
+// and that answers a window's entries: by signal, or, for a planned
+// window, by completing each entry's AwaitDigest activity.
 type Signaller interface {
 	SignalWithStartWorkflow(ctx context.Context, workflowID string, signalName string, signalArg any,
 		options client.StartWorkflowOptions, workflow any, workflowArgs ...any) (client.WorkflowRun, error)
 	SignalWorkflow(ctx context.Context, workflowID string, runID string, signalName string, arg any) error
+	CompleteActivityByID(ctx context.Context, namespace, workflowID, runID, activityID string, result any, err error) error
 }
 
 // DigestStore is the part of the database a cohort digest keeps its
@@ -38,6 +40,7 @@ type DigestStore interface {
 	DigestWindowEntries(ctx context.Context, windowID, after string, limit int) ([]store.DigestEntry, error)
 	ForgetDigestWindows(ctx context.Context, before time.Time) (int, error)
 	KeepAnnounced(ctx context.Context, eventID, channel string, r workflows.Receipt) (bool, error)
+	SealNoticeWindow(ctx context.Context, digestID, windowID string, names int) (store.WindowSummary, error)
 }
 
 // Digest windows are answered a page at a time, answerers at once; an
@@ -124,7 +127,7 @@ func (a *Activities) AnswerDigest(ctx context.Context, in workflows.AnswerDigest
 		if len(page) == 0 {
 			break
 		}
-		answered, gone, err := a.answerPage(ctx, ds, page, in.Announcement)
+		answered, gone, err := a.answerPage(ctx, ds, page, in.Announcement, in.Awaited)
 		if err != nil {
 			return res, err
 		}
@@ -141,13 +144,16 @@ func (a *Activities) AnswerDigest(ctx context.Context, in workflows.AnswerDigest
 	return res, nil
 }
 
-// answerPage signals ann to each entry of page, answerers at a time. An
-// entry whose workflow has ended (its deadline passed) is gone, not a
-// failure: there is nobody left to tell. A posted digest's receipt is kept
-// with each entry's row first (KeepAnnounced), and the answer says when it
-// completed the row: the run then has no outcome left to record, which
-// spares each gathered completion a workflow task's local activity.
-func (a *Activities) answerPage(ctx context.Context, ds DigestStore, page []store.DigestEntry, ann workflows.Announcement) (answered, gone int, err error) {
+// answerPage signals ann to each entry of page, answerers at a time, or,
+// for a planned window (awaited), completes each entry's AwaitDigest with
+// it. An entry whose workflow has ended (its deadline passed) is gone, not
+// a failure: there is nobody left to tell; nor is an AwaitDigest not
+// scheduled yet, which finds the answer kept when it runs. A posted
+// digest's receipt is kept with each entry's row first (KeepAnnounced),
+// and the answer says when it completed the row: the run then has no
+// outcome left to record, which spares each gathered completion a
+// workflow task's local activity.
+func (a *Activities) answerPage(ctx context.Context, ds DigestStore, page []store.DigestEntry, ann workflows.Announcement, awaited bool) (answered, gone int, err error) {
 	var mu sync.Mutex
 	var g errgroup.Group
 	g.SetLimit(answerers)
@@ -163,7 +169,11 @@ func (a *Activities) answerPage(ctx context.Context, ds DigestStore, page []stor
 				}
 				ann.Completed = completed
 			}
-			err := a.answer(ctx, e.WorkflowID, ann)
+			answer := a.answer
+			if awaited {
+				answer = a.completeAwait
+			}
+			err := answer(ctx, e.WorkflowID, ann)
 			var missing *serviceerror.NotFound
 			mu.Lock()
 			defer mu.Unlock()
@@ -190,6 +200,66 @@ func (a *Activities) answer(ctx context.Context, workflowID string, ann workflow
 		return fmt.Errorf("answer %s: %w", workflowID, err)
 	}
 	return nil
+}
+
+// completeAwait completes one entry's AwaitDigest with its announcement.
+// Completing by id costs no action on Temporal Cloud, where a signal and
+// the timer that bounds the wait for it cost two.
+func (a *Activities) completeAwait(ctx context.Context, workflowID string, ann workflows.Announcement) error {
+	if a.Digests == nil {
+		return errors.New("answer digest entries: the worker has no Temporal client for digests")
+	}
+	ns := activity.GetInfo(ctx).Namespace
+	if err := a.Digests.CompleteActivityByID(ctx, ns, workflowID, "", workflows.AwaitDigestActivityID, ann, nil); err != nil {
+		return fmt.Errorf("answer %s: %w", workflowID, err)
+	}
+	return nil
+}
+
+// AwaitDigest is a gathered completion's wait for its planned window's
+// answer. It returns the answer the window has already (AnswerDigest kept
+// it before answering anyone), keeping a posted digest's receipt with the
+// row; otherwise it leaves the activity open, for AnswerDigest to complete
+// by its id when the window is posted. The activity's timeout bounds the
+// wait, so a digest that never answers costs the run no timer.
+func (a *Activities) AwaitDigest(ctx context.Context, in workflows.AwaitDigestInput) (workflows.Announcement, error) {
+	ds, err := a.digestStore()
+	if err != nil {
+		return workflows.Announcement{}, err
+	}
+	_, late, err := ds.FindDigestEntries(ctx, in.DigestID, []string{in.EventID})
+	if err != nil {
+		return workflows.Announcement{}, fmt.Errorf("await digest window %s: %w", in.WindowID, err)
+	}
+	if len(late) == 0 {
+		return workflows.Announcement{}, activity.ErrResultPending
+	}
+	var ann workflows.Announcement
+	if err := json.Unmarshal(late[0].Announcement, &ann); err != nil {
+		return workflows.Announcement{}, fmt.Errorf("await digest window %s: %w", in.WindowID, err)
+	}
+	ann.EventID = in.EventID
+	if ann.Kind == workflows.AnnounceDigest {
+		receipt := workflows.Receipt{ID: ann.TS, Where: ann.Channel, Via: workflows.AnnouncedDigest}
+		if ann.Completed, err = ds.KeepAnnounced(ctx, in.EventID, workflows.StepNameSlack, receipt); err != nil {
+			return workflows.Announcement{}, fmt.Errorf("await digest window %s: %w", in.WindowID, err)
+		}
+	}
+	return ann, nil
+}
+
+// SealDigestWindow closes a planned window and sums it up for its digest
+// message (store.SealNoticeWindow).
+func (a *Activities) SealDigestWindow(ctx context.Context, in workflows.SealDigestInput) (workflows.SealDigestResult, error) {
+	ds, err := a.digestStore()
+	if err != nil {
+		return workflows.SealDigestResult{}, err
+	}
+	sum, err := ds.SealNoticeWindow(ctx, in.DigestID, in.WindowID, workflows.MaxDigestNames)
+	if err != nil {
+		return workflows.SealDigestResult{}, a.recordFailure(ctx, err)
+	}
+	return workflows.SealDigestResult{Count: sum.Count, Names: sum.Names, Answered: sum.Answered}, nil
 }
 
 func (a *Activities) digestStore() (DigestStore, error) {

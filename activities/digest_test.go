@@ -10,6 +10,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 	"go.temporal.io/api/serviceerror"
+	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/testsuite"
 
@@ -23,6 +24,9 @@ type signals struct {
 	mu   sync.Mutex
 	got  map[string][]workflows.Announcement
 	gone map[string]bool
+	// completed are the AwaitDigest activities completed, by workflow id;
+	// one in gone is not scheduled yet, or has ended.
+	completed map[string]workflows.Announcement
 }
 
 func (s *signals) SignalWithStartWorkflow(context.Context, string, string, any, client.StartWorkflowOptions, any, ...any) (client.WorkflowRun, error) {
@@ -134,4 +138,76 @@ func TestAnswerDigestKeepsTheReceipts(t *testing.T) {
 		require.Equal(t, status, rec.Status, id)
 		require.Equal(t, want, rec.Receipts[workflows.StepNameSlack], id)
 	}
+}
+
+func (s *signals) CompleteActivityByID(_ context.Context, namespace, workflowID, runID, activityID string, result any, err error) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if namespace == "" || runID != "" || activityID != workflows.AwaitDigestActivityID || err != nil {
+		return fmt.Errorf("unexpected completion of %s/%s/%s/%s (%v)", namespace, workflowID, runID, activityID, err)
+	}
+	if s.gone[workflowID] {
+		return serviceerror.NewNotFound("cannot find pending activity with ActivityID " + activityID)
+	}
+	s.completed[workflowID] = result.(workflows.Announcement)
+	return nil
+}
+
+// TestAPlannedWindowIsAwaitedAndAnswered: entries the record step kept in
+// a planned window wait in AwaitDigest until AnswerDigest completes them by
+// id, with the digest's receipt kept first; an AwaitDigest that was not
+// scheduled yet when the answer came finds it kept, and returns it at once.
+func TestAPlannedWindowIsAwaitedAndAnswered(t *testing.T) {
+	st, err := store.Open(t.Context(), filepath.Join(t.TempDir(), "coursehook.db"))
+	require.NoError(t, err)
+	t.Cleanup(func() { require.NoError(t, st.Close()) })
+	sig := &signals{completed: map[string]workflows.Announcement{}, gone: map[string]bool{"wf-late": true}}
+	a := &Activities{Store: st, Digests: sig}
+	env := (&testsuite.WorkflowTestSuite{}).NewTestActivityEnvironment()
+	env.RegisterActivity(a)
+	ctx := t.Context()
+	var window string
+	for _, id := range []string{"early", "late"} {
+		_, _, err := st.Insert(ctx, store.Completion{EventID: id, EventType: "courseCompletion", CourseID: "c1",
+			LearnerEmail: id + "@example.org", CompletedAt: time.Now(), ReceivedAt: time.Now(), Payload: []byte("{}")}, store.StatusRecorded)
+		require.NoError(t, err)
+		_, err = st.KeepReceipt(ctx, id, workflows.StepNameEmail, workflows.Receipt{ID: "sg-" + id}, []string{workflows.StepNameSlack, workflows.StepNameEmail})
+		require.NoError(t, err)
+		p, err := st.PlanNotice(ctx, id, store.NoticeRule{DigestID: "digest-1", Window: time.Minute,
+			Keep: &store.DigestEntry{EventID: id, WorkflowID: "wf-" + id, LearnerName: id}})
+		require.NoError(t, err)
+		require.Equal(t, workflows.NoticeGather, p.Notice)
+		window = p.Window
+	}
+
+	_, err = a.AwaitDigest(ctx, workflows.AwaitDigestInput{DigestID: "digest-1", WindowID: window, EventID: "early"})
+	require.ErrorIs(t, err, activity.ErrResultPending, "no answer yet: the activity stays open")
+
+	v, err := env.ExecuteActivity(workflows.ActivitySealDigestWindow, workflows.SealDigestInput{DigestID: "digest-1", WindowID: window})
+	require.NoError(t, err)
+	var sum workflows.SealDigestResult
+	require.NoError(t, v.Get(&sum))
+	require.Equal(t, workflows.SealDigestResult{Count: 2, Names: []string{"early", "late"}}, sum)
+
+	ann := workflows.Announcement{Kind: workflows.AnnounceDigest, Channel: "C0456EFGH", TS: "1700.1", WindowID: window}
+	v, err = env.ExecuteActivity(workflows.ActivityAnswerDigest, workflows.AnswerDigestInput{DigestID: "digest-1", WindowID: window,
+		Announcement: ann, Awaited: true})
+	require.NoError(t, err)
+	var res workflows.AnswerDigestResult
+	require.NoError(t, v.Get(&res))
+	require.Equal(t, workflows.AnswerDigestResult{Answered: 1, Gone: 1}, res)
+	require.Empty(t, sig.got, "no signals")
+	got := sig.completed["wf-early"]
+	require.Equal(t, "early", got.EventID)
+	require.Equal(t, "1700.1", got.TS)
+	require.True(t, got.Completed, "the digest's receipt completed the row")
+
+	late, err := a.AwaitDigest(ctx, workflows.AwaitDigestInput{DigestID: "digest-1", WindowID: window, EventID: "late"})
+	require.NoError(t, err, "scheduled after the answer: it finds it kept")
+	require.Equal(t, "late", late.EventID)
+	require.Equal(t, "1700.1", late.TS)
+	require.True(t, late.Completed)
+	rec, err := st.Get(ctx, "late")
+	require.NoError(t, err)
+	require.Equal(t, store.StatusCompleted, rec.Status)
 }

@@ -72,6 +72,9 @@ func (s *starts) SignalWithStartWorkflow(_ context.Context, id, _ string, signal
 	return nil, nil
 }
 func (s *starts) SignalWorkflow(context.Context, string, string, string, any) error { return nil }
+func (s *starts) CompleteActivityByID(context.Context, string, string, string, string, any, error) error {
+	return nil
+}
 
 // validityFixture is a worker's activities over a real SQLite store, with
 // a course whose certificates last a year and are reminded of 30 and 7

@@ -148,7 +148,9 @@ func TestCohortIsDigested(t *testing.T) {
 		case workflows.AnnouncedDigest:
 			perDigest[rec.Receipts[workflows.StepNameSlack].ID]++
 			require.Empty(t, s.Slack.MessagesFor(id), "%s was digested, not posted", id)
-			require.Equal(t, []string{"Deliver"}, scheduledActivities(t, id), "%s: the record step handed it to the digest; only the email is scheduled", id)
+			require.Equal(t, []string{"AwaitDigest", "Deliver"}, scheduledActivities(t, id),
+				"%s: the record step kept it in its window; the email, and the wait for the window's answer", id)
+			require.Zero(t, waits(t, id), "%s: the answer completes the wait; no signal, no timer", id)
 			require.Equal(t, 1, localActivities(t, id), "%s: the record step only; the last receipt, the email's or the digest's, completed the row", id)
 		default:
 			t.Fatalf("row %s: announcement %q", id, rec.Receipts[workflows.StepNameSlack].Via)
@@ -283,6 +285,18 @@ func scheduledActivities(t *testing.T, eventID string) []string {
 	}
 	slices.Sort(types)
 	return types
+}
+
+// waits counts the timers and signals in the event's history.
+func waits(t *testing.T, eventID string) int {
+	t.Helper()
+	n := 0
+	for _, e := range rawHistory(t, eventID) {
+		if e.GetTimerStartedEventAttributes() != nil || e.GetWorkflowExecutionSignaledEventAttributes() != nil {
+			n++
+		}
+	}
+	return n
 }
 
 // TestDigestLostAnswerIsFoundNotReposted: Slack takes the digest but its

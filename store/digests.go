@@ -10,9 +10,12 @@ import (
 )
 
 // DigestEntry is one completion a course's digest gathered into a window:
-// the event, and the workflow waiting for the window's answer.
+// the event, and the workflow waiting for the window's answer. LearnerName
+// is kept only for an entry planned into its window (PlanNotice), whose
+// digest names its learners from here (SealNoticeWindow).
 type DigestEntry struct {
 	EventID, WorkflowID string
+	LearnerName         string
 }
 
 // LateEntry is an entry that came again after its window was answered,

@@ -320,6 +320,15 @@ func migrations() []migration {
 			`ALTER TABLE completions ADD COLUMN expect TEXT NOT NULL DEFAULT ''`,
 			`DROP INDEX completions_course_recorded_idx`,
 		}},
+		// Planned windows: a gathered entry is kept in its window's rows
+		// by the record step that plans it, so the digest reads the
+		// window from here when it closes, and only the window's first
+		// entry signals it. The digest's state row names its open window,
+		// and an entry keeps its learner's name for the message.
+		{version: 16, stmts: []string{
+			`ALTER TABLE notice_windows ADD COLUMN window_id TEXT NOT NULL DEFAULT ''`,
+			`ALTER TABLE digest_entries ADD COLUMN learner_name TEXT NOT NULL DEFAULT ''`,
+		}},
 	}
 }
 

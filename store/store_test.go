@@ -79,6 +79,7 @@ func runSuite(t *testing.T, newURL func(t *testing.T) string) {
 		{"KeepAnnounced", testKeepAnnounced},
 		{"PlanNotice", testPlanNotice},
 		{"PlanNoticeConcurrently", testPlanNoticeConcurrently},
+		{"PlanNoticeKeepsWindows", testPlanNoticeKeepsWindows},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

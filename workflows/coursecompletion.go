@@ -88,6 +88,14 @@ const (
 	// version of the one marker rather than a change of its own, since
 	// every marker costs the run a TemporalChangeVersion upsert.
 	leanPlanned = 2
+	// leanWindowed is the lean change's version 3, planned windows: the
+	// record step keeps a gathered notice's entry in its window's rows
+	// (RecordInput.KeepEntry), and only a window's first entry signals
+	// the digest, where every gathered completion paid a signal-with-start
+	// before. The run then waits for the window's answer in AwaitDigest,
+	// which the digest completes by id: one activity instead of the answer's
+	// signal and the timer that bounded the wait for it.
+	leanWindowed = 3
 )
 
 // localBudget is how long a database step keeps trying as a local activity
@@ -149,8 +157,8 @@ func noticeOptions(deadline, startToClose time.Duration, permanent ...string) wo
 // goes through the course's digest (CourseDigest): posted at once while
 // the course is quiet, gathered into one message when a cohort completes.
 func CourseCompletion(ctx workflow.Context, in CourseCompletionInput) (CourseCompletionResult, error) {
-	lean := workflow.GetVersion(ctx, changeLean, workflow.DefaultVersion, leanPlanned)
-	v := versions{lean: lean >= 1, planned: lean >= leanPlanned}
+	lean := workflow.GetVersion(ctx, changeLean, workflow.DefaultVersion, leanWindowed)
+	v := versions{lean: lean >= 1, planned: lean >= leanPlanned, windowed: lean >= leanWindowed}
 	res, err := courseCompletion(ctx, in, v)
 	if err != nil && !temporal.IsCanceledError(err) {
 		keepDeadLetter(ctx, in, err, v)
@@ -164,6 +172,8 @@ type versions struct {
 	lean bool
 	// planned: the lean marker's version 2, planned notices (leanPlanned).
 	planned bool
+	// windowed: its version 3, planned windows (leanWindowed).
+	windowed bool
 }
 
 // since reports whether the run follows change: always in a lean run,
@@ -210,7 +220,7 @@ func keepDeadLetter(ctx workflow.Context, in CourseCompletionInput, cause error,
 }
 
 func courseCompletion(ctx workflow.Context, in CourseCompletionInput, v versions) (CourseCompletionResult, error) {
-	c := &completion{in: in, ev: in.Event, logger: workflow.GetLogger(ctx), lean: v.lean, planned: v.planned}
+	c := &completion{in: in, ev: in.Event, logger: workflow.GetLogger(ctx), lean: v.lean, planned: v.planned, windowed: v.windowed}
 	c.p = Progress{Status: StatusRunning, Record: Step{State: StepPending}, Outcome: Step{State: StepPending}}
 	if err := workflow.SetQueryHandler(ctx, ProgressQuery, func() (Progress, error) { return c.p, nil }); err != nil {
 		return CourseCompletionResult{}, err
@@ -336,14 +346,17 @@ type completion struct {
 	noticeIn  NoticeInput
 	// steps are the event's channels, in the order FailedStep names them.
 	steps []ChannelStep
-	// searchable, cohorts, local, channels, lean and planned are the
-	// versions this run follows.
-	searchable, cohorts, local, channels, lean, planned bool
+	// searchable, cohorts, local, channels, lean, planned and windowed
+	// are the versions this run follows.
+	searchable, cohorts, local, channels, lean, planned, windowed bool
 	// notice is the record step's plan for a digest-on Slack notice
 	// (RecordResult.Notice), in a planned run, and enqueued says the
 	// record step handed a gathered one to the digest already.
 	notice   string
 	enqueued bool
+	// window is the planned window the record step kept a gathered
+	// notice's entry in (RecordResult.Window), in a windowed run.
+	window *PlannedWindow
 	// rowCompleted: a notice's receipt completed the row (lean runs).
 	rowCompleted bool
 }
@@ -380,6 +393,7 @@ func (c *completion) recordInput() RecordInput {
 	if c.planned {
 		in.PlanNotice, in.NoticeDeadline = true, c.in.NoticeDeadline
 	}
+	in.KeepEntry = c.windowed
 	return in
 }
 
@@ -430,7 +444,7 @@ func (c *completion) record(ctx workflow.Context) (RecordResult, error) {
 	// and a run on an old branch may record with this build, whose row
 	// then names the renderer its email must use.
 	c.noticeIn.Renderer = rec.Renderer
-	c.notice, c.enqueued = rec.Notice, rec.Enqueued
+	c.notice, c.enqueued, c.window = rec.Notice, rec.Enqueued, rec.Window
 	c.steps = rec.Channels
 	if !c.channels {
 		c.steps = c.legacySteps(rec.Route)
@@ -489,6 +503,8 @@ func (c *completion) send(ctx workflow.Context, s ChannelStep) error {
 			step.Detail = fmt.Sprintf("its own message, the course being under its digest threshold (%d a window): %s",
 				c.noticeIn.Route.Digest.Threshold, r.String())
 		}
+	case s.Digest && c.window != nil:
+		r, step, err = c.awaitWindow(ctx, s.Permanent[0])
 	case s.Digest:
 		r, step, err = c.gather(ctx, s.Permanent[0], func(ctx workflow.Context) (Receipt, Step, error) {
 			return c.deliver(ctx, s)
@@ -605,6 +621,38 @@ func (c *completion) askDigest(ctx workflow.Context) (Announcement, error) {
 		return Announcement{}, temporal.NewApplicationError("gave up at the deadline: the course's digest did not answer", ErrSlackRetryable)
 	}
 	return ann, nil
+}
+
+// awaitWindow waits for the answer of the planned window the record step
+// kept the completion's entry in: in AwaitDigest, which returns at once if
+// the window was answered already and is otherwise completed by the
+// digest's AnswerDigest. The activity's timeouts bound the wait, by the
+// window and the notice deadline, as a timer did for a signalled answer.
+func (c *completion) awaitWindow(ctx workflow.Context, permanent string) (Receipt, Step, error) {
+	w := c.window
+	c.p.Channels[StepNameSlack] = Step{State: StepRunning, Detail: "gathered into the cohort digest " + w.ID + "; waiting for it to be posted"}
+	deadline := c.in.NoticeDeadline
+	if deadline <= 0 {
+		deadline = DefaultNoticeDeadline
+	}
+	wait := DigestWindowLength(c.noticeIn.Route.Digest.Window) + deadline
+	actx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+		ActivityID:             AwaitDigestActivityID,
+		ScheduleToCloseTimeout: wait,
+		StartToCloseTimeout:    wait,
+		RetryPolicy:            &temporal.RetryPolicy{InitialInterval: time.Second, BackoffCoefficient: 2, MaximumInterval: time.Minute},
+		Summary:                "waiting for the cohort digest",
+	})
+	var ann Announcement
+	err := workflow.ExecuteActivity(actx, ActivityAwaitDigest, AwaitDigestInput{DigestID: w.Digest, WindowID: w.ID, EventID: c.ev.ID}).Get(ctx, &ann)
+	if err != nil {
+		if temporal.IsTimeoutError(err) {
+			err = temporal.NewApplicationError("gave up at the deadline: the course's digest did not answer", ErrSlackRetryable)
+		}
+		return Receipt{}, Step{State: StepFailed, Error: failureText(err)}, err
+	}
+	c.rowCompleted = c.rowCompleted || ann.Completed
+	return digestAnswer(ann, permanent)
 }
 
 // awaitAnnouncement waits up to wait for a digest's answer about eventID;

@@ -12,6 +12,7 @@ import (
 
 	"github.com/stretchr/testify/mock"
 	"github.com/stretchr/testify/require"
+	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
@@ -418,7 +419,7 @@ func TestSearchAttributesFollowTheOutcome(t *testing.T) {
 		t.Run(fmt.Sprintf("lean=%v", lean), func(t *testing.T) {
 			env := newEnv(t)
 			if !lean {
-				env.OnGetVersion(changeLean, workflow.DefaultVersion, leanPlanned).Return(workflow.DefaultVersion)
+				env.OnGetVersion(changeLean, workflow.DefaultVersion, leanWindowed).Return(workflow.DefaultVersion)
 			}
 			var upserts []temporal.SearchAttributes
 			env.OnUpsertTypedSearchAttributes(mock.Anything).Run(func(args mock.Arguments) {
@@ -765,7 +766,7 @@ func TestTheLastReceiptCompletesTheRow(t *testing.T) {
 		t.Run(fmt.Sprintf("lean=%v", lean), func(t *testing.T) {
 			env := newEnv(t)
 			if !lean {
-				env.OnGetVersion(changeLean, workflow.DefaultVersion, leanPlanned).Return(workflow.DefaultVersion)
+				env.OnGetVersion(changeLean, workflow.DefaultVersion, leanWindowed).Return(workflow.DefaultVersion)
 			}
 			webhook := ChannelStep{Name: "webhook", QueueSuffix: "-webhook", StartToClose: 10 * time.Second, Off: true}
 			env.OnActivity(ActivityRecordCompletion, mock.Anything, mock.Anything).
@@ -858,7 +859,7 @@ func TestTheRecordStepsPlanDecidesPostOrGather(t *testing.T) {
 	for _, tt := range cases {
 		t.Run(tt.name, func(t *testing.T) {
 			env := newEnv(t)
-			env.OnGetVersion(changeLean, workflow.DefaultVersion, leanPlanned).Return(tt.lean)
+			env.OnGetVersion(changeLean, workflow.DefaultVersion, leanWindowed).Return(tt.lean)
 			in := sampleInput(t)
 			var recorded RecordInput
 			env.OnActivity(ActivityRecordCompletion, mock.Anything, mock.Anything).Return(
@@ -917,6 +918,75 @@ func TestTheRecordStepsPlanDecidesPostOrGather(t *testing.T) {
 				require.Equal(t, Receipt{ID: "1.9", Where: "C0456EFGH", Via: AnnouncedDigest}, r.Receipts[StepNameSlack])
 			} else {
 				env.assertDelivered(t, StepNameSlack, 1)
+			}
+		})
+	}
+}
+
+// TestAWindowedRunAwaitsItsWindow: a run since planned windows asks the
+// record step to keep a gathered entry (KeepEntry), and waits for the
+// window's answer in one AwaitDigest activity, under its fixed id: no
+// enqueue, no signal, no timer. The digest's receipt may complete the row;
+// a wait that runs out fails the Slack step, naming the digest, while the
+// email still goes.
+func TestAWindowedRunAwaitsItsWindow(t *testing.T) {
+	for _, tt := range []struct {
+		name      string
+		completed bool
+		timeout   bool
+	}{
+		{"answered", false, false},
+		{"answered, the digest's receipt completed the row", true, false},
+		{"the wait ran out", false, true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			env := newEnv(t)
+			in := sampleInput(t)
+			window := &PlannedWindow{ID: "digest-x@1", End: time.Now().Add(time.Minute), Digest: "digest-x"}
+			var recorded RecordInput
+			env.OnActivity(ActivityRecordCompletion, mock.Anything, mock.Anything).Return(
+				func(_ context.Context, in RecordInput) (RecordResult, error) {
+					recorded = in
+					return RecordResult{Created: true, Route: routed(true, true), Channels: stepsFor(routed(true, true)),
+						Notice: NoticeGather, Enqueued: true, Window: window}, nil
+				})
+			var awaited AwaitDigestInput
+			env.OnActivity(ActivityAwaitDigest, mock.Anything, mock.Anything).Return(
+				func(ctx context.Context, a AwaitDigestInput) (Announcement, error) {
+					awaited = a
+					require.Equal(t, AwaitDigestActivityID, activity.GetInfo(ctx).ActivityID, "AnswerDigest completes it by this id")
+					if tt.timeout {
+						return Announcement{}, temporal.NewTimeoutError(enumspb.TIMEOUT_TYPE_SCHEDULE_TO_CLOSE, nil)
+					}
+					return Announcement{EventID: a.EventID, Kind: AnnounceDigest, TS: "1.9", Channel: "C0456EFGH", WindowID: a.WindowID,
+						Completed: tt.completed}, nil
+				})
+			env.onDeliver(StepNameEmail).Return(DeliverResult{Receipt: Receipt{ID: "m1"}}, nil)
+			outcomes := 0
+			env.OnActivity(ActivityRecordOutcome, mock.Anything, mock.Anything).Run(func(mock.Arguments) { outcomes++ }).Return(nil)
+
+			env.ExecuteWorkflow(CourseCompletion, in)
+
+			r := result(t, env)
+			require.True(t, recorded.KeepEntry && recorded.PlanNotice, "a windowed run asks for a plan and a kept entry")
+			require.Equal(t, AwaitDigestInput{DigestID: "digest-x", WindowID: "digest-x@1", EventID: in.Event.ID}, awaited)
+			env.assertNotStarted(t, ActivityEnqueueDigestEntry)
+			env.assertDelivered(t, StepNameSlack, 0)
+			if tt.timeout {
+				require.Equal(t, StatusPartial, r.Status)
+				require.Equal(t, StepNameSlack, r.FailedStep)
+				require.Contains(t, r.Error, "the course's digest did not answer")
+				require.Equal(t, "m1", r.Receipts[StepNameEmail].ID, "the email went")
+				require.Equal(t, 1, outcomes)
+				return
+			}
+			require.Equal(t, StatusCompleted, r.Status)
+			require.Equal(t, Receipt{ID: "1.9", Where: "C0456EFGH", Via: AnnouncedDigest}, r.Receipts[StepNameSlack])
+			require.Contains(t, progress(t, env).Channels[StepNameSlack].Detail, "in the cohort digest digest-x@1")
+			if tt.completed {
+				require.Zero(t, outcomes, "the digest's receipt completed the row: no outcome step")
+			} else {
+				require.Equal(t, 1, outcomes)
 			}
 		})
 	}

@@ -33,6 +33,22 @@ type CourseDigestInput struct {
 	// ContinueAfter is how many entries a run takes before it continues as
 	// new; zero means digestContinueAfter.
 	ContinueAfter int `json:"continueAfter,omitempty"`
+	// Planned are the open windows the record steps planned and keep the
+	// entries of (DigestEntry.Planned), each closed at its end; Sealed the
+	// ones closed lately, so a window told again is not posted twice.
+	Planned []PlannedDigest `json:"planned,omitempty"`
+	Sealed  []PlannedDigest `json:"sealed,omitempty"`
+}
+
+// PlannedDigest is a planned window as its digest keeps it: the window,
+// when it opened, and the course's title and name for the message (its
+// first entry's).
+type PlannedDigest struct {
+	ID          string    `json:"id"`
+	Start       time.Time `json:"start"`
+	End         time.Time `json:"end"`
+	CourseTitle string    `json:"courseTitle,omitempty"`
+	CourseName  string    `json:"courseName,omitempty"`
 }
 
 // ClosedWindow is what a digest keeps of a closed window: when it closed,
@@ -98,6 +114,14 @@ const changeBoundedDigest = "bounded-digest"
 // a digest that never meets one records no marker.
 const changeDigestGather = "digest-gather"
 
+// changeDigestPlanned takes a window the record step planned
+// (DigestEntry.Planned): the digest no longer counts its entries, which
+// the record steps keep in the database, but closes it at its end, sums it
+// up from there (SealDigestWindow), posts it, and completes each entry's
+// AwaitDigest (AnswerDigestInput.Awaited). Asked only for an entry with a
+// planned window, which only windowed completions send.
+const changeDigestPlanned = "digest-planned"
+
 // gatherBatch is how many gathered entries a digest saves at a time; it
 // saves sooner when its window closes or the run ends.
 const gatherBatch = 500
@@ -133,6 +157,9 @@ func CourseDigest(ctx workflow.Context, in CourseDigestInput) error {
 		// have; one already due closes at once.
 		d.timer = workflow.NewTimer(ctx, max(w.End.Sub(workflow.Now(ctx)), 0))
 	}
+	for _, p := range d.in.Planned {
+		d.plannedTimers = append(d.plannedTimers, workflow.NewTimer(ctx, max(p.End.Sub(workflow.Now(ctx)), 0)))
+	}
 	var idle workflow.Future
 	cancelIdle := func() {}
 	for {
@@ -145,7 +172,12 @@ func CourseDigest(ctx workflow.Context, in CourseDigestInput) error {
 		})
 		if d.timer != nil {
 			sel.AddFuture(d.timer, func(workflow.Future) { d.close(ctx) })
-		} else {
+		}
+		for i, f := range d.plannedTimers {
+			id := d.in.Planned[i].ID
+			sel.AddFuture(f, func(workflow.Future) { d.closePlanned(ctx, id) })
+		}
+		if !d.busy() {
 			if idle == nil {
 				var idleCtx workflow.Context
 				idleCtx, cancelIdle = workflow.WithCancel(ctx)
@@ -155,7 +187,7 @@ func CourseDigest(ctx workflow.Context, in CourseDigestInput) error {
 			sel.AddFuture(idle, func(workflow.Future) { idleOver = true })
 		}
 		sel.Select(ctx)
-		if d.timer != nil && idle != nil {
+		if d.busy() && idle != nil {
 			// Busy again: the next quiet spell gets a fresh idle timer.
 			cancelIdle()
 			idle = nil
@@ -164,7 +196,7 @@ func CourseDigest(ctx workflow.Context, in CourseDigestInput) error {
 			idle = nil
 			// The run ends once its answers are out and no entry came
 			// meanwhile; one that did keeps it going.
-			if d.settle(ctx); d.timer == nil {
+			if d.settle(ctx); !d.busy() {
 				return nil
 			}
 			continue
@@ -200,17 +232,27 @@ type digest struct {
 	batch     []DigestEntry
 	inBatch   map[string]bool
 	answering []workflow.Future
+	// plannedTimers fire when the planned windows close, one for each of
+	// in.Planned, in its order.
+	plannedTimers []workflow.Future
+}
+
+// busy says a window is open: the digest's own, or a planned one.
+func (d *digest) busy() bool {
+	return d.timer != nil || len(d.in.Planned) > 0
 }
 
 // DigestProgress is a CourseDigest's answer to ProgressQuery.
 type DigestProgress struct {
 	Window *DigestWindow `json:"window,omitempty"`
+	// Planned are the open windows the record steps planned.
+	Planned []PlannedDigest `json:"planned,omitempty"`
 	// Posted counts the digests this run has posted.
 	Posted int `json:"posted"`
 }
 
 func (d *digest) progress() (DigestProgress, error) {
-	return DigestProgress{Window: d.in.Window, Posted: d.posted}, nil
+	return DigestProgress{Window: d.in.Window, Planned: d.in.Planned, Posted: d.posted}, nil
 }
 
 // DigestWindowLength is a route's digest window, or a minute where the route
@@ -231,6 +273,10 @@ func (d *digest) add(ctx workflow.Context, e DigestEntry) {
 	window := DigestWindowLength(e.Window)
 	d.window = window
 	d.forget(now, window)
+	if e.Planned != nil && workflow.GetVersion(ctx, changeDigestPlanned, workflow.DefaultVersion, 1) == 1 {
+		d.plan(ctx, e, window)
+		return
+	}
 	if a, ok := d.in.Answered[e.EventID]; ok {
 		d.reply(ctx, e.WorkflowID, a)
 		return
@@ -286,6 +332,72 @@ func (d *digest) add(ctx workflow.Context, e DigestEntry) {
 	if len(d.batch) >= gatherBatch {
 		d.save(ctx)
 	}
+}
+
+// plan takes a window the record step planned, once: one it holds or
+// closed lately is told again by a retried record step.
+func (d *digest) plan(ctx workflow.Context, e DigestEntry, window time.Duration) {
+	id := e.Planned.ID
+	known := func(p PlannedDigest) bool { return p.ID == id }
+	if slices.ContainsFunc(d.in.Planned, known) || slices.ContainsFunc(d.in.Sealed, known) {
+		return
+	}
+	now := workflow.Now(ctx)
+	// A window told without its end (a retry's, past it) is due.
+	end := e.Planned.End
+	if end.IsZero() {
+		end = now
+	}
+	d.in.Planned = append(d.in.Planned, PlannedDigest{ID: id, Start: end.Add(-window), End: end,
+		CourseTitle: e.CourseTitle, CourseName: e.CourseName})
+	d.plannedTimers = append(d.plannedTimers, workflow.NewTimer(ctx, max(end.Sub(now), 0)))
+}
+
+// closePlanned closes the planned window id at its end: the database sums
+// it up under the planners' lock (later entries join the next window), one
+// digest is posted, and AnswerDigest completes each entry's AwaitDigest.
+// A window answered already, told again after this run forgot it, is left.
+func (d *digest) closePlanned(ctx workflow.Context, id string) {
+	i := slices.IndexFunc(d.in.Planned, func(p PlannedDigest) bool { return p.ID == id })
+	p := d.in.Planned[i]
+	d.in.Planned = slices.Delete(d.in.Planned, i, i+1)
+	d.plannedTimers = slices.Delete(d.plannedTimers, i, i+1)
+	d.in.Sealed = append(d.in.Sealed, p)
+	digestID := workflow.GetInfo(ctx).WorkflowExecution.ID
+	var sum SealDigestResult
+	err := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, recordOptions(ErrRecordPermanent)), ActivitySealDigestWindow,
+		SealDigestInput{DigestID: digestID, WindowID: id}).Get(ctx, &sum)
+	if err == nil && (sum.Answered || sum.Count == 0) {
+		return
+	}
+	a := Announcement{Kind: AnnounceFailed, WindowID: id, At: workflow.Now(ctx)}
+	if err != nil {
+		a.Error = "the digest could not read its window: " + failureText(err, ErrRecordPermanent)
+	} else {
+		in := DigestInput{
+			Channel:     d.in.Channel,
+			CourseID:    d.in.CourseID,
+			CourseTitle: p.CourseTitle,
+			CourseName:  p.CourseName,
+			WindowID:    id,
+			WindowStart: p.Start,
+			WindowEnd:   p.End,
+			Count:       sum.Count,
+			ListHint:    listHint(d.in.CourseID, p.Start),
+			Names:       sum.Names,
+			Kind:        d.in.Kind,
+		}
+		r, step, err := postDigest(ctx, d.in.NoticeDeadline, in)
+		a.At = workflow.Now(ctx)
+		if err != nil {
+			a.Error = step.Error
+		} else {
+			a = Announcement{Kind: AnnounceDigest, Channel: r.Channel, TS: r.TS, WindowID: id, At: a.At}
+			d.posted++
+		}
+	}
+	d.answering = append(d.answering, workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, answerOptions(d.in.NoticeDeadline)),
+		ActivityAnswerDigest, AnswerDigestInput{DigestID: digestID, WindowID: id, Announcement: a, Awaited: true}))
 }
 
 // gatheredBefore reports whether e came again after the latest window
@@ -366,6 +478,7 @@ func (d *digest) forget(now time.Time, window time.Duration) {
 	if c := d.in.Closed; c != nil && c.End.Before(now.Add(-window)) {
 		d.in.Closed = nil
 	}
+	d.in.Sealed = slices.DeleteFunc(d.in.Sealed, func(p PlannedDigest) bool { return p.End.Before(now.Add(-2 * window)) })
 	// Deleting by a test on each entry ends the same whatever the order.
 	//workflowcheck:ignore
 	for id, a := range d.in.Answered {

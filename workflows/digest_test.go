@@ -35,10 +35,15 @@ type digestDB struct {
 	inWindow map[string][]GatheredEntry
 	answered map[string]Announcement
 	gathers  int
+	// awaited are the windows answered by completing AwaitDigest, and
+	// seals the planned windows summed up.
+	awaited map[string]bool
+	seals   int
 }
 
 func newDigestDB() *digestDB {
-	return &digestDB{window: map[string]string{}, inWindow: map[string][]GatheredEntry{}, answered: map[string]Announcement{}}
+	return &digestDB{window: map[string]string{}, inWindow: map[string][]GatheredEntry{}, answered: map[string]Announcement{},
+		awaited: map[string]bool{}}
 }
 
 func newDigestEnv(t *testing.T) *digestEnv {
@@ -93,12 +98,25 @@ func newDigestEnvOn(t *testing.T, db *digestDB) *digestEnv {
 			defer db.mu.Unlock()
 			require.Empty(t, in.Announcement.EventID, "the window's answer names no event")
 			db.answered[in.WindowID] = in.Announcement
+			db.awaited[in.WindowID] = in.Awaited
 			for _, e := range db.inWindow[in.WindowID] {
 				a := in.Announcement
 				a.EventID = e.EventID
 				answer(e.WorkflowID, a)
 			}
 			return AnswerDigestResult{Answered: len(db.inWindow[in.WindowID])}, nil
+		})
+	d.OnActivity(ActivitySealDigestWindow, mock.Anything, mock.Anything).Return(
+		func(_ context.Context, in SealDigestInput) (SealDigestResult, error) {
+			db.mu.Lock()
+			defer db.mu.Unlock()
+			db.seals++
+			_, answered := db.answered[in.WindowID]
+			res := SealDigestResult{Count: len(db.inWindow[in.WindowID]), Answered: answered}
+			for _, e := range db.inWindow[in.WindowID] {
+				res.Names = append(res.Names, "Learner "+e.EventID)
+			}
+			return res, nil
 		})
 	return d
 }
@@ -476,4 +494,45 @@ func TestDigestGathersWhatTheRecordStepCountedPast(t *testing.T) {
 		"the first opened a window, which gathers the next too")
 	require.Len(t, d.digests, 1)
 	require.Equal(t, 2, d.digests[0].Count)
+}
+
+// TestDigestClosesAPlannedWindow: a window the record steps planned, told
+// by its first entry, closes at its end: the digest sums it up from the
+// database, posts one digest of every entry kept there, and has AnswerDigest
+// complete their AwaitDigest activities. The same window told again (a
+// retried record step), while open or after it closed, changes nothing.
+func TestDigestClosesAPlannedWindow(t *testing.T) {
+	d := newDigestEnv(t)
+	d.postsDigests()
+	for _, id := range []string{"p1", "p2", "p3"} {
+		d.db.inWindow["w-p"] = append(d.db.inWindow["w-p"], GatheredEntry{EventID: id, WorkflowID: "wf-" + id})
+	}
+	var end time.Time
+	tell := func(delay time.Duration) {
+		d.RegisterDelayedCallback(func() {
+			if end.IsZero() {
+				end = d.Now().Add(time.Minute)
+			}
+			d.SignalWorkflow(DigestEntrySignal, DigestEntry{EventID: "p1", WorkflowID: "wf-p1", CourseTitle: "Course",
+				CourseName: "Onboarding", Threshold: 3, Window: time.Minute, Gather: true,
+				Planned: &PlannedWindow{ID: "w-p", End: end, Digest: "digest-x"}})
+		}, delay)
+	}
+	tell(time.Second)
+	tell(30 * time.Second)
+	tell(2 * time.Minute)
+	d.ExecuteWorkflow(CourseDigest, digestStart)
+
+	require.True(t, d.IsWorkflowCompleted())
+	require.NoError(t, d.GetWorkflowError())
+	require.Len(t, d.digests, 1, "one digest for the window, however often it was told")
+	got := d.digests[0]
+	require.Equal(t, 3, got.Count, "every entry the record steps kept, not only the one that signalled")
+	require.Equal(t, []string{"Learner p1", "Learner p2", "Learner p3"}, got.Names)
+	require.Equal(t, "w-p", got.WindowID)
+	require.Equal(t, "Onboarding", got.CourseName)
+	require.Equal(t, time.Minute, got.WindowEnd.Sub(got.WindowStart))
+	require.Equal(t, 1, d.db.seals)
+	require.True(t, d.db.awaited["w-p"], "the entries wait in AwaitDigest")
+	require.Equal(t, map[string]string{"p1": "digest digest-1", "p2": "digest digest-1", "p3": "digest digest-1"}, d.kinds())
 }

@@ -134,6 +134,8 @@ func registerUnexpected(t *testing.T, env *testsuite.TestWorkflowEnvironment) {
 	reg(ActivityPostDigest, unexpected[DigestInput, SlackResult](t, ActivityPostDigest))
 	reg(ActivityGatherDigestEntries, unexpected[GatherInput, GatherResult](t, ActivityGatherDigestEntries))
 	reg(ActivityAnswerDigest, unexpected[AnswerDigestInput, AnswerDigestResult](t, ActivityAnswerDigest))
+	reg(ActivityAwaitDigest, unexpected[AwaitDigestInput, Announcement](t, ActivityAwaitDigest))
+	reg(ActivitySealDigestWindow, unexpected[SealDigestInput, SealDigestResult](t, ActivitySealDigestWindow))
 	reg(ActivityKeepDeadLetter, unexpected[DeadLetterInput, DeadLetterResult](t, ActivityKeepDeadLetter))
 	reg(ActivityLoadEvent, unexpected[LoadInput, LoadedEvent](t, ActivityLoadEvent))
 	reg(ActivityRecordResend, unexpectedNoResult[ResendRecord](t, ActivityRecordResend))

@@ -31,6 +31,13 @@ const (
 	// bounded-digest change.
 	ActivityGatherDigestEntries = "GatherDigestEntries"
 	ActivityAnswerDigest        = "AnswerDigest"
+	// ActivityAwaitDigest and ActivitySealDigestWindow serve the windows
+	// the record step plans and keeps (since the lean change's version 3):
+	// a gathered completion waits in AwaitDigest, which AnswerDigest
+	// completes by its id (AwaitDigestActivityID), and the digest sums
+	// such a window up from the database with SealDigestWindow.
+	ActivityAwaitDigest      = "AwaitDigest"
+	ActivitySealDigestWindow = "SealDigestWindow"
 	// ActivityKeepDeadLetter keeps the body of an event whose workflow
 	// fails, since the dead-letters change.
 	ActivityKeepDeadLetter = "KeepDeadLetter"
@@ -49,7 +56,7 @@ const (
 func ActivityNames() []string {
 	return []string{ActivityRecordCompletion, ActivityRecordIgnored, ActivityRecordOutcome,
 		ActivityPostSlackNotice, ActivityEmailCertificate, ActivityEnqueueDigestEntry, ActivityPostDigest,
-		ActivityGatherDigestEntries, ActivityAnswerDigest, ActivityKeepDeadLetter,
+		ActivityGatherDigestEntries, ActivityAnswerDigest, ActivityAwaitDigest, ActivitySealDigestWindow, ActivityKeepDeadLetter,
 		ActivityLoadEvent, ActivityRecordResend, ActivityFinishResend, ActivityDeliver,
 		ActivityApplyDeliveryEvents, ActivityPostDeliveryAlert, ActivityCertificateNotice, ActivityEnqueueExpiry}
 }
@@ -105,6 +112,22 @@ type RecordInput struct {
 	// NoticeDeadline is the run's (CourseCompletionInput.NoticeDeadline),
 	// for the digest the record step may start.
 	NoticeDeadline time.Duration `json:"noticeDeadline,omitempty"`
+	// KeepEntry asks the record step to keep a gathered notice's entry in
+	// its planned window's rows instead of handing it to the digest, and
+	// to signal the digest only for a window's first entry
+	// (RecordResult.Window). Only runs since the lean change's version 3
+	// ask: their Slack step waits in AwaitDigest, where an older run waits
+	// for the digest's signal.
+	KeepEntry bool `json:"keepEntry,omitempty"`
+}
+
+// PlannedWindow is a digest window the record step planned and keeps the
+// entries of (store.PlanNotice): its id and when it closes (zero: due).
+type PlannedWindow struct {
+	ID  string    `json:"id"`
+	End time.Time `json:"end,omitzero"`
+	// Digest is the digest workflow's id (DigestWorkflowID).
+	Digest string `json:"digest"`
 }
 
 // RecordResult is the stored row's state. Receipts are set when an earlier
@@ -143,6 +166,10 @@ type RecordResult struct {
 	// a workflow task on the server. False where the worker has no client
 	// for digests; the run then enqueues it.
 	Enqueued bool `json:"enqueued,omitempty"`
+	// Window is the planned window a gathered notice's entry was kept in,
+	// when the run asked (RecordInput.KeepEntry) and the worker can signal
+	// digests; the run then waits for the window's answer in AwaitDigest.
+	Window *PlannedWindow `json:"window,omitempty"`
 	// ExpiresAt is when the certificate lapses, zero when it never does.
 	ExpiresAt time.Time `json:"expiresAt,omitzero"`
 	// Validity is the certificate's schedule of reminders and expiry,
@@ -336,6 +363,11 @@ type DigestEntry struct {
 	// so the digest gathers it whatever its own count says, which misses
 	// the completions that posted at once without asking it.
 	Gather bool `json:"gather,omitempty"`
+	// Planned, instead of an entry to count, is a window the record step
+	// opened and keeps the entries of: the digest closes it at its end,
+	// reads it from the database (SealDigestWindow), posts it and
+	// answers its entries' AwaitDigest activities.
+	Planned *PlannedWindow `json:"planned,omitempty"`
 }
 
 // DigestStart identifies a course's digest: one per deployment (task
@@ -411,6 +443,35 @@ type AnswerDigestInput struct {
 	DigestID     string       `json:"digestId"`
 	WindowID     string       `json:"windowId"`
 	Announcement Announcement `json:"announcement"`
+	// Awaited: the window was planned by the record steps, and its entries
+	// wait in AwaitDigest, completed by id rather than signalled.
+	Awaited bool `json:"awaited,omitempty"`
+}
+
+// AwaitDigestActivityID is the activity id of a completion's AwaitDigest,
+// by which AnswerDigest completes it.
+const AwaitDigestActivityID = "digest-answer"
+
+// AwaitDigestInput names a completion's entry in a planned window.
+type AwaitDigestInput struct {
+	DigestID string `json:"digestId"`
+	WindowID string `json:"windowId"`
+	EventID  string `json:"eventId"`
+}
+
+// SealDigestInput is a planned window to close and sum up.
+type SealDigestInput struct {
+	DigestID string `json:"digestId"`
+	WindowID string `json:"windowId"`
+}
+
+// SealDigestResult is what the digest message says of a planned window:
+// how many entries, and the first learners' names. Answered says the
+// window was answered already (told again), and is not posted again.
+type SealDigestResult struct {
+	Count    int      `json:"count"`
+	Names    []string `json:"names,omitempty"`
+	Answered bool     `json:"answered,omitempty"`
 }
 
 // AnswerDigestResult counts the entries answered, and those whose workflow
