@@ -141,6 +141,7 @@ func TestCohortIsDigested(t *testing.T) {
 		require.Equal(t, results[id].Receipts[workflows.StepNameSlack].ID, rec.Receipts[workflows.StepNameSlack].ID)
 		require.Equal(t, results[id].Receipts[workflows.StepNameSlack].Via, rec.Receipts[workflows.StepNameSlack].Via)
 		require.Contains(t, byTS, rec.Receipts[workflows.StepNameSlack].ID, "%s's ts is a message in the cohort channel", id)
+		require.Zero(t, versionEvents(t, id), "%s: a new run records no version marker, and so no TemporalChangeVersion upsert", id)
 		switch rec.Receipts[workflows.StepNameSlack].Via {
 		case workflows.AnnouncedMessage:
 			individual++
@@ -293,6 +294,20 @@ func waits(t *testing.T, eventID string) int {
 	n := 0
 	for _, e := range rawHistory(t, eventID) {
 		if e.GetTimerStartedEventAttributes() != nil || e.GetWorkflowExecutionSignaledEventAttributes() != nil {
+			n++
+		}
+	}
+	return n
+}
+
+// versionEvents counts the version markers in the event's history, and
+// the TemporalChangeVersion upserts the Go SDK adds to them.
+func versionEvents(t *testing.T, eventID string) int {
+	t.Helper()
+	n := 0
+	for _, e := range rawHistory(t, eventID) {
+		if e.GetMarkerRecordedEventAttributes().GetMarkerName() == "Version" ||
+			e.GetUpsertWorkflowSearchAttributesEventAttributes().GetSearchAttributes().GetIndexedFields()["TemporalChangeVersion"] != nil {
 			n++
 		}
 	}

@@ -43,6 +43,9 @@ const (
 	// changeAcceptedCompletes stops the record steps on permanent database
 	// failures, and gives the notices the brief event and the time of
 	// receipt, which dates a completion that came without a timestamp.
+	// Its old branch is retired; its marker, in the first workflow task of
+	// every run from before the lean change, tells those runs from the
+	// runs without a marker (runVersions).
 	changeAcceptedCompletes = "accepted-completes"
 	// changeSearchAttributes upserts CompletionStatus and FailedSteps as the
 	// workflow goes, so operators can list events by outcome.
@@ -88,14 +91,6 @@ const (
 	// version of the one marker rather than a change of its own, since
 	// every marker costs the run a TemporalChangeVersion upsert.
 	leanPlanned = 2
-	// leanWindowed is the lean change's version 3, planned windows: the
-	// record step keeps a gathered notice's entry in its window's rows
-	// (RecordInput.KeepEntry), and only a window's first entry signals
-	// the digest, where every gathered completion paid a signal-with-start
-	// before. The run then waits for the window's answer in AwaitDigest,
-	// which the digest completes by id: one activity instead of the answer's
-	// signal and the timer that bounded the wait for it.
-	leanWindowed = 3
 )
 
 // localBudget is how long a database step keeps trying as a local activity
@@ -157,8 +152,7 @@ func noticeOptions(deadline, startToClose time.Duration, permanent ...string) wo
 // goes through the course's digest (CourseDigest): posted at once while
 // the course is quiet, gathered into one message when a cohort completes.
 func CourseCompletion(ctx workflow.Context, in CourseCompletionInput) (CourseCompletionResult, error) {
-	lean := workflow.GetVersion(ctx, changeLean, workflow.DefaultVersion, leanWindowed)
-	v := versions{lean: lean >= 1, planned: lean >= leanPlanned, windowed: lean >= leanWindowed}
+	v := runVersions(ctx)
 	res, err := courseCompletion(ctx, in, v)
 	if err != nil && !temporal.IsCanceledError(err) {
 		keepDeadLetter(ctx, in, err, v)
@@ -172,8 +166,45 @@ type versions struct {
 	lean bool
 	// planned: the lean marker's version 2, planned notices (leanPlanned).
 	planned bool
-	// windowed: its version 3, planned windows (leanWindowed).
+	// windowed: planned windows, which only runs without a marker follow
+	// (newest).
 	windowed bool
+}
+
+// newest are the versions of a run started on this code: every change,
+// planned windows among them, and no version marker. A marker costs a run
+// more than its event: the Go SDK adds a TemporalChangeVersion upsert to
+// each new GetVersion, which the server counts as an action and writes to
+// the visibility store, one more than a completion's five.
+var newest = versions{lean: true, planned: true, windowed: true}
+
+// replayed reports whether the run's first workflow task is being replayed
+// (workflow.IsReplaying, at the start); tests of older branches stand in
+// for it to reach them through OnGetVersion.
+var replayed = workflow.IsReplaying
+
+// runVersions tells a run started on this code from an older one without
+// recording a marker. A first workflow task that is not being replayed is
+// a new run's: it takes newest, and records nothing. When that task is
+// replayed, GetVersion adds no command either: it reads the markers the
+// task recorded. A run with the lean marker follows its version; one
+// without it but with accepted-completes' marker, which every run from
+// before the lean change recorded in its first task, asks each change as
+// before (versions{}); one with neither was started on this code. The runs
+// older than accepted-completes, which recorded no marker in their first
+// task, are retired (docs/development.md, Workflow versions). Neither call
+// issues a command, so both sides of the test replay the same commands.
+func runVersions(ctx workflow.Context) versions {
+	if !replayed(ctx) {
+		return newest
+	}
+	if lean := workflow.GetVersion(ctx, changeLean, workflow.DefaultVersion, leanPlanned); lean != workflow.DefaultVersion {
+		return versions{lean: true, planned: lean >= leanPlanned}
+	}
+	if workflow.GetVersion(ctx, changeAcceptedCompletes, workflow.DefaultVersion, 1) == workflow.DefaultVersion {
+		return newest
+	}
+	return versions{}
 }
 
 // since reports whether the run follows change: always in a lean run,
@@ -225,15 +256,11 @@ func courseCompletion(ctx workflow.Context, in CourseCompletionInput, v versions
 	if err := workflow.SetQueryHandler(ctx, ProgressQuery, func() (Progress, error) { return c.p, nil }); err != nil {
 		return CourseCompletionResult{}, err
 	}
-	c.recordCtx = workflow.WithActivityOptions(ctx, recordOptions())
-	c.noticeIn = NoticeInput{Event: c.ev}
-	if v.since(ctx, changeAcceptedCompletes) {
-		// The webhook server already sends the brief event; inputs from
-		// before it did carried the whole one, and Brief is the same on both.
-		c.ev = c.ev.Brief()
-		c.recordCtx = workflow.WithActivityOptions(ctx, recordOptions(ErrRecordPermanent))
-		c.noticeIn = NoticeInput{Event: c.ev, ReceivedAt: in.ReceivedAt}
-	}
+	// The webhook server sends the brief event; inputs from before it did
+	// carried the whole one, and Brief is the same on both.
+	c.ev = c.ev.Brief()
+	c.recordCtx = workflow.WithActivityOptions(ctx, recordOptions(ErrRecordPermanent))
+	c.noticeIn = NoticeInput{Event: c.ev, ReceivedAt: in.ReceivedAt}
 	c.searchable = v.since(ctx, changeSearchAttributes)
 	c.cohorts = v.since(ctx, changeCohorts)
 	c.local = v.since(ctx, changeLocalSteps)

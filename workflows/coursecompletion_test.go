@@ -419,7 +419,8 @@ func TestSearchAttributesFollowTheOutcome(t *testing.T) {
 		t.Run(fmt.Sprintf("lean=%v", lean), func(t *testing.T) {
 			env := newEnv(t)
 			if !lean {
-				env.OnGetVersion(changeLean, workflow.DefaultVersion, leanWindowed).Return(workflow.DefaultVersion)
+				asReplayed(t)
+				env.OnGetVersion(changeLean, workflow.DefaultVersion, leanPlanned).Return(workflow.DefaultVersion)
 			}
 			var upserts []temporal.SearchAttributes
 			env.OnUpsertTypedSearchAttributes(mock.Anything).Run(func(args mock.Arguments) {
@@ -766,7 +767,8 @@ func TestTheLastReceiptCompletesTheRow(t *testing.T) {
 		t.Run(fmt.Sprintf("lean=%v", lean), func(t *testing.T) {
 			env := newEnv(t)
 			if !lean {
-				env.OnGetVersion(changeLean, workflow.DefaultVersion, leanWindowed).Return(workflow.DefaultVersion)
+				asReplayed(t)
+				env.OnGetVersion(changeLean, workflow.DefaultVersion, leanPlanned).Return(workflow.DefaultVersion)
 			}
 			webhook := ChannelStep{Name: "webhook", QueueSuffix: "-webhook", StartToClose: 10 * time.Second, Off: true}
 			env.OnActivity(ActivityRecordCompletion, mock.Anything, mock.Anything).
@@ -859,7 +861,8 @@ func TestTheRecordStepsPlanDecidesPostOrGather(t *testing.T) {
 	for _, tt := range cases {
 		t.Run(tt.name, func(t *testing.T) {
 			env := newEnv(t)
-			env.OnGetVersion(changeLean, workflow.DefaultVersion, leanWindowed).Return(tt.lean)
+			asReplayed(t)
+			env.OnGetVersion(changeLean, workflow.DefaultVersion, leanPlanned).Return(tt.lean)
 			in := sampleInput(t)
 			var recorded RecordInput
 			env.OnActivity(ActivityRecordCompletion, mock.Anything, mock.Anything).Return(

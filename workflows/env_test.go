@@ -12,6 +12,7 @@ import (
 	"go.temporal.io/sdk/converter"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/testsuite"
+	"go.temporal.io/sdk/workflow"
 
 	"github.com/coursehook/coursehook/courses"
 )
@@ -161,4 +162,12 @@ func unexpectedNoResult[In any](t *testing.T, name string) func(context.Context,
 func unexpectedCall(t *testing.T, name string) error {
 	t.Errorf("the workflow ran activity %s, which this test did not set up", name)
 	return temporal.NewNonRetryableApplicationError("unexpected activity "+name, "UnexpectedActivity", nil)
+}
+
+// asReplayed makes the runs of t take their versions as a replayed run
+// does, from GetVersion, so that OnGetVersion can put them on an older
+// branch; a run the test environment executes is never replayed.
+func asReplayed(t *testing.T) {
+	replayed = func(workflow.Context) bool { return true }
+	t.Cleanup(func() { replayed = workflow.IsReplaying })
 }

@@ -32,7 +32,7 @@ const (
 	ActivityGatherDigestEntries = "GatherDigestEntries"
 	ActivityAnswerDigest        = "AnswerDigest"
 	// ActivityAwaitDigest and ActivitySealDigestWindow serve the windows
-	// the record step plans and keeps (since the lean change's version 3):
+	// the record step plans and keeps (runs without a version marker):
 	// a gathered completion waits in AwaitDigest, which AnswerDigest
 	// completes by its id (AwaitDigestActivityID), and the digest sums
 	// such a window up from the database with SealDigestWindow.
@@ -115,9 +115,9 @@ type RecordInput struct {
 	// KeepEntry asks the record step to keep a gathered notice's entry in
 	// its planned window's rows instead of handing it to the digest, and
 	// to signal the digest only for a window's first entry
-	// (RecordResult.Window). Only runs since the lean change's version 3
-	// ask: their Slack step waits in AwaitDigest, where an older run waits
-	// for the digest's signal.
+	// (RecordResult.Window). Only runs without a version marker (planned
+	// windows) ask: their Slack step waits in AwaitDigest, where an older
+	// run waits for the digest's signal.
 	KeepEntry bool `json:"keepEntry,omitempty"`
 }
 
