@@ -312,7 +312,7 @@ func (b *bench) params() []string {
 		"events: " + b.samples.describe() + ", in turn, each with a fresh id",
 		"payload encryption " + enc + "; LOG_LEVEL=info",
 		fmt.Sprintf("SLACK_MESSAGES_PER_SECOND=%g; SENDGRID_EMAILS_PER_SECOND=%g; Slack stand-in rate limit %s", b.opts.SlackPerSecond, b.opts.EmailsPerSecond, limit),
-		fmt.Sprintf("cohort digest: off (a message per event) in the coursehook and scale-out rows; on in the burst (5 completions a window one by one, then one digest a window of %s)", b.opts.DigestWindow),
+		fmt.Sprintf("cohort digest: off (a message per event) in the coursehook and scale-out rows; on in the burst (5 completions a window one by one, then one digest a window of %s), and in the digest-quiet and digest-cohort rows with a window of %s", b.opts.DigestWindow, b.opts.CostWindow),
 		fmt.Sprintf("503 answers re-posted after %s, doubling (the platform's backoff, up to %d attempts); HTTP keep-alive, %s client timeout", b.opts.RetryDelay, platformAttempts, platformWait),
 		fmt.Sprintf("a row gives up when none of its workflows has closed for %s", b.opts.DrainTimeout),
 	}

@@ -59,6 +59,12 @@ type options struct {
 	// DigestWindow is the worker's SLACK_DIGEST_WINDOW in the burst, where
 	// the cohort digest is on.
 	DigestWindow time.Duration
+	// CostWindow is its SLACK_DIGEST_WINDOW in the cost rows with the
+	// digest on. Short, so a cohort's row ends soon after its last post:
+	// the row's server time counts every second it lasts, the bench's own
+	// polling of visibility included, and a window of a minute would mostly
+	// count the wait for its close.
+	CostWindow time.Duration
 	// RetryDelay is the first wait before a 503'd event is posted again; it
 	// doubles on each further attempt, as the platform's backoff does.
 	RetryDelay time.Duration
@@ -100,6 +106,7 @@ func defaultOptions() options {
 		SlackPerSecond:  10000,
 		EmailsPerSecond: 10000,
 		DigestWindow:    time.Minute,
+		CostWindow:      5 * time.Second,
 		RetryDelay:      20 * time.Second,
 		DrainTimeout:    2 * time.Minute,
 		StoreRows:       1_000_000,
@@ -136,6 +143,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.Float64Var(&o.SlackPerSecond, "slack-per-second", o.SlackPerSecond, "the worker's SLACK_MESSAGES_PER_SECOND (production: 1)")
 	fs.Float64Var(&o.EmailsPerSecond, "emails-per-second", o.EmailsPerSecond, "the worker's SENDGRID_EMAILS_PER_SECOND (production: 10)")
 	fs.DurationVar(&o.DigestWindow, "digest-window", o.DigestWindow, "the worker's SLACK_DIGEST_WINDOW in the burst, where the cohort digest is on")
+	fs.DurationVar(&o.CostWindow, "cost-window", o.CostWindow, "the worker's SLACK_DIGEST_WINDOW in the digest-quiet and digest-cohort rows")
 	fs.IntVar(&o.SlackLimit, "slack-limit", o.SlackLimit, "the Slack stand-in answers 429 past this many posts a second (0: never)")
 	fs.DurationVar(&o.RetryDelay, "retry-delay", o.RetryDelay, "first wait before re-posting an event answered 503, doubling after (the platform's backoff)")
 	fs.IntVar(&o.BodyBytes, "body-bytes", o.BodyBytes, "pad every event body to this many bytes (0: the samples as they are)")
@@ -218,8 +226,8 @@ func (o options) check() error {
 	if o.NoPragmas && o.DBFile == "" {
 		problems = append(problems, "--no-pragmas needs --db-file")
 	}
-	if o.DigestWindow <= 0 {
-		problems = append(problems, "--digest-window must be positive")
+	if o.DigestWindow <= 0 || o.CostWindow <= 0 {
+		problems = append(problems, "--digest-window and --cost-window must be positive")
 	}
 	if o.SlackPerSecond <= 0 || o.EmailsPerSecond <= 0 {
 		problems = append(problems, "--slack-per-second and --emails-per-second must be positive")

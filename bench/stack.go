@@ -127,7 +127,7 @@ func (s *stack) startWorkers(ctx context.Context, n int, digest, throttled bool)
 				s.Slack.SetRateLimit(3)
 			}
 		case digest:
-			env = append(env, "SLACK_DIGEST_WINDOW="+s.b.opts.DigestWindow.String())
+			env = append(env, "SLACK_DIGEST_WINDOW="+s.b.opts.CostWindow.String())
 		default:
 			env = append(env, "SLACK_DIGEST_ENABLED=false")
 		}
