@@ -131,10 +131,13 @@ func (s *Store) planNotice(ctx context.Context, tx *sql.Tx, eventID string, rule
 	p.Notice, recent, until = decideNotice(now, recent, until, rule)
 	if p.Notice == workflows.NoticeGather {
 		switch {
-		case !wasOpen && rule.Keep == nil:
-			// Opened for a digest that gathers by signal: no window of
-			// kept entries, so a kept entry joining it opens its own.
-			windowID = ""
+		case rule.Keep == nil:
+			// An entry the caller hands to the digest by signal. A window
+			// it opens keeps no entries, so a kept entry joining it opens
+			// its own; one it joins stays as it is.
+			if !wasOpen {
+				windowID = ""
+			}
 		case !wasOpen, windowID == "":
 			windowID = rule.DigestID + "@" + now.UTC().Format(time.RFC3339Nano)
 			p.Signal = true
