@@ -223,6 +223,16 @@ func (b *bench) measure(ctx context.Context, r *report) {
 			set.DigestCohort = &p
 			return err
 		})
+		// Later rounds of the cost rows that ran, one after another, so
+		// each round's ratios are measured side by side.
+		for round := 2; round <= b.opts.CostRounds && set.Naive != nil && ctx.Err() == nil; round++ {
+			c, err := b.costRound(ctx, set, workers, round)
+			if err != nil {
+				r.Failures = append(r.Failures, fmt.Sprintf("cost round %d: %v", round, err))
+				break
+			}
+			set.Rounds = append(set.Rounds, c)
+		}
 	}
 	if b.opts.ScaleOut || b.opts.Only["scale-out"] {
 		row("scale-out", 1, func() error {

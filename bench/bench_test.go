@@ -316,3 +316,23 @@ func TestClusterSmoke(t *testing.T) {
 	}
 	require.Contains(t, table, "| errors: 0, lost: 0, rows not measured: 0;")
 }
+
+// TestRoundRatiosTakeTheMedian: each round's ratio is its own row's time
+// over its own naive's, and the verdict's figure is their median; a row
+// that never ran has none.
+func TestRoundRatiosTakeTheMedian(t *testing.T) {
+	ms := time.Millisecond
+	rounds := []costRound{
+		{Naive: 20 * ms, Rows: [3]time.Duration{18 * ms, 19 * ms}},
+		{Naive: 40 * ms, Rows: [3]time.Duration{30 * ms, 44 * ms}},
+		{Naive: 20 * ms, Rows: [3]time.Duration{16 * ms, 20 * ms}},
+	}
+	each, median, ok := roundRatios(rounds, 0)
+	require.True(t, ok)
+	require.InDeltaSlice(t, []float64{0.9, 0.75, 0.8}, each, 1e-9)
+	require.InDelta(t, 0.8, median, 1e-9)
+	_, median, _ = roundRatios(rounds[:2], 1)
+	require.InDelta(t, (0.95+1.1)/2, median, 1e-9, "an even count takes the middle two")
+	_, _, ok = roundRatios(rounds, 2)
+	require.False(t, ok)
+}

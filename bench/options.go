@@ -65,6 +65,10 @@ type options struct {
 	// polling of visibility included, and a window of a minute would mostly
 	// count the wait for its close.
 	CostWindow time.Duration
+	// CostRounds is how many times naive and the three coursehook cost
+	// rows run, one after another in each round; the server-time verdicts
+	// take the median of the rounds' ratios, each measured side by side.
+	CostRounds int
 	// RetryDelay is the first wait before a 503'd event is posted again; it
 	// doubles on each further attempt, as the platform's backoff does.
 	RetryDelay time.Duration
@@ -107,6 +111,7 @@ func defaultOptions() options {
 		EmailsPerSecond: 10000,
 		DigestWindow:    time.Minute,
 		CostWindow:      5 * time.Second,
+		CostRounds:      1,
 		RetryDelay:      20 * time.Second,
 		DrainTimeout:    2 * time.Minute,
 		StoreRows:       1_000_000,
@@ -135,6 +140,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	workers := fs.String("workers", "", "worker processes (and webhook servers) of the ceiling, ingest, naive and coursehook rows, a set of rows for each number (default 1; 1,2 with --cluster)")
 	fs.StringVar(&o.Write, "write", o.Write, "also write the table into this file (BENCHMARKS.md), keeping its prose")
 	fs.BoolVar(&o.ScaleOut, "scale-out", o.ScaleOut, "add the scale-out row: two worker processes and two webhook servers, every event posted to both")
+	fs.IntVar(&o.CostRounds, "cost-rounds", o.CostRounds, "run naive and the three coursehook cost rows this many times in turn, and judge server time by the median of each round's ratios")
 	fs.IntVar(&o.Burst, "burst", o.Burst, "add the burst section: post this many events at once")
 	fs.IntVar(&o.BurstC, "burst-c", o.BurstC, "concurrent senders of the burst")
 	fs.IntVar(&o.Latency, "latency", o.Latency, "events the latency row posts one at a time, each waited for at the SendGrid and Slack stand-ins")
@@ -225,6 +231,9 @@ func (o options) check() error {
 	}
 	if o.NoPragmas && o.DBFile == "" {
 		problems = append(problems, "--no-pragmas needs --db-file")
+	}
+	if o.CostRounds < 1 {
+		problems = append(problems, "--cost-rounds must be at least 1")
 	}
 	if o.DigestWindow <= 0 || o.CostWindow <= 0 {
 		problems = append(problems, "--digest-window and --cost-window must be positive")

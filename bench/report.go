@@ -60,6 +60,9 @@ type rowSet struct {
 	// DigestQuiet and DigestCohort are coursehook with the cohort digest
 	// on: every event's course quiet, and one course's cohort.
 	DigestQuiet, DigestCohort *pipelineResult
+	// Rounds are the cost rows' later rounds (--cost-rounds), the rows
+	// above being the first.
+	Rounds []costRound
 }
 
 // first is the set of the fewest workers, which the memory and scale-out
