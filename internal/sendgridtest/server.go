@@ -176,9 +176,10 @@ func (s *Server) handle(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
+	hold := s.rec.Hold()
 	id := s.accept(body, auth)
 	s.report(id, body)
-	s.rec.Stall(r)
+	hold(r)
 	w.Header().Set("X-Message-Id", id)
 	w.WriteHeader(http.StatusAccepted)
 }

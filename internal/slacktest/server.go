@@ -513,12 +513,13 @@ func (s *Server) postMessage(w http.ResponseWriter, r *http.Request) {
 		slackError(w, "invalid_metadata_format")
 		return
 	}
+	hold := s.posts.Hold()
 	p, ok := s.accept(p)
 	if !ok {
 		writeFailure(w, Failure{Status: http.StatusTooManyRequests, RetryAfter: "1"})
 		return
 	}
-	s.posts.Stall(r)
+	hold(r)
 	writeJSON(w, http.StatusOK, map[string]any{"ok": true, "channel": p.ChannelID, "ts": p.TS, "message": messageJSON(p, true, nil)})
 }
 

@@ -171,6 +171,21 @@ func (r *Recorder[M, F]) Stall(req *http.Request) {
 	r.mu.Lock()
 	d := r.delay
 	r.mu.Unlock()
+	r.stall(req, d)
+}
+
+// Hold takes the response delay in force now, before a handler records
+// the message, and returns the wait for it. A test that turns the delay
+// off as soon as it sees the message must not race the handler out of
+// the wait the message was posted under.
+func (r *Recorder[M, F]) Hold() func(*http.Request) {
+	r.mu.Lock()
+	d := r.delay
+	r.mu.Unlock()
+	return func(req *http.Request) { r.stall(req, d) }
+}
+
+func (r *Recorder[M, F]) stall(req *http.Request, d time.Duration) {
 	if d <= 0 {
 		return
 	}

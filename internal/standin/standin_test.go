@@ -267,3 +267,22 @@ func TestDelayEndsEarly(t *testing.T) {
 		return err
 	})
 }
+
+// TestHoldKeepsTheDelayOfItsTime: the wait Hold returns is the delay in
+// force when it was taken, though the delay is turned off before the
+// handler waits, as a test does once it sees the message recorded.
+func TestHoldKeepsTheDelayOfItsTime(t *testing.T) {
+	t.Parallel()
+	const delay = 100 * time.Millisecond
+	rec := standin.NewRecorder[string, int]()
+	rec.SetResponseDelay(delay)
+	hold := rec.Hold()
+	rec.SetResponseDelay(0)
+	req := httptest.NewRequestWithContext(t.Context(), http.MethodPost, "/", nil)
+	start := time.Now()
+	require.NotPanics(t, func() { hold(req) })
+	require.GreaterOrEqual(t, time.Since(start), delay)
+	start = time.Now()
+	rec.Hold()(req)
+	require.Less(t, time.Since(start), delay, "taken after it was turned off: no wait")
+}
