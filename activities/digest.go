@@ -157,7 +157,7 @@ func (a *Activities) answerPage(ctx context.Context, ds DigestStore, page []stor
 	var mu sync.Mutex
 	var g errgroup.Group
 	g.SetLimit(answerers)
-	receipt := workflows.Receipt{ID: ann.TS, Where: ann.Channel, Via: workflows.AnnouncedDigest}
+	receipt := ann.Receipt()
 	for _, e := range page {
 		g.Go(func() error {
 			ann := ann
@@ -240,8 +240,7 @@ func (a *Activities) AwaitDigest(ctx context.Context, in workflows.AwaitDigestIn
 	}
 	ann.EventID = in.EventID
 	if ann.Kind == workflows.AnnounceDigest {
-		receipt := workflows.Receipt{ID: ann.TS, Where: ann.Channel, Via: workflows.AnnouncedDigest}
-		if ann.Completed, err = ds.KeepAnnounced(ctx, in.EventID, workflows.StepNameSlack, receipt); err != nil {
+		if ann.Completed, err = ds.KeepAnnounced(ctx, in.EventID, workflows.StepNameSlack, ann.Receipt()); err != nil {
 			return workflows.Announcement{}, fmt.Errorf("await digest window %s: %w", in.WindowID, err)
 		}
 	}

@@ -203,26 +203,17 @@ func (b *bench) measure(ctx context.Context, r *report) {
 			set.Naive = &n
 			return err
 		})
-		row("coursehook", workers, func() error {
-			p, err := b.pipeline(ctx, pipelineRun{Name: rowName("coursehook", workers), Events: b.opts.N, Senders: b.opts.C,
-				Webhooks: workers, Workers: workers, Spread: true})
-			set.Coursehook = &p
-			return err
-		})
-		// The cohort digest on, Slack's throttle lifted: every course
-		// quiet, then one course's cohort.
-		row("digest-quiet", workers, func() error {
-			p, err := b.pipeline(ctx, pipelineRun{Name: rowName("digest-quiet", workers), Events: b.opts.N, Senders: b.opts.C,
-				Webhooks: workers, Workers: workers, Spread: true, Digest: true, Lifted: true, Courses: eachOwnCourse})
-			set.DigestQuiet = &p
-			return err
-		})
-		row("digest-cohort", workers, func() error {
-			p, err := b.pipeline(ctx, pipelineRun{Name: rowName("digest-cohort", workers), Events: b.opts.N, Senders: b.opts.C,
-				Webhooks: workers, Workers: workers, Spread: true, Digest: true, Lifted: true, Courses: oneCourse})
-			set.DigestCohort = &p
-			return err
-		})
+		// coursehook with the digest off, then, with the cohort digest on
+		// and Slack's throttle lifted, every course quiet and one course's
+		// cohort.
+		runs := b.costRuns(workers)
+		for i, dst := range []**pipelineResult{&set.Coursehook, &set.DigestQuiet, &set.DigestCohort} {
+			row(costRowNames[i], workers, func() error {
+				p, err := b.pipeline(ctx, runs[i])
+				*dst = &p
+				return err
+			})
+		}
 		// Later rounds of the cost rows that ran, one after another, so
 		// each round's ratios are measured side by side.
 		for round := 2; round <= b.opts.CostRounds && set.Naive != nil && ctx.Err() == nil; round++ {

@@ -415,6 +415,25 @@ type costRound struct {
 	Rows  [3]time.Duration
 }
 
+// costRowNames are the coursehook cost rows, in costRuns' order.
+var costRowNames = [3]string{"coursehook", "digest-quiet", "digest-cohort"}
+
+// costRuns are the coursehook cost rows' runs: the digest off (a message
+// per event), then the cohort digest on with Slack's throttle lifted, so
+// the digest's cost is measured and not the throttle's pace, every course
+// quiet, and one course's cohort.
+func (b *bench) costRuns(workers int) [3]pipelineRun {
+	base := pipelineRun{Events: b.opts.N, Senders: b.opts.C, Webhooks: workers, Workers: workers, Spread: true}
+	off, quiet, cohort := base, base, base
+	quiet.Digest, quiet.Lifted, quiet.Courses = true, true, eachOwnCourse
+	cohort.Digest, cohort.Lifted, cohort.Courses = true, true, oneCourse
+	runs := [3]pipelineRun{off, quiet, cohort}
+	for i := range runs {
+		runs[i].Name = rowName(costRowNames[i], workers)
+	}
+	return runs
+}
+
 // costRound runs naive and the coursehook cost rows that ran in the first
 // round once more, one after another, each on a task queue of its own.
 func (b *bench) costRound(ctx context.Context, set *rowSet, workers, round int) (costRound, error) {
@@ -426,21 +445,13 @@ func (b *bench) costRound(ctx context.Context, set *rowSet, workers, round int) 
 		return c, err
 	}
 	c.Naive = perWorkflow(cpu.Server, len(d.Runs))
-	runs := []struct {
-		ran  bool
-		name string
-		run  pipelineRun
-	}{
-		{set.Coursehook != nil, "coursehook", pipelineRun{Spread: true}},
-		{set.DigestQuiet != nil, "digest-quiet", pipelineRun{Spread: true, Digest: true, Lifted: true, Courses: eachOwnCourse}},
-		{set.DigestCohort != nil, "digest-cohort", pipelineRun{Spread: true, Digest: true, Lifted: true, Courses: oneCourse}},
-	}
-	for i, r := range runs {
-		if !r.ran {
+	runs := b.costRuns(workers)
+	for i, ran := range []bool{set.Coursehook != nil, set.DigestQuiet != nil, set.DigestCohort != nil} {
+		if !ran {
 			continue
 		}
-		run := r.run
-		run.Name, run.Events, run.Senders, run.Webhooks, run.Workers = rowName(r.name, workers)+suffix, b.opts.N, b.opts.C, workers, workers
+		run := runs[i]
+		run.Name += suffix
 		p, err := b.pipeline(ctx, run)
 		if err != nil {
 			return c, err

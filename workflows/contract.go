@@ -134,6 +134,12 @@ type Announcement struct {
 	Completed bool `json:"completed,omitempty"`
 }
 
+// Receipt is the Slack receipt of an event a posted digest announced
+// (AnnounceDigest): the digest's message.
+func (a Announcement) Receipt() Receipt {
+	return Receipt{ID: a.TS, Where: a.Channel, Via: AnnouncedDigest}
+}
+
 // Status is how a workflow ended, and the Progress status while it runs.
 type Status string
 

@@ -122,12 +122,9 @@ func localRecordOptions() workflow.LocalActivityOptions {
 // permanent refusal stops at once. The start-to-close timeout also bounds how
 // long a crashed worker's attempt goes unnoticed.
 func noticeOptions(deadline, startToClose time.Duration, permanent ...string) workflow.ActivityOptions {
-	if deadline <= 0 {
-		deadline = DefaultNoticeDeadline
-	}
 	return workflow.ActivityOptions{
 		StartToCloseTimeout:    startToClose,
-		ScheduleToCloseTimeout: deadline,
+		ScheduleToCloseTimeout: noticeDeadline(deadline),
 		RetryPolicy: &temporal.RetryPolicy{
 			InitialInterval:        2 * time.Second,
 			BackoffCoefficient:     2,
@@ -135,6 +132,15 @@ func noticeOptions(deadline, startToClose time.Duration, permanent ...string) wo
 			NonRetryableErrorTypes: permanent,
 		},
 	}
+}
+
+// noticeDeadline is a run's NOTICE_DEADLINE, DefaultNoticeDeadline where
+// it names none.
+func noticeDeadline(d time.Duration) time.Duration {
+	if d <= 0 {
+		return DefaultNoticeDeadline
+	}
+	return d
 }
 
 // CourseCompletion records a learner's course completion, then sends its
@@ -612,7 +618,7 @@ func (c *completion) gather(ctx workflow.Context, permanent string, send func(wo
 // failure, of type permanent, of a digest that could not be posted.
 func digestAnswer(ann Announcement, permanent string) (Receipt, Step, error) {
 	if ann.Kind == AnnounceDigest {
-		return Receipt{ID: ann.TS, Where: ann.Channel, Via: AnnouncedDigest},
+		return ann.Receipt(),
 			Step{State: StepDone, Detail: "in the cohort digest " + ann.WindowID + ": " + ann.Channel + " " + ann.TS}, nil
 	}
 	err := temporal.NewApplicationError("the cohort digest "+ann.WindowID+" was not posted: "+ann.Error, permanent)
@@ -639,11 +645,7 @@ func (c *completion) askDigest(ctx workflow.Context) (Announcement, error) {
 			return Announcement{}, err
 		}
 	}
-	deadline := c.in.NoticeDeadline
-	if deadline <= 0 {
-		deadline = DefaultNoticeDeadline
-	}
-	ann, ok := awaitAnnouncement(ctx, c.ev.ID, route.Digest.Window+deadline)
+	ann, ok := awaitAnnouncement(ctx, c.ev.ID, route.Digest.Window+noticeDeadline(c.in.NoticeDeadline))
 	if !ok {
 		return Announcement{}, temporal.NewApplicationError("gave up at the deadline: the course's digest did not answer", ErrSlackRetryable)
 	}
@@ -658,11 +660,7 @@ func (c *completion) askDigest(ctx workflow.Context) (Announcement, error) {
 func (c *completion) awaitWindow(ctx workflow.Context, permanent string) (Receipt, Step, error) {
 	w := c.window
 	c.p.Channels[StepNameSlack] = Step{State: StepRunning, Detail: "gathered into the cohort digest " + w.ID + "; waiting for it to be posted"}
-	deadline := c.in.NoticeDeadline
-	if deadline <= 0 {
-		deadline = DefaultNoticeDeadline
-	}
-	wait := DigestWindowLength(c.noticeIn.Route.Digest.Window) + deadline
+	wait := DigestWindowLength(c.noticeIn.Route.Digest.Window) + noticeDeadline(c.in.NoticeDeadline)
 	actx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
 		ActivityID:             AwaitDigestActivityID,
 		ScheduleToCloseTimeout: wait,

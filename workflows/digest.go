@@ -370,34 +370,25 @@ func (d *digest) closePlanned(ctx workflow.Context, id string) {
 	if err == nil && (sum.Answered || sum.Count == 0) {
 		return
 	}
-	a := Announcement{Kind: AnnounceFailed, WindowID: id, At: workflow.Now(ctx)}
 	if err != nil {
-		a.Error = "the digest could not read its window: " + failureText(err, ErrRecordPermanent)
-	} else {
-		in := DigestInput{
-			Channel:     d.in.Channel,
-			CourseID:    d.in.CourseID,
-			CourseTitle: p.CourseTitle,
-			CourseName:  p.CourseName,
-			WindowID:    id,
-			WindowStart: p.Start,
-			WindowEnd:   p.End,
-			Count:       sum.Count,
-			ListHint:    listHint(d.in.CourseID, p.Start),
-			Names:       sum.Names,
-			Kind:        d.in.Kind,
-		}
-		r, step, err := postDigest(ctx, d.in.NoticeDeadline, in)
-		a.At = workflow.Now(ctx)
-		if err != nil {
-			a.Error = step.Error
-		} else {
-			a = Announcement{Kind: AnnounceDigest, Channel: r.Channel, TS: r.TS, WindowID: id, At: a.At}
-			d.posted++
-		}
+		d.answer(ctx, AnswerDigestInput{WindowID: id, Awaited: true, Announcement: Announcement{Kind: AnnounceFailed, WindowID: id,
+			Error: "the digest could not read its window: " + failureText(err, ErrRecordPermanent), At: workflow.Now(ctx)}})
+		return
 	}
-	d.answering = append(d.answering, workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, answerOptions(d.in.NoticeDeadline)),
-		ActivityAnswerDigest, AnswerDigestInput{DigestID: digestID, WindowID: id, Announcement: a, Awaited: true}))
+	a := d.post(ctx, DigestInput{
+		Channel:     d.in.Channel,
+		CourseID:    d.in.CourseID,
+		CourseTitle: p.CourseTitle,
+		CourseName:  p.CourseName,
+		WindowID:    id,
+		WindowStart: p.Start,
+		WindowEnd:   p.End,
+		Count:       sum.Count,
+		ListHint:    listHint(d.in.CourseID, p.Start),
+		Names:       sum.Names,
+		Kind:        d.in.Kind,
+	})
+	d.answer(ctx, AnswerDigestInput{WindowID: id, Announcement: a, Awaited: true})
 }
 
 // gatheredBefore reports whether e came again after the latest window
@@ -520,13 +511,7 @@ func (d *digest) close(ctx workflow.Context) {
 			in.Names = append(in.Names, p.LearnerName)
 		}
 	}
-	r, step, err := postDigest(ctx, d.in.NoticeDeadline, in)
-	a := Announcement{Kind: AnnounceDigest, Channel: r.Channel, TS: r.TS, WindowID: in.WindowID, At: workflow.Now(ctx)}
-	if err != nil {
-		a = Announcement{Kind: AnnounceFailed, WindowID: in.WindowID, Error: step.Error, At: workflow.Now(ctx)}
-	} else {
-		d.posted++
-	}
+	a := d.post(ctx, in)
 	for _, p := range w.Pending {
 		a.EventID = p.EventID
 		d.in.Answered[p.EventID] = a
@@ -535,20 +520,35 @@ func (d *digest) close(ctx workflow.Context) {
 	if w.Count > 0 {
 		d.in.Closed = &ClosedWindow{End: workflow.Now(ctx), Seen: w.Seen}
 		a.EventID = ""
-		d.answering = append(d.answering, workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, answerOptions(d.in.NoticeDeadline)),
-			ActivityAnswerDigest, AnswerDigestInput{DigestID: workflow.GetInfo(ctx).WorkflowExecution.ID, WindowID: in.WindowID, Announcement: a}))
+		d.answer(ctx, AnswerDigestInput{WindowID: in.WindowID, Announcement: a})
 	}
+}
+
+// post posts a window's digest and returns the window's answer: the
+// message, or why it could not be posted.
+func (d *digest) post(ctx workflow.Context, in DigestInput) Announcement {
+	r, step, err := postDigest(ctx, d.in.NoticeDeadline, in)
+	if err != nil {
+		return Announcement{Kind: AnnounceFailed, WindowID: in.WindowID, Error: step.Error, At: workflow.Now(ctx)}
+	}
+	d.posted++
+	return Announcement{Kind: AnnounceDigest, Channel: r.Channel, TS: r.TS, WindowID: in.WindowID, At: workflow.Now(ctx)}
+}
+
+// answer starts AnswerDigest for a window whose entries wait in the
+// database (in, this digest's id added); settle waits for it.
+func (d *digest) answer(ctx workflow.Context, in AnswerDigestInput) {
+	in.DigestID = workflow.GetInfo(ctx).WorkflowExecution.ID
+	d.answering = append(d.answering, workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, answerOptions(d.in.NoticeDeadline)),
+		ActivityAnswerDigest, in))
 }
 
 // answerOptions are AnswerDigest's: it signals a window's entries a page at
 // a time, heartbeating where it got to, and is retried through an outage
 // for as long as the entries wait for it.
 func answerOptions(deadline time.Duration) workflow.ActivityOptions {
-	if deadline <= 0 {
-		deadline = DefaultNoticeDeadline
-	}
 	return workflow.ActivityOptions{
-		ScheduleToCloseTimeout: deadline,
+		ScheduleToCloseTimeout: noticeDeadline(deadline),
 		StartToCloseTimeout:    10 * time.Minute,
 		HeartbeatTimeout:       30 * time.Second,
 		RetryPolicy: &temporal.RetryPolicy{

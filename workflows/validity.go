@@ -316,7 +316,8 @@ func (v *validity) expire(ctx workflow.Context) (string, string) {
 	case ann.Kind == AnnouncePost:
 		return v.notice(ctx, slackQueue, 15*time.Second, in, ErrSlackPermanent)
 	case ann.Kind == AnnounceDigest:
-		in.Announced = &Receipt{ID: ann.TS, Where: ann.Channel, Via: AnnouncedDigest}
+		r := ann.Receipt()
+		in.Announced = &r
 		if outcome, end := v.notice(ctx, info.TaskQueueName, 10*time.Second, in); outcome != noticeSent || end != "" {
 			return outcome, end
 		}
